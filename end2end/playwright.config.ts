@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { defineConfig, devices } from "@playwright/test";
+
+// Debian's Chromium, launched as root on a machine with no outside network: no sandbox,
+// and none of the background traffic that would only fail.
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+// Not 3000, so a Gatehouse you are running yourself is never the one under test.
+const port = Number(process.env.E2E_PORT ?? 3100);
+const baseURL = process.env.BASE_URL ?? `http://127.0.0.1:${port}`;
+
+// The release build of the real server (scripts/test builds it first), on a fresh store.
+const workspace = resolve(__dirname, "..");
+const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-e2e-"));
+process.on("exit", () => rmSync(dataDir, { recursive: true, force: true }));
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: "list",
+  outputDir: "test-results",
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+  },
+  webServer: process.env.BASE_URL
+    ? undefined
+    : {
+        command: join(workspace, "target/release/gatehouse"),
+        cwd: workspace,
+        url: `${baseURL}/healthz`,
+        reuseExistingServer: false,
+        timeout: 30_000,
+        stdout: "pipe",
+        stderr: "pipe",
+        env: {
+          GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+          GATEHOUSE_DATA_DIR: dataDir,
+          LEPTOS_SITE_ROOT: join(workspace, "target/site"),
+          LEPTOS_OUTPUT_NAME: "gatehouse",
+          RUST_LOG: process.env.RUST_LOG ?? "warn",
+        },
+      },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          executablePath: chromiumPath,
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+});

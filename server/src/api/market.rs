@@ -1,0 +1,110 @@
+//! `/market/api`: the MongoDB ancestor's paths, answering as its document says.
+//! Same core, same rules; only the shapes of the answers differ.
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use app::model::UserView;
+
+use super::{
+    extract::{ApiJson, AuthUser, BearerToken, Client},
+    routes::{ApiResult, LoginBody, Message, SignupBody, SignupResponse, TokenPair, no_store},
+};
+use crate::{auth::AuthError, state::AppState};
+
+/// `POST /market/api/register` — anyone.
+pub async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<SignupBody>,
+) -> ApiResult<Response> {
+    let user = state.auth.signup(body.into(), &client).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResponse {
+            message: "User registered successfully".into(),
+            user,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct MarketLogin {
+    message: &'static str,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+/// `POST /market/api/login` — anyone.
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let issued = state
+        .auth
+        .login(&body.username, body.password, &client)
+        .await?;
+    Ok(no_store(
+        StatusCode::OK,
+        MarketLogin {
+            message: "Login successful",
+            tokens: TokenPair::from_issued(&issued, state.auth.now()),
+        },
+    ))
+}
+
+/// `POST /market/api/refresh` — `Authorization: Bearer <refresh token>`; rotates it.
+pub async fn refresh(
+    State(state): State<AppState>,
+    Client(client): Client,
+    BearerToken(bearer): BearerToken,
+) -> ApiResult<Response> {
+    let presented = bearer.ok_or(AuthError::InvalidRefreshToken)?;
+    let issued = state.auth.refresh(&presented, &client).await?;
+    Ok(no_store(
+        StatusCode::OK,
+        TokenPair::from_issued(&issued, state.auth.now()),
+    ))
+}
+
+/// `POST /market/api/logout` — `Authorization: Bearer <refresh token>`: that session ends.
+pub async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    BearerToken(bearer): BearerToken,
+) -> ApiResult<Json<Message>> {
+    let presented = bearer.ok_or(AuthError::InvalidRefreshToken)?;
+    state.auth.logout_with_refresh(&presented, &client).await?;
+    Ok(Json(Message {
+        message: "Refresh token revoked; logged out".into(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct Protected {
+    message: String,
+    logged_in_as: String,
+}
+
+/// `GET /market/api/protected` — any signed-in user.
+pub async fn protected(AuthUser(principal): AuthUser) -> Json<Protected> {
+    Json(Protected {
+        message: "This is a protected endpoint".into(),
+        logged_in_as: principal.username,
+    })
+}
+
+/// `GET /market/api/profile` — any signed-in user.
+pub async fn profile(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(state.auth.me(&principal).await?))
+}

@@ -1,0 +1,82 @@
+use std::time::Duration;
+
+use super::domain::FieldError;
+use super::token::TokenError;
+use crate::store::StoreError;
+
+/// Everything the auth core can refuse. The "caller's fault" variants carry what the
+/// caller may know; `Unexpected` carries the cause for the log only.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(FieldError),
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("the access token is missing or invalid: {0}")]
+    InvalidToken(TokenProblem),
+    #[error("the refresh token is invalid or expired")]
+    InvalidRefreshToken,
+    #[error("the refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("this username is taken")]
+    UsernameTaken,
+    #[error("the change would leave no active admin")]
+    LastAdmin,
+    #[error("too many attempts; retry in {} s", .retry_after.as_secs())]
+    Throttled { retry_after: Duration },
+    #[error("the store is unavailable")]
+    Unavailable(String),
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+/// Why a presented access token did not authenticate (for logs; clients see one answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("no bearer token")]
+    Missing,
+    #[error("{0}")]
+    Rejected(TokenError),
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("the user is disabled or gone")]
+    UserInactive,
+}
+
+impl From<FieldError> for AuthError {
+    fn from(error: FieldError) -> Self {
+        AuthError::Invalid(error)
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(_) => AuthError::UsernameTaken,
+            StoreError::NotFound => AuthError::NotFound("record"),
+            StoreError::LastAdmin => AuthError::LastAdmin,
+            StoreError::Unavailable(cause) => AuthError::Unavailable(cause),
+            StoreError::Unexpected(cause) => AuthError::Unexpected(cause),
+        }
+    }
+}
+
+impl From<super::password::HashError> for AuthError {
+    fn from(error: super::password::HashError) -> Self {
+        AuthError::Unexpected(error.to_string())
+    }
+}
+
+impl From<super::token::KeyError> for AuthError {
+    fn from(error: super::token::KeyError) -> Self {
+        AuthError::Unexpected(error.to_string())
+    }
+}

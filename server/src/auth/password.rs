@@ -1,0 +1,270 @@
+//! argon2id hashing. Hashes are CPU- and memory-heavy, so they run on the blocking pool
+//! behind a semaphore that bounds how many run (and how much memory they take) at once.
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+use super::domain::Password;
+
+/// argon2id cost parameters; the defaults are OWASP's (m=19 MiB, t=2, p=1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashParams {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            m_cost_kib: Params::DEFAULT_M_COST,
+            t_cost: Params::DEFAULT_T_COST,
+            p_cost: Params::DEFAULT_P_COST,
+        }
+    }
+}
+
+impl HashParams {
+    pub fn validate(&self) -> Result<(), String> {
+        self.argon2_params().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn argon2_params(&self) -> Result<Params, argon2::Error> {
+        Params::new(self.m_cost_kib, self.t_cost, self.p_cost, None)
+    }
+}
+
+/// A PHC string such as `$argon2id$v=19$m=19456,t=2,p=1$...`. Never sent to a client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHashString(String);
+
+impl PasswordHashString {
+    pub fn from_stored(phc: String) -> Self {
+        PasswordHashString(phc)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHashString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHashString([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("the hashing task did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("the hashing pool is closed")]
+    Closed,
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Correct, and the hash already uses the current parameters.
+    Yes,
+    /// Correct, but the hash is weaker than the current parameters: store this new one.
+    YesRehashed(PasswordHashString),
+    No,
+}
+
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    params: HashParams,
+    permits: Arc<Semaphore>,
+    /// Verified against when a login names no existing user, so that such a login costs
+    /// the same time as one with a wrong password.
+    dummy_hash: Arc<PasswordHashString>,
+}
+
+impl PasswordHasherPool {
+    pub fn new(params: HashParams, max_concurrent: usize) -> Result<Self, HashError> {
+        let argon2 = argon2_with(&params)?;
+        let dummy = argon2
+            .hash_password(b"gatehouse-dummy-password-for-timing")
+            .map_err(|e| HashError::Hash(e.to_string()))?;
+        Ok(PasswordHasherPool {
+            params,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash: Arc::new(PasswordHashString(dummy.to_string())),
+        })
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHashString, HashError> {
+        let params = self.params;
+        let password = password.clone();
+        self.run_bounded(move || hash_now(&params, password.expose().as_bytes()))
+            .await
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when there is no
+    /// stored hash (unknown user) — in which case the answer is always `No`.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&PasswordHashString>,
+    ) -> Result<Verified, HashError> {
+        let params = self.params;
+        let password = password.clone();
+        let (hash, is_real) = match stored {
+            Some(hash) => (hash.clone(), true),
+            None => ((*self.dummy_hash).clone(), false),
+        };
+        self.run_bounded(move || {
+            let verified = verify_now(&params, password.expose().as_bytes(), &hash)?;
+            Ok(if is_real { verified } else { Verified::No })
+        })
+        .await
+    }
+
+    async fn run_bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| HashError::Closed)?;
+        tokio::task::spawn_blocking(work).await?
+    }
+}
+
+fn argon2_with(params: &HashParams) -> Result<Argon2<'static>, HashError> {
+    let params = params
+        .argon2_params()
+        .map_err(|e| HashError::Hash(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn hash_now(params: &HashParams, password: &[u8]) -> Result<PasswordHashString, HashError> {
+    let hash = argon2_with(params)?
+        .hash_password(password)
+        .map_err(|e| HashError::Hash(e.to_string()))?;
+    Ok(PasswordHashString(hash.to_string()))
+}
+
+fn verify_now(
+    params: &HashParams,
+    password: &[u8],
+    stored: &PasswordHashString,
+) -> Result<Verified, HashError> {
+    let Ok(parsed) = PasswordHash::new(stored.as_str()) else {
+        // A hash we cannot read cannot match; it is logged, not fatal for the caller.
+        tracing::warn!("a stored password hash is not a valid PHC string");
+        return Ok(Verified::No);
+    };
+    // Verification uses the parameters inside the stored hash, whatever the current ones.
+    let verifier = Argon2::default();
+    if verifier.verify_password(password, &parsed).is_err() {
+        return Ok(Verified::No);
+    }
+    if is_weaker_than(&parsed, params) {
+        return Ok(Verified::YesRehashed(hash_now(params, password)?));
+    }
+    Ok(Verified::Yes)
+}
+
+fn is_weaker_than(hash: &PasswordHash, current: &HashParams) -> bool {
+    if hash.algorithm.as_str() != argon2::ARGON2ID_IDENT.as_str() {
+        return true;
+    }
+    match Params::try_from(hash) {
+        Ok(stored) => {
+            stored.m_cost() < current.m_cost_kib
+                || stored.t_cost() < current.t_cost
+                || stored.p_cost() < current.p_cost
+        }
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashParams {
+        HashParams {
+            m_cost_kib: 1024,
+            t_cost: 1,
+            p_cost: 1,
+        }
+    }
+
+    fn password(text: &str) -> Password {
+        Password::parse_offered(text.to_owned(), "password").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_nothing_else() {
+        let pool = PasswordHasherPool::new(cheap(), 2).unwrap();
+        let hash = pool.hash(&password("correct horse battery")).await.unwrap();
+        assert!(hash.as_str().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_eq!(
+            pool.verify(&password("correct horse battery"), Some(&hash))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            pool.verify(&password("wrong horse battery"), Some(&hash))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
+        let pool = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let dummy = password("gatehouse-dummy-password-for-timing");
+        assert_eq!(pool.verify(&dummy, None).await.unwrap(), Verified::No);
+    }
+
+    #[tokio::test]
+    async fn a_weaker_hash_is_upgraded_at_the_next_successful_login() {
+        let old = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let hash = old.hash(&password("correct horse battery")).await.unwrap();
+        let stronger = HashParams {
+            m_cost_kib: 2048,
+            t_cost: 2,
+            p_cost: 1,
+        };
+        let current = PasswordHasherPool::new(stronger, 1).unwrap();
+        match current
+            .verify(&password("correct horse battery"), Some(&hash))
+            .await
+            .unwrap()
+        {
+            Verified::YesRehashed(new_hash) => {
+                assert!(new_hash.as_str().contains("m=2048,t=2,p=1"))
+            }
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_garbage_stored_hash_does_not_verify() {
+        let pool = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let garbage = PasswordHashString::from_stored("not-a-phc-string".into());
+        assert_eq!(
+            pool.verify(&password("anything at all"), Some(&garbage))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! Where tokens are issued and verified: JWT access tokens and opaque refresh tokens.
+//! Every function takes `now` (Unix seconds) so expiry is tested without sleeping.
+
+use app::model::Role;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The `typ` claim of an access token. Refresh tokens are opaque and never parse as JWTs,
+/// but the marker keeps any future JWT kind from passing as an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "access";
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: i64 = 5;
+/// No legitimate access token comes near this size; longer input is refused unparsed.
+const MAX_TOKEN_BYTES: usize = 4096;
+const REFRESH_PREFIX: &str = "rt_";
+const REFRESH_RANDOM_BYTES: usize = 32;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub name: String,
+    pub role: Role,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub typ: String,
+}
+
+/// Why an access token was refused. Callers answer all of them with the same 401; the
+/// variant is for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token's algorithm is not the one this server signs with")]
+    WrongAlgorithm,
+    #[error("the token's key id is unknown")]
+    UnknownKey,
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    #[error("the token is not an access token")]
+    WrongType,
+    #[error("the token was issued by someone else")]
+    WrongIssuer,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+}
+
+/// A freshly generated Ed25519 key pair, as the store keeps it.
+pub struct Ed25519KeyMaterial {
+    pub kid: String,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8: Vec<u8>,
+    /// The raw 32-byte public key.
+    pub public_raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for Ed25519KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ed25519KeyMaterial")
+            .field("kid", &self.kid)
+            .field("private_pkcs8", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the system random generator failed: {0}")]
+    Random(String),
+    #[error("the signing key is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Ed25519KeyMaterial {
+    pub fn generate() -> Result<Ed25519KeyMaterial, KeyError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+        let signing = SigningKey::from_bytes(&seed);
+        let private_pkcs8 = signing
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Invalid(e.to_string()))?
+            .as_bytes()
+            .to_vec();
+        let public_raw = signing.verifying_key().to_bytes().to_vec();
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(&public_raw)[..12]);
+        Ok(Ed25519KeyMaterial {
+            kid,
+            private_pkcs8,
+            public_raw,
+        })
+    }
+}
+
+/// Signs and verifies access tokens with one pinned algorithm.
+pub struct TokenSigner {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    jwks: serde_json::Value,
+}
+
+impl TokenSigner {
+    pub fn ed25519(key: &Ed25519KeyMaterial, issuer: &str) -> Result<TokenSigner, KeyError> {
+        if key.public_raw.len() != 32 {
+            return Err(KeyError::Invalid("the public key is not 32 bytes".into()));
+        }
+        let x = URL_SAFE_NO_PAD.encode(&key.public_raw);
+        let jwks = serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": x,
+                "kid": key.kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            }]
+        });
+        Ok(Self::new(
+            Algorithm::EdDSA,
+            Some(key.kid.clone()),
+            EncodingKey::from_ed_der(&key.private_pkcs8),
+            DecodingKey::from_ed_der(&key.public_raw),
+            issuer,
+            jwks,
+        ))
+    }
+
+    /// HMAC keys are secret, so nothing is published in the JWKS.
+    pub fn hs256(secret: &[u8], issuer: &str) -> TokenSigner {
+        Self::new(
+            Algorithm::HS256,
+            None,
+            EncodingKey::from_secret(secret),
+            DecodingKey::from_secret(secret),
+            issuer,
+            serde_json::json!({ "keys": [] }),
+        )
+    }
+
+    fn new(
+        algorithm: Algorithm,
+        kid: Option<String>,
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+        issuer: &str,
+        jwks: serde_json::Value,
+    ) -> TokenSigner {
+        // Only the signature and the algorithm are left to jsonwebtoken; the time and
+        // issuer checks below take `now` from the caller and live in one place.
+        let mut validation = Validation::new(algorithm);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        TokenSigner {
+            algorithm,
+            kid,
+            encoding,
+            decoding,
+            validation,
+            issuer: issuer.to_owned(),
+            jwks,
+        }
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.kid.clone();
+        header.typ = Some("JWT".to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| KeyError::Invalid(e.to_string()))
+    }
+
+    pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(TokenError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != self.algorithm {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        if self.kid.is_some() && header.kid != self.kid {
+            return Err(TokenError::UnknownKey);
+        }
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
+                _ => TokenError::Malformed,
+            })?;
+        let claims = data.claims;
+        if claims.typ != ACCESS_TOKEN_TYPE {
+            return Err(TokenError::WrongType);
+        }
+        if claims.iss != self.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        if claims.exp <= now - LEEWAY_SECS {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+/// A refresh token as handed to the client once; only its hash is ever stored.
+pub struct RefreshSecret(String);
+
+impl RefreshSecret {
+    pub fn generate() -> Result<RefreshSecret, KeyError> {
+        let mut bytes = [0u8; REFRESH_RANDOM_BYTES];
+        getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(RefreshSecret(format!(
+            "{REFRESH_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> RefreshHash {
+        RefreshHash::of(&self.0)
+    }
+}
+
+impl std::fmt::Debug for RefreshSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshSecret([redacted])")
+    }
+}
+
+/// SHA-256 of a refresh token, hex. A plain hash is enough: the input has 256 random bits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RefreshHash(String);
+
+impl RefreshHash {
+    fn of(token: &str) -> RefreshHash {
+        let digest = Sha256::digest(token.as_bytes());
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        RefreshHash(hex)
+    }
+
+    /// Hashes a presented refresh token, refusing anything that is not shaped like one.
+    pub fn of_presented(token: &str) -> Option<RefreshHash> {
+        let random = token.strip_prefix(REFRESH_PREFIX)?;
+        let well_formed = random.len() == 43
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| RefreshHash::of(token))
+    }
+
+    pub fn from_stored(hex: String) -> RefreshHash {
+        RefreshHash(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A random identifier (128 bits, base64url) for `jti`.
+pub fn random_id() -> Result<String, KeyError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const ISSUER: &str = "gatehouse-test";
+
+    fn claims(now: i64) -> AccessClaims {
+        AccessClaims {
+            sub: "user-1".into(),
+            name: "ada".into(),
+            role: Role::User,
+            sid: "session-1".into(),
+            jti: "jti-1".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 900,
+            iss: ISSUER.into(),
+            typ: ACCESS_TOKEN_TYPE.into(),
+        }
+    }
+
+    fn ed25519_signer() -> TokenSigner {
+        TokenSigner::ed25519(&Ed25519KeyMaterial::generate().unwrap(), ISSUER).unwrap()
+    }
+
+    fn hs256_signer(secret: &[u8]) -> TokenSigner {
+        TokenSigner::hs256(secret, ISSUER)
+    }
+
+    fn b64(value: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+    }
+
+    #[test]
+    fn a_signed_token_verifies_until_it_expires() {
+        let signer = ed25519_signer();
+        let token = signer.sign(&claims(NOW)).unwrap();
+        assert_eq!(signer.verify(&token, NOW).unwrap(), claims(NOW));
+        assert_eq!(signer.verify(&token, NOW + 899).unwrap().sub, "user-1");
+        assert_eq!(
+            signer.verify(&token, NOW + 900 + LEEWAY_SECS),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_token_from_the_future_is_not_valid_yet() {
+        let signer = ed25519_signer();
+        let token = signer.sign(&claims(NOW + 60)).unwrap();
+        assert_eq!(signer.verify(&token, NOW), Err(TokenError::NotYetValid));
+    }
+
+    #[test]
+    fn a_token_signed_by_another_key_is_refused() {
+        let token = ed25519_signer().sign(&claims(NOW)).unwrap();
+        let other = ed25519_signer();
+        assert!(other.verify(&token, NOW).is_err());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let signer = ed25519_signer();
+        let header = serde_json::json!({"alg": "none", "typ": "JWT"});
+        let body = serde_json::to_value(claims(NOW)).unwrap();
+        let token = format!("{}.{}.", b64(&header), b64(&body));
+        assert!(signer.verify(&token, NOW).is_err());
+    }
+
+    #[test]
+    fn hs256_signed_with_the_public_key_is_refused_by_an_ed25519_server() {
+        let key = Ed25519KeyMaterial::generate().unwrap();
+        let signer = TokenSigner::ed25519(&key, ISSUER).unwrap();
+        let forged = hs256_signer(&key.public_raw).sign(&claims(NOW)).unwrap();
+        assert_eq!(signer.verify(&forged, NOW), Err(TokenError::WrongAlgorithm));
+    }
+
+    #[test]
+    fn hs256_with_a_guessed_secret_is_refused() {
+        let signer = hs256_signer(b"the-real-secret-that-nobody-guesses-0123456789");
+        for guess in [&b"secret"[..], b"", b"changeme", b"gatehouse"] {
+            let forged = hs256_signer(guess).sign(&claims(NOW)).unwrap();
+            assert_eq!(signer.verify(&forged, NOW), Err(TokenError::BadSignature));
+        }
+    }
+
+    #[test]
+    fn tampered_claims_break_the_signature() {
+        let signer = ed25519_signer();
+        let token = signer.sign(&claims(NOW)).unwrap();
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let mut escalated = claims(NOW);
+        escalated.role = Role::Admin;
+        let body = b64(&serde_json::to_value(escalated).unwrap());
+        parts[1] = &body;
+        assert_eq!(
+            signer.verify(&parts.join("."), NOW),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn the_wrong_issuer_is_refused() {
+        let signer = ed25519_signer();
+        let mut foreign = claims(NOW);
+        foreign.iss = "someone-else".into();
+        let token = signer.sign(&foreign).unwrap();
+        assert_eq!(signer.verify(&token, NOW), Err(TokenError::WrongIssuer));
+    }
+
+    #[test]
+    fn a_token_of_another_type_is_refused() {
+        let signer = ed25519_signer();
+        let mut refresh_like = claims(NOW);
+        refresh_like.typ = "refresh".into();
+        let token = signer.sign(&refresh_like).unwrap();
+        assert_eq!(signer.verify(&token, NOW), Err(TokenError::WrongType));
+    }
+
+    #[test]
+    fn a_refresh_token_is_not_a_jwt() {
+        let signer = ed25519_signer();
+        let refresh = RefreshSecret::generate().unwrap();
+        assert_eq!(
+            signer.verify(refresh.expose(), NOW),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        let signer = ed25519_signer();
+        for garbage in [
+            "",
+            ".",
+            "..",
+            "a.b.c",
+            "\u{0}.\u{0}.\u{0}",
+            &"x.".repeat(3000),
+        ] {
+            assert!(signer.verify(garbage, NOW).is_err());
+        }
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_only_their_shape_is_hashed() {
+        let a = RefreshSecret::generate().unwrap();
+        let b = RefreshSecret::generate().unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(RefreshHash::of_presented(a.expose()), Some(a.hash()));
+        assert_eq!(RefreshHash::of_presented("rt_short"), None);
+        assert_eq!(RefreshHash::of_presented("eyJhbGciOi.x.y"), None);
+    }
+
+    #[test]
+    fn the_jwks_publishes_the_ed25519_public_key() {
+        let key = Ed25519KeyMaterial::generate().unwrap();
+        let signer = TokenSigner::ed25519(&key, ISSUER).unwrap();
+        let published = &signer.jwks()["keys"][0];
+        assert_eq!(published["kid"], key.kid.as_str());
+        assert_eq!(published["crv"], "Ed25519");
+        let x = URL_SAFE_NO_PAD
+            .decode(published["x"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(x, key.public_raw);
+    }
+}

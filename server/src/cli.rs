@@ -1,0 +1,54 @@
+//! The command line: serve (the default) and operator tasks such as creating an admin.
+
+use std::io::{BufRead, IsTerminal};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse authentication service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the web app and the API (the default).
+    Serve,
+    /// Administer the store directly.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account. The password is read from GATEHOUSE_ADMIN_PASSWORD or,
+    /// failing that, from the first line of standard input — never from the arguments,
+    /// where other users of the machine could read it.
+    Create {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// The admin password from the environment or stdin.
+pub fn read_admin_password() -> std::io::Result<String> {
+    if let Ok(password) = std::env::var("GATEHOUSE_ADMIN_PASSWORD")
+        && !password.is_empty()
+    {
+        return Ok(password);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password for the new admin (input is shown; prefer piping it): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

@@ -1,0 +1,332 @@
+//! Configuration comes from the environment; every setting has a default that works on a
+//! fresh machine, except secrets, which have none.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use crate::auth::password::HashParams;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// How access tokens are signed.
+#[derive(Clone)]
+pub enum SigningConfig {
+    /// Ed25519; the key is generated on first start and kept in the store.
+    EdDsa,
+    /// HMAC-SHA256 with a shared secret of at least 32 bytes.
+    Hs256 { secret: Vec<u8> },
+}
+
+impl std::fmt::Debug for SigningConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningConfig::EdDsa => f.write_str("EdDsa"),
+            SigningConfig::Hs256 { .. } => f.write_str("Hs256 { secret: [redacted] }"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ThrottleConfig {
+    /// Failed logins for one account before it is slowed down.
+    pub login_failures_per_account: u32,
+    /// Failed logins from one client address before it is slowed down.
+    pub login_failures_per_ip: u32,
+    /// The first lockout; each further failure doubles it, up to `max_lockout`.
+    pub base_lockout: Duration,
+    pub max_lockout: Duration,
+    /// Sign-ups allowed per client address per `window`.
+    pub signups_per_ip: u32,
+    /// Refreshes allowed per client address per `window`.
+    pub refreshes_per_ip: u32,
+    pub window: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            base_lockout: Duration::from_secs(2),
+            max_lockout: Duration::from_secs(15 * 60),
+            signups_per_ip: 20,
+            refreshes_per_ip: 600,
+            window: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// The embedded store lives here.
+    pub data_dir: PathBuf,
+    pub issuer: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub signing: SigningConfig,
+    pub hash_params: HashParams,
+    /// How many password hashes may run at once (each takes `m_cost` KiB of memory).
+    pub max_concurrent_hashes: usize,
+    pub throttle: ThrottleConfig,
+    /// Trust the left-most `X-Forwarded-For` address: only behind a proxy you run.
+    pub trust_forwarded_for: bool,
+    /// Served over HTTPS: adds HSTS and `Secure` cookies.
+    pub https: bool,
+    pub log_json: bool,
+    /// Created on first start when no admin exists yet.
+    pub bootstrap_admin: Option<(String, String)>,
+}
+
+impl Config {
+    /// Defaults for everything; the listen address is loopback.
+    pub fn defaults() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            issuer: "gatehouse".to_owned(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 60 * 60),
+            signing: SigningConfig::EdDsa,
+            hash_params: HashParams::default(),
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            throttle: ThrottleConfig::default(),
+            trust_forwarded_for: false,
+            https: false,
+            log_json: false,
+            bootstrap_admin: None,
+        }
+    }
+
+    /// Reads `GATEHOUSE_*` variables (and `LEPTOS_SITE_ADDR`, which cargo-leptos sets).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = Config::defaults();
+        let var = |name: &'static str| get(name).filter(|value| !value.trim().is_empty());
+
+        if let Some(addr) = var("GATEHOUSE_LISTEN").or_else(|| var("LEPTOS_SITE_ADDR")) {
+            config.listen = parse(&addr, "GATEHOUSE_LISTEN")?;
+        }
+        if let Some(dir) = var("GATEHOUSE_DATA_DIR") {
+            config.data_dir = PathBuf::from(dir);
+        }
+        if let Some(issuer) = var("GATEHOUSE_ISSUER") {
+            config.issuer = issuer;
+        }
+        if let Some(secs) = var("GATEHOUSE_ACCESS_TTL_SECS") {
+            config.access_ttl = seconds(&secs, "GATEHOUSE_ACCESS_TTL_SECS")?;
+        }
+        if let Some(secs) = var("GATEHOUSE_REFRESH_TTL_SECS") {
+            config.refresh_ttl = seconds(&secs, "GATEHOUSE_REFRESH_TTL_SECS")?;
+        }
+        if config.refresh_ttl <= config.access_ttl {
+            return Err(invalid(
+                "GATEHOUSE_REFRESH_TTL_SECS",
+                "must be longer than the access token lifetime",
+            ));
+        }
+        if let Some(secret) = var("GATEHOUSE_JWT_SECRET") {
+            config.signing = SigningConfig::Hs256 {
+                secret: check_secret(secret)?,
+            };
+        }
+        if let Some(m) = var("GATEHOUSE_ARGON2_M_KIB") {
+            config.hash_params.m_cost_kib = parse(&m, "GATEHOUSE_ARGON2_M_KIB")?;
+        }
+        if let Some(t) = var("GATEHOUSE_ARGON2_T") {
+            config.hash_params.t_cost = parse(&t, "GATEHOUSE_ARGON2_T")?;
+        }
+        if let Some(p) = var("GATEHOUSE_ARGON2_P") {
+            config.hash_params.p_cost = parse(&p, "GATEHOUSE_ARGON2_P")?;
+        }
+        config
+            .hash_params
+            .validate()
+            .map_err(|message| invalid("GATEHOUSE_ARGON2_*", &message))?;
+        if let Some(n) = var("GATEHOUSE_MAX_CONCURRENT_HASHES") {
+            config.max_concurrent_hashes = parse(&n, "GATEHOUSE_MAX_CONCURRENT_HASHES")?;
+            if config.max_concurrent_hashes == 0 {
+                return Err(invalid(
+                    "GATEHOUSE_MAX_CONCURRENT_HASHES",
+                    "must be at least 1",
+                ));
+            }
+        }
+        let throttle = &mut config.throttle;
+        if let Some(n) = var("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT") {
+            throttle.login_failures_per_account =
+                parse(&n, "GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT")?;
+        }
+        if let Some(n) = var("GATEHOUSE_LOGIN_FAILURES_PER_IP") {
+            throttle.login_failures_per_ip = parse(&n, "GATEHOUSE_LOGIN_FAILURES_PER_IP")?;
+        }
+        if let Some(n) = var("GATEHOUSE_SIGNUPS_PER_IP") {
+            throttle.signups_per_ip = parse(&n, "GATEHOUSE_SIGNUPS_PER_IP")?;
+        }
+        if let Some(n) = var("GATEHOUSE_REFRESHES_PER_IP") {
+            throttle.refreshes_per_ip = parse(&n, "GATEHOUSE_REFRESHES_PER_IP")?;
+        }
+        if let Some(secs) = var("GATEHOUSE_THROTTLE_WINDOW_SECS") {
+            throttle.window = seconds(&secs, "GATEHOUSE_THROTTLE_WINDOW_SECS")?;
+        }
+        if let Some(flag) = var("GATEHOUSE_TRUST_FORWARDED_FOR") {
+            config.trust_forwarded_for = boolean(&flag, "GATEHOUSE_TRUST_FORWARDED_FOR")?;
+        }
+        if let Some(flag) = var("GATEHOUSE_HTTPS") {
+            config.https = boolean(&flag, "GATEHOUSE_HTTPS")?;
+        }
+        if let Some(format) = var("GATEHOUSE_LOG_FORMAT") {
+            config.log_json = match format.as_str() {
+                "json" => true,
+                "text" => false,
+                _ => return Err(invalid("GATEHOUSE_LOG_FORMAT", "expected `json` or `text`")),
+            };
+        }
+        match (
+            var("GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME"),
+            var("GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD"),
+        ) {
+            (Some(user), Some(password)) => config.bootstrap_admin = Some((user, password)),
+            (None, None) => {}
+            _ => {
+                return Err(invalid(
+                    "GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME",
+                    "set both the bootstrap admin username and password, or neither",
+                ));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Secrets people paste from tutorials; a server signing with one is forgeable by anyone.
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    "secret",
+    "changeme",
+    "change-me",
+    "your-secret-key",
+    "your_secret_key",
+    "super-secret",
+    "supersecret",
+    "jwt-secret",
+    "jwt_secret_key",
+    "mysecret",
+];
+
+fn check_secret(secret: String) -> Result<Vec<u8>, ConfigError> {
+    let lowered = secret.to_lowercase();
+    if PLACEHOLDER_SECRETS
+        .iter()
+        .any(|placeholder| lowered.contains(placeholder))
+    {
+        return Err(invalid(
+            "GATEHOUSE_JWT_SECRET",
+            "looks like a placeholder; generate one with `openssl rand -base64 48`",
+        ));
+    }
+    if secret.len() < 32 {
+        return Err(invalid(
+            "GATEHOUSE_JWT_SECRET",
+            "must be at least 32 bytes long",
+        ));
+    }
+    Ok(secret.into_bytes())
+}
+
+fn invalid(name: &'static str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: message.to_owned(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(value: &str, name: &'static str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|error: T::Err| invalid(name, &format!("`{value}`: {error}")))
+}
+
+fn seconds(value: &str, name: &'static str) -> Result<Duration, ConfigError> {
+    let secs: u64 = parse(value, name)?;
+    if secs == 0 {
+        return Err(invalid(name, "must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn boolean(value: &str, name: &'static str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(name, "expected true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_work_without_any_variable() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.access_ttl, Duration::from_secs(900));
+        assert_eq!(config.refresh_ttl, Duration::from_secs(604_800));
+        assert!(matches!(config.signing, SigningConfig::EdDsa));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        assert!(config_from(&[("GATEHOUSE_JWT_SECRET", "0123456789abcdef")]).is_err());
+    }
+
+    #[test]
+    fn a_placeholder_jwt_secret_is_refused_even_when_long() {
+        let secret = "your-secret-key-please-change-me-0123456789";
+        assert!(config_from(&[("GATEHOUSE_JWT_SECRET", secret)]).is_err());
+    }
+
+    #[test]
+    fn a_long_random_jwt_secret_selects_hs256() {
+        let secret = "Zq3vN8rT1xW6yB4mK0pL7sD2fH9jA5cE";
+        let config = config_from(&[("GATEHOUSE_JWT_SECRET", secret)]).unwrap();
+        assert!(matches!(config.signing, SigningConfig::Hs256 { .. }));
+    }
+
+    #[test]
+    fn half_a_bootstrap_admin_is_an_error() {
+        assert!(config_from(&[("GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME", "root")]).is_err());
+    }
+
+    #[test]
+    fn refresh_must_outlive_access() {
+        assert!(
+            config_from(&[
+                ("GATEHOUSE_ACCESS_TTL_SECS", "600"),
+                ("GATEHOUSE_REFRESH_TTL_SECS", "60")
+            ])
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! Gatehouse's server: configuration, startup, the REST API, and the auth core with its
+//! stores. `main.rs` only wires these together.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod security;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

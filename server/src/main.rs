@@ -1,0 +1,54 @@
+use std::{process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use server::{
+    auth::AuthService,
+    cli::{AdminCommand, Cli, Command, read_admin_password},
+    clock::SystemClock,
+    config::Config,
+    startup::{Application, open_store},
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_json);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Admin {
+            command: AdminCommand::Create { username },
+        } => create_admin(config, &username).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let application = Application::build(config).await?;
+    tracing::info!("listening on http://{}", application.local_addr());
+    application.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn create_admin(config: Config, username: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let password = read_admin_password()?;
+    let store = open_store(&config).await?;
+    let auth = AuthService::start(&config, store, Arc::new(SystemClock)).await?;
+    let admin = auth.create_admin(username, password).await?;
+    println!("created admin {} ({})", admin.username, admin.id);
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Builds the application: store, auth core, routes; binds the listener so callers (and
+//! tests, with port 0) can ask for the port before serving.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use app::{App, shell};
+use axum::{Router, middleware};
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::{
+    api,
+    auth::{AuthError, AuthService},
+    clock::{Clock, SystemClock},
+    config::Config,
+    security::{SecurityHeaders, add_security_headers},
+    state::AppState,
+    store::{Store, sqlite::SqliteStore},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the store could not be opened: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the auth core could not start: {0}")]
+    Auth(#[from] AuthError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the Leptos configuration is invalid: {0}")]
+    Leptos(String),
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    auth: Arc<AuthService>,
+}
+
+/// Opens the store named by the configuration (the embedded one in the data directory).
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    Ok(Arc::new(SqliteStore::open(&config.data_dir).await?))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
+        let store = open_store(&config).await?;
+        let auth = Arc::new(AuthService::start(&config, store, clock).await?);
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let leptos_options = leptos_options()?;
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            auth: auth.clone(),
+            config: Arc::new(config.clone()),
+        };
+        let routes = generate_route_list(App);
+        let router = Router::new()
+            .merge(api::router())
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                {
+                    let auth = auth.clone();
+                    move || provide_context(auth.clone())
+                },
+                {
+                    let options = leptos_options.clone();
+                    move || shell(options.clone())
+                },
+            )
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(middleware::from_fn_with_state(
+                SecurityHeaders {
+                    https: config.https,
+                },
+                add_security_headers,
+            ))
+            .layer(TraceLayer::new_for_http())
+            .with_state(state);
+        Ok(Application {
+            listener,
+            router,
+            auth,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn auth(&self) -> Arc<AuthService> {
+        self.auth.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let purger = tokio::spawn(purge_expired_periodically(self.auth.clone()));
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await;
+        purger.abort();
+        served.map_err(StartupError::Serve)
+    }
+}
+
+/// The site root and package names cargo-leptos builds; read from its environment
+/// variables when it runs us, else from the workspace defaults.
+fn leptos_options() -> Result<LeptosOptions, StartupError> {
+    let configuration = leptos::config::get_configuration(None)
+        .map_err(|error| StartupError::Leptos(error.to_string()))?;
+    Ok(configuration.leptos_options)
+}
+
+async fn purge_expired_periodically(auth: Arc<AuthService>) {
+    let mut every = tokio::time::interval(Duration::from_secs(10 * 60));
+    loop {
+        every.tick().await;
+        match auth.purge_expired().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "purged expired sessions and revocations"),
+            Err(error) => tracing::warn!(%error, "could not purge expired records"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

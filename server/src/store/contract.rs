@@ -1,0 +1,532 @@
+//! The storage contract: one test per behaviour, written against `dyn Store`, run for
+//! every backend reachable — the embedded one always.
+
+use std::sync::Arc;
+
+use app::model::Role;
+
+use super::{
+    AccessStatus, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation, Store, StoreError,
+    StoredSigningKey, UserChange, UserQuery, sqlite::SqliteStore,
+};
+use crate::auth::{
+    password::PasswordHashString,
+    token::{RefreshHash, RefreshSecret},
+};
+
+const NOW: i64 = 1_800_000_000;
+const WEEK: i64 = 7 * 24 * 3600;
+
+fn new_user(id: &str, name: &str, role: Role) -> NewUser {
+    NewUser {
+        id: id.into(),
+        username: name.into(),
+        username_key: name.to_lowercase(),
+        email: None,
+        password_hash: PasswordHashString::from_stored(
+            "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        ),
+        role,
+        created_at: NOW,
+    }
+}
+
+fn fresh_hash() -> RefreshHash {
+    RefreshSecret::generate().unwrap().hash()
+}
+
+async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash {
+    let hash = fresh_hash();
+    store
+        .create_session(NewSession {
+            id: id.into(),
+            user_id: user_id.into(),
+            refresh_hash: hash.clone(),
+            created_at: NOW,
+            expires_at: NOW + WEEK,
+            user_agent: Some("contract-test".into()),
+            ip: Some("127.0.0.1".into()),
+        })
+        .await
+        .unwrap();
+    hash
+}
+
+/// Each backend the suite can reach, with whatever keeps its storage alive.
+async fn backends() -> Vec<(Arc<dyn Store>, Box<dyn std::any::Any + Send>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path()).await.unwrap();
+    vec![(Arc::new(sqlite), Box::new(dir))]
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                for (store, _keep_alive) in backends().await {
+                    cases::$name(store.as_ref()).await;
+                }
+            }
+        )*
+    };
+}
+
+contract!(
+    a_created_user_is_found_by_id_and_by_key,
+    a_second_user_with_the_same_key_is_a_conflict,
+    only_one_of_many_parallel_creations_of_a_name_succeeds,
+    the_first_admin_is_created_only_once,
+    a_current_refresh_token_rotates_exactly_once,
+    a_rotated_refresh_token_presented_again_revokes_the_session,
+    parallel_rotations_of_one_token_leave_at_most_one_successor,
+    an_expired_or_unknown_refresh_token_is_invalid,
+    access_status_reflects_revocation_session_and_user_state,
+    revoking_other_sessions_keeps_the_current_one,
+    the_last_active_admin_cannot_be_demoted_or_disabled,
+    users_are_listed_paged_and_searched,
+    audit_events_are_listed_newest_first_and_filtered,
+    the_first_signing_key_wins,
+    purging_removes_only_what_expired,
+);
+
+mod cases {
+    use super::*;
+
+    pub async fn a_created_user_is_found_by_id_and_by_key(store: &dyn Store) {
+        let created = store
+            .create_user(new_user("u1", "Ada", Role::User))
+            .await
+            .unwrap();
+        assert_eq!(created.username, "Ada");
+        let by_key = store.user_by_username_key("ada").await.unwrap().unwrap();
+        assert_eq!(by_key.id, "u1");
+        let by_id = store.user_by_id("u1").await.unwrap().unwrap();
+        assert_eq!(by_id.username_key, "ada");
+        assert!(store.user_by_id("nobody").await.unwrap().is_none());
+    }
+
+    pub async fn a_second_user_with_the_same_key_is_a_conflict(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let mut twin = new_user("u2", "ADA", Role::User);
+        twin.username_key = "ada".into();
+        assert!(matches!(
+            store.create_user(twin).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+
+    pub async fn only_one_of_many_parallel_creations_of_a_name_succeeds(store: &dyn Store) {
+        let attempts =
+            (0..20).map(|i| store.create_user(new_user(&format!("u{i}"), "ada", Role::User)));
+        let results = futures::future::join_all(attempts).await;
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+            .count();
+        assert_eq!((created, conflicts), (1, 19));
+    }
+
+    pub async fn the_first_admin_is_created_only_once(store: &dyn Store) {
+        let first = store
+            .create_first_admin(new_user("a1", "root", Role::User))
+            .await
+            .unwrap();
+        assert_eq!(first.unwrap().role, Role::Admin);
+        let second = store
+            .create_first_admin(new_user("a2", "root2", Role::User))
+            .await
+            .unwrap();
+        assert!(second.is_none());
+    }
+
+    pub async fn a_current_refresh_token_rotates_exactly_once(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first = session_for(store, "s1", "u1").await;
+        let second = fresh_hash();
+        match store
+            .rotate_refresh(&first, &second, NOW + 10, NOW + 10 + WEEK)
+            .await
+            .unwrap()
+        {
+            Rotation::Rotated { session, user } => {
+                assert_eq!(session.id, "s1");
+                assert_eq!(session.last_used_at, NOW + 10);
+                assert_eq!(user.id, "u1");
+            }
+            other => panic!("expected a rotation, got {other:?}"),
+        }
+        let live = store.session_by_refresh(&second, NOW + 11).await.unwrap();
+        assert_eq!(live.unwrap().id, "s1");
+        assert!(
+            store
+                .session_by_refresh(&first, NOW + 11)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn a_rotated_refresh_token_presented_again_revokes_the_session(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first = session_for(store, "s1", "u1").await;
+        let second = fresh_hash();
+        store
+            .rotate_refresh(&first, &second, NOW, NOW + WEEK)
+            .await
+            .unwrap();
+        let reused = store
+            .rotate_refresh(&first, &fresh_hash(), NOW + 1, NOW + WEEK)
+            .await
+            .unwrap();
+        assert!(matches!(reused, Rotation::Reused { ref session_id, .. } if session_id == "s1"));
+        // The legitimate successor dies with the session.
+        assert!(matches!(
+            store
+                .rotate_refresh(&second, &fresh_hash(), NOW + 2, NOW + WEEK)
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        ));
+        assert!(store.list_sessions("u1", NOW + 2).await.unwrap().is_empty());
+    }
+
+    pub async fn parallel_rotations_of_one_token_leave_at_most_one_successor(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first = session_for(store, "s1", "u1").await;
+        let successors: Vec<RefreshHash> = (0..20).map(|_| fresh_hash()).collect();
+        let outcomes = futures::future::join_all(
+            successors
+                .iter()
+                .map(|successor| store.rotate_refresh(&first, successor, NOW, NOW + WEEK)),
+        )
+        .await;
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Rotation::Rotated { .. })))
+            .count();
+        assert_eq!(rotated, 1);
+        let mut live = 0;
+        for successor in &successors {
+            if store
+                .session_by_refresh(successor, NOW + 1)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                live += 1;
+            }
+        }
+        assert!(live <= 1, "{live} live successors");
+    }
+
+    pub async fn an_expired_or_unknown_refresh_token_is_invalid(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first = session_for(store, "s1", "u1").await;
+        assert!(matches!(
+            store
+                .rotate_refresh(&fresh_hash(), &fresh_hash(), NOW, NOW + WEEK)
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        ));
+        assert!(matches!(
+            store
+                .rotate_refresh(&first, &fresh_hash(), NOW + WEEK + 1, NOW + 2 * WEEK)
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        ));
+    }
+
+    pub async fn access_status_reflects_revocation_session_and_user_state(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        session_for(store, "s1", "u1").await;
+        let live = AccessStatus {
+            jti_revoked: false,
+            session_active: true,
+            user_disabled: false,
+            role: Role::User,
+            username: "ada".into(),
+        };
+        assert_eq!(
+            store.access_status("j1", "s1", "u1", NOW).await.unwrap(),
+            Some(live.clone())
+        );
+        assert_eq!(
+            store
+                .access_status("j1", "s1", "someone-else", NOW)
+                .await
+                .unwrap(),
+            None
+        );
+
+        store.revoke_jti("j1", NOW + 900).await.unwrap();
+        let status = store
+            .access_status("j1", "s1", "u1", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.jti_revoked);
+        assert!(
+            !store
+                .access_status("j2", "s1", "u1", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .jti_revoked
+        );
+
+        assert!(store.revoke_session("u1", "s1", NOW).await.unwrap());
+        assert!(
+            !store
+                .access_status("j2", "s1", "u1", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .session_active
+        );
+        assert!(!store.revoke_session("u1", "s1", NOW).await.unwrap());
+
+        store
+            .update_user(
+                "u1",
+                &UserChange {
+                    role: None,
+                    disabled: Some(true),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .access_status("j2", "s1", "u1", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .user_disabled
+        );
+    }
+
+    pub async fn revoking_other_sessions_keeps_the_current_one(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        for id in ["s1", "s2", "s3"] {
+            session_for(store, id, "u1").await;
+        }
+        assert_eq!(
+            store
+                .revoke_user_sessions("u1", Some("s2"), NOW)
+                .await
+                .unwrap(),
+            2
+        );
+        let left: Vec<String> = store
+            .list_sessions("u1", NOW)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(left, vec!["s2".to_string()]);
+        // Another user's session cannot be revoked through this user.
+        store
+            .create_user(new_user("u2", "bob", Role::User))
+            .await
+            .unwrap();
+        session_for(store, "s9", "u2").await;
+        assert!(!store.revoke_session("u1", "s9", NOW).await.unwrap());
+    }
+
+    pub async fn the_last_active_admin_cannot_be_demoted_or_disabled(store: &dyn Store) {
+        store
+            .create_user(new_user("a1", "root", Role::Admin))
+            .await
+            .unwrap();
+        let demote = UserChange {
+            role: Some(Role::User),
+            disabled: None,
+        };
+        let disable = UserChange {
+            role: None,
+            disabled: Some(true),
+        };
+        assert!(matches!(
+            store.update_user("a1", &demote).await,
+            Err(StoreError::LastAdmin)
+        ));
+        assert!(matches!(
+            store.update_user("a1", &disable).await,
+            Err(StoreError::LastAdmin)
+        ));
+        store
+            .create_user(new_user("a2", "root2", Role::Admin))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.update_user("a1", &demote).await.unwrap().role,
+            Role::User
+        );
+        assert!(matches!(
+            store.update_user("a2", &disable).await,
+            Err(StoreError::LastAdmin)
+        ));
+        assert!(matches!(
+            store.update_user("nobody", &demote).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    pub async fn users_are_listed_paged_and_searched(store: &dyn Store) {
+        for (i, name) in ["alice", "bob", "alina", "carol", "al_x"]
+            .iter()
+            .enumerate()
+        {
+            store
+                .create_user(new_user(&format!("u{i}"), name, Role::User))
+                .await
+                .unwrap();
+        }
+        let all = store
+            .list_users(&UserQuery {
+                search: None,
+                offset: 0,
+                limit: 2,
+            })
+            .await
+            .unwrap();
+        assert_eq!((all.total, all.items.len()), (5, 2));
+        let found = store
+            .list_users(&UserQuery {
+                search: Some("ALI".into()),
+                offset: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        let names: Vec<String> = found.items.into_iter().map(|u| u.username).collect();
+        assert_eq!(names, vec!["alice".to_string(), "alina".to_string()]);
+        // LIKE wildcards in the search are literal characters.
+        let underscore = store
+            .list_users(&UserQuery {
+                search: Some("_".into()),
+                offset: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(underscore.total, 1);
+    }
+
+    pub async fn audit_events_are_listed_newest_first_and_filtered(store: &dyn Store) {
+        for (i, kind) in ["login", "login_failed", "login"].iter().enumerate() {
+            store
+                .append_audit(NewAuditEvent {
+                    at: NOW + i as i64,
+                    kind,
+                    user_id: Some("u1".into()),
+                    username: Some("ada".into()),
+                    ip: None,
+                    user_agent: None,
+                    detail: None,
+                })
+                .await
+                .unwrap();
+        }
+        let all = store
+            .list_audit(&AuditQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.total, 3);
+        assert_eq!(all.items[0].at, NOW + 2);
+        let logins = store
+            .list_audit(&AuditQuery {
+                kind: Some("login".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(logins.total, 2);
+    }
+
+    pub async fn the_first_signing_key_wins(store: &dyn Store) {
+        let key = |kid: &str| StoredSigningKey {
+            kid: kid.into(),
+            algorithm: "EdDSA".into(),
+            private_der: vec![1, 2, 3],
+            public_raw: vec![4, 5, 6],
+            created_at: NOW,
+        };
+        assert_eq!(
+            store.signing_key_or_insert(key("first")).await.unwrap().kid,
+            "first"
+        );
+        assert_eq!(
+            store
+                .signing_key_or_insert(key("second"))
+                .await
+                .unwrap()
+                .kid,
+            "first"
+        );
+    }
+
+    pub async fn purging_removes_only_what_expired(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let live = session_for(store, "s1", "u1").await;
+        store.revoke_jti("old", NOW - 1).await.unwrap();
+        store.revoke_jti("new", NOW + 900).await.unwrap();
+        assert!(store.purge_expired(NOW).await.unwrap() >= 1);
+        assert!(
+            store
+                .access_status("new", "s1", "u1", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .jti_revoked
+        );
+        assert!(
+            !store
+                .access_status("old", "s1", "u1", NOW)
+                .await
+                .unwrap()
+                .unwrap()
+                .jti_revoked
+        );
+        assert!(
+            store
+                .session_by_refresh(&live, NOW)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}

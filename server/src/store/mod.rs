@@ -1,0 +1,235 @@
+//! The storage interface every backend implements, and the records it speaks in.
+//! Backends: `sqlite` (embedded, the default). The contract suite in `contract.rs` runs
+//! the same cases against each.
+
+pub mod sqlite;
+
+#[cfg(test)]
+mod contract;
+
+use app::model::Role;
+use async_trait::async_trait;
+
+use crate::auth::{password::PasswordHashString, token::RefreshHash};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule of the store refused the write.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("not found")]
+    NotFound,
+    /// The change would leave no active admin.
+    #[error("the change would leave no active admin")]
+    LastAdmin,
+    /// The store cannot be reached or is out of resources; worth retrying later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("unexpected store error: {0}")]
+    Unexpected(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: Option<String>,
+    pub password_hash: PasswordHashString,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub id: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: Option<String>,
+    pub password_hash: PasswordHashString,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub refresh_hash: RefreshHash,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What a refresh attempt found, decided atomically by the store.
+#[derive(Clone, Debug)]
+pub enum Rotation {
+    /// The token was current: it is now superseded by the new hash.
+    Rotated {
+        session: Box<SessionRecord>,
+        user: Box<UserRecord>,
+    },
+    /// The token had already been rotated: the session has been revoked.
+    Reused { session_id: String, user_id: String },
+    /// Unknown, expired, or its session is revoked or its user disabled.
+    Invalid,
+}
+
+/// What every access-token check needs from the store, in one lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessStatus {
+    pub jti_revoked: bool,
+    pub session_active: bool,
+    pub user_disabled: bool,
+    /// The user's current role (a demotion takes effect at once, not at token expiry).
+    pub role: Role,
+    pub username: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// Substring of the username (case-insensitive).
+    pub search: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAuditEvent {
+    pub at: i64,
+    pub kind: &'static str,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub kind: Option<String>,
+    pub user_id: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A signing key as stored: the private half never leaves the server.
+#[derive(Clone)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_der: Vec<u8>,
+    pub public_raw: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Fails with `Conflict` when the username key is taken.
+    async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord>;
+    /// Creates the user as admin only if no admin exists yet; `Ok(None)` otherwise.
+    async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>>;
+    async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()>;
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>>;
+    /// Applies a role / disabled change, refusing with `LastAdmin` if no active admin
+    /// would remain; decided atomically with the write.
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord>;
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// Atomically: if `presented` is the session's current refresh token (and the session
+    /// and user are live), supersede it with `successor`; if it is an already-superseded
+    /// token, revoke the whole session. At most one caller can ever rotate a token.
+    async fn rotate_refresh(
+        &self,
+        presented: &RefreshHash,
+        successor: &RefreshHash,
+        now: i64,
+        new_expires_at: i64,
+    ) -> StoreResult<Rotation>;
+    /// The live session a current refresh token belongs to.
+    async fn session_by_refresh(
+        &self,
+        presented: &RefreshHash,
+        now: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+    /// Active (unrevoked, unexpired) sessions of a user, newest first.
+    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRecord>>;
+    /// Revokes one session of one user; false if there was no such live session.
+    async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool>;
+    /// Revokes every live session of a user except `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<u64>;
+
+    /// Remembers a revoked access token id until the token would have expired anyway.
+    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    /// One lookup for the hot path: is this token id revoked, is its session live, is
+    /// its user enabled. `None` when the session or user does not exist.
+    async fn access_status(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<AccessStatus>>;
+
+    async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()>;
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>>;
+
+    /// Stores `candidate` unless a key of that algorithm exists; returns the one in force.
+    /// Several servers starting at once on one store agree on a single key.
+    async fn signing_key_or_insert(
+        &self,
+        candidate: StoredSigningKey,
+    ) -> StoreResult<StoredSigningKey>;
+
+    /// Deletes expired sessions, refresh tokens and revocations; returns rows removed.
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,230 @@
+//! Roles: the first admin from the CLI, admin-only routes, promotion, disabling, the
+//! last-admin rule and the audit log.
+
+use std::{io::Write, process::Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, error_code, spawn_app};
+
+async fn patch_user(
+    app: &crate::helpers::TestApp,
+    admin: &str,
+    id: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .patch(app.url(&format!("/auth/admin/users/{id}")))
+        .bearer_auth(admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn user_id(app: &crate::helpers::TestApp, access: &str) -> String {
+    let me: Value = app
+        .get("/auth/me", Some(access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    me["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["admin", "create", "--username", "root"])
+        .env("GATEHOUSE_DATA_DIR", data_dir.path())
+        .env_remove("GATEHOUSE_ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created admin root"));
+
+    let app =
+        crate::helpers::spawn_app_with(|config| config.data_dir = data_dir.path().to_path_buf())
+            .await;
+    let login: Value = app
+        .login_response("root", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["user"]["role"], "admin");
+}
+
+#[tokio::test]
+async fn a_plain_user_gets_403_on_admin_routes() {
+    let app = spawn_app().await;
+    let user = app.signup_and_login("ada").await;
+    for path in ["/auth/admin/users", "/auth/admin/audit"] {
+        let response = app.get(path, Some(&user.access)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(error_code(response).await, "forbidden");
+    }
+    let id = user_id(&app, &user.access).await;
+    let promote_self = patch_user(&app, &user.access, &id, json!({"role": "admin"})).await;
+    assert_eq!(promote_self.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_lists_and_searches_users_page_by_page() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    for name in ["alice", "alina", "bob"] {
+        app.signup(name).await;
+    }
+    let page: Value = app
+        .get("/auth/admin/users?per_page=2&page=1", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 4);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let found: Value = app
+        .get("/auth/admin/users?search=ali", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 2);
+    let bad = app
+        .get("/auth/admin/users?page=minus-one", Some(&admin.access))
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_promotion_takes_effect_at_once_and_the_last_admin_stays() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let user = app.signup_and_login("ada").await;
+    let ada = user_id(&app, &user.access).await;
+
+    let promoted = patch_user(&app, &admin.access, &ada, json!({"role": "admin"})).await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    // The store's role counts, not the one in the token: no new login needed.
+    assert_eq!(
+        app.get("/auth/admin/users", Some(&user.access))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let root = user_id(&app, &admin.access).await;
+    assert_eq!(
+        patch_user(&app, &user.access, &root, json!({"role": "user"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let last = patch_user(&app, &user.access, &ada, json!({"role": "user"})).await;
+    assert_eq!(last.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(last).await, "last_admin");
+    // And the demoted root has lost admin rights at once.
+    assert_eq!(
+        app.get("/auth/admin/users", Some(&admin.access))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let unknown = patch_user(
+        &app,
+        &user.access,
+        "no-such-user",
+        json!({"disabled": true}),
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let bad_role = patch_user(&app, &user.access, &root, json!({"role": "superuser"})).await;
+    assert_eq!(bad_role.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions_and_refuses_their_logins() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let user = app.signup_and_login("ada").await;
+    let ada = user_id(&app, &user.access).await;
+
+    let disabled = patch_user(&app, &admin.access, &ada, json!({"disabled": true})).await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/auth/me", Some(&user.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.refresh(&user.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let login = app.login_response("ada", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(login).await, "account_disabled");
+    // A wrong password for a disabled account says only "wrong credentials".
+    assert_eq!(
+        app.login_response("ada", "definitely not it")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    patch_user(&app, &admin.access, &ada, json!({"disabled": false})).await;
+    assert_eq!(
+        app.login_response("ada", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_records_logins_failures_and_reuse() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let user = app.signup_and_login("ada").await;
+    app.login_response("ada", "a wrong password").await;
+    app.refresh(&user.refresh).await;
+    app.refresh(&user.refresh).await;
+
+    let log: Value = app
+        .get("/auth/admin/audit?per_page=100", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["signup", "login", "login_failed", "refresh_token_reuse"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let failures: Value = app
+        .get("/auth/admin/audit?kind=login_failed", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failures["total"], 1);
+    assert_eq!(failures["items"][0]["username"], "ada");
+}

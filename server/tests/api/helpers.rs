@@ -1,0 +1,218 @@
+//! `spawn_app()`: the real server on a random port with a temporary embedded store, a
+//! clock the test can move, and typed helpers for the common calls.
+
+use std::{sync::Arc, time::Duration};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use server::{
+    clock::ShiftedClock,
+    config::{Config, ThrottleConfig},
+    startup::Application,
+};
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ShiftedClock>,
+    pub config: Config,
+    // Kept alive for as long as the app: dropping it deletes the store.
+    pub data_dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Limits high enough that only the throttling tests meet them.
+pub fn test_config(data_dir: &TempDir) -> Config {
+    let mut config = Config::defaults();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = data_dir.path().to_path_buf();
+    config.issuer = "gatehouse-test".into();
+    config.throttle = ThrottleConfig {
+        login_failures_per_account: 1_000,
+        login_failures_per_ip: 1_000,
+        signups_per_ip: 1_000,
+        refreshes_per_ip: 1_000,
+        ..ThrottleConfig::default()
+    };
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = test_config(&data_dir);
+    customize(&mut config);
+    start(config, data_dir, Arc::new(ShiftedClock::default())).await
+}
+
+async fn start(config: Config, data_dir: Arc<TempDir>, clock: Arc<ShiftedClock>) -> TestApp {
+    let application = Application::build_with_clock(config.clone(), clock.clone())
+        .await
+        .expect("the application starts");
+    let address = format!("http://{}", application.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        application
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the server runs");
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("gatehouse-api-tests")
+            .build()
+            .unwrap(),
+        clock,
+        config,
+        data_dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Stops this server and starts a new one on the same store (new port).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("the server stops")
+                .unwrap();
+        }
+        start(
+            self.config.clone(),
+            self.data_dir.clone(),
+            self.clock.clone(),
+        )
+        .await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post_bearer(&self, path: &str, bearer: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn signup(&self, username: &str) -> Response {
+        self.post_json(
+            "/auth/signup",
+            &json!({ "username": username, "password": PASSWORD }),
+        )
+        .await
+    }
+
+    pub async fn login_response(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/login",
+            &json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str) -> Tokens {
+        let response = self.login_response(username, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        tokens_of(response.json().await.unwrap())
+    }
+
+    pub async fn signup_and_login(&self, username: &str) -> Tokens {
+        assert_eq!(self.signup(username).await.status(), StatusCode::CREATED);
+        self.login(username).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_bearer("/auth/refresh", refresh_token).await
+    }
+
+    /// An admin made the way an operator makes one (the core call behind `admin create`).
+    pub async fn admin(&self, username: &str) -> Tokens {
+        let application_auth = server::startup::open_store(&self.config).await.unwrap();
+        let auth = server::auth::AuthService::start(
+            &self.config,
+            application_auth,
+            Arc::new(server::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        auth.create_admin(username, PASSWORD.into()).await.unwrap();
+        self.login(username).await
+    }
+}
+
+pub fn tokens_of(body: Value) -> Tokens {
+    Tokens {
+        access: body["access_token"]
+            .as_str()
+            .expect("an access token")
+            .into(),
+        refresh: body["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .into(),
+    }
+}
+
+/// Asserts the JSON error shape and returns its code.
+pub async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert!(body["error"]["message"].is_string(), "no message in {body}");
+    body["error"]["code"]
+        .as_str()
+        .expect("an error code")
+        .to_owned()
+}

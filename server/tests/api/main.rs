@@ -1,0 +1,10 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! API tests: the real server on a random port, a temporary store per test.
+
+mod accounts;
+mod admin;
+mod helpers;
+mod meta;
+mod sessions;
+mod tokens;

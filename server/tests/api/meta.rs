@@ -1,0 +1,76 @@
+//! Health, readiness, the JWKS, security headers, and JSON errors for unknown routes.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{error_code, spawn_app};
+
+#[tokio::test]
+async fn health_and_readiness_answer_json() {
+    let app = spawn_app().await;
+    let health = app.get("/healthz", None).await;
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.json::<Value>().await.unwrap()["store"], "ok");
+}
+
+#[tokio::test]
+async fn the_jwks_publishes_one_ed25519_key_and_the_tokens_name_it() {
+    let app = spawn_app().await;
+    let jwks: Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert_eq!(key["alg"], "EdDSA");
+    assert!(
+        key.get("d").is_none(),
+        "the private key must never be published"
+    );
+
+    let tokens = app.signup_and_login("ada").await;
+    let header = tokens.access.split('.').next().unwrap();
+    use base64::Engine;
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], key["kid"]);
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/auth/dashboard"] {
+        let response = app.get(path, None).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(!headers.contains_key("strict-transport-security"));
+    }
+    let https = crate::helpers::spawn_app_with(|config| config.https = true).await;
+    let response = https.get("/healthz", None).await;
+    assert!(response.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_answer_in_json() {
+    let app = spawn_app().await;
+    let missing = app.get("/auth/nothing-here", None).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(missing).await, "not_found");
+    let wrong_method = app.get("/auth/login", None).await;
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(wrong_method).await, "method_not_allowed");
+}
