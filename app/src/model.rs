@@ -6,6 +6,7 @@ use std::fmt;
 
 /// What a user may do. Only two roles exist; `admin` can never be self-assigned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -37,6 +38,7 @@ impl fmt::Display for Role {
 
 /// A user as any client may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: String,
     pub username: String,
@@ -49,6 +51,7 @@ pub struct UserView {
 
 /// One signed-in device of a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionView {
     pub id: String,
     pub created_at: i64,
@@ -62,6 +65,7 @@ pub struct SessionView {
 
 /// One entry of the login log and security events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEventView {
     pub id: i64,
     pub at: i64,
@@ -74,11 +78,13 @@ pub struct AuditEventView {
 
 /// The body of every error response: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `invalid_token`, `throttled`, ...
     pub code: String,

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use app::model::UserView;
+use app::model::{ErrorBody, UserView};
 
 use super::{
     extract::{ApiJson, AuthUser, BearerToken, Client},
@@ -18,6 +18,7 @@ use super::{
 use crate::{auth::AuthError, state::AppState};
 
 /// `POST /market/api/register` — anyone.
+#[utoipa::path(post, path = "/register", tag = "market", request_body = SignupBody, responses((status = 201, body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -34,14 +35,15 @@ pub async fn register(
         .into_response())
 }
 
-#[derive(Serialize)]
-struct MarketLogin {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MarketLogin {
     message: &'static str,
     #[serde(flatten)]
     tokens: TokenPair,
 }
 
 /// `POST /market/api/login` — anyone.
+#[utoipa::path(post, path = "/login", tag = "market", request_body = LoginBody, responses((status = 200, body = MarketLogin), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -61,6 +63,7 @@ pub async fn login(
 }
 
 /// `POST /market/api/refresh` — `Authorization: Bearer <refresh token>`; rotates it.
+#[utoipa::path(post, path = "/refresh", tag = "market", security(("bearer" = [])), responses((status = 200, description = "Send the REFRESH token as Bearer", body = TokenPair), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -75,6 +78,7 @@ pub async fn refresh(
 }
 
 /// `POST /market/api/logout` — `Authorization: Bearer <refresh token>`: that session ends.
+#[utoipa::path(post, path = "/logout", tag = "market", security(("bearer" = [])), responses((status = 200, description = "Send the REFRESH token as Bearer; its session ends", body = Message), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -87,13 +91,14 @@ pub async fn logout(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Protected {
     message: String,
     logged_in_as: String,
 }
 
 /// `GET /market/api/protected` — any signed-in user.
+#[utoipa::path(get, path = "/protected", tag = "market", security(("bearer" = [])), responses((status = 200, body = Protected), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn protected(AuthUser(principal): AuthUser) -> Json<Protected> {
     Json(Protected {
         message: "This is a protected endpoint".into(),
@@ -102,6 +107,7 @@ pub async fn protected(AuthUser(principal): AuthUser) -> Json<Protected> {
 }
 
 /// `GET /market/api/profile` — any signed-in user.
+#[utoipa::path(get, path = "/profile", tag = "market", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn profile(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,

@@ -1,4 +1,6 @@
 //! The REST API: routes of both ancestors plus account, session and admin endpoints.
+//! Routes are registered through `utoipa_axum`, so the OpenAPI document is generated from
+//! the very definitions that serve requests.
 
 pub mod error;
 pub mod extract;
@@ -6,62 +8,108 @@ mod market;
 mod meta;
 pub mod routes;
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{get, patch, post},
+use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
 use error::ApiError;
 
 /// Auth payloads are tiny; anything larger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
 
-pub fn router() -> Router<AppState> {
-    let auth = Router::new()
-        .route("/signup", post(routes::signup))
-        .route("/login", post(routes::login))
-        .route("/refresh", post(routes::refresh))
-        .route("/logout", post(routes::logout))
-        .route("/logout-all", post(routes::logout_all))
-        .route("/dashboard", get(routes::dashboard))
-        .route("/me", get(routes::me))
-        .route(
-            "/sessions",
-            get(routes::sessions).delete(routes::revoke_other_sessions),
-        )
-        .route(
-            "/sessions/{id}",
-            axum::routing::delete(routes::revoke_session),
-        )
-        .route("/password", post(routes::change_password))
-        .route("/admin/users", get(routes::admin_list_users))
-        .route("/admin/users/{id}", patch(routes::admin_update_user))
-        .route("/admin/audit", get(routes::admin_audit));
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse",
+        description = "Self-hosted authentication: sign-up, login, rotating refresh tokens, \
+            revocation, sessions and roles. Errors are always \
+            `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "The /auth API"),
+        (name = "sessions", description = "Your signed-in devices"),
+        (name = "admin", description = "Admins only"),
+        (name = "market", description = "The /market/api paths of the MongoDB ancestor"),
+        (name = "operations", description = "Health and public keys"),
+    )
+)]
+struct ApiDoc;
 
-    let market = Router::new()
-        .route("/register", post(market::register))
-        .route("/login", post(market::login))
-        .route("/refresh", post(market::refresh))
-        .route("/logout", post(market::logout))
-        .route("/protected", get(market::protected))
-        .route("/profile", get(market::profile));
+struct BearerAuth;
 
-    let api = Router::new()
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token, or the opaque refresh token where noted")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    let auth = OpenApiRouter::new()
+        .routes(routes!(routes::signup))
+        .routes(routes!(routes::login))
+        .routes(routes!(routes::refresh))
+        .routes(routes!(routes::logout))
+        .routes(routes!(routes::logout_all))
+        .routes(routes!(routes::dashboard))
+        .routes(routes!(routes::me))
+        .routes(routes!(routes::sessions, routes::revoke_other_sessions))
+        .routes(routes!(routes::revoke_session))
+        .routes(routes!(routes::change_password))
+        .routes(routes!(routes::admin_list_users))
+        .routes(routes!(routes::admin_update_user))
+        .routes(routes!(routes::admin_audit));
+
+    let market = OpenApiRouter::new()
+        .routes(routes!(market::register))
+        .routes(routes!(market::login))
+        .routes(routes!(market::refresh))
+        .routes(routes!(market::logout))
+        .routes(routes!(market::protected))
+        .routes(routes!(market::profile));
+
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/auth", auth)
         .nest("/market/api", market)
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::jwks))
+}
+
+/// The generated OpenAPI document (also served at `/api-docs/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+pub fn router() -> Router<AppState> {
+    let (api, openapi) = api_router().split_for_parts();
+    let api = api
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-
+    let spec = openapi.clone();
     Router::new()
         .merge(api)
         // Unknown paths under the API prefixes answer in JSON, not with the web 404 page.
         .route("/auth/{*rest}", axum::routing::any(not_found))
         .route("/market/api/{*rest}", axum::routing::any(not_found))
-        .route("/healthz", get(meta::healthz))
-        .route("/readyz", get(meta::readyz))
-        .route("/.well-known/jwks.json", get(meta::jwks))
+        .route(OPENAPI_PATH, get(move || async move { Json(spec.clone()) }))
+        // Swagger UI's assets are compiled into the binary (the `vendored` feature): no CDN.
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)))
 }
 
 async fn not_found() -> ApiError {

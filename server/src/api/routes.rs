@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use app::model::{AuditEventView, Role, SessionView, UserView};
+use app::model::{AuditEventView, ErrorBody, Role, SessionView, UserView};
 
 use super::{
     error::ApiError,
@@ -23,7 +23,7 @@ use crate::{
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupBody {
     pub username: String,
@@ -45,21 +45,21 @@ impl From<SignupBody> for SignupRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     #[serde(default)]
     pub refresh_token: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub id: String,
     pub username: String,
@@ -76,7 +76,7 @@ impl From<&UserView> for UserSummary {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
@@ -98,7 +98,7 @@ impl TokenPair {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     #[serde(flatten)]
     pub tokens: TokenPair,
@@ -118,7 +118,7 @@ pub fn no_store(status: StatusCode, body: impl Serialize) -> Response {
         .into_response()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub message: String,
 }
@@ -129,13 +129,14 @@ fn message(text: impl Into<String>) -> Json<Message> {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignupResponse {
     pub message: String,
     pub user: UserView,
 }
 
 /// `POST /auth/signup` — anyone; `role` may only be `user`.
+#[utoipa::path(post, path = "/signup", tag = "auth", request_body = SignupBody, responses((status = 201, description = "Created", body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,
     Client(client): Client,
@@ -153,6 +154,7 @@ pub async fn signup(
 }
 
 /// `POST /auth/login` — anyone.
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair", body = LoginResponse), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -196,6 +198,7 @@ async fn presented_refresh_token(
 }
 
 /// `POST /auth/refresh` — holder of a refresh token; returns a new pair.
+#[utoipa::path(post, path = "/refresh", tag = "auth", request_body(content = Option<RefreshBody>, description = "Or send the refresh token as `Authorization: Bearer`"), security((), ("bearer" = [])), responses((status = 200, description = "A new pair; the presented refresh token is dead", body = LoginResponse), (status = 401, description = "Invalid, expired or reused refresh token (reuse revokes the session)", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -215,6 +218,7 @@ pub async fn refresh(
 
 /// `POST /auth/logout` — holder of an access token: ends the session and revokes the
 /// token.
+#[utoipa::path(post, path = "/logout", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -224,13 +228,14 @@ pub async fn logout(
     Ok(message("logged out"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Ended {
     pub message: String,
     pub sessions_ended: u64,
 }
 
 /// `POST /auth/logout-all` — ends every session of the caller, this one included.
+#[utoipa::path(post, path = "/logout-all", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
@@ -243,7 +248,7 @@ pub async fn logout_all(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
     pub message: String,
     pub logged_in_as: String,
@@ -251,6 +256,7 @@ pub struct Dashboard {
 }
 
 /// `GET /auth/dashboard` — any signed-in user.
+#[utoipa::path(get, path = "/dashboard", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Dashboard), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
     Json(Dashboard {
         message: format!("Welcome to your dashboard, {}", principal.username),
@@ -264,6 +270,7 @@ pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
 }
 
 /// `GET /auth/me` — any signed-in user: the full account.
+#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn me(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -271,12 +278,13 @@ pub async fn me(
     Ok(Json(state.auth.me(&principal).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
 }
 
 /// `GET /auth/sessions` — the caller's live sessions.
+#[utoipa::path(get, path = "/sessions", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = SessionList), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn sessions(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -287,6 +295,7 @@ pub async fn sessions(
 }
 
 /// `DELETE /auth/sessions/{id}` — ends one of the caller's own sessions.
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "Session id")), security(("bearer" = [])), responses((status = 204, description = "Ended"), (status = 404, description = "No such session of yours", body = ErrorBody), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     Client(client): Client,
@@ -301,6 +310,7 @@ pub async fn revoke_session(
 }
 
 /// `DELETE /auth/sessions` — ends every session of the caller but this one.
+#[utoipa::path(delete, path = "/sessions", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     Client(client): Client,
@@ -316,7 +326,7 @@ pub async fn revoke_other_sessions(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeBody {
     pub current_password: String,
@@ -324,6 +334,7 @@ pub struct PasswordChangeBody {
 }
 
 /// `POST /auth/password` — any signed-in user, with the current password.
+#[utoipa::path(post, path = "/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -344,7 +355,8 @@ pub async fn change_password(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserListParams {
     #[serde(default)]
@@ -363,7 +375,7 @@ fn default_per_page() -> u64 {
     20
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -383,6 +395,7 @@ impl<T> Paged<T> {
 }
 
 /// `GET /auth/admin/users` — admins only; paged, searchable by username.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", params(UserListParams), security(("bearer" = [])), responses((status = 200, body = Paged<UserView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn admin_list_users(
     State(state): State<AppState>,
     RequireAdmin(principal): RequireAdmin,
@@ -395,7 +408,7 @@ pub async fn admin_list_users(
     Ok(Json(Paged::new(found, params.page, params.per_page)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChangeBody {
     #[serde(default)]
@@ -405,6 +418,7 @@ pub struct UserChangeBody {
 }
 
 /// `PATCH /auth/admin/users/{id}` — admins only: role and disabled flag.
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User id")), request_body = UserChangeBody, security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "No active admin would remain", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn admin_update_user(
     State(state): State<AppState>,
     Client(client): Client,
@@ -424,7 +438,8 @@ pub async fn admin_update_user(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     #[serde(default)]
@@ -437,6 +452,7 @@ pub struct AuditParams {
 
 /// `GET /auth/admin/audit` — admins only: the login log and security events, newest
 /// first.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditParams), security(("bearer" = [])), responses((status = 200, body = Paged<AuditEventView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn admin_audit(
     State(state): State<AppState>,
     RequireAdmin(principal): RequireAdmin,

@@ -74,3 +74,39 @@ async fn unknown_api_paths_and_methods_answer_in_json() {
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(wrong_method).await, "method_not_allowed");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_both_ancestors_paths_and_bearer_auth() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .get("/api-docs/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/auth/signup",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/dashboard",
+        "/auth/admin/users/{id}",
+        "/market/api/login",
+        "/market/api/protected",
+        "/.well-known/jwks.json",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} is not documented"
+        );
+    }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let login_body = &spec["components"]["schemas"]["LoginBody"]["properties"];
+    assert!(login_body.get("username").is_some() && login_body.get("password").is_some());
+
+    let docs = app.get("/docs/", None).await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.unwrap().contains("swagger-ui"));
+}
