@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defineConfig, devices } from "@playwright/test";
+import { accessTtlSecs } from "./tests/support/settings";
 
 // Debian's Chromium, launched as root on a machine with no outside network: no sandbox,
 // and none of the background traffic that would only fail.
@@ -11,13 +12,19 @@ const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = process.env.BASE_URL ?? `http://127.0.0.1:${port}`;
 
 // The release build of the real server (scripts/test builds it first), on a fresh store.
+// The config is loaded again in each worker: they inherit the runner's data dir, and
+// only the runner removes it.
 const workspace = resolve(__dirname, "..");
-const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-e2e-"));
-process.on("exit", () => rmSync(dataDir, { recursive: true, force: true }));
+if (!process.env.GATEHOUSE_E2E_DATA_DIR) {
+  const created = mkdtempSync(join(tmpdir(), "gatehouse-e2e-"));
+  process.env.GATEHOUSE_E2E_DATA_DIR = created;
+  process.on("exit", () => rmSync(created, { recursive: true, force: true }));
+}
+const dataDir = process.env.GATEHOUSE_E2E_DATA_DIR;
 
 export default defineConfig({
   testDir: "./tests",
-  timeout: 30_000,
+  timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
@@ -42,6 +49,11 @@ export default defineConfig({
         env: {
           GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
           GATEHOUSE_DATA_DIR: dataDir,
+          GATEHOUSE_ACCESS_TTL_SECS: String(accessTtlSecs),
+          // One client address runs every journey; keep the per-address limits out of the way.
+          GATEHOUSE_SIGNUPS_PER_IP: "1000",
+          GATEHOUSE_LOGIN_FAILURES_PER_IP: "1000",
+          GATEHOUSE_REFRESHES_PER_IP: "100000",
           LEPTOS_SITE_ROOT: join(workspace, "target/site"),
           LEPTOS_OUTPUT_NAME: "gatehouse",
           RUST_LOG: process.env.RUST_LOG ?? "warn",

@@ -1,13 +1,27 @@
 //! The Leptos application: pages, components and the types both the WASM client and the
 //! server speak. Server-only code never lands here unless it sits behind `feature = "ssr"`.
 
+pub mod account;
+pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod dashboard;
+pub mod devices;
+pub mod error;
+mod guard;
 pub mod model;
 mod pages;
+pub mod session;
+pub mod sync;
+mod time;
+
+use model::Role;
+use session::{Session, use_session};
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -63,22 +77,64 @@ mod ssr {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let session = Session::provide();
+    sync::keep_session_alive(session);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
-        <Title text="Gatehouse"/>
+        <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_owned() } else { format!("{page} · Gatehouse") }/>
         <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
             <header class="site-header">
                 <a class="brand" href="/">"Gatehouse"</a>
-                <nav aria-label="Main">
-                    <a href="/docs">"API docs"</a>
-                </nav>
+                <Navigation/>
             </header>
-            <main id="main">
+            // Async: the whole page is rendered before the first byte, so it is complete
+            // without JavaScript and any cookie renewed while rendering reaches the browser.
+            <main id="main" tabindex="-1">
                 <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") view=pages::HomePage/>
+                    <Route path=StaticSegment("") ssr=SsrMode::Async view=|| view! { <Title text=""/><pages::HomePage/> }/>
+                    <Route path=StaticSegment("login") ssr=SsrMode::Async view=|| view! { <Title text="Sign in"/><session::LoginPage/> }/>
+                    <Route path=StaticSegment("signup") ssr=SsrMode::Async view=|| view! { <Title text="Create an account"/><session::SignupPage/> }/>
+                    <Route path=StaticSegment("dashboard") ssr=SsrMode::Async view=|| view! { <Title text="Dashboard"/><dashboard::DashboardPage/> }/>
+                    <Route path=StaticSegment("sessions") ssr=SsrMode::Async view=|| view! { <Title text="Your devices"/><devices::SessionsPage/> }/>
+                    <Route path=StaticSegment("account") ssr=SsrMode::Async view=|| view! { <Title text="Your account"/><account::AccountPage/> }/>
+                    <Route path=StaticSegment("admin") ssr=SsrMode::Async view=|| view! { <Title text="Administration"/><admin::AdminPage/> }/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Links for the signed-in user; the admin link only for admins.
+#[component]
+fn Navigation() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <nav aria-label="Main">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.viewer.await {
+                        Ok(Some(viewer)) => view! {
+                            <a href="/dashboard">"Dashboard"</a>
+                            <a href="/sessions">"Devices"</a>
+                            <a href="/account">"Account"</a>
+                            {(viewer.user.role == Role::Admin).then(|| view! { <a href="/admin">"Admin"</a> })}
+                            <a href="/docs/">"API docs"</a>
+                            <ActionForm action=session.logout attr:class="inline-form">
+                                <button type="submit" class="link-button">
+                                    "Sign out " <span class="who">{viewer.user.username.clone()}</span>
+                                </button>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! {
+                            <a href="/docs/">"API docs"</a>
+                            <a href="/login">"Sign in"</a>
+                            <a href="/signup" class="button-link">"Create account"</a>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </nav>
     }
 }

@@ -48,7 +48,8 @@ pub fn NotFound() -> impl IntoView {
         }
     }
     view! {
-        <section>
+        <leptos_meta::Title text="Page not found"/>
+        <section class="card narrow">
             <h1>"Page not found"</h1>
             <p><a href="/">"Back to the start page"</a></p>
         </section>

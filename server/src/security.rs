@@ -2,10 +2,12 @@
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderName, HeaderValue, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
+
+use crate::api::error::ApiError;
 
 /// Server-rendered pages set their own policy naming the response's nonce (see `app`);
 /// this one is for HTML that did not (static files), and allows no script at all.
@@ -67,4 +69,90 @@ pub async fn add_security_headers(
         );
     }
     response
+}
+
+/// Server functions are the browser's door and authenticate by cookie, so a page on
+/// another site must not be able to post to them (CSRF, including login CSRF). Beside
+/// the SameSite cookies, every state-changing request to them must come from this
+/// origin: `Sec-Fetch-Site: same-origin`, or failing that an `Origin` naming this host.
+/// The REST API reads no cookies (Bearer only) and is not affected.
+pub async fn refuse_cross_site_writes(request: Request, next: Next) -> Response {
+    let is_server_function = request.uri().path().starts_with(SERVER_FUNCTION_PREFIX);
+    let changes_state = !request.method().is_safe();
+    if is_server_function && changes_state && !comes_from_this_origin(request.headers()) {
+        tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "this request did not come from this site",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+pub const SERVER_FUNCTION_PREFIX: &str = "/api/";
+
+fn comes_from_this_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin";
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_origin_fetch_metadata_is_accepted() {
+        assert!(comes_from_this_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+    }
+
+    #[test]
+    fn cross_site_fetch_metadata_is_refused_even_with_a_matching_origin() {
+        assert!(!comes_from_this_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://gate.example"),
+            ("host", "gate.example"),
+        ])));
+    }
+
+    #[test]
+    fn without_fetch_metadata_the_origin_must_name_this_host() {
+        assert!(comes_from_this_origin(&headers(&[
+            ("origin", "http://gate.example:3000"),
+            ("host", "gate.example:3000"),
+        ])));
+        assert!(!comes_from_this_origin(&headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "gate.example:3000"),
+        ])));
+        assert!(!comes_from_this_origin(&headers(&[(
+            "host",
+            "gate.example"
+        )])));
+    }
 }

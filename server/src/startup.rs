@@ -3,8 +3,8 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{App, shell};
-use axum::{Router, middleware};
+use app::{App, backend::SharedBackend, shell};
+use axum::{Router, extract::Path, middleware, response::Redirect, routing::get};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -15,9 +15,10 @@ use crate::{
     auth::{AuthError, AuthService},
     clock::{Clock, SystemClock},
     config::Config,
-    security::{SecurityHeaders, add_security_headers},
+    security::{SecurityHeaders, add_security_headers, refuse_cross_site_writes},
     state::AppState,
     store::{Store, sqlite::SqliteStore},
+    web::WebBackend,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -72,22 +73,30 @@ impl Application {
             auth: auth.clone(),
             config: Arc::new(config.clone()),
         };
+        let web_backend: SharedBackend =
+            Arc::new(WebBackend::new(auth.clone(), state.config.clone()));
         let routes = generate_route_list(App);
         let router = Router::new()
             .merge(api::router())
+            // The MongoDB ancestor's web prefix leads to the web app.
+            .route("/market/web", get(|| async { Redirect::permanent("/") }))
+            .route(
+                "/market/web/{*page}",
+                get(|Path(page): Path<String>| async move {
+                    Redirect::permanent(&format!("/{}", page.trim_start_matches('/')))
+                }),
+            )
             .leptos_routes_with_context(
                 &state,
                 routes,
-                {
-                    let auth = auth.clone();
-                    move || provide_context(auth.clone())
-                },
+                move || provide_context(web_backend.clone()),
                 {
                     let options = leptos_options.clone();
                     move || shell(options.clone())
                 },
             )
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(middleware::from_fn(refuse_cross_site_writes))
             .layer(middleware::from_fn_with_state(
                 SecurityHeaders {
                     https: config.https,

@@ -47,6 +47,18 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -56,11 +68,7 @@ impl From<AuthError> for ApiError {
         match error {
             Invalid(field_error) => ApiError {
                 field: Some(field_error.field.to_owned()),
-                ..ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_input",
-                    format!("{} {}", field_error.field, field_error.message),
-                )
+                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
             },
             InvalidCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
@@ -68,14 +76,14 @@ impl From<AuthError> for ApiError {
             InvalidToken(crate::auth::TokenProblem::Missing) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "missing_token",
-                "this endpoint needs an `Authorization: Bearer <access token>` header",
+                "This endpoint needs an `Authorization: Bearer <access token>` header.",
             ),
             InvalidToken(problem) => {
                 tracing::debug!(%problem, "access token refused");
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_token",
-                    "the access token is missing, invalid, expired or revoked",
+                    "The access token is missing, invalid, expired or revoked.",
                 )
             }
             InvalidRefreshToken => {
@@ -98,7 +106,7 @@ impl From<AuthError> for ApiError {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",
-                    "the service is temporarily unavailable; retry shortly",
+                    "The service is temporarily unavailable; retry shortly.",
                 )
             }
             Unexpected(cause) => {
@@ -106,7 +114,7 @@ impl From<AuthError> for ApiError {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
-                    "something went wrong on our side",
+                    "Something went wrong on our side.",
                 )
             }
         }

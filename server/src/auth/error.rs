@@ -8,29 +8,31 @@ use crate::store::StoreError;
 /// caller may know; `Unexpected` carries the cause for the log only.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("invalid {}: {}", .0.field, .0.message)]
+    #[error("The {} {}.", .0.field.replace('_', " "), .0.message)]
     Invalid(FieldError),
-    #[error("wrong username or password")]
+    #[error("Wrong username or password.")]
     InvalidCredentials,
-    #[error("the access token is missing or invalid: {0}")]
+    #[error("The access token is missing or invalid: {0}.")]
     InvalidToken(TokenProblem),
-    #[error("the refresh token is invalid or expired")]
+    #[error("The refresh token is invalid or expired. Please sign in again.")]
     InvalidRefreshToken,
-    #[error("the refresh token was already used; the session has been revoked")]
+    #[error(
+        "This refresh token was already used, so the session has been ended. Please sign in again."
+    )]
     RefreshTokenReused,
-    #[error("{0}")]
+    #[error("{0}.")]
     Forbidden(&'static str),
-    #[error("this account is disabled")]
+    #[error("This account is disabled.")]
     AccountDisabled,
-    #[error("{0} not found")]
+    #[error("No such {0}.")]
     NotFound(&'static str),
-    #[error("this username is taken")]
+    #[error("This username is taken.")]
     UsernameTaken,
-    #[error("the change would leave no active admin")]
+    #[error("That would leave no active admin; promote someone else first.")]
     LastAdmin,
-    #[error("too many attempts; retry in {} s", .retry_after.as_secs())]
+    #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
-    #[error("the store is unavailable")]
+    #[error("The service is temporarily unavailable.")]
     Unavailable(String),
     #[error("unexpected: {0}")]
     Unexpected(String),

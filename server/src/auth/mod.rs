@@ -184,7 +184,7 @@ impl AuthService {
             None | Some("") | Some("user") => {}
             Some("admin") => {
                 return Err(AuthError::Forbidden(
-                    "sign-up cannot grant the admin role; an admin must promote the account",
+                    "Sign-up cannot grant the admin role; an admin must promote the account",
                 ));
             }
             Some(_) => {
@@ -468,7 +468,7 @@ impl AuthService {
         if principal.role == Role::Admin {
             Ok(())
         } else {
-            Err(AuthError::Forbidden("this needs the admin role"))
+            Err(AuthError::Forbidden("This needs the admin role"))
         }
     }
 

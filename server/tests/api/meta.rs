@@ -110,3 +110,52 @@ async fn the_openapi_document_describes_both_ancestors_paths_and_bearer_auth() {
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.unwrap().contains("swagger-ui"));
 }
+
+#[tokio::test]
+async fn server_functions_refuse_cross_site_posts_and_answer_with_real_statuses() {
+    let app = spawn_app().await;
+    let form = "username=nobody&password=wrong-password";
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let cross_site = post(vec![("origin", "http://evil.example".into())])
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(cross_site).await, "csrf");
+
+    let fetch_metadata = post(vec![("sec-fetch-site", "cross-site".into())])
+        .await
+        .unwrap();
+    assert_eq!(fetch_metadata.status(), StatusCode::FORBIDDEN);
+
+    let no_origin = post(vec![]).await.unwrap();
+    assert_eq!(no_origin.status(), StatusCode::FORBIDDEN);
+
+    // From this site, the guard lets it through and a bad login is a 401, not a 500.
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let same_site = post(vec![("origin", app.address.clone()), ("host", host)])
+        .await
+        .unwrap();
+    assert_eq!(same_site.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = same_site.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn the_market_web_prefix_leads_to_the_web_app() {
+    let app = spawn_app().await;
+    for (from, to) in [("/market/web", "/"), ("/market/web/login", "/login")] {
+        let response = app.get(from, None).await;
+        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{from}");
+        assert_eq!(response.headers()["location"], to);
+    }
+}

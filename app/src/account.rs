@@ -1,0 +1,64 @@
+//! The account page: change the password.
+
+use leptos::prelude::*;
+
+use crate::{error::AppError, model::Viewer, session::Field};
+
+#[cfg(feature = "ssr")]
+use crate::session::ssr::{answer, backend, presented, request};
+
+#[server(endpoint = "password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    let request = request()?;
+    answer(
+        backend()?
+            .change_password(
+                &request,
+                presented(&request).access.as_deref(),
+                current_password,
+                new_password,
+            )
+            .await,
+    )
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    view! { <crate::guard::SignedIn page=|viewer: Viewer| view! { <Account viewer/> }/> }
+}
+
+#[component]
+fn Account(viewer: Viewer) -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let result = change.value();
+    let error = move || result.get().and_then(Result::err);
+    let field_error = move |field: &'static str| {
+        Signal::derive(move || error().and_then(|error| error.for_field(field)))
+    };
+    let changed = move || matches!(result.get(), Some(Ok(())));
+
+    view! {
+        <section class="card narrow" aria-labelledby="account-title">
+            <h1 id="account-title">"Your account"</h1>
+            <p>"Signed in as " <strong>{viewer.user.username}</strong> "."</p>
+            <h2>"Change your password"</h2>
+            <p class="hint">"Changing it signs you out on every other device."</p>
+            <Show when=changed>
+                <p class="notice" role="status">"Your password has been changed."</p>
+            </Show>
+            {move || error().and_then(|error| error.general()).map(|text| view! {
+                <p class="form-error" role="alert">{text}</p>
+            })}
+            <ActionForm action=change>
+                <Field name="current_password" label="Current password" kind="password"
+                    autocomplete="current-password" required=true error=field_error("current_password")/>
+                <Field name="new_password" label="New password" kind="password"
+                    autocomplete="new-password" required=true error=field_error("new_password")/>
+                <button type="submit">"Change password"</button>
+            </ActionForm>
+        </section>
+    }
+}

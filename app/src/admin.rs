@@ -1,0 +1,227 @@
+//! The admin console: users (search, page, promote, demote, disable, enable) and the
+//! audit log. Admins only — and the server checks the role on every call.
+
+use leptos::prelude::*;
+use leptos_router::{components::Form, hooks::use_query_map};
+
+use crate::{
+    error::AppError,
+    model::{AuditPage, Role, UserPage, UserView, Viewer},
+};
+
+#[cfg(feature = "ssr")]
+use crate::session::ssr::{answer, backend, presented, request};
+
+#[server(endpoint = "admin/users")]
+pub async fn admin_users(search: Option<String>, page: u64) -> Result<UserPage, AppError> {
+    let request = request()?;
+    answer(
+        backend()?
+            .list_users(presented(&request).access.as_deref(), search, page)
+            .await,
+    )
+}
+
+#[server(endpoint = "admin/users/update")]
+pub async fn admin_update_user(
+    user_id: String,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> Result<UserView, AppError> {
+    let request = request()?;
+    answer(
+        backend()?
+            .update_user(
+                &request,
+                presented(&request).access.as_deref(),
+                &user_id,
+                role,
+                disabled,
+            )
+            .await,
+    )
+}
+
+#[server(endpoint = "admin/audit")]
+pub async fn admin_audit(page: u64) -> Result<AuditPage, AppError> {
+    let request = request()?;
+    answer(
+        backend()?
+            .audit_log(presented(&request).access.as_deref(), page)
+            .await,
+    )
+}
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    view! { <crate::guard::AdminOnly page=|viewer: Viewer| view! { <Admin viewer/> }/> }
+}
+
+fn page_param(value: Option<String>) -> u64 {
+    value.and_then(|page| page.parse().ok()).unwrap_or(1).max(1)
+}
+
+#[component]
+fn Admin(viewer: Viewer) -> impl IntoView {
+    let query = use_query_map();
+    let search = move || query.read().get("search").filter(|s| !s.is_empty());
+    let users_page = move || page_param(query.read().get("page"));
+    let audit_page = move || page_param(query.read().get("audit_page"));
+    let update = ServerAction::<AdminUpdateUser>::new();
+    let users = Resource::new(
+        move || (search(), users_page(), update.version().get()),
+        |(search, page, _)| admin_users(search, page),
+    );
+    let audit = Resource::new(
+        move || (audit_page(), update.version().get()),
+        |(page, _)| admin_audit(page),
+    );
+    let update_error = move || update.value().get().and_then(Result::err);
+    let me = viewer.user.id.clone();
+
+    view! {
+        <section class="card wide" aria-labelledby="admin-title">
+            <h1 id="admin-title">"Administration"</h1>
+            <h2 id="users-title">"Users"</h2>
+            <Form method="GET" action="">
+                <label for="user-search">"Search by username"</label>
+                <div class="inline">
+                    <input id="user-search" type="search" name="search" value=move || search().unwrap_or_default()/>
+                    <button type="submit">"Search"</button>
+                </div>
+            </Form>
+            {move || update_error().map(|error| view! { <p class="form-error" role="alert">{error.message}</p> })}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || {
+                    let me = me.clone();
+                    Suspend::new(async move {
+                        match users.await {
+                            Ok(page) => view! { <UserTable page update me search=search()/> }.into_any(),
+                            Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+            <h2 id="audit-title">"Audit log"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match audit.await {
+                        Ok(page) => view! { <AuditTable page/> }.into_any(),
+                        Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn UserTable(
+    page: UserPage,
+    update: ServerAction<AdminUpdateUser>,
+    me: String,
+    search: Option<String>,
+) -> impl IntoView {
+    let pages = page.total.div_ceil(page.per_page).max(1);
+    let link = move |target: u64| match &search {
+        Some(search) => format!("/admin?search={}&page={target}", encode(search)),
+        None => format!("/admin?page={target}"),
+    };
+    view! {
+        <table class="table" aria-describedby="users-title">
+            <thead>
+                <tr>
+                    <th scope="col">"Username"</th>
+                    <th scope="col">"Role"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {page.users.into_iter().map(|user| {
+                    let is_me = user.id == me;
+                    let (role_label, new_role) = match user.role {
+                        Role::Admin => ("Make user", Role::User),
+                        Role::User => ("Make admin", Role::Admin),
+                    };
+                    let (status_label, disable) = if user.disabled { ("Enable", false) } else { ("Disable", true) };
+                    let role_aria = format!("{role_label}: {}", user.username);
+                    let status_aria = format!("{status_label}: {}", user.username);
+                    let (id_for_role, id_for_status) = (user.id.clone(), user.id.clone());
+                    view! {
+                        <tr data-user=user.username.clone()>
+                            <td>{user.username.clone()} {is_me.then(|| view! { <span class="badge">"you"</span> })}</td>
+                            <td data-testid="user-role">{user.role.to_string()}</td>
+                            <td>{if user.disabled { "disabled" } else { "active" }}</td>
+                            <td><crate::time::When unix=user.created_at/></td>
+                            <td class="actions">
+                                <ActionForm action=update>
+                                    <input type="hidden" name="user_id" value=id_for_role/>
+                                    <input type="hidden" name="role" value=new_role.as_str()/>
+                                    <button type="submit" class="secondary small" aria-label=role_aria>{role_label}</button>
+                                </ActionForm>
+                                <ActionForm action=update>
+                                    <input type="hidden" name="user_id" value=id_for_status/>
+                                    <input type="hidden" name="disabled" value=disable.to_string()/>
+                                    <button type="submit" class="secondary small" aria-label=status_aria>{status_label}</button>
+                                </ActionForm>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="User pages">
+            <span>{format!("Page {} of {pages} · {} users", page.page, page.total)}</span>
+            {(page.page > 1).then(|| view! { <a href=link(page.page - 1)>"Previous"</a> })}
+            {(page.page < pages).then(|| view! { <a href=link(page.page + 1)>"Next"</a> })}
+        </nav>
+    }
+}
+
+#[component]
+fn AuditTable(page: AuditPage) -> impl IntoView {
+    let pages = page.total.div_ceil(page.per_page).max(1);
+    view! {
+        <table class="table" aria-describedby="audit-title">
+            <thead>
+                <tr>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"Event"</th>
+                    <th scope="col">"User"</th>
+                    <th scope="col">"Address"</th>
+                    <th scope="col">"Detail"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {page.events.into_iter().map(|event| view! {
+                    <tr>
+                        <td><crate::time::When unix=event.at/></td>
+                        <td>{event.kind}</td>
+                        <td>{event.username.unwrap_or_default()}</td>
+                        <td>{event.ip.unwrap_or_default()}</td>
+                        <td>{event.detail.unwrap_or_default()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Audit log pages">
+            <span>{format!("Page {} of {pages}", page.page)}</span>
+            {(page.page > 1).then(|| view! { <a href=format!("/admin?audit_page={}", page.page - 1)>"Newer"</a> })}
+            {(page.page < pages).then(|| view! { <a href=format!("/admin?audit_page={}", page.page + 1)>"Older"</a> })}
+        </nav>
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,98 @@
+//! The interface through which server functions reach the auth core. `app` declares it;
+//! `server` implements it over the same `AuthService` its REST handlers call, and
+//! provides it as Leptos context. Tokens cross it only on the server.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::request::Parts;
+
+use crate::{
+    error::AppError,
+    model::{AuditPage, Role, SessionView, UserPage, UserView, Viewer},
+};
+
+/// Tokens issued to a browser; they go into HttpOnly cookies and nowhere else.
+pub struct IssuedSession {
+    pub access_token: String,
+    pub access_max_age_secs: i64,
+    pub refresh_token: String,
+    pub refresh_max_age_secs: i64,
+    pub viewer: Viewer,
+}
+
+/// What a browser session presents: the tokens from its cookies.
+#[derive(Clone, Default)]
+pub struct PresentedTokens {
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+}
+
+/// How cookies are to be set.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    /// Served over HTTPS: cookies carry `Secure`.
+    pub secure: bool,
+}
+
+#[async_trait]
+pub trait AuthBackend: Send + Sync + 'static {
+    fn cookie_policy(&self) -> CookiePolicy;
+
+    /// The signed-in user behind an access token.
+    async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError>;
+    async fn signup(
+        &self,
+        request: &Parts,
+        username: String,
+        password: String,
+        email: Option<String>,
+    ) -> Result<UserView, AppError>;
+    async fn login(
+        &self,
+        request: &Parts,
+        username: String,
+        password: String,
+    ) -> Result<IssuedSession, AppError>;
+    async fn refresh(&self, request: &Parts, refresh: &str) -> Result<IssuedSession, AppError>;
+    /// Ends the session the tokens belong to; never fails for tokens already dead.
+    async fn logout(&self, request: &Parts, tokens: &PresentedTokens) -> Result<(), AppError>;
+
+    async fn sessions(&self, access: Option<&str>) -> Result<Vec<SessionView>, AppError>;
+    async fn revoke_session(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        session_id: &str,
+    ) -> Result<(), AppError>;
+    async fn revoke_other_sessions(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<u64, AppError>;
+    async fn change_password(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<(), AppError>;
+
+    async fn list_users(
+        &self,
+        access: Option<&str>,
+        search: Option<String>,
+        page: u64,
+    ) -> Result<UserPage, AppError>;
+    async fn update_user(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        user_id: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<UserView, AppError>;
+    async fn audit_log(&self, access: Option<&str>, page: u64) -> Result<AuditPage, AppError>;
+}
+
+pub type SharedBackend = Arc<dyn AuthBackend>;

@@ -1,0 +1,35 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test, type Page } from "@playwright/test";
+import { createAdminWithCli, signIn, signUp, uniqueName } from "./support/actions";
+
+async function checkAndCapture(page: Page, path: string, name: string) {
+  await page.goto(path);
+  await page.waitForLoadState("networkidle");
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), `${path}`).toEqual([]);
+  await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
+}
+
+test("public pages are accessible", async ({ page }) => {
+  await checkAndCapture(page, "/", "home");
+  await checkAndCapture(page, "/login", "login");
+  await checkAndCapture(page, "/signup", "signup");
+  await checkAndCapture(page, "/no-such-page", "not-found");
+});
+
+test("signed-in pages are accessible", async ({ page }) => {
+  await signUp(page, uniqueName("a11y"));
+  await checkAndCapture(page, "/dashboard", "dashboard");
+  await checkAndCapture(page, "/sessions", "sessions");
+  await checkAndCapture(page, "/account", "account");
+  await checkAndCapture(page, "/admin", "forbidden");
+});
+
+test("the admin console is accessible", async ({ page }) => {
+  const admin = uniqueName("a11y-admin");
+  createAdminWithCli(admin);
+  await signIn(page, admin);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await checkAndCapture(page, "/admin", "admin");
+});

@@ -1,0 +1,150 @@
+import { expect, test } from "@playwright/test";
+import { accessTtlSecs } from "./support/settings";
+import {
+  PASSWORD,
+  createAdminWithCli,
+  signIn,
+  signOut,
+  signUp,
+  uniqueName,
+  watchForScriptErrors,
+} from "./support/actions";
+import { adminLink, dashboardHeading, loginHeading, signedInAs, userRow } from "./support/finders";
+
+test("sign up, sign out, sign in again, and stay signed in through silent renewals", async ({ page }) => {
+  const problems = watchForScriptErrors(page);
+  const name = uniqueName("ada");
+  await signUp(page, name);
+  await expect(dashboardHeading(page)).toBeVisible();
+  await expect(signedInAs(page)).toHaveText(name);
+
+  await signOut(page);
+  await expect(page.getByRole("status")).toHaveText("You have signed out.");
+  await signIn(page, name);
+  await expect(page).toHaveURL(/\/dashboard$/);
+
+  // Live through several access-token lifetimes without reloading.
+  let renewals = 0;
+  page.on("response", (response) => {
+    if (response.url().endsWith("/api/refresh") && response.status() === 200) renewals += 1;
+  });
+  await page.waitForTimeout(accessTtlSecs * 3 * 1000 + 1500);
+  expect(renewals).toBeGreaterThanOrEqual(3);
+
+  // A client-side navigation calls the server with the access cookie alone: it only
+  // works if the cookie was really renewed.
+  await page.getByRole("link", { name: "Devices", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Your devices" })).toBeVisible();
+  await expect(page.getByText("This device")).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
+test("a visitor is sent to the login page and back to where they were going", async ({ page }) => {
+  const name = uniqueName("next");
+  await signUp(page, name);
+  await signOut(page);
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/login\?next=\/account$/);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+
+  await page.goto("/login?next=https://evil.example/");
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+});
+
+test("a wrong password is reported on the form", async ({ page }) => {
+  const name = uniqueName("typo");
+  await signUp(page, name);
+  await signOut(page);
+  await signIn(page, name, "not the right password");
+  await expect(page.getByRole("alert")).toHaveText("Wrong username or password.");
+  await expect(loginHeading(page)).toBeVisible();
+});
+
+test("signing out in one tab signs out the other tabs", async ({ context }) => {
+  const first = await context.newPage();
+  const name = uniqueName("tabs");
+  await signUp(first, name);
+  const second = await context.newPage();
+  await second.goto("/dashboard");
+  await expect(signedInAs(second)).toHaveText(name);
+
+  await signOut(first);
+  await expect(loginHeading(second)).toBeVisible({ timeout: 2_000 });
+  await expect(second).toHaveURL(/\/login/);
+});
+
+test("an admin made by the CLI promotes a user, who then sees the admin console", async ({ browser }) => {
+  const adminName = uniqueName("root");
+  createAdminWithCli(adminName);
+  const userContext = await browser.newContext();
+  const user = await userContext.newPage();
+  const userName = uniqueName("promoted");
+  await signUp(user, userName);
+  await expect(adminLink(user)).toHaveCount(0);
+  await user.goto("/admin");
+  await expect(user.getByRole("heading", { name: /403/ })).toBeVisible();
+
+  const adminContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  await signIn(admin, adminName);
+  await expect(adminLink(admin)).toBeVisible();
+  await admin.goto(`/admin?search=${userName}`);
+  const row = userRow(admin, userName);
+  await expect(row.getByTestId("user-role")).toHaveText("user");
+  await row.getByRole("button", { name: `Make admin: ${userName}` }).click();
+  await expect(row.getByTestId("user-role")).toHaveText("admin");
+  await expect(admin.getByRole("cell", { name: "user_updated" }).first()).toBeVisible();
+
+  await user.goto("/dashboard");
+  await expect(adminLink(user)).toBeVisible();
+  await adminLink(user).click();
+  await expect(user.getByRole("heading", { name: "Administration" })).toBeVisible();
+  await userContext.close();
+  await adminContext.close();
+});
+
+test("ending another device's session on the sessions page signs that device out", async ({ browser }) => {
+  const name = uniqueName("devices");
+  const laptopContext = await browser.newContext();
+  const laptop = await laptopContext.newPage();
+  await signUp(laptop, name);
+
+  const phoneContext = await browser.newContext({ userAgent: "Phone browser (e2e)" });
+  const phone = await phoneContext.newPage();
+  await signIn(phone, name);
+  await expect(phone).toHaveURL(/\/dashboard$/);
+
+  await laptop.goto("/sessions");
+  const phoneRow = laptop.getByRole("row", { name: /Phone browser/ });
+  await expect(phoneRow).toBeVisible();
+  await phoneRow.getByRole("button", { name: "Sign out" }).click();
+  await expect(phoneRow).toHaveCount(0);
+
+  await phone.reload();
+  await expect(phone).toHaveURL(/\/login/);
+  await expect(loginHeading(phone)).toBeVisible();
+  await laptopContext.close();
+  await phoneContext.close();
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("sign up, sign out and sign in work with plain forms", async ({ page }) => {
+    const name = uniqueName("nojs");
+    await signUp(page, name);
+    await expect(dashboardHeading(page)).toBeVisible();
+    await signOut(page);
+    await signIn(page, name, "a wrong password here");
+    await expect(page.getByRole("alert")).toHaveText("Wrong username or password.");
+    await signIn(page, name);
+    await expect(page).toHaveURL(/\/dashboard$/);
+    await expect(signedInAs(page)).toHaveText(name);
+  });
+});

@@ -1,0 +1,57 @@
+// What a user does: sign up, sign in, sign out. Tests read as journeys built from these.
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { expect, type Page } from "@playwright/test";
+
+export const PASSWORD = "correct horse battery staple";
+
+let counter = 0;
+/** A username no other test uses. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
+
+export async function signUp(page: Page, username: string, password = PASSWORD) {
+  await page.goto("/signup");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+}
+
+export async function signIn(page: Page, username: string, password = PASSWORD) {
+  await page.goto("/login");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function signOut(page: Page) {
+  await page.getByRole("button", { name: /^Sign out/ }).click();
+  await expect(page).toHaveURL(/\/login\?signed_out=1$/);
+}
+
+/** Creates an admin the way an operator does: the CLI, password on stdin. */
+export function createAdminWithCli(username: string, password = PASSWORD) {
+  const workspace = resolve(__dirname, "../../..");
+  execFileSync(join(workspace, "target/release/gatehouse"), ["admin", "create", "--username", username], {
+    input: `${password}\n`,
+    env: {
+      ...process.env,
+      GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_E2E_DATA_DIR,
+      GATEHOUSE_ADMIN_PASSWORD: "",
+      RUST_LOG: "warn",
+    },
+  });
+}
+
+/** Fails the test on any script error or CSP violation in the page. */
+export function watchForScriptErrors(page: Page): string[] {
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  return problems;
+}

@@ -1,0 +1,251 @@
+//! The web app's door into the auth core: `app` declares `AuthBackend`, this implements
+//! it over the same `AuthService` the REST handlers call. Errors are described by the
+//! REST layer's one mapping, so both doors speak the same codes and messages.
+
+use std::sync::Arc;
+
+use app::{
+    backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens},
+    error::AppError,
+    model::{AuditPage, Role, SessionView, UserPage, UserView, Viewer},
+};
+use async_trait::async_trait;
+use axum::http::request::Parts;
+
+use crate::{
+    api::{error::ApiError, extract::client_info},
+    auth::{AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignupRequest},
+    config::Config,
+    store::UserChange,
+};
+
+const USERS_PER_PAGE: u64 = 20;
+const AUDIT_EVENTS_PER_PAGE: u64 = 25;
+
+pub struct WebBackend {
+    auth: Arc<AuthService>,
+    config: Arc<Config>,
+}
+
+impl WebBackend {
+    pub fn new(auth: Arc<AuthService>, config: Arc<Config>) -> Self {
+        WebBackend { auth, config }
+    }
+
+    fn client(&self, request: &Parts) -> ClientInfo {
+        client_info(request, self.config.trust_forwarded_for)
+    }
+
+    async fn principal(&self, access: Option<&str>) -> Result<Principal, AppError> {
+        self.auth.authenticate(access).await.map_err(app_error)
+    }
+
+    fn issued(&self, issued: IssuedTokens) -> IssuedSession {
+        let now = self.auth.now();
+        IssuedSession {
+            access_token: issued.access_token,
+            access_max_age_secs: issued.access_expires_at - now,
+            refresh_token: issued.refresh_token.expose().to_owned(),
+            refresh_max_age_secs: issued.refresh_expires_at - now,
+            viewer: Viewer {
+                user: issued.user,
+                session_id: issued.session_id,
+                access_expires_in: issued.access_expires_at - now,
+            },
+        }
+    }
+}
+
+fn app_error(error: AuthError) -> AppError {
+    let described = ApiError::from(error);
+    AppError {
+        code: described.code().to_owned(),
+        message: described.message().to_owned(),
+        field: described.field().map(str::to_owned),
+        status: described.status().as_u16(),
+    }
+}
+
+#[async_trait]
+impl AuthBackend for WebBackend {
+    fn cookie_policy(&self) -> CookiePolicy {
+        CookiePolicy {
+            secure: self.config.https,
+        }
+    }
+
+    async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError> {
+        let principal = self.principal(access).await?;
+        let user = self.auth.me(&principal).await.map_err(app_error)?;
+        Ok(Viewer {
+            user,
+            session_id: principal.session_id,
+            access_expires_in: principal.token_expires_at - self.auth.now(),
+        })
+    }
+
+    async fn signup(
+        &self,
+        request: &Parts,
+        username: String,
+        password: String,
+        email: Option<String>,
+    ) -> Result<UserView, AppError> {
+        let signup = SignupRequest {
+            username,
+            password,
+            email,
+            role: None,
+        };
+        self.auth
+            .signup(signup, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn login(
+        &self,
+        request: &Parts,
+        username: String,
+        password: String,
+    ) -> Result<IssuedSession, AppError> {
+        let issued = self
+            .auth
+            .login(&username, password, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(self.issued(issued))
+    }
+
+    async fn refresh(&self, request: &Parts, refresh: &str) -> Result<IssuedSession, AppError> {
+        let issued = self
+            .auth
+            .refresh(refresh, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(self.issued(issued))
+    }
+
+    async fn logout(&self, request: &Parts, tokens: &PresentedTokens) -> Result<(), AppError> {
+        let client = self.client(request);
+        if let Ok(principal) = self.auth.authenticate(tokens.access.as_deref()).await {
+            return self
+                .auth
+                .logout(&principal, &client)
+                .await
+                .map_err(app_error);
+        }
+        // The access cookie had expired: end the session through the refresh cookie.
+        if let Some(refresh) = &tokens.refresh {
+            match self.auth.logout_with_refresh(refresh, &client).await {
+                Ok(()) | Err(AuthError::InvalidRefreshToken) => {}
+                Err(error) => return Err(app_error(error)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn sessions(&self, access: Option<&str>) -> Result<Vec<SessionView>, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth.sessions(&principal).await.map_err(app_error)
+    }
+
+    async fn revoke_session(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        session_id: &str,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .revoke_session(&principal, session_id, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<u64, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .revoke_other_sessions(&principal, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn change_password(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .change_password(
+                &principal,
+                current_password,
+                new_password,
+                &self.client(request),
+            )
+            .await
+            .map_err(app_error)
+    }
+
+    async fn list_users(
+        &self,
+        access: Option<&str>,
+        search: Option<String>,
+        page: u64,
+    ) -> Result<UserPage, AppError> {
+        let principal = self.principal(access).await?;
+        let found = self
+            .auth
+            .list_users(&principal, search, page, USERS_PER_PAGE)
+            .await
+            .map_err(app_error)?;
+        Ok(UserPage {
+            users: found.items,
+            total: found.total,
+            page: page.max(1),
+            per_page: USERS_PER_PAGE,
+        })
+    }
+
+    async fn update_user(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        user_id: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<UserView, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .update_user(
+                &principal,
+                user_id,
+                UserChange { role, disabled },
+                &self.client(request),
+            )
+            .await
+            .map_err(app_error)
+    }
+
+    async fn audit_log(&self, access: Option<&str>, page: u64) -> Result<AuditPage, AppError> {
+        let principal = self.principal(access).await?;
+        let found = self
+            .auth
+            .audit_log(&principal, None, page, AUDIT_EVENTS_PER_PAGE)
+            .await
+            .map_err(app_error)?;
+        Ok(AuditPage {
+            events: found.items,
+            total: found.total,
+            page: page.max(1),
+            per_page: AUDIT_EVENTS_PER_PAGE,
+        })
+    }
+}
