@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod durability;
 mod helpers;
 mod meta;
 mod sessions;
