@@ -99,7 +99,10 @@ impl Server {
                 {
                     break;
                 }
-                assert!(begun.elapsed() < Duration::from_secs(30), "the server did not start");
+                assert!(
+                    begun.elapsed() < Duration::from_secs(30),
+                    "the server did not start"
+                );
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         });
@@ -131,7 +134,15 @@ impl Server {
 
 fn wrk(url: &str, secs: u64, extra: &[&str]) -> Load {
     let duration = format!("{secs}s");
-    let mut args = vec!["-t", THREADS, "-c", CONNECTIONS, "-d", &duration, "--latency"];
+    let mut args = vec![
+        "-t",
+        THREADS,
+        "-c",
+        CONNECTIONS,
+        "-d",
+        &duration,
+        "--latency",
+    ];
     args.extend_from_slice(extra);
     args.push(url);
     let output = Command::new("wrk")
@@ -318,7 +329,9 @@ fn main() {
         .unwrap();
     let mut table = Table(Vec::new());
 
-    eprintln!("Gatehouse benchmark: {secs} s a measurement, wrk -t{THREADS} -c{CONNECTIONS}, loopback");
+    eprintln!(
+        "Gatehouse benchmark: {secs} s a measurement, wrk -t{THREADS} -c{CONNECTIONS}, loopback"
+    );
     let server = Server::start(&runtime, &binary, &site_root, &data_dir);
     table.add(
         "6. start to first /healthz answer",
@@ -375,7 +388,11 @@ fn main() {
             || wrk(&dashboard, secs, &["-H", &bearer]),
         );
         table.add(format!("1. {label}bare GET /healthz"), bare.show(), "");
-        table.add(format!("1. {label}protected GET /auth/dashboard"), protected.show(), "");
+        table.add(
+            format!("1. {label}protected GET /auth/dashboard"),
+            protected.show(),
+            "",
+        );
         table.add(
             format!("1. {label}protected ÷ bare, req/s"),
             format!("{:.2}", protected.rps / bare.rps),
@@ -414,7 +431,8 @@ fn main() {
         || wrk(&dashboard, secs, &["-H", &bearer, "-c", "4"]),
         || {
             std::thread::scope(|scope| {
-                let storm = scope.spawn(|| wrk(&login_url, secs + 2, &["-s", login_lua, "-c", "64"]));
+                let storm =
+                    scope.spawn(|| wrk(&login_url, secs + 2, &["-s", login_lua, "-c", "64"]));
                 std::thread::sleep(Duration::from_millis(700));
                 let during = wrk(&dashboard, secs, &["-H", &bearer, "-c", "4"]);
                 storm.join().unwrap();
@@ -423,7 +441,11 @@ fn main() {
         },
     );
     table.add("3. protected, idle (4 connections)", idle.show(), "");
-    table.add("3. protected, during a login storm (4 connections)", storm.show(), "");
+    table.add(
+        "3. protected, during a login storm (4 connections)",
+        storm.show(),
+        "",
+    );
     table.add(
         "3. storm p99 ÷ idle p99",
         format!("{:.2}", storm.p99_ms / idle.p99_ms.max(0.001)),
@@ -432,7 +454,11 @@ fn main() {
 
     eprintln!("4. refresh (rotation writes)");
     let refresh = refresh_chain(&runtime, &server.base, 16, secs);
-    table.add("4. POST /auth/refresh, 16 chained clients", refresh.show(), "");
+    table.add(
+        "4. POST /auth/refresh, 16 chained clients",
+        refresh.show(),
+        "",
+    );
 
     let mut peak_kib = server.stop();
 
@@ -467,7 +493,11 @@ fn main() {
         ..Default::default()
     };
     brotli::BrotliCompress(&mut &wasm[..], &mut compressed, &params).unwrap();
-    table.add("7. release WASM, raw", format!("{:.0} KB", wasm.len() as f64 / 1000.0), "");
+    table.add(
+        "7. release WASM, raw",
+        format!("{:.0} KB", wasm.len() as f64 / 1000.0),
+        "",
+    );
     table.add(
         "7. release WASM, brotli",
         format!("{:.0} KB", compressed.len() as f64 / 1000.0),

@@ -41,7 +41,7 @@ impl WebBackend {
     }
 
     fn issued(&self, issued: IssuedTokens) -> IssuedSession {
-        let now = self.auth.now();
+        let now = issued.issued_at;
         IssuedSession {
             access_token: issued.access_token,
             access_max_age_secs: issued.access_expires_at - now,

@@ -57,7 +57,7 @@ pub async fn login(
         StatusCode::OK,
         MarketLogin {
             message: "Login successful",
-            tokens: TokenPair::from_issued(&issued, state.auth.now()),
+            tokens: TokenPair::from_issued(&issued),
         },
     ))
 }
@@ -71,10 +71,7 @@ pub async fn refresh(
 ) -> ApiResult<Response> {
     let presented = bearer.ok_or(AuthError::InvalidRefreshToken)?;
     let issued = state.auth.refresh(&presented, &client).await?;
-    Ok(no_store(
-        StatusCode::OK,
-        TokenPair::from_issued(&issued, state.auth.now()),
-    ))
+    Ok(no_store(StatusCode::OK, TokenPair::from_issued(&issued)))
 }
 
 /// `POST /market/api/logout` — `Authorization: Bearer <refresh token>`: that session ends.

@@ -87,7 +87,8 @@ pub struct TokenPair {
 }
 
 impl TokenPair {
-    pub fn from_issued(issued: &IssuedTokens, now: i64) -> Self {
+    pub fn from_issued(issued: &IssuedTokens) -> Self {
+        let now = issued.issued_at;
         TokenPair {
             access_token: issued.access_token.clone(),
             refresh_token: issued.refresh_token.expose().to_owned(),
@@ -167,7 +168,7 @@ pub async fn login(
     Ok(no_store(
         StatusCode::OK,
         LoginResponse {
-            tokens: TokenPair::from_issued(&issued, state.auth.now()),
+            tokens: TokenPair::from_issued(&issued),
             user: UserSummary::from(&issued.user),
         },
     ))
@@ -210,7 +211,7 @@ pub async fn refresh(
     Ok(no_store(
         StatusCode::OK,
         LoginResponse {
-            tokens: TokenPair::from_issued(&issued, state.auth.now()),
+            tokens: TokenPair::from_issued(&issued),
             user: UserSummary::from(&issued.user),
         },
     ))

@@ -84,6 +84,8 @@ pub struct SignupRequest {
 /// A fresh token pair.
 #[derive(Debug)]
 pub struct IssuedTokens {
+    /// When these were issued (Unix seconds): lifetimes are counted from here.
+    pub issued_at: i64,
     pub access_token: String,
     pub access_expires_at: i64,
     pub refresh_token: RefreshSecret,
@@ -421,6 +423,7 @@ impl AuthService {
             typ: ACCESS_TOKEN_TYPE.to_owned(),
         };
         Ok(IssuedTokens {
+            issued_at: now,
             access_token: self.signer.sign(&claims)?,
             access_expires_at,
             refresh_token: refresh,

@@ -1,10 +1,13 @@
-//! argon2id hashing. Hashes are CPU- and memory-heavy, so they run on the blocking pool
-//! behind a semaphore that bounds how many run (and how much memory they take) at once.
+//! argon2id hashing. Hashes are CPU- and memory-heavy, so they never run on an async
+//! worker: a fixed set of dedicated threads (one per allowed concurrent hash) takes them
+//! from a queue. That bounds their memory (each thread reuses its own 19 MiB buffer
+//! instead of faulting in a fresh one per hash), and the threads run at a lower CPU
+//! priority, so a storm of logins cannot starve token checks on the same cores.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use super::domain::Password;
 
@@ -60,10 +63,10 @@ impl std::fmt::Debug for PasswordHashString {
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("the hashing task did not finish: {0}")]
-    Task(#[from] tokio::task::JoinError),
     #[error("the hashing pool is closed")]
     Closed,
+    #[error("the hashing threads could not start: {0}")]
+    Spawn(String),
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -76,10 +79,12 @@ pub enum Verified {
     No,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     params: HashParams,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// Verified against when a login names no existing user, so that such a login costs
     /// the same time as one with a wrong password.
     dummy_hash: Arc<PasswordHashString>,
@@ -91,9 +96,29 @@ impl PasswordHasherPool {
         let dummy = argon2
             .hash_password(b"gatehouse-dummy-password-for-timing")
             .map_err(|e| HashError::Hash(e.to_string()))?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..max_concurrent.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only while taking the next job, not while hashing.
+                        let next = queue.lock().map(|queue| queue.recv());
+                        match next {
+                            Ok(Ok(job)) => job(),
+                            // The pool was dropped: no more jobs will come.
+                            _ => break,
+                        }
+                    }
+                })
+                .map_err(|e| HashError::Spawn(e.to_string()))?;
+        }
         Ok(PasswordHasherPool {
             params,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            jobs,
             dummy_hash: Arc::new(PasswordHashString(dummy.to_string())),
         })
     }
@@ -133,15 +158,33 @@ impl PasswordHasherPool {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = answer.send(work());
+            }))
             .map_err(|_| HashError::Closed)?;
-        tokio::task::spawn_blocking(work).await?
+        answered.await.map_err(|_| HashError::Closed)?
     }
 }
+
+/// Nice 10: under contention the scheduler gives request handling most of the CPU and
+/// hashing the rest; with nothing else to do, hashing still gets whole cores.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: gettid and setpriority only read their arguments; on Linux PRIO_PROCESS
+    // with a thread id changes that one thread's nice value.
+    let outcome = unsafe {
+        let thread_id = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread_id as libc::id_t, 10)
+    };
+    if outcome != 0 {
+        tracing::debug!("could not lower the priority of a hashing thread");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 fn argon2_with(params: &HashParams) -> Result<Argon2<'static>, HashError> {
     let params = params

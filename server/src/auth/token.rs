@@ -1,6 +1,8 @@
 //! Where tokens are issued and verified: JWT access tokens and opaque refresh tokens.
 //! Every function takes `now` (Unix seconds) so expiry is tested without sleeping.
 
+use std::{collections::HashMap, sync::Mutex};
+
 use app::model::Role;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
@@ -100,6 +102,53 @@ impl Ed25519KeyMaterial {
     }
 }
 
+/// Tokens whose signature, algorithm, key, type and issuer have been checked, keyed by
+/// the whole token text. A hit skips only the signature check (the costly part: ~50 µs
+/// for Ed25519); expiry and `nbf` are checked against `now` on every use, and revocation
+/// is the store's job on every request. Only tokens that passed every check get in, so
+/// garbage cannot fill it.
+struct VerifiedCache {
+    shards: Vec<Mutex<HashMap<Box<str>, AccessClaims>>>,
+}
+
+const CACHE_SHARDS: usize = 16;
+const CACHE_ENTRIES_PER_SHARD: usize = 16_384;
+
+impl VerifiedCache {
+    fn new() -> Self {
+        VerifiedCache {
+            shards: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+        }
+    }
+
+    fn shard(&self, token: &str) -> &Mutex<HashMap<Box<str>, AccessClaims>> {
+        // The signature's last bytes are as good as random.
+        let spread = token.bytes().rev().take(8).fold(0usize, |acc, byte| {
+            acc.wrapping_mul(31).wrapping_add(byte as usize)
+        });
+        &self.shards[spread % CACHE_SHARDS]
+    }
+
+    fn get(&self, token: &str) -> Option<AccessClaims> {
+        self.shard(token).lock().ok()?.get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
+        let Ok(mut shard) = self.shard(token).lock() else {
+            return;
+        };
+        if shard.len() >= CACHE_ENTRIES_PER_SHARD {
+            shard.retain(|_, cached| cached.exp > now - LEEWAY_SECS);
+            if shard.len() >= CACHE_ENTRIES_PER_SHARD {
+                shard.clear();
+            }
+        }
+        shard.insert(token.into(), claims.clone());
+    }
+}
+
 /// Signs and verifies access tokens with one pinned algorithm.
 pub struct TokenSigner {
     algorithm: Algorithm,
@@ -109,6 +158,7 @@ pub struct TokenSigner {
     validation: Validation,
     issuer: String,
     jwks: serde_json::Value,
+    verified: VerifiedCache,
 }
 
 impl TokenSigner {
@@ -172,6 +222,7 @@ impl TokenSigner {
             validation,
             issuer: issuer.to_owned(),
             jwks,
+            verified: VerifiedCache::new(),
         }
     }
 
@@ -192,6 +243,16 @@ impl TokenSigner {
     }
 
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if let Some(claims) = self.verified.get(token) {
+            check_time(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = self.verify_uncached(token, now)?;
+        self.verified.insert(token, &claims, now);
+        Ok(claims)
+    }
+
+    fn verify_uncached(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(TokenError::Malformed);
         }
@@ -215,14 +276,19 @@ impl TokenSigner {
         if claims.iss != self.issuer {
             return Err(TokenError::WrongIssuer);
         }
-        if claims.exp <= now - LEEWAY_SECS {
-            return Err(TokenError::Expired);
-        }
-        if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
-            return Err(TokenError::NotYetValid);
-        }
+        check_time(&claims, now)?;
         Ok(claims)
     }
+}
+
+fn check_time(claims: &AccessClaims, now: i64) -> Result<(), TokenError> {
+    if claims.exp <= now - LEEWAY_SECS {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
 }
 
 /// A refresh token as handed to the client once; only its hash is ever stored.
@@ -337,6 +403,33 @@ mod tests {
             signer.verify(&token, NOW + 900 + LEEWAY_SECS),
             Err(TokenError::Expired)
         );
+    }
+
+    #[test]
+    fn a_verified_token_still_expires_and_still_waits_for_nbf_when_cached() {
+        let signer = ed25519_signer();
+        let token = signer.sign(&claims(NOW)).unwrap();
+        assert!(signer.verify(&token, NOW).is_ok());
+        assert!(signer.verify(&token, NOW + 1).is_ok());
+        assert_eq!(
+            signer.verify(&token, NOW + 900 + LEEWAY_SECS),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            signer.verify(&token, NOW - 60),
+            Err(TokenError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn a_refused_token_is_refused_again_not_remembered() {
+        let signer = ed25519_signer();
+        let mut foreign = claims(NOW);
+        foreign.iss = "someone-else".into();
+        let token = signer.sign(&foreign).unwrap();
+        for _ in 0..2 {
+            assert_eq!(signer.verify(&token, NOW), Err(TokenError::WrongIssuer));
+        }
     }
 
     #[test]

@@ -2,13 +2,21 @@
 //!
 //! One writer connection serializes every write (each in an IMMEDIATE transaction, so
 //! several processes on one file also serialize); readers come from a small pool and run
-//! beside the writer thanks to WAL. All SQLite calls run on the blocking pool.
+//! beside the writer thanks to WAL. SQLite calls run on the blocking pool — except the
+//! one on every protected request (`access_status`), a single indexed read that takes
+//! microseconds: handing it to another thread would cost more than the read, so it runs
+//! where it is called, on a connection kept per thread.
 //! `synchronous=NORMAL` in WAL mode makes every committed write survive a crash of the
 //! process (kill -9); only a power loss can take the last commits.
 
 use std::{
+    cell::RefCell,
+    collections::HashMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -93,6 +101,8 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    /// Tells this store's per-thread connections from another store's (tests open many).
+    id: u64,
     path: PathBuf,
     writer: Mutex<Connection>,
     idle_readers: Mutex<Vec<Connection>>,
@@ -125,6 +135,7 @@ impl SqliteStore {
         migrate(&mut writer)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
+                id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
                 path,
                 writer: Mutex::new(writer),
                 idle_readers: Mutex::new(Vec::new()),
@@ -169,7 +180,30 @@ impl SqliteStore {
     }
 }
 
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_READERS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());
+}
+
 impl Inner {
+    /// A short read on the calling thread, with that thread's own read-only connection.
+    fn read_here<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        THREAD_READERS.with(|readers| {
+            let mut readers = readers.borrow_mut();
+            let reader = match readers.entry(self.id) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(self.open_reader()?)
+                }
+            };
+            query(reader).map_err(map_error)
+        })
+    }
+
     fn take_reader(&self) -> StoreResult<Connection> {
         if let Some(reader) = self
             .idle_readers
@@ -179,6 +213,10 @@ impl Inner {
         {
             return Ok(reader);
         }
+        self.open_reader()
+    }
+
+    fn open_reader(&self) -> StoreResult<Connection> {
         let reader = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -658,9 +696,7 @@ impl Store for SqliteStore {
         user_id: &str,
         now: i64,
     ) -> StoreResult<Option<AccessStatus>> {
-        let (jti, session_id, user_id) =
-            (jti.to_owned(), session_id.to_owned(), user_id.to_owned());
-        self.read(move |db| {
+        self.inner.read_here(|db| {
             db.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1),
                         s.revoked_at IS NULL AND s.expires_at > ?4,
@@ -681,7 +717,6 @@ impl Store for SqliteStore {
             })
             .optional()
         })
-        .await
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
