@@ -1,7 +1,7 @@
 //! Where tokens are issued and verified: JWT access tokens and opaque refresh tokens.
 //! Every function takes `now` (Unix seconds) so expiry is tested without sleeping.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{collections::HashMap, sync::RwLock};
 
 use app::model::Role;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -108,7 +108,9 @@ impl Ed25519KeyMaterial {
 /// is the store's job on every request. Only tokens that passed every check get in, so
 /// garbage cannot fill it.
 struct VerifiedCache {
-    shards: Vec<Mutex<HashMap<Box<str>, AccessClaims>>>,
+    // Read-locked on every protected request (clients reuse one token many times), so
+    // hits on the same token never wait for each other.
+    shards: Vec<RwLock<HashMap<Box<str>, AccessClaims>>>,
 }
 
 const CACHE_SHARDS: usize = 16;
@@ -118,12 +120,12 @@ impl VerifiedCache {
     fn new() -> Self {
         VerifiedCache {
             shards: (0..CACHE_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
         }
     }
 
-    fn shard(&self, token: &str) -> &Mutex<HashMap<Box<str>, AccessClaims>> {
+    fn shard(&self, token: &str) -> &RwLock<HashMap<Box<str>, AccessClaims>> {
         // The signature's last bytes are as good as random.
         let spread = token.bytes().rev().take(8).fold(0usize, |acc, byte| {
             acc.wrapping_mul(31).wrapping_add(byte as usize)
@@ -132,11 +134,11 @@ impl VerifiedCache {
     }
 
     fn get(&self, token: &str) -> Option<AccessClaims> {
-        self.shard(token).lock().ok()?.get(token).cloned()
+        self.shard(token).read().ok()?.get(token).cloned()
     }
 
     fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
-        let Ok(mut shard) = self.shard(token).lock() else {
+        let Ok(mut shard) = self.shard(token).write() else {
             return;
         };
         if shard.len() >= CACHE_ENTRIES_PER_SHARD {

@@ -119,6 +119,7 @@ impl SqliteStore {
     }
 
     fn open_blocking(data_dir: &Path) -> StoreResult<SqliteStore> {
+        disable_memory_statistics();
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
@@ -181,6 +182,26 @@ impl SqliteStore {
 }
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// SQLite keeps memory statistics behind one process-wide mutex that every allocation
+/// takes; concurrent readers then queue on it. We never read those statistics.
+fn disable_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config may only run before SQLite initializes; Once makes this
+        // the first SQLite call of the process (stores are the only SQLite users). Were
+        // it too late, SQLite answers SQLITE_MISUSE and changes nothing.
+        let outcome = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
+        };
+        if outcome != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(outcome, "SQLite memory statistics stay on");
+        }
+    });
+}
 
 thread_local! {
     static THREAD_READERS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());

@@ -30,17 +30,20 @@ fn start(data_dir: &Path) -> Process {
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
-    for line in stdout.lines() {
-        let line = line.unwrap();
+    for line in stdout.lines().map_while(Result::ok) {
         if let Some(address) = line.split("listening on ").nth(1) {
             return Process {
                 child,
                 address: address.trim().to_owned(),
             };
         }
-        assert!(Instant::now() < deadline, "the server did not start");
+        if Instant::now() > deadline {
+            break;
+        }
     }
-    panic!("the server exited before listening");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start listening");
 }
 
 impl Process {
