@@ -65,6 +65,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The embedded store lives here.
     pub data_dir: PathBuf,
+    /// A `mongodb://` or `mongodb+srv://` URL selects the MongoDB store.
+    pub database_url: Option<String>,
     pub issuer: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -88,6 +90,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             data_dir: PathBuf::from("data"),
+            database_url: None,
             issuer: "gatehouse".to_owned(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(7 * 24 * 60 * 60),
@@ -118,6 +121,15 @@ impl Config {
         }
         if let Some(dir) = var("GATEHOUSE_DATA_DIR") {
             config.data_dir = PathBuf::from(dir);
+        }
+        if let Some(url) = var("GATEHOUSE_DATABASE_URL").or_else(|| var("MONGODB_URI")) {
+            if !crate::store::mongo::is_mongodb_url(&url) {
+                return Err(invalid(
+                    "GATEHOUSE_DATABASE_URL",
+                    "expected mongodb://… or mongodb+srv://… (leave it unset for the embedded store)",
+                ));
+            }
+            config.database_url = Some(url);
         }
         if let Some(issuer) = var("GATEHOUSE_ISSUER") {
             config.issuer = issuer;
@@ -312,6 +324,17 @@ mod tests {
         let secret = "Zq3vN8rT1xW6yB4mK0pL7sD2fH9jA5cE";
         let config = config_from(&[("GATEHOUSE_JWT_SECRET", secret)]).unwrap();
         assert!(matches!(config.signing, SigningConfig::Hs256 { .. }));
+    }
+
+    #[test]
+    fn a_mongodb_url_selects_mongodb_and_anything_else_is_refused() {
+        let config = config_from(&[("MONGODB_URI", "mongodb://db:27017/gatehouse")]).unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("mongodb://db:27017/gatehouse")
+        );
+        assert!(config_from(&[("GATEHOUSE_DATABASE_URL", "postgres://db/x")]).is_err());
+        assert!(config_from(&[]).unwrap().database_url.is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::{
     config::Config,
     security::{SecurityHeaders, add_security_headers, refuse_cross_site_writes},
     state::AppState,
-    store::{Store, sqlite::SqliteStore},
+    store::{Store, mongo::MongoStore, sqlite::SqliteStore},
     web::WebBackend,
 };
 
@@ -44,9 +44,13 @@ pub struct Application {
     auth: Arc<AuthService>,
 }
 
-/// Opens the store named by the configuration (the embedded one in the data directory).
+/// Opens the store the configuration names: MongoDB for a `mongodb://` URL, otherwise the
+/// embedded store in the data directory.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    Ok(Arc::new(SqliteStore::open(&config.data_dir).await?))
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(MongoStore::connect(url, None).await?),
+        None => Arc::new(SqliteStore::open(&config.data_dir).await?),
+    })
 }
 
 impl Application {

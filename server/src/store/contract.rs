@@ -7,7 +7,7 @@ use app::model::Role;
 
 use super::{
     AccessStatus, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation, Store, StoreError,
-    StoredSigningKey, UserChange, UserQuery, sqlite::SqliteStore,
+    StoredSigningKey, UserChange, UserQuery, mongo::MongoStore, sqlite::SqliteStore,
 };
 use crate::auth::{
     password::PasswordHashString,
@@ -52,11 +52,33 @@ async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash 
     hash
 }
 
-/// Each backend the suite can reach, with whatever keeps its storage alive.
-async fn backends() -> Vec<(Arc<dyn Store>, Box<dyn std::any::Any + Send>)> {
+/// What keeps a backend's storage alive for one case, and cleans it up afterwards.
+enum Scratch {
+    Directory(#[allow(dead_code)] tempfile::TempDir),
+    Database(MongoStore),
+}
+
+impl Scratch {
+    async fn clean_up(self) {
+        if let Scratch::Database(store) = self {
+            store.drop_database().await.unwrap();
+        }
+    }
+}
+
+/// Each backend the suite can reach: the embedded store always, MongoDB when
+/// `MONGODB_URI` is set (each case in a fresh database, dropped afterwards).
+async fn backends() -> Vec<(Arc<dyn Store>, Scratch)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path()).await.unwrap();
-    vec![(Arc::new(sqlite), Box::new(dir))]
+    let mut backends: Vec<(Arc<dyn Store>, Scratch)> =
+        vec![(Arc::new(sqlite), Scratch::Directory(dir))];
+    if let Ok(url) = std::env::var("MONGODB_URI") {
+        let name = format!("gatehouse_contract_{}", uuid::Uuid::now_v7().simple());
+        let mongo = MongoStore::connect(&url, Some(&name)).await.unwrap();
+        backends.push((Arc::new(mongo.clone()), Scratch::Database(mongo)));
+    }
+    backends
 }
 
 macro_rules! contract {
@@ -64,8 +86,9 @@ macro_rules! contract {
         $(
             #[tokio::test]
             async fn $name() {
-                for (store, _keep_alive) in backends().await {
+                for (store, scratch) in backends().await {
                     cases::$name(store.as_ref()).await;
+                    scratch.clean_up().await;
                 }
             }
         )*

@@ -1,7 +1,8 @@
 //! The storage interface every backend implements, and the records it speaks in.
-//! Backends: `sqlite` (embedded, the default). The contract suite in `contract.rs` runs
-//! the same cases against each.
+//! Backends: `sqlite` (embedded, the default) and `mongo` (chosen by a `mongodb://` URL).
+//! The contract suite in `contract.rs` runs the same cases against each one reachable.
 
+pub mod mongo;
 pub mod sqlite;
 
 #[cfg(test)]
