@@ -67,6 +67,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// A `mongodb://` or `mongodb+srv://` URL selects the MongoDB store.
     pub database_url: Option<String>,
+    /// The MongoDB database to use instead of the one named in the URL.
+    pub database_name: Option<String>,
     pub issuer: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -91,6 +93,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            database_name: None,
             issuer: "gatehouse".to_owned(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(7 * 24 * 60 * 60),
@@ -130,6 +133,9 @@ impl Config {
                 ));
             }
             config.database_url = Some(url);
+        }
+        if let Some(name) = var("GATEHOUSE_DATABASE_NAME") {
+            config.database_name = Some(name);
         }
         if let Some(issuer) = var("GATEHOUSE_ISSUER") {
             config.issuer = issuer;

@@ -48,7 +48,7 @@ pub struct Application {
 /// embedded store in the data directory.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     Ok(match &config.database_url {
-        Some(url) => Arc::new(MongoStore::connect(url, None).await?),
+        Some(url) => Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?),
         None => Arc::new(SqliteStore::open(&config.data_dir).await?),
     })
 }

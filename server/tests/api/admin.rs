@@ -40,6 +40,9 @@ async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
         .args(["admin", "create", "--username", "root"])
         .env("GATEHOUSE_DATA_DIR", data_dir.path())
         .env_remove("GATEHOUSE_ADMIN_PASSWORD")
+        // The CLI is exercised on the embedded store (the server below uses the same one).
+        .env_remove("MONGODB_URI")
+        .env_remove("GATEHOUSE_DATABASE_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -59,9 +62,12 @@ async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("created admin root"));
 
-    let app =
-        crate::helpers::spawn_app_with(|config| config.data_dir = data_dir.path().to_path_buf())
-            .await;
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.data_dir = data_dir.path().to_path_buf();
+        config.database_url = None;
+        config.database_name = None;
+    })
+    .await;
     let login: Value = app
         .login_response("root", PASSWORD)
         .await

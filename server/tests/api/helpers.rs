@@ -24,6 +24,7 @@ pub struct TestApp {
     pub data_dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    restarting: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +38,11 @@ pub fn test_config(data_dir: &TempDir) -> Config {
     let mut config = Config::defaults();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.data_dir = data_dir.path().to_path_buf();
+    // With MONGODB_URI set, every test runs on MongoDB, in a database of its own.
+    if let Ok(url) = std::env::var("MONGODB_URI") {
+        config.database_url = Some(url);
+        config.database_name = Some(format!("gatehouse_api_{}", uuid::Uuid::now_v7().simple()));
+    }
     config.issuer = "gatehouse-test".into();
     config.throttle = ThrottleConfig {
         login_failures_per_account: 1_000,
@@ -85,12 +91,45 @@ async fn start(config: Config, data_dir: Arc<TempDir>, clock: Arc<ShiftedClock>)
         data_dir,
         stop: Some(stop),
         server: Some(server),
+        restarting: false,
+    }
+}
+
+impl Drop for TestApp {
+    /// A MongoDB test database is dropped with its test (the embedded store's temporary
+    /// directory removes itself).
+    fn drop(&mut self) {
+        if self.restarting {
+            return;
+        }
+        let (Some(url), Some(name)) = (
+            self.config.database_url.clone(),
+            self.config.database_name.clone(),
+        ) else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(store) =
+                    server::store::mongo::MongoStore::connect(&url, Some(&name)).await
+                {
+                    let _ = store.drop_database().await;
+                }
+            });
+        })
+        .join();
     }
 }
 
 impl TestApp {
     /// Stops this server and starts a new one on the same store (new port).
     pub async fn restart(mut self) -> TestApp {
+        // The same store lives on in the restarted app.
+        self.restarting = true;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
