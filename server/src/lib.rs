@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod security;
+pub mod sharded;
 pub mod startup;
 pub mod state;
 pub mod store;

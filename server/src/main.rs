@@ -6,7 +6,7 @@ use server::{
     cli::{AdminCommand, Cli, Command, read_admin_password},
     clock::SystemClock,
     config::Config,
-    startup::{Application, open_store},
+    startup::{Application, open_store_for_operator_task},
     telemetry,
 };
 
@@ -46,7 +46,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn create_admin(config: Config, username: &str) -> Result<(), Box<dyn std::error::Error>> {
     let password = read_admin_password()?;
-    let store = open_store(&config).await?;
+    let store = open_store_for_operator_task(&config).await?;
     let auth = AuthService::start(&config, store, Arc::new(SystemClock)).await?;
     let admin = auth.create_admin(username, password).await?;
     println!("created admin {} ({})", admin.username, admin.id);

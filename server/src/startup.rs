@@ -44,12 +44,21 @@ pub struct Application {
     auth: Arc<AuthService>,
 }
 
-/// Opens the store the configuration names: MongoDB for a `mongodb://` URL, otherwise the
-/// embedded store in the data directory.
+/// Opens the store the configuration names, as the server: MongoDB for a `mongodb://`
+/// URL, otherwise the embedded store in the data directory (which one server owns).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     Ok(match &config.database_url {
         Some(url) => Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?),
         None => Arc::new(SqliteStore::open(&config.data_dir).await?),
+    })
+}
+
+/// The same store for an operator task (creating an admin) that may run while the
+/// server does; such tasks only add accounts.
+pub async fn open_store_for_operator_task(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?),
+        None => Arc::new(SqliteStore::open_beside_owner(&config.data_dir).await?),
     })
 }
 

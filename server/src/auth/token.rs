@@ -1,7 +1,7 @@
 //! Where tokens are issued and verified: JWT access tokens and opaque refresh tokens.
 //! Every function takes `now` (Unix seconds) so expiry is tested without sleeping.
 
-use std::{collections::HashMap, sync::RwLock};
+use crate::sharded::ShardedMap;
 
 use app::model::Role;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -107,47 +107,21 @@ impl Ed25519KeyMaterial {
 /// for Ed25519); expiry and `nbf` are checked against `now` on every use, and revocation
 /// is the store's job on every request. Only tokens that passed every check get in, so
 /// garbage cannot fill it.
-struct VerifiedCache {
-    // Read-locked on every protected request (clients reuse one token many times), so
-    // hits on the same token never wait for each other.
-    shards: Vec<RwLock<HashMap<Box<str>, AccessClaims>>>,
-}
-
-const CACHE_SHARDS: usize = 16;
-const CACHE_ENTRIES_PER_SHARD: usize = 16_384;
+struct VerifiedCache(ShardedMap<AccessClaims>);
 
 impl VerifiedCache {
     fn new() -> Self {
-        VerifiedCache {
-            shards: (0..CACHE_SHARDS)
-                .map(|_| RwLock::new(HashMap::new()))
-                .collect(),
-        }
-    }
-
-    fn shard(&self, token: &str) -> &RwLock<HashMap<Box<str>, AccessClaims>> {
-        // The signature's last bytes are as good as random.
-        let spread = token.bytes().rev().take(8).fold(0usize, |acc, byte| {
-            acc.wrapping_mul(31).wrapping_add(byte as usize)
-        });
-        &self.shards[spread % CACHE_SHARDS]
+        VerifiedCache(ShardedMap::new(16_384))
     }
 
     fn get(&self, token: &str) -> Option<AccessClaims> {
-        self.shard(token).read().ok()?.get(token).cloned()
+        self.0.get(token)
     }
 
     fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
-        let Ok(mut shard) = self.shard(token).write() else {
-            return;
-        };
-        if shard.len() >= CACHE_ENTRIES_PER_SHARD {
-            shard.retain(|_, cached| cached.exp > now - LEEWAY_SECS);
-            if shard.len() >= CACHE_ENTRIES_PER_SHARD {
-                shard.clear();
-            }
-        }
-        shard.insert(token.into(), claims.clone());
+        self.0.insert(token, claims.clone(), |cached| {
+            cached.exp > now - LEEWAY_SECS
+        });
     }
 }
 

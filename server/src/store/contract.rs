@@ -105,6 +105,7 @@ contract!(
     parallel_rotations_of_one_token_leave_at_most_one_successor,
     an_expired_or_unknown_refresh_token_is_invalid,
     access_status_reflects_revocation_session_and_user_state,
+    an_answered_access_status_follows_every_later_change,
     revoking_other_sessions_keeps_the_current_one,
     the_last_active_admin_cannot_be_demoted_or_disabled,
     users_are_listed_paged_and_searched,
@@ -348,6 +349,65 @@ mod cases {
                 .unwrap()
                 .user_disabled
         );
+    }
+
+    /// The embedded store answers repeated lookups from memory; each change below comes
+    /// after the same lookup was answered once, and must show at once.
+    pub async fn an_answered_access_status_follows_every_later_change(store: &dyn Store) {
+        store
+            .create_user(new_user("u0", "root", Role::Admin))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first_refresh = session_for(store, "s1", "u1").await;
+        let status = |now: i64| async move {
+            store
+                .access_status("j1", "s1", "u1", now)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let change = |role: Option<Role>, disabled: Option<bool>| async move {
+            store
+                .update_user("u1", &UserChange { role, disabled })
+                .await
+                .unwrap();
+        };
+        assert_eq!(status(NOW).await.role, Role::User);
+
+        change(Some(Role::Admin), None).await;
+        assert_eq!(status(NOW).await.role, Role::Admin);
+        change(None, Some(true)).await;
+        assert!(status(NOW).await.user_disabled);
+        change(None, Some(false)).await;
+        assert!(!status(NOW).await.user_disabled);
+
+        // A rotation extends the session: the token stays good past the first expiry.
+        let later = NOW + WEEK + 10;
+        assert!(!status(later).await.session_active);
+        let second_refresh = fresh_hash();
+        assert!(matches!(
+            store
+                .rotate_refresh(&first_refresh, &second_refresh, NOW + 100, NOW + 2 * WEEK)
+                .await
+                .unwrap(),
+            Rotation::Rotated { .. }
+        ));
+        assert!(status(later).await.session_active);
+        assert!(status(NOW + 200).await.session_active);
+
+        // Replaying the superseded token ends the session.
+        assert!(matches!(
+            store
+                .rotate_refresh(&first_refresh, &fresh_hash(), NOW + 300, NOW + 2 * WEEK)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ));
+        assert!(!status(NOW + 300).await.session_active);
     }
 
     pub async fn revoking_other_sessions_keeps_the_current_one(store: &dyn Store) {

@@ -8,10 +8,19 @@
 //! where it is called, on a connection kept per thread.
 //! `synchronous=NORMAL` in WAL mode makes every committed write survive a crash of the
 //! process (kill -9); only a power loss can take the last commits.
+//!
+//! A server owns its store: it holds an exclusive lock on `gatehouse.lock` for its whole
+//! life, so every write that can turn an accepted token into a refused one passes through
+//! this process. That is what lets `access_status` answer from memory — exactly, never a
+//! moment stale: each such write bumps a generation once it has committed, and an
+//! answer remembered under an older generation is never used. Operator tasks (the CLI)
+//! open the store beside the server without the lock; they only add accounts, which
+//! cannot change an answer already given. Several servers need MongoDB.
 
 use std::{
     cell::RefCell,
     collections::HashMap,
+    fs::{File, TryLockError},
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -31,9 +40,13 @@ use super::{
     SessionRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
     UserRecord,
 };
-use crate::auth::{password::PasswordHashString, token::RefreshHash};
+use crate::{
+    auth::{password::PasswordHashString, token::RefreshHash},
+    sharded::ShardedMap,
+};
 
 const DATABASE_FILE: &str = "gatehouse.sqlite3";
+const OWNER_LOCK_FILE: &str = "gatehouse.lock";
 const MAX_IDLE_READERS: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -106,23 +119,108 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     idle_readers: Mutex<Vec<Connection>>,
+    /// Only the owner (the server) remembers answers; see the module comment.
+    access_memory: Option<AccessMemory>,
+    /// Held, never read: the exclusive lock lives as long as this file stays open.
+    _owner_lock: Option<File>,
+}
+
+/// Whether the opener is the store's owner (a server) or an operator task beside it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Opener {
+    Owner,
+    BesideOwner,
+}
+
+/// `access_status` answers this process already read, valid while no write that could
+/// change them has committed since.
+struct AccessMemory {
+    generation: AtomicU64,
+    answers: ShardedMap<RememberedAccess>,
+}
+
+#[derive(Clone)]
+struct RememberedAccess {
+    generation: u64,
+    session_id: Box<str>,
+    user_id: Box<str>,
+    jti_revoked: bool,
+    session_revoked: bool,
+    /// Kept rather than judged: expiry depends on `now`, and a rotation can extend it.
+    session_expires_at: i64,
+    user_disabled: bool,
+    role: Role,
+    username: String,
+}
+
+/// Bounds memory at roughly 64k remembered tokens (a few MB).
+const REMEMBERED_PER_SHARD: usize = 4_096;
+
+impl AccessMemory {
+    fn new() -> Self {
+        AccessMemory {
+            generation: AtomicU64::new(0),
+            answers: ShardedMap::new(REMEMBERED_PER_SHARD),
+        }
+    }
+
+    /// Called after the commit of any write that could refuse a token accepted before.
+    fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn current_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn recall(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Option<AccessStatus> {
+        let remembered = self.answers.get(jti)?;
+        let still_valid = remembered.generation == self.current_generation()
+            && *remembered.session_id == *session_id
+            && *remembered.user_id == *user_id
+            // An expiry in the past may have been extended by a rotation since: ask again.
+            && remembered.session_expires_at > now;
+        still_valid.then_some(AccessStatus {
+            jti_revoked: remembered.jti_revoked,
+            session_active: !remembered.session_revoked,
+            user_disabled: remembered.user_disabled,
+            role: remembered.role,
+            username: remembered.username,
+        })
+    }
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to
     /// date.
+    /// The server's way in: takes the owner's lock, and fails if another server holds it.
     pub async fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
+        Self::open_as(data_dir, Opener::Owner).await
+    }
+
+    /// For operator tasks while a server may be running on the same store. Such a task
+    /// may only add (accounts, the first admin): the server's remembered answers stay
+    /// exact only while it makes every other change itself.
+    pub async fn open_beside_owner(data_dir: &Path) -> StoreResult<SqliteStore> {
+        Self::open_as(data_dir, Opener::BesideOwner).await
+    }
+
+    async fn open_as(data_dir: &Path, opener: Opener) -> StoreResult<SqliteStore> {
         let data_dir = data_dir.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&data_dir))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&data_dir, opener))
             .await
             .map_err(|e| StoreError::Unexpected(e.to_string()))?
     }
 
-    fn open_blocking(data_dir: &Path) -> StoreResult<SqliteStore> {
+    fn open_blocking(data_dir: &Path, opener: Opener) -> StoreResult<SqliteStore> {
         disable_memory_statistics();
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
+        let owner_lock = match opener {
+            Opener::Owner => Some(take_owner_lock(data_dir)?),
+            Opener::BesideOwner => None,
+        };
         let path = data_dir.join(DATABASE_FILE);
         let mut writer = Connection::open(&path).map_err(map_error)?;
         writer
@@ -140,6 +238,8 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(writer),
                 idle_readers: Mutex::new(Vec::new()),
+                access_memory: (opener == Opener::Owner).then(AccessMemory::new),
+                _owner_lock: owner_lock,
             }),
         })
     }
@@ -159,9 +259,28 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unexpected(e.to_string()))?
     }
 
+    /// A write that can only add: no token accepted before is refused after it.
     async fn write<T: Send + 'static>(
         &self,
         change: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.write_then(change, |_| false).await
+    }
+
+    /// A write that can refuse a token accepted before (revocation, disabling, a role
+    /// change): remembered access answers are forgotten once it commits.
+    async fn write_revoking<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.write_then(change, |_| true).await
+    }
+
+    /// `revoked` tells from the write's result whether it refused anything.
+    async fn write_then<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        revoked: fn(&T) -> bool,
     ) -> StoreResult<T> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
@@ -173,7 +292,16 @@ impl SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_error)?;
             let value = change(&transaction)?;
-            transaction.commit().map_err(map_error)?;
+            let committed = transaction.commit().map_err(map_error);
+            // Here on the blocking thread, not after the await: a caller that goes away
+            // mid-write (a closed connection) must not leave a committed revocation
+            // unannounced.
+            if revoked(&value)
+                && let Some(memory) = &inner.access_memory
+            {
+                memory.forget_all();
+            }
+            committed?;
             Ok(value)
         })
         .await
@@ -182,6 +310,28 @@ impl SqliteStore {
 }
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(0);
+
+fn take_owner_lock(data_dir: &Path) -> StoreResult<File> {
+    let path = data_dir.join(OWNER_LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "another Gatehouse server is using the embedded store in {}; one server per \
+             embedded store (run several on MongoDB)",
+            data_dir.display()
+        ))),
+        Err(TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
 
 /// SQLite keeps memory statistics behind one process-wide mutex that every allocation
 /// takes; concurrent readers then queue on it. We never read those statistics.
@@ -489,7 +639,7 @@ impl Store for SqliteStore {
 
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
         let (user_id, change) = (user_id.to_owned(), change.clone());
-        self.write(move |tx| {
+        self.write_revoking(move |tx| {
             let user = user_by_id_in(tx, &user_id)
                 .map_err(map_error)?
                 .ok_or(StoreError::NotFound)?;
@@ -546,8 +696,11 @@ impl Store for SqliteStore {
         new_expires_at: i64,
     ) -> StoreResult<Rotation> {
         let (presented, successor) = (presented.clone(), successor.clone());
-        self.write(move |tx| {
-            let found = tx
+        // Only a replay revokes. A successful rotation just extends the session, which
+        // a remembered answer already allows for (see `AccessMemory::recall`).
+        self.write_then(
+            move |tx| {
+                let found = tx
                 .prepare_cached(
                     "SELECT t.session_id, t.superseded_at, t.expires_at, s.user_id, s.revoked_at,
                             s.expires_at, u.disabled
@@ -572,58 +725,64 @@ impl Store for SqliteStore {
                         .optional()
                 })
                 .map_err(map_error)?;
-            let Some((
-                session_id,
-                superseded_at,
-                token_expires,
-                user_id,
-                revoked_at,
-                session_expires,
-                disabled,
-            )) = found
-            else {
-                return Ok(Rotation::Invalid);
-            };
-            if superseded_at.is_some() {
+                let Some((
+                    session_id,
+                    superseded_at,
+                    token_expires,
+                    user_id,
+                    revoked_at,
+                    session_expires,
+                    disabled,
+                )) = found
+                else {
+                    return Ok(Rotation::Invalid);
+                };
+                if superseded_at.is_some() {
+                    tx.execute(
+                        "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                        params![session_id, now],
+                    )
+                    .map_err(map_error)?;
+                    return Ok(Rotation::Reused {
+                        session_id,
+                        user_id,
+                    });
+                }
+                if revoked_at.is_some()
+                    || disabled
+                    || token_expires <= now
+                    || session_expires <= now
+                {
+                    return Ok(Rotation::Invalid);
+                }
                 tx.execute(
-                    "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![session_id, now],
+                    "UPDATE refresh_tokens SET superseded_at = ?2 WHERE hash = ?1",
+                    params![presented.as_str(), now],
                 )
                 .map_err(map_error)?;
-                return Ok(Rotation::Reused {
-                    session_id,
-                    user_id,
-                });
-            }
-            if revoked_at.is_some() || disabled || token_expires <= now || session_expires <= now {
-                return Ok(Rotation::Invalid);
-            }
-            tx.execute(
-                "UPDATE refresh_tokens SET superseded_at = ?2 WHERE hash = ?1",
-                params![presented.as_str(), now],
-            )
-            .map_err(map_error)?;
-            tx.execute(
-                "INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![successor.as_str(), session_id, new_expires_at],
-            )
-            .map_err(map_error)?;
-            tx.execute(
-                "UPDATE sessions SET last_used_at = ?2, expires_at = ?3 WHERE id = ?1",
-                params![session_id, now, new_expires_at],
-            )
-            .map_err(map_error)?;
-            let session = session_by_id_in(tx, &session_id)
-                .map_err(map_error)?
-                .ok_or(StoreError::NotFound)?;
-            let user = user_by_id_in(tx, &user_id)
-                .map_err(map_error)?
-                .ok_or(StoreError::NotFound)?;
-            Ok(Rotation::Rotated {
-                session: Box::new(session),
-                user: Box::new(user),
-            })
-        })
+                tx.execute(
+                    "INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
+                    params![successor.as_str(), session_id, new_expires_at],
+                )
+                .map_err(map_error)?;
+                tx.execute(
+                    "UPDATE sessions SET last_used_at = ?2, expires_at = ?3 WHERE id = ?1",
+                    params![session_id, now, new_expires_at],
+                )
+                .map_err(map_error)?;
+                let session = session_by_id_in(tx, &session_id)
+                    .map_err(map_error)?
+                    .ok_or(StoreError::NotFound)?;
+                let user = user_by_id_in(tx, &user_id)
+                    .map_err(map_error)?
+                    .ok_or(StoreError::NotFound)?;
+                Ok(Rotation::Rotated {
+                    session: Box::new(session),
+                    user: Box::new(user),
+                })
+            },
+            |rotation| matches!(rotation, Rotation::Reused { .. }),
+        )
         .await
     }
 
@@ -663,7 +822,7 @@ impl Store for SqliteStore {
 
     async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool> {
         let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
-        self.write(move |tx| {
+        self.write_revoking(move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE sessions SET revoked_at = ?3
@@ -683,7 +842,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<u64> {
         let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
-        self.write(move |tx| {
+        self.write_revoking(move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE sessions SET revoked_at = ?3
@@ -698,7 +857,7 @@ impl Store for SqliteStore {
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         let jti = jti.to_owned();
-        self.write(move |tx| {
+        self.write_revoking(move |tx| {
             tx.execute(
                 "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
                  ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
@@ -717,27 +876,54 @@ impl Store for SqliteStore {
         user_id: &str,
         now: i64,
     ) -> StoreResult<Option<AccessStatus>> {
-        self.inner.read_here(|db| {
+        let memory = self.inner.access_memory.as_ref();
+        if let Some(status) = memory.and_then(|m| m.recall(jti, session_id, user_id, now)) {
+            return Ok(Some(status));
+        }
+        // Read before the lookup: a revocation committing during it makes this answer
+        // stale at once, never remembered as current.
+        let generation = memory.map(AccessMemory::current_generation);
+        let found = self.inner.read_here(|db| {
             db.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1),
-                        s.revoked_at IS NULL AND s.expires_at > ?4,
+                        s.revoked_at IS NOT NULL, s.expires_at,
                         u.disabled, u.role, u.username
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.id = ?2 AND u.id = ?3",
             )?
-            .query_row(params![jti, session_id, user_id, now], |row| {
-                let role: String = row.get(3)?;
-                Ok(AccessStatus {
+            .query_row(params![jti, session_id, user_id], |row| {
+                let role: String = row.get(4)?;
+                Ok(RememberedAccess {
+                    generation: generation.unwrap_or_default(),
+                    session_id: session_id.into(),
+                    user_id: user_id.into(),
                     jti_revoked: row.get(0)?,
-                    session_active: row.get(1)?,
-                    user_disabled: row.get(2)?,
+                    session_revoked: row.get(1)?,
+                    session_expires_at: row.get(2)?,
+                    user_disabled: row.get(3)?,
                     // An unknown role grants nothing beyond a plain user's rights.
                     role: Role::parse(&role).unwrap_or(Role::User),
-                    username: row.get(4)?,
+                    username: row.get(5)?,
                 })
             })
             .optional()
-        })
+        })?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let status = AccessStatus {
+            jti_revoked: found.jti_revoked,
+            session_active: !found.session_revoked && found.session_expires_at > now,
+            user_disabled: found.user_disabled,
+            role: found.role,
+            username: found.username.clone(),
+        };
+        if let Some(memory) = memory {
+            memory.answers.insert(jti, found, |remembered| {
+                Some(remembered.generation) == generation && remembered.session_expires_at > now
+            });
+        }
+        Ok(Some(status))
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
@@ -839,7 +1025,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
-        self.write(move |tx| {
+        self.write_revoking(move |tx| {
             let mut removed = 0;
             for statement in [
                 "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
@@ -856,5 +1042,26 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read(|db| db.query_row("SELECT 1", [], |_| Ok(())))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_server_owns_the_store_and_operator_tasks_open_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = SqliteStore::open(dir.path()).await.unwrap();
+        let refused = SqliteStore::open(dir.path()).await.err().unwrap();
+        assert!(
+            matches!(&refused, StoreError::Unavailable(message) if message.contains("another Gatehouse server")),
+            "{refused:?}"
+        );
+        let beside = SqliteStore::open_beside_owner(dir.path()).await.unwrap();
+        beside.ping().await.unwrap();
+
+        drop(owner);
+        SqliteStore::open(dir.path()).await.unwrap();
     }
 }

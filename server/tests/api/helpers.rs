@@ -220,7 +220,9 @@ impl TestApp {
 
     /// An admin made the way an operator makes one (the core call behind `admin create`).
     pub async fn admin(&self, username: &str) -> Tokens {
-        let application_auth = server::startup::open_store(&self.config).await.unwrap();
+        let application_auth = server::startup::open_store_for_operator_task(&self.config)
+            .await
+            .unwrap();
         let auth = server::auth::AuthService::start(
             &self.config,
             application_auth,
