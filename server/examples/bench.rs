@@ -1,6 +1,7 @@
-//! The Gatehouse benchmark: starts the release server on a temporary embedded store and
-//! measures it with `wrk` (loopback only, bounded in time), alternating A/B/A/B for each
-//! comparison, then prints one table. Run it with `scripts/bench` (not part of the tests).
+//! The Gatehouse benchmark: starts the release server twice, on a small and on a big
+//! temporary embedded store, and measures them with `wrk` (loopback only, bounded in
+//! time), interleaving the runs of every comparison (A/B/A/B), then prints one table.
+//! Run it with `scripts/bench` (not part of the tests).
 //!
 //! Seconds per measurement: `BENCH_SECS` (default 5).
 
@@ -22,7 +23,8 @@ use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 const PASSWORD: &str = "benchmark passphrase 1";
-const PORT: u16 = 3477;
+const SMALL_PORT: u16 = 3477;
+const BIG_PORT: u16 = 3478;
 const THREADS: &str = "2";
 const CONNECTIONS: &str = "32";
 
@@ -75,10 +77,16 @@ struct Server {
 }
 
 impl Server {
-    fn start(runtime: &Runtime, binary: &Path, site_root: &Path, data_dir: &Path) -> Server {
+    fn start(
+        runtime: &Runtime,
+        binary: &Path,
+        site_root: &Path,
+        data_dir: &Path,
+        port: u16,
+    ) -> Server {
         let begun = Instant::now();
         let child = Command::new(binary)
-            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{PORT}"))
+            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
             .env("GATEHOUSE_DATA_DIR", data_dir)
             .env("LEPTOS_SITE_ROOT", site_root)
             .env("RUST_LOG", "error")
@@ -90,7 +98,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start target/release/gatehouse (cargo leptos build --release)");
-        let base = format!("http://127.0.0.1:{PORT}");
+        let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         runtime.block_on(async {
             loop {
@@ -180,17 +188,16 @@ fn millis(latency: &str) -> f64 {
 }
 
 /// A/B/A/B with the same settings; returns the means.
-fn alternate(
-    rounds: usize,
-    mut a: impl FnMut() -> Load,
-    mut b: impl FnMut() -> Load,
-) -> (Load, Load) {
-    let (mut runs_a, mut runs_b) = (Vec::new(), Vec::new());
+/// Runs each measurement once per round, in turn, so that drift over time (heat, other
+/// load) touches every one alike; returns each one's mean.
+fn interleave(rounds: usize, measurements: &mut [&mut dyn FnMut() -> Load]) -> Vec<Load> {
+    let mut runs = vec![Vec::new(); measurements.len()];
     for _ in 0..rounds {
-        runs_a.push(a());
-        runs_b.push(b());
+        for (measure, runs) in measurements.iter_mut().zip(&mut runs) {
+            runs.push(measure());
+        }
     }
-    (Load::mean(&runs_a), Load::mean(&runs_b))
+    runs.iter().map(|runs| Load::mean(runs)).collect()
 }
 
 /// argon2id verifications per second on every core, with the service's default parameters
@@ -312,40 +319,9 @@ fn seed_big_store(data_dir: &Path, count: usize) {
     tx.commit().unwrap();
 }
 
-fn main() {
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let binary = workspace.join("target/release/gatehouse");
-    let site_root = workspace.join("target/site");
-    let scratch = tempfile::tempdir().unwrap();
-    let data_dir = scratch.path().join("data");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut table = Table(Vec::new());
-
-    eprintln!(
-        "Gatehouse benchmark: {secs} s a measurement, wrk -t{THREADS} -c{CONNECTIONS}, loopback"
-    );
-    let server = Server::start(&runtime, &binary, &site_root, &data_dir);
-    table.add(
-        "6. start to first /healthz answer",
-        format!("{:.0} ms", server.started_in.as_secs_f64() * 1000.0),
-        "≤ 500 ms",
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    table.add(
-        "6. idle RSS after start",
-        format!("{:.1} MB", server.memory_kib("VmRSS:") as f64 / 1024.0),
-        "≤ 30 MB",
-    );
-
-    let access = runtime.block_on(async {
+/// A signed-up user "bench" on this server, and a valid access token of theirs.
+fn bench_user(runtime: &Runtime, server: &Server) -> String {
+    runtime.block_on(async {
         let http = reqwest::Client::new();
         let credentials = json!({"username": "bench", "password": PASSWORD});
         http.post(format!("{}/auth/signup", server.base))
@@ -363,8 +339,58 @@ fn main() {
             .await
             .unwrap();
         login["access_token"].as_str().unwrap().to_owned()
-    });
-    let bearer = format!("Authorization: Bearer {access}");
+    })
+}
+
+fn main() {
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binary = workspace.join("target/release/gatehouse");
+    let site_root = workspace.join("target/site");
+    let scratch = tempfile::tempdir().unwrap();
+    let small_dir = scratch.path().join("small");
+    let big_dir = scratch.path().join("big");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut table = Table(Vec::new());
+
+    eprintln!(
+        "Gatehouse benchmark: {secs} s a measurement, wrk -t{THREADS} -c{CONNECTIONS}, loopback"
+    );
+    eprintln!("seeding the big store: 1,000,000 users and 1,000,000 revoked token ids");
+    let seeding = Instant::now();
+    // The server creates the schema; the rows go in while no server runs.
+    Server::start(&runtime, &binary, &site_root, &big_dir, BIG_PORT).stop();
+    seed_big_store(&big_dir, 1_000_000);
+    eprintln!("   seeded in {:.1} s", seeding.elapsed().as_secs_f64());
+
+    let small = Server::start(&runtime, &binary, &site_root, &small_dir, SMALL_PORT);
+    table.add(
+        "6. start to first /healthz answer",
+        format!("{:.0} ms", small.started_in.as_secs_f64() * 1000.0),
+        "≤ 500 ms",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    table.add(
+        "6. idle RSS after start",
+        format!("{:.1} MB", small.memory_kib("VmRSS:") as f64 / 1024.0),
+        "≤ 30 MB",
+    );
+    let big = Server::start(&runtime, &binary, &site_root, &big_dir, BIG_PORT);
+    table.add(
+        "6. big store: start to first /healthz answer",
+        format!("{:.0} ms", big.started_in.as_secs_f64() * 1000.0),
+        "≤ 500 ms",
+    );
+
+    let small_bearer = format!("Authorization: Bearer {}", bench_user(&runtime, &small));
+    let big_bearer = format!("Authorization: Bearer {}", bench_user(&runtime, &big));
     let login_lua = scratch.path().join("login.lua");
     std::fs::File::create(&login_lua)
         .unwrap()
@@ -377,16 +403,29 @@ fn main() {
         )
         .unwrap();
     let login_lua = login_lua.to_str().unwrap();
-    let healthz = format!("{}/healthz", server.base);
-    let dashboard = format!("{}/auth/dashboard", server.base);
-    let login_url = format!("{}/auth/login", server.base);
+    let url = |server: &Server, path: &str| format!("{}{path}", server.base);
+    let (small_healthz, big_healthz) = (url(&small, "/healthz"), url(&big, "/healthz"));
+    let (small_dashboard, big_dashboard) =
+        (url(&small, "/auth/dashboard"), url(&big, "/auth/dashboard"));
+    let (small_login, big_login) = (url(&small, "/auth/login"), url(&big, "/auth/login"));
 
-    let measure_protected = |table: &mut Table, label: &str| {
-        let (bare, protected) = alternate(
-            2,
-            || wrk(&healthz, secs, &[]),
-            || wrk(&dashboard, secs, &["-H", &bearer]),
-        );
+    eprintln!("1. bare vs protected route, small and big store interleaved");
+    let loads = interleave(
+        2,
+        &mut [
+            &mut || wrk(&small_healthz, secs, &[]),
+            &mut || wrk(&small_dashboard, secs, &["-H", &small_bearer]),
+            &mut || wrk(&big_healthz, secs, &[]),
+            &mut || wrk(&big_dashboard, secs, &["-H", &big_bearer]),
+        ],
+    );
+    let [bare, protected, big_bare, big_protected] = loads[..] else {
+        unreachable!()
+    };
+    for (label, bare, protected) in [
+        ("", bare, protected),
+        ("big store: ", big_bare, big_protected),
+    ] {
         table.add(format!("1. {label}bare GET /healthz"), bare.show(), "");
         table.add(
             format!("1. {label}protected GET /auth/dashboard"),
@@ -398,48 +437,64 @@ fn main() {
             format!("{:.2}", protected.rps / bare.rps),
             "≥ 0.60",
         );
-        protected
+    }
+
+    eprintln!("2. login vs raw argon2id, small and big store interleaved");
+    let loads = interleave(
+        2,
+        &mut [
+            &mut || raw_argon2_rate(secs),
+            &mut || wrk(&small_login, secs, &["-s", login_lua]),
+            &mut || wrk(&big_login, secs, &["-s", login_lua]),
+        ],
+    );
+    let [raw, login, big_login] = loads[..] else {
+        unreachable!()
     };
-    let measure_login = |table: &mut Table, label: &str| {
-        let (raw, login) = alternate(
-            2,
-            || raw_argon2_rate(secs),
-            || wrk(&login_url, secs, &["-s", login_lua]),
-        );
-        table.add(
-            format!("2. {label}raw argon2id verifications, all cores"),
-            format!("{:.1} /s", raw.rps),
-            "",
-        );
+    table.add(
+        "2. raw argon2id verifications, all cores",
+        format!("{:.1} /s", raw.rps),
+        "",
+    );
+    for (label, login) in [("", login), ("big store: ", big_login)] {
         table.add(format!("2. {label}POST /auth/login"), login.show(), "");
         table.add(
             format!("2. {label}login ÷ raw argon2id"),
             format!("{:.2}", login.rps / raw.rps),
             "≥ 0.90",
         );
-        login
-    };
-
-    eprintln!("1. bare vs protected route");
-    let small_protected = measure_protected(&mut table, "");
-    eprintln!("2. login vs raw argon2id");
-    let small_login = measure_login(&mut table, "");
+    }
+    table.add(
+        "5. big ÷ small store, protected req/s",
+        format!("{:.2}", big_protected.rps / protected.rps),
+        "≥ 0.90",
+    );
+    table.add(
+        "5. big ÷ small store, login req/s",
+        format!("{:.2}", big_login.rps / login.rps),
+        "≥ 0.90",
+    );
 
     eprintln!("3. protected-route latency while logins saturate the CPU");
-    let (idle, storm) = alternate(
+    let loads = interleave(
         1,
-        || wrk(&dashboard, secs, &["-H", &bearer, "-c", "4"]),
-        || {
-            std::thread::scope(|scope| {
-                let storm =
-                    scope.spawn(|| wrk(&login_url, secs + 2, &["-s", login_lua, "-c", "64"]));
-                std::thread::sleep(Duration::from_millis(700));
-                let during = wrk(&dashboard, secs, &["-H", &bearer, "-c", "4"]);
-                storm.join().unwrap();
-                during
-            })
-        },
+        &mut [
+            &mut || wrk(&small_dashboard, secs, &["-H", &small_bearer, "-c", "4"]),
+            &mut || {
+                std::thread::scope(|scope| {
+                    let storm =
+                        scope.spawn(|| wrk(&small_login, secs + 2, &["-s", login_lua, "-c", "64"]));
+                    std::thread::sleep(Duration::from_millis(700));
+                    let during = wrk(&small_dashboard, secs, &["-H", &small_bearer, "-c", "4"]);
+                    storm.join().unwrap();
+                    during
+                })
+            },
+        ],
     );
+    let [idle, storm] = loads[..] else {
+        unreachable!()
+    };
     table.add("3. protected, idle (4 connections)", idle.show(), "");
     table.add(
         "3. protected, during a login storm (4 connections)",
@@ -453,33 +508,14 @@ fn main() {
     );
 
     eprintln!("4. refresh (rotation writes)");
-    let refresh = refresh_chain(&runtime, &server.base, 16, secs);
+    let refresh = refresh_chain(&runtime, &small.base, 16, secs);
     table.add(
         "4. POST /auth/refresh, 16 chained clients",
         refresh.show(),
         "",
     );
 
-    let mut peak_kib = server.stop();
-
-    eprintln!("5. the same with 1,000,000 users and 1,000,000 revoked token ids");
-    let seeding = Instant::now();
-    seed_big_store(&data_dir, 1_000_000);
-    eprintln!("   seeded in {:.1} s", seeding.elapsed().as_secs_f64());
-    let server = Server::start(&runtime, &binary, &site_root, &data_dir);
-    let big_protected = measure_protected(&mut table, "big store: ");
-    let big_login = measure_login(&mut table, "big store: ");
-    table.add(
-        "5. big ÷ small store, protected req/s",
-        format!("{:.2}", big_protected.rps / small_protected.rps),
-        "≥ 0.90",
-    );
-    table.add(
-        "5. big ÷ small store, login req/s",
-        format!("{:.2}", big_login.rps / small_login.rps),
-        "≥ 0.90",
-    );
-    peak_kib = peak_kib.max(server.stop());
+    let peak_kib = small.stop().max(big.stop());
     table.add(
         "6. peak RSS during the runs",
         format!("{:.1} MB", peak_kib as f64 / 1024.0),
