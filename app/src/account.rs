@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::{error::AppError, model::Viewer, session::Field};
 
 #[cfg(feature = "ssr")]
-use crate::session::ssr::{answer, backend, presented, request};
+use crate::session::ssr::{back_to_form, backend, presented, request};
 
 #[server(endpoint = "password")]
 pub async fn change_password(
@@ -13,7 +13,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), AppError> {
     let request = request()?;
-    answer(
+    back_to_form(
         backend()?
             .change_password(
                 &request,
@@ -32,6 +32,20 @@ pub fn AccountPage() -> impl IntoView {
 
 #[component]
 fn Account(viewer: Viewer) -> impl IntoView {
+    view! {
+        <section class="card narrow" aria-labelledby="account-title">
+            <h1 id="account-title">"Your account"</h1>
+            <p>"Signed in as " <strong>{viewer.user.username}</strong> "."</p>
+            <h2>"Change your password"</h2>
+            <p class="hint">"Changing it signs you out on every other device."</p>
+            <ChangePasswordForm returned_error=crate::session::query_error()/>
+        </section>
+    }
+}
+
+/// Errors show beside their fields, success as a notice, without leaving the page.
+#[island]
+fn ChangePasswordForm(returned_error: Option<String>) -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let result = change.value();
     let error = move || result.get().and_then(Result::err);
@@ -39,26 +53,23 @@ fn Account(viewer: Viewer) -> impl IntoView {
         Signal::derive(move || error().and_then(|error| error.for_field(field)))
     };
     let changed = move || matches!(result.get(), Some(Ok(())));
+    let general_error = move || match result.get() {
+        Some(Err(error)) => error.general(),
+        Some(Ok(())) => None,
+        None => returned_error.clone(),
+    };
 
     view! {
-        <section class="card narrow" aria-labelledby="account-title">
-            <h1 id="account-title">"Your account"</h1>
-            <p>"Signed in as " <strong>{viewer.user.username}</strong> "."</p>
-            <h2>"Change your password"</h2>
-            <p class="hint">"Changing it signs you out on every other device."</p>
-            <Show when=changed>
-                <p class="notice" role="status">"Your password has been changed."</p>
-            </Show>
-            {move || error().and_then(|error| error.general()).map(|text| view! {
-                <p class="form-error" role="alert">{text}</p>
-            })}
-            <ActionForm action=change>
-                <Field name="current_password" label="Current password" kind="password"
-                    autocomplete="current-password" required=true error=field_error("current_password")/>
-                <Field name="new_password" label="New password" kind="password"
-                    autocomplete="new-password" required=true error=field_error("new_password")/>
-                <button type="submit">"Change password"</button>
-            </ActionForm>
-        </section>
+        <Show when=changed>
+            <p class="notice" role="status">"Your password has been changed."</p>
+        </Show>
+        {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        <ActionForm action=change>
+            <Field name="current_password" label="Current password" kind="password"
+                autocomplete="current-password" required=true error=field_error("current_password")/>
+            <Field name="new_password" label="New password" kind="password"
+                autocomplete="new-password" required=true error=field_error("new_password")/>
+            <button type="submit">"Change password"</button>
+        </ActionForm>
     }
 }

@@ -1,5 +1,6 @@
 //! The admin console: users (search, page, promote, demote, disable, enable) and the
-//! audit log. Admins only — and the server checks the role on every call.
+//! audit log. Admins only — and the server checks the role on every call. Rendered on the
+//! server; its buttons are plain forms that come back to this page.
 
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
@@ -10,7 +11,7 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-use crate::session::ssr::{answer, backend, presented, request};
+use crate::session::ssr::{answer, back_to_form, backend, presented, request};
 
 #[server(endpoint = "admin/users")]
 pub async fn admin_users(search: Option<String>, page: u64) -> Result<UserPage, AppError> {
@@ -29,7 +30,7 @@ pub async fn admin_update_user(
     disabled: Option<bool>,
 ) -> Result<UserView, AppError> {
     let request = request()?;
-    answer(
+    back_to_form(
         backend()?
             .update_user(
                 &request,
@@ -69,14 +70,10 @@ fn Admin(viewer: Viewer) -> impl IntoView {
     let audit_page = move || page_param(query.read().get("audit_page"));
     let update = ServerAction::<AdminUpdateUser>::new();
     let users = Resource::new(
-        move || (search(), users_page(), update.version().get()),
-        |(search, page, _)| admin_users(search, page),
+        move || (search(), users_page()),
+        |(search, page)| admin_users(search, page),
     );
-    let audit = Resource::new(
-        move || (audit_page(), update.version().get()),
-        |(page, _)| admin_audit(page),
-    );
-    let update_error = move || update.value().get().and_then(Result::err);
+    let audit = Resource::new(audit_page, admin_audit);
     let me = viewer.user.id.clone();
 
     view! {
@@ -90,7 +87,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
                     <button type="submit">"Search"</button>
                 </div>
             </Form>
-            {move || update_error().map(|error| view! { <p class="form-error" role="alert">{error.message}</p> })}
+            <crate::session::QueryError/>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || {
                     let me = me.clone();

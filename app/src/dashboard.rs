@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::{model::Viewer, session::use_session, sync::AccessDeadline};
+use crate::{model::Viewer, sync::RenewalCountdown};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -9,9 +9,6 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn Dashboard(viewer: Viewer) -> impl IntoView {
-    let _session = use_session();
-    let deadline = use_context::<AccessDeadline>();
-    let renews_in = move || deadline.and_then(|deadline| deadline.seconds_until_renewal());
     let user = viewer.user;
     view! {
         <section class="card" aria-labelledby="dashboard-title">
@@ -24,10 +21,7 @@ fn Dashboard(viewer: Viewer) -> impl IntoView {
                 <dd data-testid="role">{user.role.to_string()}</dd>
                 <dt>"Access token renews in"</dt>
                 <dd data-testid="renews-in">
-                    {move || match renews_in() {
-                        Some(seconds) => format!("{seconds} s"),
-                        None => format!("about {} s", viewer.access_expires_in),
-                    }}
+                    <RenewalCountdown access_expires_in=viewer.access_expires_in/>
                 </dd>
             </dl>
             <p>

@@ -1,4 +1,5 @@
 //! The sessions page: every device signed in to the account, and the means to end them.
+//! Rendered on the server; its buttons are plain forms that come back to this page.
 
 use leptos::prelude::*;
 
@@ -8,7 +9,7 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-use crate::session::ssr::{answer, backend, presented, request};
+use crate::session::ssr::{answer, back_to_form, backend, presented, request};
 
 #[server(endpoint = "sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
@@ -23,7 +24,7 @@ pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
 #[server(endpoint = "sessions/revoke")]
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     let request = request()?;
-    answer(
+    back_to_form(
         backend()?
             .revoke_session(&request, presented(&request).access.as_deref(), &session_id)
             .await,
@@ -33,7 +34,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
 #[server(endpoint = "sessions/revoke-others")]
 pub async fn revoke_other_sessions() -> Result<u64, AppError> {
     let request = request()?;
-    answer(
+    back_to_form(
         backend()?
             .revoke_other_sessions(&request, presented(&request).access.as_deref())
             .await,
@@ -49,23 +50,13 @@ pub fn SessionsPage() -> impl IntoView {
 fn Sessions() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
-    let sessions = Resource::new(
-        move || (revoke.version().get(), revoke_others.version().get()),
-        |_| list_sessions(),
-    );
-    let error = move || {
-        revoke
-            .value()
-            .get()
-            .and_then(Result::err)
-            .or_else(|| revoke_others.value().get().and_then(Result::err))
-    };
+    let sessions = Resource::new(|| (), |_| list_sessions());
 
     view! {
         <section class="card" aria-labelledby="sessions-title">
             <h1 id="sessions-title">"Your devices"</h1>
             <p>"Every browser or app signed in to your account. End any you do not recognise."</p>
-            {move || error().map(|error| view! { <p class="form-error" role="alert">{error.message}</p> })}
+            <crate::session::QueryError/>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {

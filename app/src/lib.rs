@@ -38,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -74,11 +74,19 @@ mod ssr {
     }
 }
 
+/// The WASM entry: hydrates the islands on the page (everything else is server-rendered
+/// HTML that needs no client code).
+#[cfg(feature = "hydrate")]
+pub fn hydrate_islands() {
+    leptos::mount::hydrate_islands();
+}
+
+/// Pages render on the server only; links and plain forms navigate, and the islands
+/// (`#[island]`) are the parts that run in the browser.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let session = Session::provide();
-    sync::keep_session_alive(session);
+    Session::provide();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
@@ -106,7 +114,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Links for the signed-in user; the admin link only for admins.
+/// Links for the signed-in user; the admin link only for admins. The session keeper
+/// comes with it, on every page, told who (if anyone) the server saw signed in.
 #[component]
 fn Navigation() -> impl IntoView {
     let session = use_session();
@@ -115,7 +124,9 @@ fn Navigation() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match session.viewer.await {
-                        Ok(Some(viewer)) => view! {
+                        Ok(Some(viewer)) => {
+                            let who = viewer.user.username.clone();
+                            view! {
                             <a href="/dashboard">"Dashboard"</a>
                             <a href="/sessions">"Devices"</a>
                             <a href="/account">"Account"</a>
@@ -123,14 +134,17 @@ fn Navigation() -> impl IntoView {
                             <a href="/docs/">"API docs"</a>
                             <ActionForm action=session.logout attr:class="inline-form">
                                 <button type="submit" class="link-button">
-                                    "Sign out " <span class="who">{viewer.user.username.clone()}</span>
+                                    "Sign out " <span class="who">{who}</span>
                                 </button>
                             </ActionForm>
-                        }.into_any(),
+                            <sync::SessionKeeper viewer=Some(viewer)/>
+                        }.into_any()
+                        }
                         _ => view! {
                             <a href="/docs/">"API docs"</a>
                             <a href="/login">"Sign in"</a>
                             <a href="/signup" class="button-link">"Create account"</a>
+                            <sync::SessionKeeper viewer=None/>
                         }.into_any(),
                     }
                 })}

@@ -9,12 +9,6 @@ curl localhost:3000/auth/dashboard -H "authorization: Bearer $ACCESS_TOKEN""#;
 /// The public landing page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    // The button only does something once the WASM client has hydrated the page; it
-    // stays disabled in the server-rendered HTML so nobody clicks a dead control.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let show_quick_start = RwSignal::new(false);
-
     view! {
         <section class="hero">
             <h1>"Gatehouse"</h1>
@@ -22,20 +16,32 @@ pub fn HomePage() -> impl IntoView {
                 "A light, self-hosted authentication service: sign-up and login, short-lived \
                  access tokens, rotating refresh tokens, revocation that holds, and roles."
             </p>
-            <button
-                id="quick-start-toggle"
-                type="button"
-                aria-expanded=move || show_quick_start.get().to_string()
-                aria-controls="quick-start"
-                disabled=move || !hydrated.get()
-                on:click=move |_| show_quick_start.update(|shown| *shown = !*shown)
-            >
-                {move || if show_quick_start.get() { "Hide the API quick start" } else { "Show the API quick start" }}
-            </button>
-            <Show when=move || show_quick_start.get()>
-                <pre id="quick-start" class="code">{CURL_QUICK_START}</pre>
-            </Show>
+            <QuickStart/>
         </section>
+    }
+}
+
+/// The button only does something once the WASM client has hydrated this island; it
+/// stays disabled in the server-rendered HTML so nobody clicks a dead control.
+#[island]
+fn QuickStart() -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let show_quick_start = RwSignal::new(false);
+    view! {
+        <button
+            id="quick-start-toggle"
+            type="button"
+            aria-expanded=move || show_quick_start.get().to_string()
+            aria-controls="quick-start"
+            disabled=move || !hydrated.get()
+            on:click=move |_| show_quick_start.update(|shown| *shown = !*shown)
+        >
+            {move || if show_quick_start.get() { "Hide the API quick start" } else { "Show the API quick start" }}
+        </button>
+        <Show when=move || show_quick_start.get()>
+            <pre id="quick-start" class="code">{CURL_QUICK_START}</pre>
+        </Show>
     }
 }
 

@@ -152,6 +152,53 @@ pub mod ssr {
         }
     }
 
+    /// A plain form post goes back to the page it came from (its `Referer`, a path on
+    /// this site), carrying the error code if it failed; with JavaScript the outcome is
+    /// returned as it is.
+    pub fn back_to_form<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
+        if let Some(request) = use_context::<Parts>()
+            && is_plain_form(&request)
+        {
+            let back = referring_page(&request);
+            match &outcome {
+                Ok(_) => leptos_axum::redirect(&back),
+                Err(error) => redirect_form_error(&request, &back, error),
+            }
+        }
+        answer(outcome)
+    }
+
+    /// The referring page's path and query, without an earlier `error`; `/` when the
+    /// header is missing or names another site (the CSRF guard refuses those anyway).
+    fn referring_page(request: &Parts) -> String {
+        let referer = request
+            .headers
+            .get(http::header::REFERER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<http::Uri>().ok());
+        let host = request
+            .headers
+            .get(http::header::HOST)
+            .and_then(|value| value.to_str().ok());
+        let Some(referer) = referer.filter(|uri| {
+            uri.authority().map(|authority| authority.as_str()) == host && host.is_some()
+        }) else {
+            return "/".to_owned();
+        };
+        let kept: Vec<&str> = referer
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !pair.starts_with("error="))
+            .collect();
+        let path = referer.path();
+        if kept.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        }
+    }
+
     /// Browsers ask for HTML when they post a form themselves; the WASM client does not.
     fn is_plain_form(request: &Parts) -> bool {
         request
@@ -159,6 +206,35 @@ pub mod ssr {
             .get(http::header::ACCEPT)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::referring_page;
+
+        fn request(referer: Option<&str>) -> http::request::Parts {
+            let mut builder = http::Request::builder().header(http::header::HOST, "auth.example");
+            if let Some(referer) = referer {
+                builder = builder.header(http::header::REFERER, referer);
+            }
+            builder.body(()).unwrap().into_parts().0
+        }
+
+        #[test]
+        fn a_plain_form_goes_back_only_to_a_page_of_this_site() {
+            let back = |referer| referring_page(&request(referer));
+            assert_eq!(back(Some("http://auth.example/sessions")), "/sessions");
+            assert_eq!(
+                back(Some(
+                    "http://auth.example/admin?search=ada&error=last_admin&page=2"
+                )),
+                "/admin?search=ada&page=2"
+            );
+            assert_eq!(back(Some("http://auth.example/admin?error=x")), "/admin");
+            assert_eq!(back(Some("https://evil.example/admin")), "/");
+            assert_eq!(back(Some("/relative")), "/");
+            assert_eq!(back(None), "/");
+        }
     }
 
     /// Error codes are ASCII identifiers; anything else is dropped rather than encoded.
@@ -294,44 +370,20 @@ fn next_param(next: &str) -> String {
         .collect()
 }
 
-/// The actions and the signed-in user, shared by every page.
+/// The signed-in user, and the sign-out action, for the pages the server renders.
 #[derive(Clone, Copy)]
 pub struct Session {
-    pub login: ServerAction<Login>,
-    pub signup: ServerAction<Signup>,
     pub logout: ServerAction<Logout>,
-    pub refresh: ServerAction<RefreshSession>,
-    /// Bumped when another tab signs in or out, to load the viewer again.
-    pub epoch: RwSignal<u64>,
     pub viewer: Resource<Result<Option<Viewer>, AppError>>,
 }
 
 impl Session {
     pub fn provide() -> Session {
-        let login = ServerAction::<Login>::new();
-        let signup = ServerAction::<Signup>::new();
-        let logout = ServerAction::<Logout>::new();
-        let refresh = ServerAction::<RefreshSession>::new();
-        let epoch = RwSignal::new(0);
         // Blocking: the server sends no HTML until it knows who is signed in, so a
         // signed-in user never sees a flash of signed-out content.
-        let viewer = Resource::new_blocking(
-            move || {
-                (
-                    login.version().get(),
-                    signup.version().get(),
-                    logout.version().get(),
-                    epoch.get(),
-                )
-            },
-            |_| get_viewer(),
-        );
+        let viewer = Resource::new_blocking(|| (), |_| get_viewer());
         let session = Session {
-            login,
-            signup,
-            logout,
-            refresh,
-            epoch,
+            logout: ServerAction::<Logout>::new(),
             viewer,
         };
         provide_context(session);
@@ -353,6 +405,9 @@ pub fn message_for_code(code: &str) -> &'static str {
         "username_taken" => "This username is taken.",
         "invalid_input" => "Some fields are not valid. Check them and try again.",
         "forbidden" => "That is not allowed.",
+        "last_admin" => "At least one active admin must remain.",
+        "not_found" => "That no longer exists.",
+        "invalid_token" | "missing_token" => "You are not signed in any more.",
         "csrf" => "The request did not come from this site.",
         _ => "Something went wrong. Please try again.",
     }
@@ -390,87 +445,104 @@ pub fn Field(
     }
 }
 
+/// The message for the `error` query parameter a plain form post came back with.
+pub fn query_error() -> Option<String> {
+    use_query_map()
+        .read_untracked()
+        .get("error")
+        .map(|code| message_for_code(&code).to_owned())
+}
+
+/// Shows the error a plain (JavaScript-less) form post came back with, if any.
+#[component]
+pub fn QueryError() -> impl IntoView {
+    query_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let session = use_session();
-    let query = use_query_map();
-    let next = move || query.read().get("next").unwrap_or_default();
-    let returned = session.login.value();
-    let action_error = move || returned.get().and_then(Result::err);
-    let query_error = move || {
-        query
-            .read()
-            .get("error")
-            .map(|code| message_for_code(&code).to_owned())
+    let query = use_query_map().read_untracked();
+    let next = query.get("next").unwrap_or_default();
+    let notice = if query.get("signed_out").is_some() {
+        Some("You have signed out.")
+    } else if query.get("expired").is_some() {
+        Some("Your session has ended. Please sign in again.")
+    } else {
+        None
     };
-    let notice = move || {
-        let query = query.read();
-        if query.get("signed_out").is_some() {
-            Some("You have signed out.")
-        } else if query.get("expired").is_some() {
-            Some("Your session has ended. Please sign in again.")
-        } else {
-            None
-        }
-    };
-    let general_error = move || {
-        action_error()
-            .map(|error| error.general().unwrap_or_else(|| error.message.clone()))
-            .or_else(query_error)
-    };
-
     view! {
         <section class="card narrow" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
-            {move || notice().map(|text| view! { <p class="notice" role="status">{text}</p> })}
-            {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
-            <ActionForm action=session.login>
-                <input type="hidden" name="next" value=next/>
-                <Field name="username" label="Username" autocomplete="username" required=true/>
-                <Field name="password" label="Password" kind="password" autocomplete="current-password"
-                    required=true/>
-                <button type="submit">"Sign in"</button>
-            </ActionForm>
+            {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+            <LoginForm next returned_error=query_error()/>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </section>
     }
 }
 
+/// Signs in without leaving the page when it fails; on success the browser goes on to
+/// `next` (or the dashboard). Without JavaScript it is a plain form post.
+#[island]
+fn LoginForm(next: String, returned_error: Option<String>) -> impl IntoView {
+    // On success the server function's redirect (to `next`, checked on the server) moves
+    // the browser on.
+    let login = ServerAction::<Login>::new();
+    let returned = login.value();
+    let general_error = move || match returned.get() {
+        Some(Err(error)) => Some(error.general().unwrap_or_else(|| error.message.clone())),
+        Some(Ok(_)) => None,
+        None => returned_error.clone(),
+    };
+    view! {
+        {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        <ActionForm action=login>
+            <input type="hidden" name="next" value=next/>
+            <Field name="username" label="Username" autocomplete="username" required=true/>
+            <Field name="password" label="Password" kind="password" autocomplete="current-password"
+                required=true/>
+            <button type="submit">"Sign in"</button>
+        </ActionForm>
+    }
+}
+
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let session = use_session();
-    let query = use_query_map();
-    let returned = session.signup.value();
+    view! {
+        <section class="card narrow" aria-labelledby="signup-title">
+            <h1 id="signup-title">"Create an account"</h1>
+            <SignupForm returned_error=query_error()/>
+            <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
+        </section>
+    }
+}
+
+/// Field errors show beside their fields; on success the browser goes to the dashboard.
+#[island]
+fn SignupForm(returned_error: Option<String>) -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let returned = signup.value();
     let error = move || returned.get().and_then(Result::err);
     let field_error = move |field: &'static str| {
         Signal::derive(move || error().and_then(|error| error.for_field(field)))
     };
-    let general_error = move || {
-        error().and_then(|error| error.general()).or_else(|| {
-            query
-                .read()
-                .get("error")
-                .map(|code| message_for_code(&code).to_owned())
-        })
+    let general_error = move || match returned.get() {
+        Some(Err(error)) => error.general(),
+        Some(Ok(_)) => None,
+        None => returned_error.clone(),
     };
-
     view! {
-        <section class="card narrow" aria-labelledby="signup-title">
-            <h1 id="signup-title">"Create an account"</h1>
-            {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
-            <ActionForm action=session.signup>
-                <Field name="username" label="Username" autocomplete="username" required=true
-                    error=field_error("username")/>
-                <p class="hint">"3 to 64 letters, digits, '.', '_' or '-'."</p>
-                <Field name="password" label="Password" kind="password" autocomplete="new-password"
-                    required=true error=field_error("password")/>
-                <p class="hint">"At least 8 characters. A few unrelated words make a good one."</p>
-                <Field name="email" label="Email (optional)" kind="email" autocomplete="email"
-                    error=field_error("email")/>
-                <button type="submit">"Create account"</button>
-            </ActionForm>
-            <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
-        </section>
+        {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        <ActionForm action=signup>
+            <Field name="username" label="Username" autocomplete="username" required=true
+                error=field_error("username")/>
+            <p class="hint">"3 to 64 letters, digits, '.', '_' or '-'."</p>
+            <Field name="password" label="Password" kind="password" autocomplete="new-password"
+                required=true error=field_error("password")/>
+            <p class="hint">"At least 8 characters. A few unrelated words make a good one."</p>
+            <Field name="email" label="Email (optional)" kind="email" autocomplete="email"
+                error=field_error("email")/>
+            <button type="submit">"Create account"</button>
+        </ActionForm>
     }
 }
 

@@ -9,26 +9,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{model::Role, session::Session};
+use crate::model::{Role, Viewer};
 
 pub const STORAGE_KEY: &str = "gatehouse.session";
-
-/// When the current access cookie must be renewed, in browser time (ms).
-#[derive(Clone, Copy)]
-pub struct AccessDeadline {
-    deadline_ms: RwSignal<Option<f64>>,
-    lead_ms: RwSignal<f64>,
-    now_ms: RwSignal<f64>,
-}
-
-impl AccessDeadline {
-    /// Seconds until the renewal, once the client runs (none while rendering on the server).
-    pub fn seconds_until_renewal(&self) -> Option<i64> {
-        let deadline = self.deadline_ms.get()?;
-        let remaining = deadline - self.lead_ms.get() - self.now_ms.get();
-        Some((remaining / 1000.0).ceil().max(0.0) as i64)
-    }
-}
 
 /// What other tabs may know about this browser's session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,21 +20,38 @@ pub struct SharedFacts {
     pub username: String,
     pub role: Role,
     pub session_id: String,
+    /// When the access cookie expires, in browser time (ms).
     pub deadline_ms: f64,
+    /// How long before the deadline it is renewed.
+    pub lead_ms: f64,
 }
 
-pub fn keep_session_alive(session: Session) -> AccessDeadline {
-    let deadline = AccessDeadline {
-        deadline_ms: RwSignal::new(None),
-        lead_ms: RwSignal::new(0.0),
-        now_ms: RwSignal::new(0.0),
-    };
-    provide_context(deadline);
+/// Renews the session in the background and keeps this tab in step with the others.
+/// Rendered on every page with the user the server saw (none when signed out); it shows
+/// nothing.
+#[island]
+pub fn SessionKeeper(viewer: Option<Viewer>) -> impl IntoView {
     #[cfg(feature = "hydrate")]
-    client::Keeper::start(session, deadline);
+    client::Keeper::start(viewer);
     #[cfg(not(feature = "hydrate"))]
-    let _ = session;
-    deadline
+    let _ = viewer;
+}
+
+/// A live countdown to the next renewal, read from the facts the keeper shares; before
+/// the client runs, the lifetime the server knew.
+#[island]
+pub fn RenewalCountdown(access_expires_in: i64) -> impl IntoView {
+    let seconds = RwSignal::new(None::<i64>);
+    #[cfg(feature = "hydrate")]
+    {
+        let tick = move || seconds.set(client::seconds_until_renewal());
+        tick();
+        let _ = set_interval_with_handle(tick, std::time::Duration::from_secs(1));
+    }
+    move || match seconds.get() {
+        Some(seconds) => format!("{seconds} s"),
+        None => format!("about {access_expires_in} s"),
+    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -61,8 +61,8 @@ mod client {
     use gloo_storage::{LocalStorage as BrowserStorage, Storage};
     use leptos::{ev, prelude::*};
 
-    use super::{AccessDeadline, STORAGE_KEY, SharedFacts};
-    use crate::{model::Viewer, session::Session};
+    use super::{STORAGE_KEY, SharedFacts};
+    use crate::{model::Viewer, session::RefreshSession};
 
     /// Renewing this long before expiry leaves room for a slow network; a fifth of the
     /// lifetime for very short tokens.
@@ -74,39 +74,41 @@ mod client {
         js_sys::Date::now()
     }
 
+    /// A full page load: the server renders it with whatever cookies are left.
     fn go_to(path: &str) {
         let _ = window().location().assign(path);
     }
 
+    fn stored_facts() -> Option<SharedFacts> {
+        BrowserStorage::get::<SharedFacts>(STORAGE_KEY).ok()
+    }
+
+    pub fn seconds_until_renewal() -> Option<i64> {
+        let facts = stored_facts()?;
+        let remaining = facts.deadline_ms - facts.lead_ms - now();
+        Some((remaining / 1000.0).ceil().max(0.0) as i64)
+    }
+
     #[derive(Clone, Copy)]
     pub struct Keeper {
-        session: Session,
-        deadline: AccessDeadline,
+        refresh: ServerAction<RefreshSession>,
         facts: StoredValue<Option<SharedFacts>, LocalStorage>,
         timer: StoredValue<Option<TimeoutHandle>, LocalStorage>,
     }
 
     impl Keeper {
-        pub fn start(session: Session, deadline: AccessDeadline) {
+        pub fn start(viewer: Option<Viewer>) {
             let keeper = Keeper {
-                session,
-                deadline,
+                refresh: ServerAction::<RefreshSession>::new(),
                 facts: StoredValue::new_local(None),
                 timer: StoredValue::new_local(None),
             };
-            deadline.now_ms.set(now());
-            let _ = set_interval_with_handle(
-                move || deadline.now_ms.set(now()),
-                Duration::from_secs(1),
-            );
+            match viewer {
+                Some(viewer) => keeper.adopt_viewer(&viewer),
+                None => keeper.signed_out(),
+            }
 
-            Effect::new(move |_| match session.viewer.get() {
-                Some(Ok(Some(viewer))) => keeper.adopt_viewer(&viewer),
-                Some(Ok(None)) => keeper.signed_out(),
-                _ => {}
-            });
-
-            let refreshed = session.refresh.value();
+            let refreshed = keeper.refresh.value();
             Effect::new(move |_| match refreshed.get() {
                 Some(Ok(viewer)) => keeper.adopt_viewer(&viewer),
                 Some(Err(error)) if error.is_unauthenticated() => {
@@ -135,18 +137,16 @@ mod client {
                 role: viewer.user.role,
                 session_id: viewer.session_id.clone(),
                 deadline_ms: now() + ttl_ms,
+                lead_ms: lead_for(ttl_ms),
             };
-            self.deadline.lead_ms.set(lead_for(ttl_ms));
             let _ = BrowserStorage::set(STORAGE_KEY, &facts);
             self.adopt_facts(facts);
         }
 
         fn adopt_facts(self, facts: SharedFacts) {
-            self.deadline.deadline_ms.set(Some(facts.deadline_ms));
-            let lead = self.deadline.lead_ms.get_untracked();
             // Spread the tabs' renewals apart so that one renews and the others adopt.
-            let jitter = js_sys::Math::random() * (lead / 2.0).min(3_000.0);
-            let renew_at = facts.deadline_ms - lead + jitter;
+            let jitter = js_sys::Math::random() * (facts.lead_ms / 2.0).min(3_000.0);
+            let renew_at = facts.deadline_ms - facts.lead_ms + jitter;
             self.facts.set_value(Some(facts));
             self.schedule_in(renew_at - now());
         }
@@ -167,8 +167,7 @@ mod client {
 
         fn renew(self) {
             let mine = self.facts.get_value();
-            let stored = BrowserStorage::get::<SharedFacts>(STORAGE_KEY).ok();
-            if let (Some(mine), Some(stored)) = (&mine, stored)
+            if let (Some(mine), Some(stored)) = (&mine, stored_facts())
                 && stored.session_id == mine.session_id
                 && stored.deadline_ms > mine.deadline_ms + 500.0
             {
@@ -177,20 +176,17 @@ mod client {
                 return;
             }
             if mine.is_some() {
-                self.session
-                    .refresh
-                    .dispatch(crate::session::RefreshSession {});
+                self.refresh.dispatch(RefreshSession {});
             }
         }
 
         fn wake_up(self) {
             let visible = document().visibility_state() == web_sys::VisibilityState::Visible;
             let due = self
-                .deadline
-                .deadline_ms
-                .get_untracked()
-                .is_some_and(|deadline| deadline - self.deadline.lead_ms.get_untracked() <= now());
-            if visible && due && !self.session.refresh.pending().get_untracked() {
+                .facts
+                .get_value()
+                .is_some_and(|facts| facts.deadline_ms - facts.lead_ms <= now());
+            if visible && due && !self.refresh.pending().get_untracked() {
                 self.renew();
             }
         }
@@ -198,7 +194,6 @@ mod client {
         fn signed_out(self) {
             self.cancel_timer();
             self.facts.set_value(None);
-            self.deadline.deadline_ms.set(None);
             if BrowserStorage::raw()
                 .get_item(STORAGE_KEY)
                 .ok()

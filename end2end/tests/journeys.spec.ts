@@ -31,8 +31,7 @@ test("sign up, sign out, sign in again, and stay signed in through silent renewa
   await page.waitForTimeout(accessTtlSecs * 3 * 1000 + 1500);
   expect(renewals).toBeGreaterThanOrEqual(3);
 
-  // A client-side navigation calls the server with the access cookie alone: it only
-  // works if the cookie was really renewed.
+  // The renewed cookies carry the next page load; the session is the same device.
   await page.getByRole("link", { name: "Devices", exact: true }).click();
   await expect(page.getByRole("heading", { name: "Your devices" })).toBeVisible();
   await expect(page.getByText("This device")).toBeVisible();
@@ -48,7 +47,8 @@ test("a visitor is sent to the login page and back to where they were going", as
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/account$/);
+  // The login page's own URL ends in "/account" too: compare the path.
+  await expect(page).toHaveURL((url) => url.pathname === "/account");
 
   await page.goto("/login?next=https://evil.example/");
   await page.getByLabel("Username").fill(name);
@@ -147,4 +147,50 @@ test.describe("without JavaScript", () => {
     await expect(page).toHaveURL(/\/dashboard$/);
     await expect(signedInAs(page)).toHaveText(name);
   });
+});
+
+test("the password form reports a wrong current password in place, then changes it", async ({ page }) => {
+  // The refused attempt is a 422 the browser logs; anything else is a problem.
+  const problems = watchForScriptErrors(page);
+  const name = uniqueName("pw");
+  await signUp(page, name);
+  await page.goto("/account");
+  await page.getByLabel("Current password").fill("not my password at all");
+  await page.getByLabel("New password").fill("a brand new passphrase 7");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByLabel("Current password")).toHaveAttribute("aria-invalid", "true");
+  await expect(page).toHaveURL(/\/account$/);
+
+  await page.getByLabel("Current password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toHaveText("Your password has been changed.");
+  await signOut(page);
+  await signIn(page, name, "a brand new passphrase 7");
+  await expect(page).toHaveURL(/\/dashboard$/);
+  expect(problems.filter((problem) => !problem.includes("status of 422"))).toEqual([]);
+});
+
+test("ending a device's session that already ended is reported, without JavaScript too", async ({ browser }) => {
+  const name = uniqueName("stale");
+  for (const javaScriptEnabled of [true, false]) {
+    const laptopContext = await browser.newContext({ javaScriptEnabled });
+    const laptop = await laptopContext.newPage();
+    if (javaScriptEnabled) await signUp(laptop, name);
+    else await signIn(laptop, name);
+    const phoneContext = await browser.newContext({ userAgent: `Stale phone ${javaScriptEnabled}` });
+    const phone = await phoneContext.newPage();
+    await signIn(phone, name);
+    await expect(phone).toHaveURL(/\/dashboard$/);
+
+    await laptop.goto("/sessions");
+    const phoneRow = laptop.getByRole("row", { name: new RegExp(`Stale phone ${javaScriptEnabled}`) });
+    await expect(phoneRow).toBeVisible();
+    await signOut(phone);
+    await phoneRow.getByRole("button", { name: "Sign out" }).click();
+    await expect(laptop.getByRole("alert")).toHaveText("That no longer exists.");
+    await expect(laptop).toHaveURL(/\/sessions\?error=not_found$/);
+    await expect(phoneRow).toHaveCount(0);
+    await laptopContext.close();
+    await phoneContext.close();
+  }
 });

@@ -1,7 +1,7 @@
-//! The WASM entry point: it only hydrates the server-rendered page.
+//! The WASM entry point: it hydrates the server-rendered page's islands.
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    app::hydrate_islands();
 }

@@ -54,7 +54,7 @@ async fn responses_carry_security_headers() {
         let response = app.get(path, None).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert_eq!(headers["referrer-policy"], "same-origin");
         let policy = headers["content-security-policy"].to_str().unwrap();
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
         assert!(!headers.contains_key("strict-transport-security"));
