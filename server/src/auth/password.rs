@@ -6,7 +6,10 @@
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version,
+    password_hash::phc::Output,
+};
 use tokio::sync::oneshot;
 
 use super::domain::Password;
@@ -210,15 +213,64 @@ fn verify_now(
         tracing::warn!("a stored password hash is not a valid PHC string");
         return Ok(Verified::No);
     };
-    // Verification uses the parameters inside the stored hash, whatever the current ones.
-    let verifier = Argon2::default();
-    if verifier.verify_password(password, &parsed).is_err() {
+    if !matches_stored(password, &parsed) {
         return Ok(Verified::No);
     }
     if is_weaker_than(&parsed, params) {
         return Ok(Verified::YesRehashed(hash_now(params, password)?));
     }
     Ok(Verified::Yes)
+}
+
+/// Recomputes the stored hash with the parameters inside it (whatever the current ones)
+/// and compares in constant time — what `PasswordVerifier` does, but in this thread's
+/// reused memory rather than a fresh 19 MiB allocation per login, which the allocator
+/// may hand back to the kernel and fault in again every time.
+fn matches_stored(password: &[u8], stored: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match stored.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(stored_params) = Params::try_from(stored) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, stored_params.clone());
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let Some(computed) = computed.get_mut(..expected.len()) else {
+        return false;
+    };
+    let filled = with_thread_memory(stored_params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), computed, blocks)
+    });
+    // `Output`'s equality is constant-time.
+    filled.is_ok() && Output::new(computed).is_ok_and(|computed| &computed == expected)
+}
+
+/// Memory above this (a stored hash with unusually high cost) is borrowed for one hash
+/// only, so one odd hash cannot pin a large buffer to a thread for good.
+const KEPT_MEMORY_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    static HASH_MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_thread_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    if blocks > KEPT_MEMORY_BLOCKS {
+        return work(&mut vec![Block::default(); blocks]);
+    }
+    HASH_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        work(&mut memory[..blocks])
+    })
 }
 
 fn is_weaker_than(hash: &PasswordHash, current: &HashParams) -> bool {
@@ -296,6 +348,47 @@ mod tests {
                 assert!(new_hash.as_str().contains("m=2048,t=2,p=1"))
             }
             other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    /// One hashing thread, so the same reused memory serves hashes of different cost in
+    /// turn, bigger then smaller; and hashes from the crate's own hasher (another cost, a
+    /// tampered output) are judged exactly as its own verifier judges them.
+    #[tokio::test]
+    async fn reused_memory_verifies_hashes_of_any_cost_like_the_crates_own_verifier() {
+        let pool = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let costs = [(2048, 2), (512, 1), (1024, 3)];
+        for (m_cost_kib, t_cost) in costs {
+            let params = Params::new(m_cost_kib, t_cost, 1, None).unwrap();
+            let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(b"correct horse battery")
+                .unwrap()
+                .to_string();
+            let stored = PasswordHashString::from_stored(hash.clone());
+            let answer = pool
+                .verify(&password("correct horse battery"), Some(&stored))
+                .await
+                .unwrap();
+            assert_ne!(answer, Verified::No, "{hash}");
+            assert_eq!(
+                pool.verify(&password("correct horse batterz"), Some(&stored))
+                    .await
+                    .unwrap(),
+                Verified::No
+            );
+            // Flip the last character of the encoded output.
+            let mut tampered = hash.clone();
+            let last = tampered.pop().unwrap();
+            tampered.push(if last == 'A' { 'B' } else { 'A' });
+            assert_eq!(
+                pool.verify(
+                    &password("correct horse battery"),
+                    Some(&PasswordHashString::from_stored(tampered))
+                )
+                .await
+                .unwrap(),
+                Verified::No
+            );
         }
     }
 
