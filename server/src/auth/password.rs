@@ -1,8 +1,9 @@
 //! argon2id hashing. Hashes are CPU- and memory-heavy, so they never run on an async
 //! worker: a fixed set of dedicated threads (one per allowed concurrent hash) takes them
-//! from a queue. That bounds their memory (each thread reuses its own 19 MiB buffer
-//! instead of faulting in a fresh one per hash), and the threads run at a lower CPU
-//! priority, so a storm of logins cannot starve token checks on the same cores.
+//! from a queue. That bounds their memory (a login's verification reuses the thread's own
+//! 19 MiB buffer instead of faulting in a fresh one; new hashes, made at sign-up and
+//! password change, allocate), and the threads run at a lower CPU priority, so a storm of
+//! logins cannot starve token checks on the same cores.
 
 use std::sync::{Arc, Mutex, mpsc};
 
