@@ -208,6 +208,13 @@ pub mod ssr {
             .is_some_and(|accept| accept.contains("text/html"))
     }
 
+    /// Error codes are ASCII identifiers; anything else is dropped rather than encoded.
+    fn urlencoding_lite(code: &str) -> String {
+        code.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    }
+
     #[cfg(test)]
     mod tests {
         use super::referring_page;
@@ -235,13 +242,6 @@ pub mod ssr {
             assert_eq!(back(Some("/relative")), "/");
             assert_eq!(back(None), "/");
         }
-    }
-
-    /// Error codes are ASCII identifiers; anything else is dropped rather than encoded.
-    fn urlencoding_lite(code: &str) -> String {
-        code.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect()
     }
 }
 

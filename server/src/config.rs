@@ -84,6 +84,8 @@ pub struct Config {
     pub log_json: bool,
     /// Created on first start when no admin exists yet.
     pub bootstrap_admin: Option<(String, String)>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -105,6 +107,7 @@ impl Config {
             throttle: ThrottleConfig::default(),
             trust_forwarded_for: false,
             https: false,
+            metrics_token: None,
             log_json: false,
             bootstrap_admin: None,
         }
@@ -198,6 +201,15 @@ impl Config {
         }
         if let Some(flag) = var("GATEHOUSE_TRUST_FORWARDED_FOR") {
             config.trust_forwarded_for = boolean(&flag, "GATEHOUSE_TRUST_FORWARDED_FOR")?;
+        }
+        if let Some(token) = var("GATEHOUSE_METRICS_TOKEN") {
+            if token.len() < 16 {
+                return Err(invalid(
+                    "GATEHOUSE_METRICS_TOKEN",
+                    "use at least 16 characters (a random string)",
+                ));
+            }
+            config.metrics_token = Some(token);
         }
         if let Some(flag) = var("GATEHOUSE_HTTPS") {
             config.https = boolean(&flag, "GATEHOUSE_HTTPS")?;
@@ -346,6 +358,13 @@ mod tests {
     #[test]
     fn half_a_bootstrap_admin_is_an_error() {
         assert!(config_from(&[("GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME", "root")]).is_err());
+    }
+
+    #[test]
+    fn a_metrics_token_must_be_long_enough_to_be_a_secret() {
+        assert!(config_from(&[("GATEHOUSE_METRICS_TOKEN", "short")]).is_err());
+        let config = config_from(&[("GATEHOUSE_METRICS_TOKEN", "0123456789abcdef")]).unwrap();
+        assert_eq!(config.metrics_token.as_deref(), Some("0123456789abcdef"));
     }
 
     #[test]

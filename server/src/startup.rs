@@ -110,6 +110,7 @@ impl Application {
             )
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .layer(middleware::from_fn(refuse_cross_site_writes))
+            .layer(middleware::from_fn_with_state(auth.clone(), count_response))
             .layer(middleware::from_fn_with_state(
                 SecurityHeaders {
                     https: config.https,
@@ -203,4 +204,15 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Every response, pages and API alike, counted by status class for `/metrics`.
+async fn count_response(
+    axum::extract::State(auth): axum::extract::State<Arc<AuthService>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    auth.metrics().response(response.status().as_u16());
+    response
 }

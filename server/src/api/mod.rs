@@ -89,6 +89,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::jwks))
+        .routes(routes!(meta::metrics))
 }
 
 /// The generated OpenAPI document (also served at `/api-docs/openapi.json`).

@@ -15,6 +15,7 @@ use app::model::{AuditEventView, Role, SessionView, UserView};
 use crate::{
     clock::Clock,
     config::{Config, SigningConfig},
+    metrics::Metrics,
     store::{
         AuditQuery, NewAuditEvent, NewSession, NewUser, Page, Rotation, Store, StoredSigningKey,
         UserChange, UserQuery, UserRecord,
@@ -104,6 +105,7 @@ pub struct AuthService {
     refresh_limiter: WindowLimiter,
     access_ttl: i64,
     refresh_ttl: i64,
+    metrics: Metrics,
 }
 
 impl AuthService {
@@ -148,6 +150,7 @@ impl AuthService {
             refresh_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
             access_ttl: config.access_ttl.as_secs() as i64,
             refresh_ttl: config.refresh_ttl.as_secs() as i64,
+            metrics: Metrics::default(),
         };
         if let Some((username, password)) = &config.bootstrap_admin {
             service.bootstrap_admin(username, password).await?;
@@ -380,6 +383,7 @@ impl AuthService {
             .await?
         {
             Rotation::Rotated { session, user } => {
+                self.metrics.refreshed();
                 self.issue(&user, session.id, successor, refresh_expires_at, now)
             }
             Rotation::Reused {
@@ -436,6 +440,16 @@ impl AuthService {
     /// The check behind every protected route: signature, algorithm, type, issuer, time,
     /// then one store lookup for revocation, session and user state.
     pub async fn authenticate(&self, access_token: Option<&str>) -> AuthResult<Principal> {
+        let outcome = self.check_access_token(access_token).await;
+        self.metrics.token_check(outcome.is_ok());
+        outcome
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn check_access_token(&self, access_token: Option<&str>) -> AuthResult<Principal> {
         let token = access_token.ok_or(AuthError::InvalidToken(TokenProblem::Missing))?;
         let now = self.now();
         let claims = self
@@ -785,6 +799,7 @@ impl AuthService {
     /// action itself already happened.
     async fn record(&self, event: NewAuditEvent) {
         let kind = event.kind;
+        self.metrics.event(kind);
         if let Err(error) = self.store.append_audit(event).await {
             tracing::error!(%error, kind, "could not write an audit event");
         }

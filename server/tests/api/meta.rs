@@ -1,9 +1,10 @@
-//! Health, readiness, the JWKS, security headers, and JSON errors for unknown routes.
+//! Health, readiness, metrics, the JWKS, security headers, and JSON errors for unknown
+//! routes.
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{error_code, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_and_readiness_answer_json() {
@@ -158,4 +159,94 @@ async fn the_market_web_prefix_leads_to_the_web_app() {
         assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{from}");
         assert_eq!(response.headers()["location"], to);
     }
+}
+
+fn sample(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+}
+
+#[tokio::test]
+async fn metrics_count_what_the_server_did() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get("/auth/dashboard", Some(&tokens.access))
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        app.get("/auth/dashboard", Some("not-a-token"))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let metrics = response.text().await.unwrap();
+    assert_eq!(
+        sample(
+            &metrics,
+            "gatehouse_access_token_checks_total{outcome=\"accepted\"}"
+        ),
+        3
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "gatehouse_access_token_checks_total{outcome=\"refused\"}"
+        ),
+        1
+    );
+    assert_eq!(sample(&metrics, "gatehouse_refresh_rotations_total"), 1);
+    assert_eq!(
+        sample(&metrics, "gatehouse_audit_events_total{kind=\"signup\"}"),
+        1
+    );
+    assert_eq!(
+        sample(&metrics, "gatehouse_audit_events_total{kind=\"login\"}"),
+        1
+    );
+    // signup, login, 3 dashboards, refresh; the 401; this request is counted after it.
+    assert_eq!(
+        sample(&metrics, "gatehouse_http_responses_total{class=\"2xx\"}"),
+        6
+    );
+    assert_eq!(
+        sample(&metrics, "gatehouse_http_responses_total{class=\"4xx\"}"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_metrics_token_keeps_metrics_private() {
+    let token = "metrics-scrape-token-0123456789";
+    let app = spawn_app_with(|config| config.metrics_token = Some(token.to_owned())).await;
+    for presented in [None, Some("metrics-scrape-token-012345678X"), Some("short")] {
+        let refused = app.get("/metrics", presented).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error_code(refused).await, "invalid_token");
+    }
+    let allowed = app.get("/metrics", Some(token)).await;
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert!(
+        allowed
+            .text()
+            .await
+            .unwrap()
+            .contains("gatehouse_uptime_seconds")
+    );
 }
