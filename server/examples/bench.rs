@@ -249,15 +249,7 @@ fn refresh_chain(runtime: &Runtime, base: &str, clients: usize, secs: u64) -> Lo
             .map(|_| {
                 let (http, base) = (http.clone(), base.to_owned());
                 tokio::spawn(async move {
-                    let login: Value = http
-                        .post(format!("{base}/auth/login"))
-                        .json(&json!({"username": "bench", "password": PASSWORD}))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let login = log_in(&http, &base).await;
                     let mut refresh = login["refresh_token"].as_str().unwrap().to_owned();
                     let mut latencies = Vec::new();
                     while Instant::now() < deadline {
@@ -334,17 +326,21 @@ fn bench_user(runtime: &Runtime, server: &Server) -> String {
             .send()
             .await
             .unwrap();
-        let login: Value = http
-            .post(format!("{}/auth/login", server.base))
-            .json(&credentials)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let login = log_in(&http, &server.base).await;
         login["access_token"].as_str().unwrap().to_owned()
     })
+}
+
+/// The login answer (tokens and user) for "bench".
+async fn log_in(http: &reqwest::Client, base: &str) -> Value {
+    http.post(format!("{base}/auth/login"))
+        .json(&json!({"username": "bench", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 fn main() {
