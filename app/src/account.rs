@@ -2,7 +2,11 @@
 
 use leptos::prelude::*;
 
-use crate::{error::AppError, model::Viewer, session::Field};
+use crate::{
+    error::AppError,
+    model::Viewer,
+    session::{Field, FormErrors},
+};
 
 #[cfg(feature = "ssr")]
 use crate::session::ssr::{back_to_form, backend, presented, request};
@@ -48,27 +52,19 @@ fn Account(viewer: Viewer) -> impl IntoView {
 fn ChangePasswordForm(returned_error: Option<String>) -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let result = change.value();
-    let error = move || result.get().and_then(Result::err);
-    let field_error = move |field: &'static str| {
-        Signal::derive(move || error().and_then(|error| error.for_field(field)))
-    };
+    let errors = FormErrors::new(result, returned_error);
     let changed = move || matches!(result.get(), Some(Ok(())));
-    let general_error = move || match result.get() {
-        Some(Err(error)) => error.general(),
-        Some(Ok(())) => None,
-        None => returned_error.clone(),
-    };
 
     view! {
         <Show when=changed>
             <p class="notice" role="status">"Your password has been changed."</p>
         </Show>
-        {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        {errors.clone().alert(false)}
         <ActionForm action=change>
             <Field name="current_password" label="Current password" kind="password"
-                autocomplete="current-password" required=true error=field_error("current_password")/>
+                autocomplete="current-password" required=true error=errors.field("current_password")/>
             <Field name="new_password" label="New password" kind="password"
-                autocomplete="new-password" required=true error=field_error("new_password")/>
+                autocomplete="new-password" required=true error=errors.field("new_password")/>
             <button type="submit">"Change password"</button>
         </ActionForm>
     }

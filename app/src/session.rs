@@ -453,6 +453,59 @@ pub fn query_error() -> Option<String> {
         .map(|code| message_for_code(&code).to_owned())
 }
 
+/// What a form's server action answered, as messages: each field's own, and the one for
+/// the form as a whole. Before any answer, the form-wide message is the error a plain
+/// (JavaScript-less) post came back with.
+#[derive(Clone)]
+pub struct FormErrors<T: Send + Sync + 'static> {
+    returned: Signal<Option<Result<T, AppError>>>,
+    returned_error: Option<String>,
+}
+
+impl<T: Clone + Send + Sync + 'static> FormErrors<T> {
+    /// `returned`: the action's `value()`.
+    pub fn new(
+        returned: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+        returned_error: Option<String>,
+    ) -> Self {
+        FormErrors {
+            returned: Signal::derive(move || returned.get()),
+            returned_error,
+        }
+    }
+
+    pub fn field(&self, name: &'static str) -> Signal<Option<String>> {
+        let returned = self.returned;
+        Signal::derive(move || {
+            returned
+                .get()
+                .and_then(Result::err)
+                .and_then(|error| error.for_field(name))
+        })
+    }
+
+    /// The form-wide message; `with_field_messages` also shows here what a field claims
+    /// (for forms that show no message beside their fields).
+    pub fn general(&self, with_field_messages: bool) -> Option<String> {
+        match self.returned.get() {
+            Some(Err(error)) if with_field_messages => {
+                Some(error.general().unwrap_or_else(|| error.message.clone()))
+            }
+            Some(Err(error)) => error.general(),
+            Some(Ok(_)) => None,
+            None => self.returned_error.clone(),
+        }
+    }
+
+    /// The form-wide message, if any, as an alert.
+    pub fn alert(self, with_field_messages: bool) -> impl IntoView {
+        move || {
+            self.general(with_field_messages)
+                .map(|text| view! { <p class="form-error" role="alert">{text}</p> })
+        }
+    }
+}
+
 /// Shows the error a plain (JavaScript-less) form post came back with, if any.
 #[component]
 pub fn QueryError() -> impl IntoView {
@@ -487,14 +540,9 @@ fn LoginForm(next: String, returned_error: Option<String>) -> impl IntoView {
     // On success the server function's redirect (to `next`, checked on the server) moves
     // the browser on.
     let login = ServerAction::<Login>::new();
-    let returned = login.value();
-    let general_error = move || match returned.get() {
-        Some(Err(error)) => Some(error.general().unwrap_or_else(|| error.message.clone())),
-        Some(Ok(_)) => None,
-        None => returned_error.clone(),
-    };
+    let errors = FormErrors::new(login.value(), returned_error);
     view! {
-        {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        {errors.alert(true)}
         <ActionForm action=login>
             <input type="hidden" name="next" value=next/>
             <Field name="username" label="Username" autocomplete="username" required=true/>
@@ -520,27 +568,18 @@ pub fn SignupPage() -> impl IntoView {
 #[island]
 fn SignupForm(returned_error: Option<String>) -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
-    let returned = signup.value();
-    let error = move || returned.get().and_then(Result::err);
-    let field_error = move |field: &'static str| {
-        Signal::derive(move || error().and_then(|error| error.for_field(field)))
-    };
-    let general_error = move || match returned.get() {
-        Some(Err(error)) => error.general(),
-        Some(Ok(_)) => None,
-        None => returned_error.clone(),
-    };
+    let errors = FormErrors::new(signup.value(), returned_error);
     view! {
-        {move || general_error().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        {errors.clone().alert(false)}
         <ActionForm action=signup>
             <Field name="username" label="Username" autocomplete="username" required=true
-                error=field_error("username")/>
+                error=errors.field("username")/>
             <p class="hint">"3 to 64 letters, digits, '.', '_' or '-'."</p>
             <Field name="password" label="Password" kind="password" autocomplete="new-password"
-                required=true error=field_error("password")/>
+                required=true error=errors.field("password")/>
             <p class="hint">"At least 8 characters. A few unrelated words make a good one."</p>
             <Field name="email" label="Email (optional)" kind="email" autocomplete="email"
-                error=field_error("email")/>
+                error=errors.field("email")/>
             <button type="submit">"Create account"</button>
         </ActionForm>
     }
