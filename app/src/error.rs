@@ -9,10 +9,12 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::model::ErrorCode;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppError {
-    /// The same codes as the REST API: `invalid_input`, `invalid_credentials`, ...
-    pub code: String,
+    /// The same codes as the REST API.
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
     /// The HTTP status the server answers with (the same as the REST API's).
@@ -20,9 +22,9 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         AppError {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             field: None,
             status: 500,
@@ -41,10 +43,7 @@ impl AppError {
 
     /// Not signed in (any more): the page should send the user to the login page.
     pub fn is_unauthenticated(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "invalid_token" | "missing_token" | "invalid_refresh_token" | "refresh_token_reused"
-        )
+        self.code.is_unauthenticated()
     }
 }
 
@@ -61,17 +60,16 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Request(_) => AppError::new(
-                "network",
-                "The server could not be reached. Check your connection and try again.",
-            ),
+            ServerFnErrorErr::Request(_) => {
+                AppError::new(ErrorCode::Network, ErrorCode::Network.message())
+            }
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
                 AppError {
                     status: 422,
-                    ..AppError::new("invalid_input", detail)
+                    ..AppError::new(ErrorCode::InvalidInput, detail)
                 }
             }
-            _ => AppError::new("internal", "Something went wrong on our side."),
+            _ => AppError::new(ErrorCode::Internal, "Something went wrong on our side."),
         }
     }
 }

@@ -1,17 +1,16 @@
 //! The Leptos application: pages, components and the types both the WASM client and the
 //! server speak. Server-only code never lands here unless it sits behind `feature = "ssr"`.
 
-pub mod account;
-pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod backend;
-pub mod dashboard;
-pub mod devices;
 pub mod error;
+pub mod forms;
 mod guard;
 pub mod model;
-mod pages;
+pub mod pages;
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod ssr;
 pub mod sync;
 mod time;
 
@@ -48,32 +47,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-#[cfg(feature = "ssr")]
-mod ssr {
-    use http::{HeaderValue, header::CONTENT_SECURITY_POLICY};
-    use leptos::prelude::use_context;
-    use leptos_axum::ResponseOptions;
-
-    /// A page's policy must name this response's nonce (Leptos puts it on its own inline
-    /// scripts), so the page sets its Content-Security-Policy header itself. Nothing else
-    /// runs inline; WASM instantiation needs `'wasm-unsafe-eval'`.
-    pub fn set_page_security_policy() {
-        let (Some(response), Some(nonce)) =
-            (use_context::<ResponseOptions>(), leptos::nonce::use_nonce())
-        else {
-            return;
-        };
-        let policy = format!(
-            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        );
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response.insert_header(CONTENT_SECURITY_POLICY, value);
-        }
-    }
-}
-
 /// The WASM entry: hydrates the islands on the page (everything else is server-rendered
 /// HTML that needs no client code).
 #[cfg(feature = "hydrate")]
@@ -100,14 +73,14 @@ pub fn App() -> impl IntoView {
             // Async: the whole page is rendered before the first byte, so it is complete
             // without JavaScript and any cookie renewed while rendering reaches the browser.
             <main id="main" tabindex="-1">
-                <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") ssr=SsrMode::Async view=|| view! { <Title text=""/><pages::HomePage/> }/>
-                    <Route path=StaticSegment("login") ssr=SsrMode::Async view=|| view! { <Title text="Sign in"/><session::LoginPage/> }/>
-                    <Route path=StaticSegment("signup") ssr=SsrMode::Async view=|| view! { <Title text="Create an account"/><session::SignupPage/> }/>
-                    <Route path=StaticSegment("dashboard") ssr=SsrMode::Async view=|| view! { <Title text="Dashboard"/><dashboard::DashboardPage/> }/>
-                    <Route path=StaticSegment("sessions") ssr=SsrMode::Async view=|| view! { <Title text="Your devices"/><devices::SessionsPage/> }/>
-                    <Route path=StaticSegment("account") ssr=SsrMode::Async view=|| view! { <Title text="Your account"/><account::AccountPage/> }/>
-                    <Route path=StaticSegment("admin") ssr=SsrMode::Async view=|| view! { <Title text="Administration"/><admin::AdminPage/> }/>
+                <Routes fallback=pages::home::NotFound>
+                    <Route path=StaticSegment("") ssr=SsrMode::Async view=|| view! { <Title text=""/><pages::home::HomePage/> }/>
+                    <Route path=StaticSegment("login") ssr=SsrMode::Async view=|| view! { <Title text="Sign in"/><pages::sign_in::LoginPage/> }/>
+                    <Route path=StaticSegment("signup") ssr=SsrMode::Async view=|| view! { <Title text="Create an account"/><pages::sign_in::SignupPage/> }/>
+                    <Route path=StaticSegment("dashboard") ssr=SsrMode::Async view=|| view! { <Title text="Dashboard"/><pages::dashboard::DashboardPage/> }/>
+                    <Route path=StaticSegment("sessions") ssr=SsrMode::Async view=|| view! { <Title text="Your devices"/><pages::sessions::SessionsPage/> }/>
+                    <Route path=StaticSegment("account") ssr=SsrMode::Async view=|| view! { <Title text="Your account"/><pages::account::AccountPage/> }/>
+                    <Route path=StaticSegment("admin") ssr=SsrMode::Async view=|| view! { <Title text="Administration"/><pages::admin::AdminPage/> }/>
                 </Routes>
             </main>
         </Router>

@@ -87,11 +87,154 @@ pub struct ErrorBody {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `invalid_token`, `throttled`, ...
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// The input field the error concerns, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+/// Every error code either door answers with: the REST API's JSON errors, the server
+/// functions' errors, and the `?error=` a plain form post comes back with. Stable: clients
+/// match on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    MalformedJson,
+    BadRequest,
+    UnsupportedMediaType,
+    BodyTooLarge,
+    InvalidCredentials,
+    MissingToken,
+    InvalidToken,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    Forbidden,
+    AccountDisabled,
+    Csrf,
+    NotFound,
+    MethodNotAllowed,
+    UsernameTaken,
+    LastAdmin,
+    Throttled,
+    Busy,
+    StoreUnavailable,
+    Internal,
+    /// The browser could not reach the server (set by the client, never sent).
+    Network,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 22] = [
+        ErrorCode::InvalidInput,
+        ErrorCode::MalformedJson,
+        ErrorCode::BadRequest,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::MissingToken,
+        ErrorCode::InvalidToken,
+        ErrorCode::InvalidRefreshToken,
+        ErrorCode::RefreshTokenReused,
+        ErrorCode::Forbidden,
+        ErrorCode::AccountDisabled,
+        ErrorCode::Csrf,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UsernameTaken,
+        ErrorCode::LastAdmin,
+        ErrorCode::Throttled,
+        ErrorCode::Busy,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::Network,
+    ];
+
+    /// The code as it appears on the wire (the same text serde writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::MissingToken => "missing_token",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
+            ErrorCode::RefreshTokenReused => "refresh_token_reused",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::Csrf => "csrf",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::LastAdmin => "last_admin",
+            ErrorCode::Throttled => "throttled",
+            ErrorCode::Busy => "busy",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Network => "network",
+        }
+    }
+
+    /// A code read back from text (a query parameter); `None` for anything unknown.
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
+    }
+
+    /// Not signed in (any more): a page should send the user to sign in.
+    pub fn is_unauthenticated(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::InvalidToken
+                | ErrorCode::MissingToken
+                | ErrorCode::InvalidRefreshToken
+                | ErrorCode::RefreshTokenReused
+        )
+    }
+
+    /// What a person reads on a page for this code.
+    pub fn message(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidCredentials => "Wrong username or password.",
+            ErrorCode::Throttled => "Too many attempts. Wait a little and try again.",
+            ErrorCode::Busy => "The server is busy. Try again in a moment.",
+            ErrorCode::AccountDisabled => "This account is disabled.",
+            ErrorCode::UsernameTaken => "This username is taken.",
+            ErrorCode::InvalidInput
+            | ErrorCode::MalformedJson
+            | ErrorCode::BadRequest
+            | ErrorCode::UnsupportedMediaType => {
+                "Some fields are not valid. Check them and try again."
+            }
+            ErrorCode::BodyTooLarge => "That was too much to send.",
+            ErrorCode::Forbidden => "That is not allowed.",
+            ErrorCode::LastAdmin => "At least one active admin must remain.",
+            ErrorCode::NotFound => "That no longer exists.",
+            ErrorCode::InvalidToken
+            | ErrorCode::MissingToken
+            | ErrorCode::InvalidRefreshToken
+            | ErrorCode::RefreshTokenReused => "You are not signed in any more.",
+            ErrorCode::Csrf => "The request did not come from this site.",
+            ErrorCode::Network => {
+                "The server could not be reached. Check your connection and try again."
+            }
+            ErrorCode::MethodNotAllowed | ErrorCode::StoreUnavailable | ErrorCode::Internal => {
+                "Something went wrong. Please try again."
+            }
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Who is signed in, as the browser may know it: no token, only facts.
@@ -117,4 +260,19 @@ pub struct AuditPage {
     pub total: u64,
     pub page: u64,
     pub per_page: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_error_code_reads_back_as_itself_and_serializes_as_its_text() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+        assert_eq!(ErrorCode::parse("no_such_code"), None);
+    }
 }

@@ -76,6 +76,9 @@ pub struct Config {
     pub hash_params: HashParams,
     /// How many password hashes may run at once (each takes `m_cost` KiB of memory).
     pub max_concurrent_hashes: usize,
+    /// How many more may wait; past that a login or sign-up is answered 503 with
+    /// `Retry-After` at once instead of queueing without bound.
+    pub max_queued_hashes: usize,
     pub throttle: ThrottleConfig,
     /// Trust the left-most `X-Forwarded-For` address: only behind a proxy you run.
     pub trust_forwarded_for: bool,
@@ -104,6 +107,7 @@ impl Config {
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            max_queued_hashes: 128,
             throttle: ThrottleConfig::default(),
             trust_forwarded_for: false,
             https: false,
@@ -180,6 +184,12 @@ impl Config {
                     "GATEHOUSE_MAX_CONCURRENT_HASHES",
                     "must be at least 1",
                 ));
+            }
+        }
+        if let Some(n) = var("GATEHOUSE_MAX_QUEUED_HASHES") {
+            config.max_queued_hashes = parse(&n, "GATEHOUSE_MAX_QUEUED_HASHES")?;
+            if config.max_queued_hashes == 0 {
+                return Err(invalid("GATEHOUSE_MAX_QUEUED_HASHES", "must be at least 1"));
             }
         }
         let throttle = &mut config.throttle;

@@ -1,10 +1,10 @@
-use std::{process::ExitCode, sync::Arc};
+use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
-    auth::AuthService,
+    auth::operator,
     cli::{AdminCommand, Cli, Command, read_admin_password},
-    clock::SystemClock,
+    clock::{Clock, SystemClock},
     config::Config,
     startup::{Application, open_store_for_operator_task},
     telemetry,
@@ -47,8 +47,14 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 async fn create_admin(config: Config, username: &str) -> Result<(), Box<dyn std::error::Error>> {
     let password = read_admin_password()?;
     let store = open_store_for_operator_task(&config).await?;
-    let auth = AuthService::start(&config, store, Arc::new(SystemClock)).await?;
-    let admin = auth.create_admin(username, password).await?;
+    let admin = operator::create_admin(
+        store.as_ref(),
+        config.hash_params,
+        username,
+        password,
+        SystemClock.now(),
+    )
+    .await?;
     println!("created admin {} ({})", admin.username, admin.id);
     Ok(())
 }

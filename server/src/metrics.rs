@@ -1,49 +1,115 @@
-//! Counters for operators, served at `/metrics` in Prometheus' text format.
+//! Counters for operators, served at `/metrics` in the OpenMetrics text format
+//! (`prometheus-client`; Prometheus reads it natively).
 //!
-//! Each application owns its own set (tests run many servers in one process, so a global
-//! registry would mix them). The counters on every request are plain atomics; the rest
-//! (audit events: logins, logouts, revocations…) are counted where the auth core records
-//! them, by kind — a fixed, small set of names, so the output stays bounded.
+//! Each application owns its own registry (tests run many servers in one process, so a
+//! global one would mix them). The counters touched on every request are created up front
+//! and kept as handles, so counting is one atomic add; audit events (logins, logouts,
+//! revocations…) are counted where the auth core records them, by kind — a fixed, small
+//! set of names, so the output stays bounded.
 
-use std::{
-    collections::BTreeMap,
-    fmt::Write,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Instant,
+use std::time::Instant;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, info::Info},
+    registry::Registry,
 };
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusClass {
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckOutcome {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventKind {
+    kind: &'static str,
+}
+
 pub struct Metrics {
+    registry: Registry,
     started: Instant,
+    uptime: Gauge,
     /// By HTTP status class: 1xx … 5xx.
-    responses: [AtomicU64; 5],
-    tokens_accepted: AtomicU64,
-    tokens_refused: AtomicU64,
-    refreshes: AtomicU64,
-    events: Mutex<BTreeMap<&'static str, u64>>,
+    responses: [Counter; 5],
+    tokens_accepted: Counter,
+    tokens_refused: Counter,
+    refreshes: Counter,
+    events: Family<EventKind, Counter>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        let mut registry = Registry::default();
+        registry.register(
+            "gatehouse_build",
+            "The running version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let uptime = Gauge::default();
+        registry.register(
+            "gatehouse_uptime_seconds",
+            "Seconds since the server started",
+            uptime.clone(),
+        );
+        let responses_by_class = Family::<StatusClass, Counter>::default();
+        registry.register(
+            "gatehouse_http_responses",
+            "HTTP responses by status class",
+            responses_by_class.clone(),
+        );
+        let responses = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
+            responses_by_class
+                .get_or_create(&StatusClass { class })
+                .clone()
+        });
+        let checks = Family::<CheckOutcome, Counter>::default();
+        registry.register(
+            "gatehouse_access_token_checks",
+            "Access-token checks (signature, expiry, revocation, session and user state)",
+            checks.clone(),
+        );
+        let outcome = |outcome| checks.get_or_create(&CheckOutcome { outcome }).clone();
+        let (tokens_accepted, tokens_refused) = (outcome("accepted"), outcome("refused"));
+        let refreshes = Counter::default();
+        registry.register(
+            "gatehouse_refresh_rotations",
+            "Refresh tokens rotated (sessions renewed)",
+            refreshes.clone(),
+        );
+        let events = Family::<EventKind, Counter>::default();
+        registry.register(
+            "gatehouse_audit_events",
+            "Security events written to the audit log, by kind",
+            events.clone(),
+        );
         Metrics {
+            registry,
             started: Instant::now(),
-            responses: Default::default(),
-            tokens_accepted: AtomicU64::new(0),
-            tokens_refused: AtomicU64::new(0),
-            refreshes: AtomicU64::new(0),
-            events: Mutex::new(BTreeMap::new()),
+            uptime,
+            responses,
+            tokens_accepted,
+            tokens_refused,
+            refreshes,
+            events,
         }
     }
 }
 
 impl Metrics {
+    /// The content type of `render`'s output.
+    pub const CONTENT_TYPE: &'static str =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
     pub fn response(&self, status: u16) {
         if let Some(class) = (status / 100).checked_sub(1).map(usize::from)
             && let Some(counter) = self.responses.get(class)
         {
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.inc();
         }
     }
 
@@ -53,84 +119,26 @@ impl Metrics {
         } else {
             &self.tokens_refused
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.inc();
     }
 
     pub fn refreshed(&self) {
-        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        self.refreshes.inc();
     }
 
     pub fn event(&self, kind: &'static str) {
-        if let Ok(mut events) = self.events.lock() {
-            *events.entry(kind).or_default() += 1;
-        }
+        self.events.get_or_create(&EventKind { kind }).inc();
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
+    /// Every family in the OpenMetrics text format.
     pub fn render(&self) -> String {
+        self.uptime
+            .set(i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, value) in samples {
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
-        };
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        family(
-            "gatehouse_build_info",
-            "gauge",
-            "The running version.",
-            &[(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
-        );
-        family(
-            "gatehouse_uptime_seconds",
-            "gauge",
-            "Seconds since the server started.",
-            &[(String::new(), self.started.elapsed().as_secs())],
-        );
-        let responses: Vec<(String, u64)> = self
-            .responses
-            .iter()
-            .enumerate()
-            .map(|(index, counter)| (format!("{{class=\"{}xx\"}}", index + 1), load(counter)))
-            .collect();
-        family(
-            "gatehouse_http_responses_total",
-            "counter",
-            "HTTP responses by status class.",
-            &responses,
-        );
-        family(
-            "gatehouse_access_token_checks_total",
-            "counter",
-            "Access-token checks (signature, expiry, revocation, session and user state).",
-            &[
-                ("{outcome=\"accepted\"}".into(), load(&self.tokens_accepted)),
-                ("{outcome=\"refused\"}".into(), load(&self.tokens_refused)),
-            ],
-        );
-        family(
-            "gatehouse_refresh_rotations_total",
-            "counter",
-            "Refresh tokens rotated (sessions renewed).",
-            &[(String::new(), load(&self.refreshes))],
-        );
-        let events: Vec<(String, u64)> = self
-            .events
-            .lock()
-            .map(|events| {
-                events
-                    .iter()
-                    .map(|(kind, count)| (format!("{{kind=\"{kind}\"}}"), *count))
-                    .collect()
-            })
-            .unwrap_or_default();
-        family(
-            "gatehouse_audit_events_total",
-            "counter",
-            "Security events written to the audit log, by kind.",
-            &events,
-        );
+        if let Err(error) = encode(&mut out, &self.registry) {
+            // Writing into a String cannot fail; were it to, a partial page is still honest.
+            tracing::error!(%error, "could not encode the metrics");
+        }
         out
     }
 }
@@ -156,7 +164,7 @@ mod tests {
         metrics.event("login_failed");
         let text = metrics.render();
         for line in [
-            "# TYPE gatehouse_http_responses_total counter",
+            "# TYPE gatehouse_http_responses counter",
             "gatehouse_http_responses_total{class=\"2xx\"} 2",
             "gatehouse_http_responses_total{class=\"4xx\"} 1",
             "gatehouse_http_responses_total{class=\"5xx\"} 0",
@@ -165,6 +173,8 @@ mod tests {
             "gatehouse_refresh_rotations_total 1",
             "gatehouse_audit_events_total{kind=\"login\"} 2",
             "gatehouse_audit_events_total{kind=\"login_failed\"} 1",
+            "gatehouse_build_info{version=\"0.1.0\"} 1",
+            "# EOF",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

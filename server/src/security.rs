@@ -7,6 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use app::model::ErrorCode;
+
 use crate::api::error::ApiError;
 
 /// Server-rendered pages set their own policy naming the response's nonce (see `app`);
@@ -85,7 +87,7 @@ pub async fn refuse_cross_site_writes(request: Request, next: Next) -> Response 
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
         return ApiError::new(
             StatusCode::FORBIDDEN,
-            "csrf",
+            ErrorCode::Csrf,
             "this request did not come from this site",
         )
         .into_response();

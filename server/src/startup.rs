@@ -16,9 +16,9 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     security::{SecurityHeaders, add_security_headers, refuse_cross_site_writes},
+    server_fns::WebBackend,
     state::AppState,
-    store::{Store, mongo::MongoStore, sqlite::SqliteStore},
-    web::WebBackend,
+    store::{OperatorStore, Store, mongo::MongoStore, sqlite::SqliteStore},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -54,11 +54,17 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
 }
 
 /// The same store for an operator task (creating an admin) that may run while the
-/// server does; such tasks only add accounts.
-pub async fn open_store_for_operator_task(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+/// server does: a type that can only add.
+pub async fn open_store_for_operator_task(
+    config: &Config,
+) -> Result<Box<dyn OperatorStore>, StartupError> {
     Ok(match &config.database_url {
-        Some(url) => Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?),
-        None => Arc::new(SqliteStore::open_beside_owner(&config.data_dir).await?),
+        Some(url) => {
+            let store: Arc<dyn Store> =
+                Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?);
+            Box::new(store)
+        }
+        None => Box::new(SqliteStore::open_beside_owner(&config.data_dir).await?),
     })
 }
 

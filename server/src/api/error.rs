@@ -8,21 +8,21 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::model::{ErrorBody, ErrorDetail};
+use app::model::{ErrorBody, ErrorCode, ErrorDetail};
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, TokenProblem};
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     field: Option<String>,
     retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -33,13 +33,17 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such endpoint",
+        )
     }
 
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this endpoint does not take that method",
         )
     }
@@ -48,7 +52,7 @@ impl ApiError {
         self.status
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -68,52 +72,74 @@ impl From<AuthError> for ApiError {
         match error {
             Invalid(field_error) => ApiError {
                 field: Some(field_error.field.to_owned()),
-                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::InvalidInput,
+                    message,
+                )
             },
-            InvalidCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
-            }
-            InvalidToken(crate::auth::TokenProblem::Missing) => ApiError::new(
+            InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "missing_token",
+                ErrorCode::InvalidCredentials,
+                message,
+            ),
+            InvalidToken(TokenProblem::Missing) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::MissingToken,
                 "This endpoint needs an `Authorization: Bearer <access token>` header.",
             ),
             InvalidToken(problem) => {
                 tracing::debug!(%problem, "access token refused");
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "invalid_token",
+                    ErrorCode::InvalidToken,
                     "The access token is missing, invalid, expired or revoked.",
                 )
             }
-            InvalidRefreshToken => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", message)
+            InvalidRefreshToken => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidRefreshToken,
+                message,
+            ),
+            RefreshTokenReused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::RefreshTokenReused,
+                message,
+            ),
+            Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message),
+            AccountDisabled => {
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::AccountDisabled, message)
             }
-            RefreshTokenReused => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "refresh_token_reused", message)
-            }
-            Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
-            AccountDisabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", message),
-            NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
-            UsernameTaken => ApiError::new(StatusCode::CONFLICT, "username_taken", message),
-            LastAdmin => ApiError::new(StatusCode::CONFLICT, "last_admin", message),
+            NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
+            UsernameTaken => ApiError::new(StatusCode::CONFLICT, ErrorCode::UsernameTaken, message),
+            LastAdmin => ApiError::new(StatusCode::CONFLICT, ErrorCode::LastAdmin, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", message)
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::Throttled, message)
+            },
+            Busy { retry_after } => ApiError {
+                retry_after_secs: Some(retry_after.as_secs().max(1)),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, message)
             },
             Unavailable(cause) => {
-                tracing::error!(%cause, "the store is unavailable");
+                tracing::error!(
+                    error = &cause as &dyn std::error::Error,
+                    "the store is unavailable"
+                );
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     "The service is temporarily unavailable; retry shortly.",
                 )
             }
             Unexpected(cause) => {
-                tracing::error!(%cause, "unexpected error");
+                tracing::error!(
+                    error = &*cause as &dyn std::error::Error,
+                    "unexpected error"
+                );
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "Something went wrong on our side.",
                 )
             }
@@ -124,15 +150,20 @@ impl From<AuthError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let (status, code) = match &rejection {
-            JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-            JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
-            JsonRejection::MissingJsonContentType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            JsonRejection::JsonDataError(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidInput)
             }
+            JsonRejection::JsonSyntaxError(_) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson)
+            }
+            JsonRejection::MissingJsonContentType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
             _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge)
             }
-            _ => (StatusCode::BAD_REQUEST, "bad_request"),
+            _ => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
         };
         ApiError::new(status, code, rejection.body_text())
     }
@@ -142,7 +173,7 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            ErrorCode::InvalidInput,
             rejection.body_text(),
         )
     }
@@ -150,7 +181,11 @@ impl From<QueryRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", rejection.body_text())
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            rejection.body_text(),
+        )
     }
 }
 
@@ -158,7 +193,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code,
                 message: self.message,
                 field: self.field,
             },
@@ -166,9 +201,10 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = match self.code {
-                "invalid_token" => "Bearer error=\"invalid_token\"",
-                _ => "Bearer",
+            let challenge = if self.code == ErrorCode::InvalidToken {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
             };
             headers.insert(
                 header::WWW_AUTHENTICATE,

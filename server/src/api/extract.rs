@@ -4,41 +4,27 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts},
+    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts},
+    http::{HeaderMap, StatusCode, header, request::Parts},
 };
-use serde::de::DeserializeOwned;
+
+use app::model::ErrorCode;
 
 use super::error::ApiError;
 use crate::{
-    auth::{ClientInfo, Principal},
+    auth::{AdminPrincipal, ClientInfo, Principal},
     state::AppState,
 };
 
 /// `axum::Json` whose rejections are `ApiError`s.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
-        Ok(ApiJson(value))
-    }
-}
-
 /// `axum::extract::Query` whose rejections are `ApiError`s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiQuery(value))
-    }
-}
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 pub struct BearerToken(pub Option<String>);
@@ -47,15 +33,34 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(BearerToken(bearer_token(parts)))
+        Ok(BearerToken(bearer_token(&parts.headers)?))
     }
 }
 
-pub fn bearer_token(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+/// The one Bearer parser (RFC 6750 over RFC 7235: the scheme is case-insensitive).
+/// Two `Authorization` headers are refused: a proxy that checked one and a server that
+/// read the other would disagree about who is calling.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "send one Authorization header, not several",
+        ));
+    }
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned);
+    Ok(token)
 }
 
 /// A caller proven by a valid access token.
@@ -70,13 +75,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer_token(parts);
+        let token = bearer_token(&parts.headers)?;
         Ok(AuthUser(state.auth.authenticate(token.as_deref()).await?))
     }
 }
 
-/// A caller proven by a valid access token who holds the admin role.
-pub struct RequireAdmin(pub Principal);
+/// A caller proven by a valid access token who holds the admin role (the core's one
+/// role check, `AuthService::authenticate_admin`).
+pub struct RequireAdmin(pub AdminPrincipal);
 
 impl<S> FromRequestParts<S> for RequireAdmin
 where
@@ -86,9 +92,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
-        AppState::from_ref(state).auth.require_admin(&principal)?;
-        Ok(RequireAdmin(principal))
+        let token = bearer_token(&parts.headers)?;
+        let state = AppState::from_ref(state);
+        Ok(RequireAdmin(
+            state.auth.authenticate_admin(token.as_deref()).await?,
+        ))
     }
 }
 

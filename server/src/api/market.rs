@@ -12,13 +12,13 @@ use serde::Serialize;
 use app::model::{ErrorBody, UserView};
 
 use super::{
+    auth::{ApiResult, LoginBody, Message, SignupBody, SignupResponse, TokenPair, no_store},
     extract::{ApiJson, AuthUser, BearerToken, Client},
-    routes::{ApiResult, LoginBody, Message, SignupBody, SignupResponse, TokenPair, no_store},
 };
 use crate::{auth::AuthError, state::AppState};
 
 /// `POST /market/api/register` — anyone.
-#[utoipa::path(post, path = "/register", tag = "market", request_body = SignupBody, responses((status = 201, body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/register", tag = "market", request_body = SignupBody, responses((status = 201, body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -43,7 +43,7 @@ pub struct MarketLogin {
 }
 
 /// `POST /market/api/login` — anyone.
-#[utoipa::path(post, path = "/login", tag = "market", request_body = LoginBody, responses((status = 200, body = MarketLogin), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/login", tag = "market", request_body = LoginBody, responses((status = 200, body = MarketLogin), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,

@@ -7,9 +7,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
-use crate::state::AppState;
+use app::model::ErrorCode;
+
+use super::{error::ApiError, extract::bearer_token};
+use crate::{metrics::Metrics, state::AppState};
 
 /// `GET /healthz` — the process is up (never touches the store).
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Up")))]
@@ -35,38 +38,28 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics` — counters in Prometheus' text format. With `GATEHOUSE_METRICS_TOKEN`
 /// set, only for `Authorization: Bearer <that token>`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 401, description = "GATEHOUSE_METRICS_TOKEN is set and was not presented")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text format", content_type = "application/openmetrics-text"), (status = 401, description = "GATEHOUSE_METRICS_TOKEN is set and was not presented")))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(expected) = &state.config.metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        let presented = match bearer_token(&headers) {
+            Ok(presented) => presented.unwrap_or_default(),
+            Err(refused) => return refused.into_response(),
+        };
+        // `subtle` compares in time that depends on the lengths only.
+        if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "the metrics token is missing or wrong",
             )
             .into_response();
         }
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
         state.auth.metrics().render(),
     )
         .into_response()
-}
-
-/// Equal lengths and bytes, in time that depends on the length only.
-fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
-    presented.len() == expected.len()
-        && presented
-            .iter()
-            .zip(expected)
-            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
-            == 0
 }
 
 /// `GET /.well-known/jwks.json` — public keys that verify our access tokens.

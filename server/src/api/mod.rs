@@ -2,11 +2,11 @@
 //! Routes are registered through `utoipa_axum`, so the OpenAPI document is generated from
 //! the very definitions that serve requests.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod market;
 mod meta;
-pub mod routes;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use utoipa::{
@@ -60,20 +60,20 @@ impl Modify for BearerAuth {
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
-    let auth = OpenApiRouter::new()
-        .routes(routes!(routes::signup))
-        .routes(routes!(routes::login))
-        .routes(routes!(routes::refresh))
-        .routes(routes!(routes::logout))
-        .routes(routes!(routes::logout_all))
-        .routes(routes!(routes::dashboard))
-        .routes(routes!(routes::me))
-        .routes(routes!(routes::sessions, routes::revoke_other_sessions))
-        .routes(routes!(routes::revoke_session))
-        .routes(routes!(routes::change_password))
-        .routes(routes!(routes::admin_list_users))
-        .routes(routes!(routes::admin_update_user))
-        .routes(routes!(routes::admin_audit));
+    let auth_api = OpenApiRouter::new()
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::dashboard))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::sessions, auth::revoke_other_sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::admin_list_users))
+        .routes(routes!(auth::admin_update_user))
+        .routes(routes!(auth::admin_audit));
 
     let market = OpenApiRouter::new()
         .routes(routes!(market::register))
@@ -84,7 +84,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(market::profile));
 
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/auth", auth)
+        .nest("/auth", auth_api)
         .nest("/market/api", market)
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))

@@ -1,11 +1,11 @@
 use std::time::Duration;
 
-use super::domain::FieldError;
-use super::token::TokenError;
-use crate::store::StoreError;
+use super::{password::HashError, token::KeyError, token::TokenError};
+use crate::{domain::FieldError, store::StoreError};
 
 /// Everything the auth core can refuse. The "caller's fault" variants carry what the
-/// caller may know; `Unexpected` carries the cause for the log only.
+/// caller may know; `Unavailable`, `Busy` and `Unexpected` keep their cause as the error
+/// source, for the log only.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("The {} {}.", .0.field.replace('_', " "), .0.message)]
@@ -32,10 +32,13 @@ pub enum AuthError {
     LastAdmin,
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
+    /// Too much work is queued already (password hashing); the caller may retry soon.
+    #[error("The service is busy. Try again in {} seconds.", .retry_after.as_secs().max(1))]
+    Busy { retry_after: Duration },
     #[error("The service is temporarily unavailable.")]
-    Unavailable(String),
-    #[error("unexpected: {0}")]
-    Unexpected(String),
+    Unavailable(#[source] StoreError),
+    #[error("unexpected error")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Why a presented access token did not authenticate (for logs; clients see one answer).
@@ -65,20 +68,25 @@ impl From<StoreError> for AuthError {
             StoreError::Conflict(_) => AuthError::UsernameTaken,
             StoreError::NotFound => AuthError::NotFound("record"),
             StoreError::LastAdmin => AuthError::LastAdmin,
-            StoreError::Unavailable(cause) => AuthError::Unavailable(cause),
-            StoreError::Unexpected(cause) => AuthError::Unexpected(cause),
+            StoreError::Unavailable(_) => AuthError::Unavailable(error),
+            StoreError::Unexpected(_) => AuthError::Unexpected(error.into()),
         }
     }
 }
 
-impl From<super::password::HashError> for AuthError {
-    fn from(error: super::password::HashError) -> Self {
-        AuthError::Unexpected(error.to_string())
+impl From<HashError> for AuthError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::QueueFull => AuthError::Busy {
+                retry_after: Duration::from_secs(1),
+            },
+            other => AuthError::Unexpected(other.into()),
+        }
     }
 }
 
-impl From<super::token::KeyError> for AuthError {
-    fn from(error: super::token::KeyError) -> Self {
-        AuthError::Unexpected(error.to_string())
+impl From<KeyError> for AuthError {
+    fn from(error: KeyError) -> Self {
+        AuthError::Unexpected(error.into())
     }
 }

@@ -13,7 +13,7 @@ use argon2::{
 };
 use tokio::sync::oneshot;
 
-use super::domain::Password;
+use crate::domain::{Password, PasswordHashString};
 
 /// argon2id cost parameters; the defaults are OWASP's (m=19 MiB, t=2, p=1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,32 +43,14 @@ impl HashParams {
     }
 }
 
-/// A PHC string such as `$argon2id$v=19$m=19456,t=2,p=1$...`. Never sent to a client.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordHashString(String);
-
-impl PasswordHashString {
-    pub fn from_stored(phc: String) -> Self {
-        PasswordHashString(phc)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for PasswordHashString {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordHashString([redacted])")
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error("the hashing pool is closed")]
     Closed,
+    #[error("the hashing queue is full")]
+    QueueFull,
     #[error("the hashing threads could not start: {0}")]
     Spawn(String),
 }
@@ -88,19 +70,25 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     params: HashParams,
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
     /// Verified against when a login names no existing user, so that such a login costs
     /// the same time as one with a wrong password.
     dummy_hash: Arc<PasswordHashString>,
 }
 
 impl PasswordHasherPool {
-    pub fn new(params: HashParams, max_concurrent: usize) -> Result<Self, HashError> {
+    /// `max_concurrent` threads hash at once; at most `max_queued` more wait, and past
+    /// that a hash is refused at once (`QueueFull`) rather than queued without bound.
+    pub fn new(
+        params: HashParams,
+        max_concurrent: usize,
+        max_queued: usize,
+    ) -> Result<Self, HashError> {
         let argon2 = argon2_with(&params)?;
         let dummy = argon2
             .hash_password(b"gatehouse-dummy-password-for-timing")
             .map_err(|e| HashError::Hash(e.to_string()))?;
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::sync_channel::<Job>(max_queued);
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..max_concurrent.max(1) {
             let queue = queue.clone();
@@ -123,7 +111,7 @@ impl PasswordHasherPool {
         Ok(PasswordHasherPool {
             params,
             jobs,
-            dummy_hash: Arc::new(PasswordHashString(dummy.to_string())),
+            dummy_hash: Arc::new(PasswordHashString::from_phc(dummy.to_string())),
         })
     }
 
@@ -164,10 +152,13 @@ impl PasswordHasherPool {
     ) -> Result<T, HashError> {
         let (answer, answered) = oneshot::channel();
         self.jobs
-            .send(Box::new(move || {
+            .try_send(Box::new(move || {
                 let _ = answer.send(work());
             }))
-            .map_err(|_| HashError::Closed)?;
+            .map_err(|error| match error {
+                mpsc::TrySendError::Full(_) => HashError::QueueFull,
+                mpsc::TrySendError::Disconnected(_) => HashError::Closed,
+            })?;
         answered.await.map_err(|_| HashError::Closed)?
     }
 }
@@ -201,7 +192,7 @@ fn hash_now(params: &HashParams, password: &[u8]) -> Result<PasswordHashString, 
     let hash = argon2_with(params)?
         .hash_password(password)
         .map_err(|e| HashError::Hash(e.to_string()))?;
-    Ok(PasswordHashString(hash.to_string()))
+    Ok(PasswordHashString::from_phc(hash.to_string()))
 }
 
 fn verify_now(
@@ -306,7 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_nothing_else() {
-        let pool = PasswordHasherPool::new(cheap(), 2).unwrap();
+        let pool = PasswordHasherPool::new(cheap(), 2, 16).unwrap();
         let hash = pool.hash(&password("correct horse battery")).await.unwrap();
         assert!(hash.as_str().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_eq!(
@@ -324,22 +315,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_queue_refuses_at_once_instead_of_waiting() {
+        // One hashing thread and room for one waiting job.
+        let pool = PasswordHasherPool::new(cheap(), 1, 1).unwrap();
+        let (started, running) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        // Polled once here (not spawned): its first poll enqueues the job, and the blocking
+        // `recv` below must not starve a runtime that other tasks need.
+        let mut blocker = Box::pin(pool.run_bounded(move || {
+            let _ = started.send(());
+            let _ = released.recv();
+            Ok(())
+        }));
+        assert!(futures::poll!(&mut blocker).is_pending());
+        running.recv().unwrap();
+        // The thread is busy: the next job waits in the queue (its first poll enqueues it)...
+        let offered = password("correct horse battery");
+        let mut queued = Box::pin(pool.hash(&offered));
+        assert!(futures::poll!(&mut queued).is_pending());
+        // ...and the one after that is refused at once.
+        let refused = pool.hash(&password("correct horse battery")).await;
+        assert!(matches!(refused, Err(HashError::QueueFull)), "{refused:?}");
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(queued.await.is_ok());
+    }
+
+    #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
-        let pool = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let pool = PasswordHasherPool::new(cheap(), 1, 16).unwrap();
         let dummy = password("gatehouse-dummy-password-for-timing");
         assert_eq!(pool.verify(&dummy, None).await.unwrap(), Verified::No);
     }
 
     #[tokio::test]
     async fn a_weaker_hash_is_upgraded_at_the_next_successful_login() {
-        let old = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let old = PasswordHasherPool::new(cheap(), 1, 16).unwrap();
         let hash = old.hash(&password("correct horse battery")).await.unwrap();
         let stronger = HashParams {
             m_cost_kib: 2048,
             t_cost: 2,
             p_cost: 1,
         };
-        let current = PasswordHasherPool::new(stronger, 1).unwrap();
+        let current = PasswordHasherPool::new(stronger, 1, 16).unwrap();
         match current
             .verify(&password("correct horse battery"), Some(&hash))
             .await
@@ -357,7 +375,7 @@ mod tests {
     /// tampered output) are judged exactly as its own verifier judges them.
     #[tokio::test]
     async fn reused_memory_verifies_hashes_of_any_cost_like_the_crates_own_verifier() {
-        let pool = PasswordHasherPool::new(cheap(), 1).unwrap();
+        let pool = PasswordHasherPool::new(cheap(), 1, 16).unwrap();
         let costs = [(2048, 2), (512, 1), (1024, 3)];
         for (m_cost_kib, t_cost) in costs {
             let params = Params::new(m_cost_kib, t_cost, 1, None).unwrap();
@@ -365,7 +383,7 @@ mod tests {
                 .hash_password(b"correct horse battery")
                 .unwrap()
                 .to_string();
-            let stored = PasswordHashString::from_stored(hash.clone());
+            let stored = PasswordHashString::from_phc(hash.clone());
             let answer = pool
                 .verify(&password("correct horse battery"), Some(&stored))
                 .await
@@ -384,7 +402,7 @@ mod tests {
             assert_eq!(
                 pool.verify(
                     &password("correct horse battery"),
-                    Some(&PasswordHashString::from_stored(tampered))
+                    Some(&PasswordHashString::from_phc(tampered))
                 )
                 .await
                 .unwrap(),
@@ -395,8 +413,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_garbage_stored_hash_does_not_verify() {
-        let pool = PasswordHasherPool::new(cheap(), 1).unwrap();
-        let garbage = PasswordHashString::from_stored("not-a-phc-string".into());
+        let pool = PasswordHasherPool::new(cheap(), 1, 16).unwrap();
+        let garbage = PasswordHashString::from_phc("not-a-phc-string".into());
         assert_eq!(
             pool.verify(&password("anything at all"), Some(&garbage))
                 .await

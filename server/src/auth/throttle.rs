@@ -5,7 +5,8 @@
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
-use crate::config::ThrottleConfig;
+use super::ClientInfo;
+use crate::{config::ThrottleConfig, domain::Username};
 
 /// Bounds the memory an attacker can make the throttles use by inventing keys.
 const MAX_TRACKED_KEYS: usize = 100_000;
@@ -99,6 +100,15 @@ impl LoginThrottle {
 }
 
 impl LoginKeys {
+    /// The keys for an attempt naming `username`, from `client`: the one way sign-in and
+    /// password change count attempts, so the two share a lockout.
+    pub fn for_attempt(username: &str, client: &ClientInfo) -> LoginKeys {
+        LoginKeys {
+            account: format!("user:{}", Username::attempt_key(username)),
+            client: Some(client.throttle_key()),
+        }
+    }
+
     fn all(&self) -> impl Iterator<Item = &String> {
         std::iter::once(&self.account).chain(self.client.as_ref())
     }

@@ -3,6 +3,7 @@
 //! The contract suite in `contract.rs` runs the same cases against each one reachable.
 
 pub mod mongo;
+mod operator;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -11,7 +12,9 @@ mod contract;
 use app::model::Role;
 use async_trait::async_trait;
 
-use crate::auth::{password::PasswordHashString, token::RefreshHash};
+pub use operator::OperatorStore;
+
+use crate::domain::{PasswordHashString, RefreshHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -333,3 +333,61 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_count_toward_the_same_lockout_as_logins() {
+    let app = spawn_app_with(|config| config.throttle.login_failures_per_account = 3).await;
+    let tokens = app.signup_and_login("Ada").await;
+    for _ in 0..3 {
+        let wrong = app
+            .client
+            .post(app.url("/auth/password"))
+            .bearer_auth(&tokens.access)
+            .json(&json!({"current_password": "not my password", "new_password": "a brand new passphrase"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // The account is locked for sign-in too, however the name is written.
+    let login = app.login_response("ADA", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(login).await, "throttled");
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_503_with_retry_after_not_an_endless_wait() {
+    let app = spawn_app_with(|config| {
+        config.max_concurrent_hashes = 1;
+        config.max_queued_hashes = 1;
+    })
+    .await;
+    assert_eq!(app.signup("ada").await.status(), StatusCode::CREATED);
+    let attempts = (0..12).map(|_| app.login_response("ada", PASSWORD));
+    let (mut signed_in, mut busy) = (0, 0);
+    for response in futures::future::join_all(attempts).await {
+        match response.status() {
+            StatusCode::OK => signed_in += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                let retry_after: u64 = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(retry_after >= 1);
+                assert_eq!(error_code(response).await, "busy");
+                busy += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // One hashing and one waiting at a time: twelve at once cannot all be taken.
+    assert!(signed_in >= 1, "nobody signed in");
+    assert!(busy >= 1, "nothing was refused: the queue is not bounded");
+    assert_eq!(signed_in + busy, 12);
+    // Once the queue has drained, a login is served again.
+    assert_eq!(
+        app.login_response("ada", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}

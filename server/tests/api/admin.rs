@@ -120,6 +120,33 @@ async fn an_admin_lists_and_searches_users_page_by_page() {
 }
 
 #[tokio::test]
+async fn a_page_number_past_the_cap_is_refused_not_overflowed() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    for listing in ["users", "audit"] {
+        let huge = app
+            .get(
+                &format!("/auth/admin/{listing}?page=18446744073709551615&per_page=100"),
+                Some(&admin.access),
+            )
+            .await;
+        assert_eq!(huge.status(), StatusCode::UNPROCESSABLE_ENTITY, "{listing}");
+        assert_eq!(error_code(huge).await, "invalid_input");
+        // The last page allowed is answered (empty), not refused.
+        let last = app
+            .get(
+                &format!("/auth/admin/{listing}?page=1000000&per_page=100"),
+                Some(&admin.access),
+            )
+            .await;
+        assert_eq!(last.status(), StatusCode::OK, "{listing}");
+        let body: Value = last.json().await.unwrap();
+        assert_eq!(body["items"].as_array().map(Vec::len), Some(0));
+        assert_eq!(body["page"], 1_000_000);
+    }
+}
+
+#[tokio::test]
 async fn a_promotion_takes_effect_at_once_and_the_last_admin_stays() {
     let app = spawn_app().await;
     let admin = app.admin("root").await;

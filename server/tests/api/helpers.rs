@@ -58,7 +58,19 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// `TEST_LOG=1` shows the servers' logs (filtered by `RUST_LOG`, default `debug`);
+/// without it tests print only their own failures.
+fn init_test_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            server::telemetry::init_with_default_filter(false, "debug");
+        }
+    });
+}
+
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    init_test_logs();
     let data_dir = Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(&data_dir);
     customize(&mut config);
@@ -220,17 +232,19 @@ impl TestApp {
 
     /// An admin made the way an operator makes one (the core call behind `admin create`).
     pub async fn admin(&self, username: &str) -> Tokens {
-        let application_auth = server::startup::open_store_for_operator_task(&self.config)
+        use server::clock::Clock;
+        let store = server::startup::open_store_for_operator_task(&self.config)
             .await
             .unwrap();
-        let auth = server::auth::AuthService::start(
-            &self.config,
-            application_auth,
-            Arc::new(server::clock::SystemClock),
+        server::auth::operator::create_admin(
+            store.as_ref(),
+            self.config.hash_params,
+            username,
+            PASSWORD.into(),
+            server::clock::SystemClock.now(),
         )
         .await
         .unwrap();
-        auth.create_admin(username, PASSWORD.into()).await.unwrap();
         self.login(username).await
     }
 }

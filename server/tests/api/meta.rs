@@ -194,9 +194,10 @@ async fn metrics_count_what_the_server_did() {
         response.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.0.4")
+            .starts_with("application/openmetrics-text; version=1.0.0")
     );
     let metrics = response.text().await.unwrap();
+    assert_eq!(metrics.lines().last(), Some("# EOF"));
     assert_eq!(
         sample(
             &metrics,
@@ -240,6 +241,15 @@ async fn a_metrics_token_keeps_metrics_private() {
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(error_code(refused).await, "invalid_token");
     }
+    // The scheme is case-insensitive (RFC 7235), as on every other route.
+    let lower_case = app
+        .client
+        .get(app.url("/metrics"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower_case.status(), StatusCode::OK);
     let allowed = app.get("/metrics", Some(token)).await;
     assert_eq!(allowed.status(), StatusCode::OK);
     assert!(
@@ -249,4 +259,22 @@ async fn a_metrics_token_keeps_metrics_private() {
             .unwrap()
             .contains("gatehouse_uptime_seconds")
     );
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_with_400() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    let twice = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("authorization", format!("Bearer {}", tokens.access))
+        .header("authorization", "Bearer someone-else")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(twice).await, "bad_request");
+    let once = app.get("/auth/me", Some(&tokens.access)).await;
+    assert_eq!(once.status(), StatusCode::OK);
 }

@@ -16,7 +16,8 @@ use super::{
     extract::{ApiJson, ApiQuery, AuthUser, BearerToken, Client, RequireAdmin},
 };
 use crate::{
-    auth::{IssuedTokens, SignupRequest},
+    auth::{AuthError, IssuedTokens, SignupRequest},
+    domain::PageRequest,
     state::AppState,
     store::{Page, UserChange},
 };
@@ -137,7 +138,7 @@ pub struct SignupResponse {
 }
 
 /// `POST /auth/signup` — anyone; `role` may only be `user`.
-#[utoipa::path(post, path = "/signup", tag = "auth", request_body = SignupBody, responses((status = 201, description = "Created", body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/signup", tag = "auth", request_body = SignupBody, responses((status = 201, description = "Created", body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,
     Client(client): Client,
@@ -155,7 +156,7 @@ pub async fn signup(
 }
 
 /// `POST /auth/login` — anyone.
-#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair", body = LoginResponse), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair", body = LoginResponse), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -188,14 +189,14 @@ async fn presented_refresh_token(
         .is_some_and(|length| length != "0")
         || request.headers().contains_key(header::TRANSFER_ENCODING);
     if !has_body {
-        return Err(crate::auth::AuthError::InvalidRefreshToken.into());
+        return Err(AuthError::InvalidRefreshToken.into());
     }
     let ApiJson(body) =
         <ApiJson<RefreshBody> as axum::extract::FromRequest<()>>::from_request(request, &())
             .await?;
     body.refresh_token
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| crate::auth::AuthError::InvalidRefreshToken.into())
+        .ok_or_else(|| AuthError::InvalidRefreshToken.into())
 }
 
 /// `POST /auth/refresh` — holder of a refresh token; returns a new pair.
@@ -335,7 +336,7 @@ pub struct PasswordChangeBody {
 }
 
 /// `POST /auth/password` — any signed-in user, with the current password.
-#[utoipa::path(post, path = "/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -385,28 +386,26 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
-    fn new(found: Page<T>, page: u64, per_page: u64) -> Self {
+    fn new(found: Page<T>, request: PageRequest) -> Self {
         Paged {
             items: found.items,
             total: found.total,
-            page: page.max(1),
-            per_page: per_page.clamp(1, 100),
+            page: request.page(),
+            per_page: request.per_page(),
         }
     }
 }
 
 /// `GET /auth/admin/users` — admins only; paged, searchable by username.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", params(UserListParams), security(("bearer" = [])), responses((status = 200, body = Paged<UserView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[utoipa::path(get, path = "/admin/users", tag = "admin", params(UserListParams), security(("bearer" = [])), responses((status = 200, body = Paged<UserView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid query (a page past 1,000,000)", body = ErrorBody)))]
 pub async fn admin_list_users(
     State(state): State<AppState>,
-    RequireAdmin(principal): RequireAdmin,
+    RequireAdmin(admin): RequireAdmin,
     ApiQuery(params): ApiQuery<UserListParams>,
 ) -> ApiResult<Json<Paged<UserView>>> {
-    let found = state
-        .auth
-        .list_users(&principal, params.search, params.page, params.per_page)
-        .await?;
-    Ok(Json(Paged::new(found, params.page, params.per_page)))
+    let page = PageRequest::parse(params.page, params.per_page).map_err(AuthError::from)?;
+    let found = state.auth.list_users(&admin, params.search, page).await?;
+    Ok(Json(Paged::new(found, page)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -423,7 +422,7 @@ pub struct UserChangeBody {
 pub async fn admin_update_user(
     State(state): State<AppState>,
     Client(client): Client,
-    RequireAdmin(principal): RequireAdmin,
+    RequireAdmin(admin): RequireAdmin,
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<UserChangeBody>,
 ) -> ApiResult<Json<UserView>> {
@@ -434,7 +433,7 @@ pub async fn admin_update_user(
     Ok(Json(
         state
             .auth
-            .update_user(&principal, &user_id, change, &client)
+            .update_user(&admin, &user_id, change, &client)
             .await?,
     ))
 }
@@ -453,15 +452,13 @@ pub struct AuditParams {
 
 /// `GET /auth/admin/audit` — admins only: the login log and security events, newest
 /// first.
-#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditParams), security(("bearer" = [])), responses((status = 200, body = Paged<AuditEventView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditParams), security(("bearer" = [])), responses((status = 200, body = Paged<AuditEventView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid query (a page past 1,000,000)", body = ErrorBody)))]
 pub async fn admin_audit(
     State(state): State<AppState>,
-    RequireAdmin(principal): RequireAdmin,
+    RequireAdmin(admin): RequireAdmin,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<Paged<AuditEventView>>> {
-    let found = state
-        .auth
-        .audit_log(&principal, params.kind, params.page, params.per_page)
-        .await?;
-    Ok(Json(Paged::new(found, params.page, params.per_page)))
+    let page = PageRequest::parse(params.page, params.per_page).map_err(AuthError::from)?;
+    let found = state.auth.audit_log(&admin, params.kind, page).await?;
+    Ok(Json(Paged::new(found, page)))
 }

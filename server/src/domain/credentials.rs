@@ -1,25 +1,11 @@
-//! Input parsed into types that can only hold valid values. Handlers turn raw request
-//! fields into these before anything else runs.
+//! Credentials as parsed input: handlers turn raw request fields into these before
+//! anything else runs.
 
 use std::{collections::HashSet, fmt, sync::LazyLock};
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Why a field was refused; `field` names the input it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        FieldError {
-            field,
-            message: message.into(),
-        }
-    }
-}
+use super::FieldError;
 
 /// A username as shown (NFKC-normalized, trimmed) plus the key that makes it unique
 /// case-insensitively.
@@ -70,6 +56,20 @@ impl Username {
     /// The case-folded form the store keeps unique.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The key an attempt naming `raw` is counted under by the throttles: the store's
+    /// key for a valid name; for a malformed one its bounded, lower-cased text. Either
+    /// way the same whether or not an account exists.
+    pub fn attempt_key(raw: &str) -> String {
+        match Username::parse(raw) {
+            Ok(name) => name.key,
+            Err(_) => raw
+                .chars()
+                .take(Self::MAX_CHARS)
+                .collect::<String>()
+                .to_lowercase(),
+        }
     }
 }
 
@@ -186,6 +186,14 @@ mod tests {
         let fullwidth = Username::parse("ＡＤＡ").unwrap();
         let ascii = Username::parse("ada").unwrap();
         assert_eq!(fullwidth.key(), ascii.key());
+    }
+
+    #[test]
+    fn an_attempt_is_counted_under_the_same_key_however_the_name_is_written() {
+        assert_eq!(Username::attempt_key(" ADA "), Username::attempt_key("ada"));
+        assert_eq!(Username::attempt_key("ＡＤＡ"), "ada");
+        assert_eq!(Username::attempt_key("Not A Name!"), "not a name!");
+        assert_eq!(Username::attempt_key(&"X".repeat(500)).len(), 64);
     }
 
     #[test]

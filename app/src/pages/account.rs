@@ -4,12 +4,12 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
+    forms::{Field, FormErrors, query_error},
     model::Viewer,
-    session::{Field, FormErrors},
 };
 
 #[cfg(feature = "ssr")]
-use crate::session::ssr::{back_to_form, backend, presented, request};
+use crate::ssr::{back_to_form, backend, presented, request};
 
 #[server(endpoint = "password")]
 pub async fn change_password(
@@ -42,7 +42,7 @@ fn Account(viewer: Viewer) -> impl IntoView {
             <p>"Signed in as " <strong>{viewer.user.username}</strong> "."</p>
             <h2>"Change your password"</h2>
             <p class="hint">"Changing it signs you out on every other device."</p>
-            <ChangePasswordForm returned_error=crate::session::query_error()/>
+            <ChangePasswordForm returned_error=query_error()/>
         </section>
     }
 }

@@ -1,14 +1,12 @@
-//! Where tokens are issued and verified: JWT access tokens and opaque refresh tokens.
+//! Access tokens: the claims are assembled, signed and verified here and nowhere else.
 //! Every function takes `now` (Unix seconds) so expiry is tested without sleeping.
-
-use crate::sharded::ShardedMap;
 
 use app::model::Role;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use super::keys::{Ed25519KeyMaterial, KeyError, random_id};
 
 /// The `typ` claim of an access token. Refresh tokens are opaque and never parse as JWTs,
 /// but the marker keeps any future JWT kind from passing as an access token.
@@ -17,8 +15,6 @@ pub const ACCESS_TOKEN_TYPE: &str = "access";
 pub const LEEWAY_SECS: i64 = 5;
 /// No legitimate access token comes near this size; longer input is refused unparsed.
 const MAX_TOKEN_BYTES: usize = 4096;
-const REFRESH_PREFIX: &str = "rt_";
-const REFRESH_RANDOM_BYTES: usize = 32;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -32,6 +28,22 @@ pub struct AccessClaims {
     pub exp: i64,
     pub iss: String,
     pub typ: String,
+}
+
+/// Who an access token speaks for.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessGrant<'a> {
+    pub user_id: &'a str,
+    pub username: &'a str,
+    pub role: Role,
+    pub session_id: &'a str,
+}
+
+/// A signed access token and when it expires (Unix seconds).
+#[derive(Debug)]
+pub struct IssuedAccess {
+    pub token: String,
+    pub expires_at: i64,
 }
 
 /// Why an access token was refused. Callers answer all of them with the same 401; the
@@ -56,72 +68,27 @@ pub enum TokenError {
     NotYetValid,
 }
 
-/// A freshly generated Ed25519 key pair, as the store keeps it.
-pub struct Ed25519KeyMaterial {
-    pub kid: String,
-    /// PKCS#8 DER of the private key.
-    pub private_pkcs8: Vec<u8>,
-    /// The raw 32-byte public key.
-    pub public_raw: Vec<u8>,
-}
-
-impl std::fmt::Debug for Ed25519KeyMaterial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ed25519KeyMaterial")
-            .field("kid", &self.kid)
-            .field("private_pkcs8", &"[redacted]")
-            .finish()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("the system random generator failed: {0}")]
-    Random(String),
-    #[error("the signing key is invalid: {0}")]
-    Invalid(String),
-}
-
-impl Ed25519KeyMaterial {
-    pub fn generate() -> Result<Ed25519KeyMaterial, KeyError> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
-        let signing = SigningKey::from_bytes(&seed);
-        let private_pkcs8 = signing
-            .to_pkcs8_der()
-            .map_err(|e| KeyError::Invalid(e.to_string()))?
-            .as_bytes()
-            .to_vec();
-        let public_raw = signing.verifying_key().to_bytes().to_vec();
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(&public_raw)[..12]);
-        Ok(Ed25519KeyMaterial {
-            kid,
-            private_pkcs8,
-            public_raw,
-        })
-    }
-}
-
 /// Tokens whose signature, algorithm, key, type and issuer have been checked, keyed by
 /// the whole token text. A hit skips only the signature check (the costly part: ~50 µs
 /// for Ed25519); expiry and `nbf` are checked against `now` on every use, and revocation
 /// is the store's job on every request. Only tokens that passed every check get in, so
-/// garbage cannot fill it.
-struct VerifiedCache(ShardedMap<AccessClaims>);
+/// garbage cannot fill it. Bounded (`quick_cache` evicts what is least used): a miss
+/// only costs the signature check again.
+struct VerifiedCache(quick_cache::sync::Cache<Box<str>, AccessClaims>);
 
 impl VerifiedCache {
+    const CAPACITY: usize = 256 * 1024;
+
     fn new() -> Self {
-        VerifiedCache(ShardedMap::new(16_384))
+        VerifiedCache(quick_cache::sync::Cache::new(Self::CAPACITY))
     }
 
     fn get(&self, token: &str) -> Option<AccessClaims> {
         self.0.get(token)
     }
 
-    fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
-        self.0.insert(token, claims.clone(), |cached| {
-            cached.exp > now - LEEWAY_SECS
-        });
+    fn insert(&self, token: &str, claims: &AccessClaims) {
+        self.0.insert(token.into(), claims.clone());
     }
 }
 
@@ -210,6 +177,32 @@ impl TokenSigner {
         &self.issuer
     }
 
+    /// Issues an access token for `grant`, valid from `now` for `ttl_secs`.
+    pub fn issue(
+        &self,
+        grant: AccessGrant<'_>,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<IssuedAccess, KeyError> {
+        let expires_at = now + ttl_secs;
+        let claims = AccessClaims {
+            sub: grant.user_id.to_owned(),
+            name: grant.username.to_owned(),
+            role: grant.role,
+            sid: grant.session_id.to_owned(),
+            jti: random_id()?,
+            iat: now,
+            nbf: now,
+            exp: expires_at,
+            iss: self.issuer.clone(),
+            typ: ACCESS_TOKEN_TYPE.to_owned(),
+        };
+        Ok(IssuedAccess {
+            token: self.sign(&claims)?,
+            expires_at,
+        })
+    }
+
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
@@ -224,7 +217,7 @@ impl TokenSigner {
             return Ok(claims);
         }
         let claims = self.verify_uncached(token, now)?;
-        self.verified.insert(token, &claims, now);
+        self.verified.insert(token, &claims);
         Ok(claims)
     }
 
@@ -267,77 +260,11 @@ fn check_time(claims: &AccessClaims, now: i64) -> Result<(), TokenError> {
     Ok(())
 }
 
-/// A refresh token as handed to the client once; only its hash is ever stored.
-pub struct RefreshSecret(String);
-
-impl RefreshSecret {
-    pub fn generate() -> Result<RefreshSecret, KeyError> {
-        let mut bytes = [0u8; REFRESH_RANDOM_BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(RefreshSecret(format!(
-            "{REFRESH_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(bytes)
-        )))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn hash(&self) -> RefreshHash {
-        RefreshHash::of(&self.0)
-    }
-}
-
-impl std::fmt::Debug for RefreshSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RefreshSecret([redacted])")
-    }
-}
-
-/// SHA-256 of a refresh token, hex. A plain hash is enough: the input has 256 random bits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RefreshHash(String);
-
-impl RefreshHash {
-    fn of(token: &str) -> RefreshHash {
-        let digest = Sha256::digest(token.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        RefreshHash(hex)
-    }
-
-    /// Hashes a presented refresh token, refusing anything that is not shaped like one.
-    pub fn of_presented(token: &str) -> Option<RefreshHash> {
-        let random = token.strip_prefix(REFRESH_PREFIX)?;
-        let well_formed = random.len() == 43
-            && random
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        well_formed.then(|| RefreshHash::of(token))
-    }
-
-    pub fn from_stored(hex: String) -> RefreshHash {
-        RefreshHash(hex)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A random identifier (128 bits, base64url) for `jti`.
-pub fn random_id() -> Result<String, KeyError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::token::RefreshSecret;
+    use crate::domain::RefreshHash;
 
     const NOW: i64 = 1_800_000_000;
     const ISSUER: &str = "gatehouse-test";

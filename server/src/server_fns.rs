@@ -1,6 +1,6 @@
-//! The web app's door into the auth core: `app` declares `AuthBackend`, this implements
-//! it over the same `AuthService` the REST handlers call. Errors are described by the
-//! REST layer's one mapping, so both doors speak the same codes and messages.
+//! The server-function door into the auth core: `app` declares `AuthBackend`, this
+//! implements it over the same `AuthService` the REST handlers call. Errors are described
+//! by the REST layer's one mapping, so both doors speak the same codes and messages.
 
 use std::sync::Arc;
 
@@ -14,8 +14,11 @@ use axum::http::request::Parts;
 
 use crate::{
     api::{error::ApiError, extract::client_info},
-    auth::{AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignupRequest},
+    auth::{
+        AdminPrincipal, AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignupRequest,
+    },
     config::Config,
+    domain::PageRequest,
     store::UserChange,
 };
 
@@ -40,6 +43,13 @@ impl WebBackend {
         self.auth.authenticate(access).await.map_err(app_error)
     }
 
+    async fn admin(&self, access: Option<&str>) -> Result<AdminPrincipal, AppError> {
+        self.auth
+            .authenticate_admin(access)
+            .await
+            .map_err(app_error)
+    }
+
     fn issued(&self, issued: IssuedTokens) -> IssuedSession {
         let now = issued.issued_at;
         IssuedSession {
@@ -59,7 +69,7 @@ impl WebBackend {
 fn app_error(error: AuthError) -> AppError {
     let described = ApiError::from(error);
     AppError {
-        code: described.code().to_owned(),
+        code: described.code(),
         message: described.message().to_owned(),
         field: described.field().map(str::to_owned),
         status: described.status().as_u16(),
@@ -200,17 +210,19 @@ impl AuthBackend for WebBackend {
         search: Option<String>,
         page: u64,
     ) -> Result<UserPage, AppError> {
-        let principal = self.principal(access).await?;
+        let admin = self.admin(access).await?;
+        let page = PageRequest::parse(page, USERS_PER_PAGE)
+            .map_err(|invalid| app_error(invalid.into()))?;
         let found = self
             .auth
-            .list_users(&principal, search, page, USERS_PER_PAGE)
+            .list_users(&admin, search, page)
             .await
             .map_err(app_error)?;
         Ok(UserPage {
             users: found.items,
             total: found.total,
-            page: page.max(1),
-            per_page: USERS_PER_PAGE,
+            page: page.page(),
+            per_page: page.per_page(),
         })
     }
 
@@ -222,10 +234,10 @@ impl AuthBackend for WebBackend {
         role: Option<Role>,
         disabled: Option<bool>,
     ) -> Result<UserView, AppError> {
-        let principal = self.principal(access).await?;
+        let admin = self.admin(access).await?;
         self.auth
             .update_user(
-                &principal,
+                &admin,
                 user_id,
                 UserChange { role, disabled },
                 &self.client(request),
@@ -235,17 +247,19 @@ impl AuthBackend for WebBackend {
     }
 
     async fn audit_log(&self, access: Option<&str>, page: u64) -> Result<AuditPage, AppError> {
-        let principal = self.principal(access).await?;
+        let admin = self.admin(access).await?;
+        let page = PageRequest::parse(page, AUDIT_EVENTS_PER_PAGE)
+            .map_err(|invalid| app_error(invalid.into()))?;
         let found = self
             .auth
-            .audit_log(&principal, None, page, AUDIT_EVENTS_PER_PAGE)
+            .audit_log(&admin, None, page)
             .await
             .map_err(app_error)?;
         Ok(AuditPage {
             events: found.items,
             total: found.total,
-            page: page.max(1),
-            per_page: AUDIT_EVENTS_PER_PAGE,
+            page: page.page(),
+            per_page: page.per_page(),
         })
     }
 }

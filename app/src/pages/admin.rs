@@ -7,11 +7,12 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
     error::AppError,
+    forms::encode_query_value,
     model::{AuditPage, Role, UserPage, UserView, Viewer},
 };
 
 #[cfg(feature = "ssr")]
-use crate::session::ssr::{answer, back_to_form, backend, presented, request};
+use crate::ssr::{answer, back_to_form, backend, presented, request};
 
 #[server(endpoint = "admin/users")]
 pub async fn admin_users(search: Option<String>, page: u64) -> Result<UserPage, AppError> {
@@ -87,7 +88,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
                     <button type="submit">"Search"</button>
                 </div>
             </Form>
-            <crate::session::QueryError/>
+            <crate::forms::QueryError/>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || {
                     let me = me.clone();
@@ -121,7 +122,7 @@ fn UserTable(
 ) -> impl IntoView {
     let pages = page.total.div_ceil(page.per_page).max(1);
     let link = move |target: u64| match &search {
-        Some(search) => format!("/admin?search={}&page={target}", encode(search)),
+        Some(search) => format!("/admin?search={}&page={target}", encode_query_value(search)),
         None => format!("/admin?page={target}"),
     };
     view! {
@@ -209,16 +210,4 @@ fn AuditTable(page: AuditPage) -> impl IntoView {
             {(page.page < pages).then(|| view! { <a href=format!("/admin?audit_page={}", page.page + 1)>"Older"</a> })}
         </nav>
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-                (byte as char).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
 }

@@ -9,7 +9,7 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-use crate::session::ssr::{answer, back_to_form, backend, presented, request};
+use crate::ssr::{answer, back_to_form, backend, presented, request};
 
 #[server(endpoint = "sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
@@ -56,7 +56,7 @@ fn Sessions() -> impl IntoView {
         <section class="card" aria-labelledby="sessions-title">
             <h1 id="sessions-title">"Your devices"</h1>
             <p>"Every browser or app signed in to your account. End any you do not recognise."</p>
-            <crate::session::QueryError/>
+            <crate::forms::QueryError/>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {

@@ -1,0 +1,9 @@
+//! Every page of the web app, one module each. Pages render on the server; the parts that
+//! run in the browser are islands (`#[island]`) inside them.
+
+pub mod account;
+pub mod admin;
+pub mod dashboard;
+pub mod home;
+pub mod sessions;
+pub mod sign_in;

@@ -1,0 +1,83 @@
+//! The sign-in and sign-up pages. Their forms are islands: errors show in place without
+//! a reload, and without JavaScript they are plain form posts.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::{
+    forms::{Field, FormErrors, query_error},
+    session::{Login, Signup},
+};
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map().read_untracked();
+    let next = query.get("next").unwrap_or_default();
+    let notice = if query.get("signed_out").is_some() {
+        Some("You have signed out.")
+    } else if query.get("expired").is_some() {
+        Some("Your session has ended. Please sign in again.")
+    } else {
+        None
+    };
+    view! {
+        <section class="card narrow" aria-labelledby="login-title">
+            <h1 id="login-title">"Sign in"</h1>
+            {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+            <LoginForm next returned_error=query_error()/>
+            <p>"New here? " <a href="/signup">"Create an account"</a></p>
+        </section>
+    }
+}
+
+/// Signs in without leaving the page when it fails; on success the browser goes on to
+/// `next` (or the dashboard). Without JavaScript it is a plain form post.
+#[island]
+fn LoginForm(next: String, returned_error: Option<String>) -> impl IntoView {
+    // On success the server function's redirect (to `next`, checked on the server) moves
+    // the browser on.
+    let login = ServerAction::<Login>::new();
+    let errors = FormErrors::new(login.value(), returned_error);
+    view! {
+        {errors.alert(true)}
+        <ActionForm action=login>
+            <input type="hidden" name="next" value=next/>
+            <Field name="username" label="Username" autocomplete="username" required=true/>
+            <Field name="password" label="Password" kind="password" autocomplete="current-password"
+                required=true/>
+            <button type="submit">"Sign in"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    view! {
+        <section class="card narrow" aria-labelledby="signup-title">
+            <h1 id="signup-title">"Create an account"</h1>
+            <SignupForm returned_error=query_error()/>
+            <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
+        </section>
+    }
+}
+
+/// Field errors show beside their fields; on success the browser goes to the dashboard.
+#[island]
+fn SignupForm(returned_error: Option<String>) -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let errors = FormErrors::new(signup.value(), returned_error);
+    view! {
+        {errors.clone().alert(false)}
+        <ActionForm action=signup>
+            <Field name="username" label="Username" autocomplete="username" required=true
+                error=errors.field("username")/>
+            <p class="hint">"3 to 64 letters, digits, '.', '_' or '-'."</p>
+            <Field name="password" label="Password" kind="password" autocomplete="new-password"
+                required=true error=errors.field("password")/>
+            <p class="hint">"At least 8 characters. A few unrelated words make a good one."</p>
+            <Field name="email" label="Email (optional)" kind="email" autocomplete="email"
+                error=errors.field("email")/>
+            <button type="submit">"Create account"</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,237 @@
+//! Server-side helpers for the server functions: the backend and request from context,
+//! the session cookies, and how a server function answers (a status for the WASM client,
+//! a redirect for a plain form post).
+
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use http::{
+    HeaderValue,
+    header::{CONTENT_SECURITY_POLICY, SET_COOKIE},
+    request::Parts,
+};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::{
+    backend::{CookiePolicy, IssuedSession, PresentedTokens, SharedBackend},
+    error::AppError,
+    model::ErrorCode,
+};
+
+pub const ACCESS_COOKIE: &str = "gatehouse_access";
+pub const REFRESH_COOKIE: &str = "gatehouse_refresh";
+
+pub fn backend() -> Result<SharedBackend, AppError> {
+    use_context::<SharedBackend>()
+        .ok_or_else(|| AppError::new(ErrorCode::Internal, "the auth backend is not available"))
+}
+
+pub fn request() -> Result<Parts, AppError> {
+    use_context::<Parts>()
+        .ok_or_else(|| AppError::new(ErrorCode::Internal, "no request in context"))
+}
+
+pub fn presented(request: &Parts) -> PresentedTokens {
+    let jar = CookieJar::from_headers(&request.headers);
+    let value = |name: &str| {
+        jar.get(name)
+            .map(|cookie| cookie.value().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    PresentedTokens {
+        access: value(ACCESS_COOKIE),
+        refresh: value(REFRESH_COOKIE),
+    }
+}
+
+/// The access cookie is `SameSite=Lax` so that following a link to Gatehouse from
+/// elsewhere shows you signed in; the refresh cookie is `Strict`. Both are HttpOnly:
+/// no script ever reads a token.
+pub fn set_session_cookies(issued: &IssuedSession, policy: CookiePolicy) {
+    append(cookie(
+        ACCESS_COOKIE,
+        issued.access_token.clone(),
+        issued.access_max_age_secs,
+        SameSite::Lax,
+        policy,
+    ));
+    append(cookie(
+        REFRESH_COOKIE,
+        issued.refresh_token.clone(),
+        issued.refresh_max_age_secs,
+        SameSite::Strict,
+        policy,
+    ));
+}
+
+pub fn clear_session_cookies(policy: CookiePolicy) {
+    append(cookie(
+        ACCESS_COOKIE,
+        String::new(),
+        0,
+        SameSite::Lax,
+        policy,
+    ));
+    append(cookie(
+        REFRESH_COOKIE,
+        String::new(),
+        0,
+        SameSite::Strict,
+        policy,
+    ));
+}
+
+fn cookie(
+    name: &'static str,
+    value: String,
+    max_age_secs: i64,
+    same_site: SameSite,
+    policy: CookiePolicy,
+) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(policy.secure)
+        .same_site(same_site)
+        .max_age(time::Duration::seconds(max_age_secs.max(0)))
+        .build()
+}
+
+fn append(cookie: Cookie<'static>) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&cookie.to_string()),
+    ) {
+        response.append_header(SET_COOKIE, value);
+    }
+}
+
+/// A server function's outcome, with the error's HTTP status on the response (a
+/// refused login is a 401, not a 500).
+/// A plain form post (without JavaScript) is answered with a redirect instead.
+pub fn answer<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
+    let from_plain_form = use_context::<Parts>().is_some_and(|request| is_plain_form(&request));
+    if let Err(error) = &outcome
+        && !from_plain_form
+        && let (Some(response), Ok(status)) = (
+            use_context::<ResponseOptions>(),
+            http::StatusCode::from_u16(error.status),
+        )
+    {
+        response.set_status(status);
+    }
+    outcome
+}
+
+/// A plain HTML form post (no JavaScript) that failed goes back to `path`, where the
+/// page reads the error from the query; with JavaScript the error is returned.
+pub fn redirect_form_error(request: &Parts, path: &str, error: &AppError) {
+    if is_plain_form(request) {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        // Codes are snake_case ASCII: nothing in them needs encoding.
+        leptos_axum::redirect(&format!("{path}{separator}error={}", error.code));
+    }
+}
+
+/// A plain form post goes back to the page it came from (its `Referer`, a path on
+/// this site), carrying the error code if it failed; with JavaScript the outcome is
+/// returned as it is.
+pub fn back_to_form<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
+    if let Some(request) = use_context::<Parts>()
+        && is_plain_form(&request)
+    {
+        let back = referring_page(&request);
+        match &outcome {
+            Ok(_) => leptos_axum::redirect(&back),
+            Err(error) => redirect_form_error(&request, &back, error),
+        }
+    }
+    answer(outcome)
+}
+
+/// The referring page's path and query, without an earlier `error`; `/` when the
+/// header is missing or names another site (the CSRF guard refuses those anyway).
+fn referring_page(request: &Parts) -> String {
+    let referer = request
+        .headers
+        .get(http::header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<http::Uri>().ok());
+    let host = request
+        .headers
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let Some(referer) = referer.filter(|uri| {
+        uri.authority().map(|authority| authority.as_str()) == host && host.is_some()
+    }) else {
+        return "/".to_owned();
+    };
+    let kept: Vec<&str> = referer
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("error="))
+        .collect();
+    let path = referer.path();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
+/// Browsers ask for HTML when they post a form themselves; the WASM client does not.
+fn is_plain_form(request: &Parts) -> bool {
+    request
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A page's policy must name this response's nonce (Leptos puts it on its own inline
+/// scripts), so the page sets its Content-Security-Policy header itself. Nothing else
+/// runs inline; WASM instantiation needs `'wasm-unsafe-eval'`.
+pub fn set_page_security_policy() {
+    let (Some(response), Some(nonce)) =
+        (use_context::<ResponseOptions>(), leptos::nonce::use_nonce())
+    else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referring_page;
+
+    fn request(referer: Option<&str>) -> http::request::Parts {
+        let mut builder = http::Request::builder().header(http::header::HOST, "auth.example");
+        if let Some(referer) = referer {
+            builder = builder.header(http::header::REFERER, referer);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn a_plain_form_goes_back_only_to_a_page_of_this_site() {
+        let back = |referer| referring_page(&request(referer));
+        assert_eq!(back(Some("http://auth.example/sessions")), "/sessions");
+        assert_eq!(
+            back(Some(
+                "http://auth.example/admin?search=ada&error=last_admin&page=2"
+            )),
+            "/admin?search=ada&page=2"
+        );
+        assert_eq!(back(Some("http://auth.example/admin?error=x")), "/admin");
+        assert_eq!(back(Some("https://evil.example/admin")), "/");
+        assert_eq!(back(Some("/relative")), "/");
+        assert_eq!(back(None), "/");
+    }
+}

@@ -1,0 +1,58 @@
+//! Who a request is: the check behind every protected route and server function.
+
+use app::model::Role;
+
+use super::{AuthError, AuthResult, AuthService, TokenProblem};
+
+/// Who is calling, proven by a verified, unrevoked access token.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    /// The role the store holds now, not the one written in the token.
+    pub role: Role,
+    pub session_id: String,
+    pub jti: String,
+    pub token_expires_at: i64,
+}
+
+impl AuthService {
+    /// Signature, algorithm, type, issuer, time, then one store lookup for revocation,
+    /// session and user state.
+    pub async fn authenticate(&self, access_token: Option<&str>) -> AuthResult<Principal> {
+        let outcome = self.check_access_token(access_token).await;
+        self.metrics.token_check(outcome.is_ok());
+        outcome
+    }
+
+    async fn check_access_token(&self, access_token: Option<&str>) -> AuthResult<Principal> {
+        let token = access_token.ok_or(AuthError::InvalidToken(TokenProblem::Missing))?;
+        let now = self.now();
+        let claims = self
+            .signer
+            .verify(token, now)
+            .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
+        let status = self
+            .store
+            .access_status(&claims.jti, &claims.sid, &claims.sub, now)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;
+        if status.jti_revoked {
+            return Err(AuthError::InvalidToken(TokenProblem::Revoked));
+        }
+        if !status.session_active {
+            return Err(AuthError::InvalidToken(TokenProblem::SessionEnded));
+        }
+        if status.user_disabled {
+            return Err(AuthError::InvalidToken(TokenProblem::UserInactive));
+        }
+        Ok(Principal {
+            user_id: claims.sub,
+            username: status.username,
+            role: status.role,
+            session_id: claims.sid,
+            jti: claims.jti,
+            token_expires_at: claims.exp,
+        })
+    }
+}

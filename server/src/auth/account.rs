@@ -1,0 +1,213 @@
+//! Sign-up, and what a signed-in user does with their own account: who am I, my
+//! sessions, my password.
+
+use app::model::{Role, SessionView, UserView};
+
+use super::{
+    AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem,
+    audit::AuditActor,
+    password::Verified,
+    service::{new_id, view_of},
+    throttle::LoginKeys,
+};
+use crate::{
+    domain::{Email, FieldError, Password, Username},
+    store::{NewUser, UserRecord},
+};
+
+/// What sign-up accepts, before parsing.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+    pub role: Option<String>,
+}
+
+impl AuthService {
+    #[tracing::instrument(name = "signup", skip_all, fields(user_id))]
+    pub async fn signup(
+        &self,
+        request: SignupRequest,
+        client: &ClientInfo,
+    ) -> AuthResult<UserView> {
+        let now = self.now();
+        self.signup_limiter
+            .hit(&client.throttle_key(), now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        match request.role.as_deref().map(str::trim) {
+            None | Some("") | Some("user") => {}
+            Some("admin") => {
+                return Err(AuthError::Forbidden(
+                    "Sign-up cannot grant the admin role; an admin must promote the account",
+                ));
+            }
+            Some(_) => {
+                return Err(AuthError::Invalid(FieldError::new(
+                    "role",
+                    "must be \"user\" (or left out)",
+                )));
+            }
+        }
+        let username = Username::parse(&request.username)?;
+        let password = Password::parse_new(request.password, "password")?;
+        let email = request
+            .email
+            .as_deref()
+            .filter(|email| !email.trim().is_empty())
+            .map(Email::parse)
+            .transpose()?;
+        let user = self
+            .insert_user(&username, &password, email.as_ref(), Role::User, now)
+            .await?;
+        tracing::Span::current().record("user_id", user.id.as_str());
+        self.audit("signup", AuditActor::User(&user), client, None)
+            .await;
+        Ok(view_of(&user))
+    }
+
+    async fn insert_user(
+        &self,
+        username: &Username,
+        password: &Password,
+        email: Option<&Email>,
+        role: Role,
+        now: i64,
+    ) -> AuthResult<UserRecord> {
+        let hash = self.hasher.hash(password).await?;
+        Ok(self
+            .store
+            .create_user(NewUser {
+                id: new_id(),
+                username: username.as_str().to_owned(),
+                username_key: username.key().to_owned(),
+                email: email.map(|email| email.as_str().to_owned()),
+                password_hash: hash,
+                role,
+                created_at: now,
+            })
+            .await?)
+    }
+
+    pub async fn me(&self, principal: &Principal) -> AuthResult<UserView> {
+        let user = self
+            .store
+            .user_by_id(&principal.user_id)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;
+        Ok(view_of(&user))
+    }
+
+    pub async fn sessions(&self, principal: &Principal) -> AuthResult<Vec<SessionView>> {
+        let sessions = self
+            .store
+            .list_sessions(&principal.user_id, self.now())
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| SessionView {
+                current: session.id == principal.session_id,
+                id: session.id,
+                created_at: session.created_at,
+                last_used_at: session.last_used_at,
+                expires_at: session.expires_at,
+                user_agent: session.user_agent,
+                ip: session.ip,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(name = "revoke session", skip_all, fields(user_id = %principal.user_id, %session_id))]
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        if !self
+            .store
+            .revoke_session(&principal.user_id, session_id, now)
+            .await?
+        {
+            return Err(AuthError::NotFound("session"));
+        }
+        if session_id == principal.session_id {
+            self.store
+                .revoke_jti(&principal.jti, principal.token_expires_at)
+                .await?;
+        }
+        self.audit(
+            "session_revoked",
+            AuditActor::Principal(principal),
+            client,
+            Some(session_id),
+        )
+        .await;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "revoke other sessions", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn revoke_other_sessions(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<u64> {
+        let ended = self
+            .store
+            .revoke_user_sessions(&principal.user_id, Some(&principal.session_id), self.now())
+            .await?;
+        self.audit(
+            "other_sessions_revoked",
+            AuditActor::Principal(principal),
+            client,
+            None,
+        )
+        .await;
+        Ok(ended)
+    }
+
+    /// Needs the current password (a wrong one counts toward the login lockout); ends
+    /// every other session of the user.
+    #[tracing::instrument(name = "change password", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current_password: String,
+        new_password: String,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        let keys = LoginKeys::for_attempt(&principal.username, client);
+        self.login_throttle
+            .check(&keys, now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let new_password = Password::parse_new(new_password, "new_password")?;
+        let current = Password::parse_offered(current_password, "current_password")?;
+        let user = self
+            .store
+            .user_by_id(&principal.user_id)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;
+        if self
+            .hasher
+            .verify(&current, Some(&user.password_hash))
+            .await?
+            == Verified::No
+        {
+            self.login_throttle.record_failure(&keys, now);
+            return Err(AuthError::Invalid(FieldError::new(
+                "current_password",
+                "is not correct",
+            )));
+        }
+        let hash = self.hasher.hash(&new_password).await?;
+        self.store.set_password_hash(&user.id, &hash).await?;
+        self.store
+            .revoke_user_sessions(&user.id, Some(&principal.session_id), now)
+            .await?;
+        self.audit("password_changed", AuditActor::User(&user), client, None)
+            .await;
+        Ok(())
+    }
+}

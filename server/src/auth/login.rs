@@ -1,0 +1,245 @@
+//! Sign-in, refresh-token rotation and sign-out: where sessions begin and end.
+
+use app::model::UserView;
+
+use super::{
+    AuthError, AuthResult, AuthService, ClientInfo, Principal,
+    audit::AuditActor,
+    password::Verified,
+    service::{new_id, view_of},
+    throttle::LoginKeys,
+    token::{AccessGrant, RefreshSecret},
+};
+use crate::{
+    domain::{Password, RefreshHash, Username},
+    store::{NewSession, Rotation, UserRecord},
+};
+
+/// A fresh token pair.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    /// When these were issued (Unix seconds): lifetimes are counted from here.
+    pub issued_at: i64,
+    pub access_token: String,
+    pub access_expires_at: i64,
+    pub refresh_token: RefreshSecret,
+    pub refresh_expires_at: i64,
+    pub session_id: String,
+    pub user: UserView,
+}
+
+impl AuthService {
+    #[tracing::instrument(name = "login", skip_all, fields(user_id))]
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> AuthResult<IssuedTokens> {
+        let now = self.now();
+        let keys = LoginKeys::for_attempt(username, client);
+        self.login_throttle
+            .check(&keys, now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+
+        let password = Password::parse_offered(password, "password")
+            .map_err(|_| AuthError::InvalidCredentials);
+        let user = match Username::parse(username) {
+            Ok(name) => self.store.user_by_username_key(name.key()).await?,
+            Err(_) => None,
+        };
+        // Always run argon2 — against the dummy hash when there is no user — so that
+        // status, body and time are the same for an unknown user and a wrong password.
+        let verified = match &password {
+            Ok(password) => {
+                self.hasher
+                    .verify(password, user.as_ref().map(|user| &user.password_hash))
+                    .await?
+            }
+            Err(_) => Verified::No,
+        };
+        let user = match (user, verified) {
+            (Some(user), Verified::Yes) => user,
+            (Some(user), Verified::YesRehashed(stronger)) => {
+                self.store.set_password_hash(&user.id, &stronger).await?;
+                user
+            }
+            (user, _) => {
+                self.login_throttle.record_failure(&keys, now);
+                let detail = username.chars().take(64).collect::<String>();
+                self.audit(
+                    "login_failed",
+                    AuditActor::from_user(user.as_ref()),
+                    client,
+                    Some(&detail),
+                )
+                .await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        tracing::Span::current().record("user_id", user.id.as_str());
+        self.login_throttle.record_success(&keys);
+        if user.disabled {
+            self.audit(
+                "login_refused_disabled",
+                AuditActor::User(&user),
+                client,
+                None,
+            )
+            .await;
+            return Err(AuthError::AccountDisabled);
+        }
+
+        let session_id = new_id();
+        let refresh = RefreshSecret::generate()?;
+        let refresh_expires_at = now + self.refresh_ttl;
+        self.store
+            .create_session(NewSession {
+                id: session_id.clone(),
+                user_id: user.id.clone(),
+                refresh_hash: refresh.hash(),
+                created_at: now,
+                expires_at: refresh_expires_at,
+                user_agent: client.user_agent.clone(),
+                ip: client.ip_string(),
+            })
+            .await?;
+        self.audit("login", AuditActor::User(&user), client, None)
+            .await;
+        self.issue(&user, session_id, refresh, refresh_expires_at, now)
+    }
+
+    /// Rotates a refresh token: the presented one dies, a new pair is returned. A token
+    /// presented a second time revokes its whole session (RFC 9700 reuse detection).
+    #[tracing::instrument(name = "refresh", skip_all, fields(session_id))]
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> AuthResult<IssuedTokens> {
+        let now = self.now();
+        self.refresh_limiter
+            .hit(&client.throttle_key(), now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let presented =
+            RefreshHash::of_presented(presented.trim()).ok_or(AuthError::InvalidRefreshToken)?;
+        let successor = RefreshSecret::generate()?;
+        let refresh_expires_at = now + self.refresh_ttl;
+        match self
+            .store
+            .rotate_refresh(&presented, &successor.hash(), now, refresh_expires_at)
+            .await?
+        {
+            Rotation::Rotated { session, user } => {
+                tracing::Span::current().record("session_id", session.id.as_str());
+                self.metrics.refreshed();
+                self.issue(&user, session.id, successor, refresh_expires_at, now)
+            }
+            Rotation::Reused {
+                session_id,
+                user_id,
+            } => {
+                tracing::warn!(%session_id, %user_id, "refresh token reuse: session revoked");
+                let user = self.store.user_by_id(&user_id).await?;
+                self.audit(
+                    "refresh_token_reuse",
+                    AuditActor::from_user(user.as_ref()),
+                    client,
+                    Some(&session_id),
+                )
+                .await;
+                Err(AuthError::RefreshTokenReused)
+            }
+            Rotation::Invalid => Err(AuthError::InvalidRefreshToken),
+        }
+    }
+
+    fn issue(
+        &self,
+        user: &UserRecord,
+        session_id: String,
+        refresh: RefreshSecret,
+        refresh_expires_at: i64,
+        now: i64,
+    ) -> AuthResult<IssuedTokens> {
+        let access = self.signer.issue(
+            AccessGrant {
+                user_id: &user.id,
+                username: &user.username,
+                role: user.role,
+                session_id: &session_id,
+            },
+            now,
+            self.access_ttl,
+        )?;
+        Ok(IssuedTokens {
+            issued_at: now,
+            access_token: access.token,
+            access_expires_at: access.expires_at,
+            refresh_token: refresh,
+            refresh_expires_at,
+            session_id,
+            user: view_of(user),
+        })
+    }
+
+    /// Ends the caller's session and revokes the access token in hand.
+    #[tracing::instrument(name = "logout", skip_all, fields(user_id = %principal.user_id, session_id = %principal.session_id))]
+    pub async fn logout(&self, principal: &Principal, client: &ClientInfo) -> AuthResult<()> {
+        let now = self.now();
+        self.store
+            .revoke_jti(&principal.jti, principal.token_expires_at)
+            .await?;
+        self.store
+            .revoke_session(&principal.user_id, &principal.session_id, now)
+            .await?;
+        self.audit("logout", AuditActor::Principal(principal), client, None)
+            .await;
+        Ok(())
+    }
+
+    /// Ends the session a refresh token belongs to (the MongoDB ancestor's logout).
+    #[tracing::instrument(name = "logout with refresh token", skip_all)]
+    pub async fn logout_with_refresh(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        let presented =
+            RefreshHash::of_presented(presented.trim()).ok_or(AuthError::InvalidRefreshToken)?;
+        let session = self
+            .store
+            .session_by_refresh(&presented, now)
+            .await?
+            .ok_or(AuthError::InvalidRefreshToken)?;
+        self.store
+            .revoke_session(&session.user_id, &session.id, now)
+            .await?;
+        let user = self.store.user_by_id(&session.user_id).await?;
+        self.audit("logout", AuditActor::from_user(user.as_ref()), client, None)
+            .await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller, this one included.
+    #[tracing::instrument(name = "logout everywhere", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn logout_everywhere(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<u64> {
+        let now = self.now();
+        self.store
+            .revoke_jti(&principal.jti, principal.token_expires_at)
+            .await?;
+        let ended = self
+            .store
+            .revoke_user_sessions(&principal.user_id, None, now)
+            .await?;
+        self.audit(
+            "logout_everywhere",
+            AuditActor::Principal(principal),
+            client,
+            None,
+        )
+        .await;
+        Ok(ended)
+    }
+}

@@ -1,0 +1,55 @@
+//! What the operator's CLI does. It runs beside a server that may be using the same
+//! store, so it gets only an `OperatorStore`: it can add, never revoke.
+
+use app::model::{Role, UserView};
+
+use super::{
+    AuthResult,
+    password::{HashParams, PasswordHasherPool},
+    service::{new_id, view_of},
+};
+use crate::{
+    domain::{Password, Username},
+    store::{NewAuditEvent, NewUser, OperatorStore},
+};
+
+/// `gatehouse admin create`: the operator is trusted, so this may add any admin.
+pub async fn create_admin(
+    store: &dyn OperatorStore,
+    hash_params: HashParams,
+    username: &str,
+    password: String,
+    now: i64,
+) -> AuthResult<UserView> {
+    let username = Username::parse(username)?;
+    let password = Password::parse_new(password, "password")?;
+    let hasher = PasswordHasherPool::new(hash_params, 1, 1)?;
+    let user = store
+        .add_user(NewUser {
+            id: new_id(),
+            username: username.as_str().to_owned(),
+            username_key: username.key().to_owned(),
+            email: None,
+            password_hash: hasher.hash(&password).await?,
+            role: Role::Admin,
+            created_at: now,
+        })
+        .await?;
+    let event = NewAuditEvent {
+        at: now,
+        kind: "admin_created",
+        user_id: Some(user.id.clone()),
+        username: Some(user.username.clone()),
+        ip: None,
+        user_agent: None,
+        detail: Some("cli".to_owned()),
+    };
+    // As in the service: the account exists; a lost audit write is logged, not fatal.
+    if let Err(error) = store.add_audit_event(event).await {
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            "could not write an audit event"
+        );
+    }
+    Ok(view_of(&user))
+}

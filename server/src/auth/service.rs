@@ -1,0 +1,189 @@
+//! The auth service: what it holds, how it starts, and the pieces every operation uses.
+
+use std::{net::IpAddr, sync::Arc};
+
+use app::model::{Role, UserView};
+
+use super::{
+    AuthResult, audit::AuditActor, password::PasswordHasherPool, throttle::LoginThrottle,
+    throttle::WindowLimiter, token::Ed25519KeyMaterial, token::TokenSigner,
+};
+use crate::{
+    clock::Clock,
+    config::{Config, SigningConfig},
+    domain::{self, Password, Username},
+    metrics::Metrics,
+    store::{NewUser, Store, StoredSigningKey, UserRecord},
+};
+
+/// Where a request came from, as far as the server can tell.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    const MAX_USER_AGENT_CHARS: usize = 256;
+
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        ClientInfo {
+            ip,
+            user_agent: user_agent
+                .map(|agent| agent.chars().take(Self::MAX_USER_AGENT_CHARS).collect()),
+        }
+    }
+
+    pub(super) fn ip_string(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+
+    pub(super) fn throttle_key(&self) -> String {
+        format!(
+            "ip:{}",
+            self.ip_string().unwrap_or_else(|| "unknown".into())
+        )
+    }
+}
+
+pub struct AuthService {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) signer: TokenSigner,
+    pub(super) hasher: PasswordHasherPool,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) login_throttle: LoginThrottle,
+    pub(super) signup_limiter: WindowLimiter,
+    pub(super) refresh_limiter: WindowLimiter,
+    pub(super) access_ttl: i64,
+    pub(super) refresh_ttl: i64,
+    pub(super) metrics: Metrics,
+}
+
+impl AuthService {
+    /// Loads (or on first start creates) the signing key, and creates the bootstrap
+    /// admin when configured and no admin exists yet.
+    pub async fn start(
+        config: &Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> AuthResult<AuthService> {
+        let signer = match &config.signing {
+            SigningConfig::Hs256 { secret } => TokenSigner::hs256(secret, &config.issuer),
+            SigningConfig::EdDsa => {
+                let candidate = Ed25519KeyMaterial::generate()?;
+                let stored = store
+                    .signing_key_or_insert(StoredSigningKey {
+                        kid: candidate.kid.clone(),
+                        algorithm: "EdDSA".into(),
+                        private_der: candidate.private_pkcs8.clone(),
+                        public_raw: candidate.public_raw.clone(),
+                        created_at: clock.now(),
+                    })
+                    .await?;
+                let key = Ed25519KeyMaterial {
+                    kid: stored.kid,
+                    private_pkcs8: stored.private_der,
+                    public_raw: stored.public_raw,
+                };
+                TokenSigner::ed25519(&key, &config.issuer)?
+            }
+        };
+        let hasher = PasswordHasherPool::new(
+            config.hash_params,
+            config.max_concurrent_hashes,
+            config.max_queued_hashes,
+        )?;
+        domain::preload_common_passwords();
+        let throttle = &config.throttle;
+        let service = AuthService {
+            store,
+            signer,
+            hasher,
+            clock,
+            login_throttle: LoginThrottle::new(throttle.clone()),
+            signup_limiter: WindowLimiter::new(throttle.signups_per_ip, throttle.window),
+            refresh_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
+            access_ttl: config.access_ttl.as_secs() as i64,
+            refresh_ttl: config.refresh_ttl.as_secs() as i64,
+            metrics: Metrics::default(),
+        };
+        if let Some((username, password)) = &config.bootstrap_admin {
+            service.bootstrap_admin(username, password).await?;
+        }
+        Ok(service)
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        self.signer.jwks()
+    }
+
+    pub fn access_ttl_secs(&self) -> i64 {
+        self.access_ttl
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub async fn ready(&self) -> AuthResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Removes what has expired; run periodically.
+    #[tracing::instrument(name = "purge expired", skip_all)]
+    pub async fn purge_expired(&self) -> AuthResult<u64> {
+        Ok(self.store.purge_expired(self.now()).await?)
+    }
+
+    /// Creates the configured first admin unless an admin exists already; several
+    /// instances starting at once create exactly one.
+    async fn bootstrap_admin(&self, username: &str, password: &str) -> AuthResult<()> {
+        let username = Username::parse(username)?;
+        let password =
+            Password::parse_new(password.to_owned(), "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD")?;
+        let hash = self.hasher.hash(&password).await?;
+        let created = self
+            .store
+            .create_first_admin(NewUser {
+                id: new_id(),
+                username: username.as_str().to_owned(),
+                username_key: username.key().to_owned(),
+                email: None,
+                password_hash: hash,
+                role: Role::Admin,
+                created_at: self.now(),
+            })
+            .await?;
+        if let Some(user) = created {
+            tracing::info!(username = %user.username, "created the bootstrap admin");
+            self.audit(
+                "admin_created",
+                AuditActor::User(&user),
+                &ClientInfo::default(),
+                Some("bootstrap"),
+            )
+            .await;
+        }
+        Ok(())
+    }
+}
+
+/// Time-ordered ids (UUIDv7): new rows sort last in every index.
+pub(super) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn view_of(user: &UserRecord) -> UserView {
+    UserView {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        role: user.role,
+        disabled: user.disabled,
+        created_at: user.created_at,
+    }
+}

@@ -1,0 +1,28 @@
+//! Values that both the auth core and the stores speak in, so they sit below both: input
+//! parsed into types that can only hold valid values (a username, a password, an email
+//! address, a page request) and the hashed forms of secrets that the stores keep.
+//! Nothing here does I/O.
+
+mod credentials;
+mod paging;
+mod stored;
+
+pub use credentials::{Email, Password, Username, preload_common_passwords};
+pub use paging::PageRequest;
+pub use stored::{PasswordHashString, REFRESH_PREFIX, RefreshHash};
+
+/// Why a field was refused; `field` names the input it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The forms in which the stores keep secrets: never the secret itself.
+
+use sha2::{Digest, Sha256};
+
+/// What every refresh token starts with, so a leaked one is recognisable in logs and
+/// scanners.
+pub const REFRESH_PREFIX: &str = "rt_";
+/// 32 random bytes in unpadded base64url.
+const REFRESH_RANDOM_CHARS: usize = 43;
+
+/// A PHC string such as `$argon2id$v=19$m=19456,t=2,p=1$...`. Never sent to a client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHashString(String);
+
+impl PasswordHashString {
+    pub fn from_phc(phc: String) -> Self {
+        PasswordHashString(phc)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHashString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHashString([redacted])")
+    }
+}
+
+/// SHA-256 of a refresh token, hex. A plain hash is enough: the input has 256 random bits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RefreshHash(String);
+
+impl RefreshHash {
+    /// The hash of a token this server has just generated.
+    pub fn of_issued(token: &str) -> RefreshHash {
+        RefreshHash(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    /// Hashes a presented refresh token, refusing anything that is not shaped like one.
+    pub fn of_presented(token: &str) -> Option<RefreshHash> {
+        let random = token.strip_prefix(REFRESH_PREFIX)?;
+        let well_formed = random.len() == REFRESH_RANDOM_CHARS
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| RefreshHash::of_issued(token))
+    }
+
+    pub fn from_stored(hex: String) -> RefreshHash {
+        RefreshHash(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

@@ -1,0 +1,300 @@
+//! The MongoDB store, chosen when the database URL is `mongodb://…` or `mongodb+srv://…`.
+//!
+//! Written against the `mongodb` 3.x driver's documentation; no MongoDB server can be
+//! installed on the machines this was built on, so the document mapping, the filters and
+//! updates, and the index specifications are unit-tested here, and the storage contract
+//! suite runs against a live server whenever `MONGODB_URI` is set.
+//!
+//! Races are settled by the server, one document at a time:
+//! - usernames: a unique index on `username_key` (duplicate key 11000 → `Conflict`);
+//! - refresh rotation: ONE `find_one_and_update` whose filter requires the presented hash
+//!   to still be the session's current one; only one caller can match it. The last
+//!   superseded hashes stay in the session (`previous_refresh`, a multikey index) so a
+//!   replay is recognised and ends the session;
+//! - expiry: TTL indexes remove expired sessions and revocations by themselves.
+
+mod documents;
+mod queries;
+mod store;
+
+use std::time::Duration;
+
+use mongodb::{
+    Client, Collection, Database,
+    bson::{Document, doc},
+    error::{ErrorKind, WriteFailure},
+    options::{ClientOptions, ReturnDocument},
+};
+
+use documents::{AuditDoc, KeyDoc, RevokedDoc};
+pub use documents::{SessionDoc, UserDoc};
+pub use queries::{index_specs, literal_regex, rotation_filter, rotation_update};
+
+use super::{StoreError, StoreResult};
+
+const DUPLICATE_KEY: i32 = 11_000;
+/// How many superseded refresh hashes a session remembers for reuse detection.
+const REMEMBERED_REFRESH_HASHES: i32 = 50;
+/// Audit events are kept this long, then the TTL index removes them.
+const AUDIT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+const DEFAULT_DATABASE: &str = "gatehouse";
+
+pub fn is_mongodb_url(url: &str) -> bool {
+    url.starts_with("mongodb://") || url.starts_with("mongodb+srv://")
+}
+
+/// Maps the driver's errors by code and kind, never by message text.
+fn map_error(error: mongodb::error::Error) -> StoreError {
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == DUPLICATE_KEY => {
+            StoreError::Conflict("already exists")
+        }
+        ErrorKind::Command(command) if command.code == DUPLICATE_KEY => {
+            StoreError::Conflict("already exists")
+        }
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Unexpected(error.to_string()),
+    }
+}
+
+fn unexpected(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unexpected(error.to_string())
+}
+
+#[derive(Clone)]
+pub struct MongoStore {
+    database: Database,
+    users: Collection<UserDoc>,
+    sessions: Collection<SessionDoc>,
+    revoked: Collection<RevokedDoc>,
+    audit: Collection<AuditDoc>,
+    keys: Collection<KeyDoc>,
+    counters: Collection<Document>,
+    guards: Collection<Document>,
+}
+
+impl MongoStore {
+    /// Connects with short timeouts (a down database answers 503 within ~2 s and the
+    /// driver reconnects by itself) and creates the indexes.
+    pub async fn connect(url: &str, database_override: Option<&str>) -> StoreResult<MongoStore> {
+        let mut options = ClientOptions::parse(url).await.map_err(map_error)?;
+        options.app_name = Some("gatehouse".to_owned());
+        options.server_selection_timeout = Some(Duration::from_secs(2));
+        options.connect_timeout = Some(Duration::from_secs(2));
+        options.retry_writes = Some(true);
+        let name = database_override
+            .map(str::to_owned)
+            .or_else(|| options.default_database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let client = Client::with_options(options).map_err(map_error)?;
+        let database = client.database(&name);
+        let store = MongoStore {
+            users: database.collection("users"),
+            sessions: database.collection("sessions"),
+            revoked: database.collection("revoked_tokens"),
+            audit: database.collection("audit_events"),
+            keys: database.collection("signing_keys"),
+            counters: database.collection("counters"),
+            guards: database.collection("guards"),
+            database,
+        };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> StoreResult<()> {
+        for (collection, index) in index_specs() {
+            self.database
+                .collection::<Document>(collection)
+                .create_index(index)
+                .await
+                .map_err(map_error)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the whole database (tests run each in a fresh one).
+    pub async fn drop_database(&self) -> StoreResult<()> {
+        self.database.drop().await.map_err(map_error)
+    }
+
+    async fn next_audit_id(&self) -> StoreResult<i64> {
+        let counter = self
+            .counters
+            .find_one_and_update(doc! {"_id": "audit_events"}, doc! {"$inc": {"seq": 1_i64}})
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .ok_or_else(|| unexpected("the audit counter was not returned"))?;
+        counter.get_i64("seq").map_err(unexpected)
+    }
+
+    async fn active_admins(&self) -> StoreResult<u64> {
+        self.users
+            .count_documents(doc! {"role": "admin", "disabled": false})
+            .await
+            .map_err(map_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::Role;
+    use mongodb::bson::{self, Bson};
+
+    use super::{documents::date, *};
+
+    #[test]
+    fn a_user_round_trips_through_bson() {
+        let doc = UserDoc {
+            id: "u1".into(),
+            username: "Ada".into(),
+            username_key: "ada".into(),
+            email: Some("ada@example.org".into()),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            role: Role::Admin,
+            disabled: false,
+            created_at: 1_800_000_000,
+        };
+        let bson = bson::to_document(&doc).unwrap();
+        assert_eq!(bson.get_str("_id").unwrap(), "u1");
+        assert_eq!(bson.get_str("role").unwrap(), "admin");
+        assert_eq!(bson.get_i64("created_at").unwrap(), 1_800_000_000);
+        let back: UserDoc = bson::from_document(bson).unwrap();
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn session_expiry_is_stored_as_a_bson_date_for_the_ttl_index() {
+        let doc = SessionDoc {
+            id: "s1".into(),
+            user_id: "u1".into(),
+            created_at: 10,
+            last_used_at: 10,
+            expires_at: 1_800_000_000,
+            expires_on: date(1_800_000_000),
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+            current_refresh: "abc".into(),
+            previous_refresh: vec![],
+        };
+        let bson = bson::to_document(&doc).unwrap();
+        assert_eq!(
+            bson.get_datetime("expires_on").unwrap().timestamp_millis(),
+            1_800_000_000_000
+        );
+        assert_eq!(bson.get("revoked_at"), Some(&Bson::Null));
+        let back: SessionDoc = bson::from_document(bson).unwrap();
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn rotation_matches_only_the_current_live_token() {
+        let filter = rotation_filter("hash-1", 100);
+        assert_eq!(filter.get_str("current_refresh").unwrap(), "hash-1");
+        assert_eq!(filter.get("revoked_at"), Some(&Bson::Null));
+        assert_eq!(
+            filter.get_document("expires_at").unwrap(),
+            &doc! {"$gt": 100_i64}
+        );
+    }
+
+    #[test]
+    fn rotation_swaps_the_hash_and_remembers_the_old_one_boundedly() {
+        let update = rotation_update("old", "new", 100, 700);
+        let set = update.get_document("$set").unwrap();
+        assert_eq!(set.get_str("current_refresh").unwrap(), "new");
+        assert_eq!(set.get_i64("expires_at").unwrap(), 700);
+        assert_eq!(
+            set.get_datetime("expires_on").unwrap().timestamp_millis(),
+            700_000
+        );
+        let push = update
+            .get_document("$push")
+            .unwrap()
+            .get_document("previous_refresh")
+            .unwrap();
+        assert_eq!(
+            push.get_array("$each").unwrap(),
+            &vec![Bson::String("old".into())]
+        );
+        assert_eq!(push.get_i32("$slice").unwrap(), -REMEMBERED_REFRESH_HASHES);
+    }
+
+    #[test]
+    fn an_operator_object_in_input_stays_a_plain_string_value() {
+        // Input only ever reaches a filter as a typed value: "{$ne: null}" is a string.
+        let filter = rotation_filter("{\"$ne\": null}", 0);
+        assert!(matches!(
+            filter.get("current_refresh"),
+            Some(Bson::String(_))
+        ));
+    }
+
+    #[test]
+    fn search_text_is_matched_literally() {
+        assert_eq!(literal_regex("a.b"), "a\\.b");
+        assert_eq!(literal_regex(".*"), "\\.\\*");
+        assert_eq!(literal_regex("(x|y)"), "\\(x\\|y\\)");
+        assert_eq!(literal_regex("ada_99"), "ada_99");
+    }
+
+    #[test]
+    fn indexes_enforce_uniqueness_and_expiry() {
+        let specs = index_specs();
+        let find = |collection: &str, key: &str| {
+            specs
+                .iter()
+                .find(|(c, index)| *c == collection && index.keys.contains_key(key))
+                .map(|(_, index)| index.options.clone().unwrap_or_default())
+                .unwrap_or_else(|| panic!("no index on {collection}.{key}"))
+        };
+        assert_eq!(find("users", "username_key").unique, Some(true));
+        assert_eq!(find("sessions", "current_refresh").unique, Some(true));
+        assert_eq!(find("signing_keys", "algorithm").unique, Some(true));
+        assert_eq!(
+            find("sessions", "expires_on").expire_after,
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            find("revoked_tokens", "expires_on").expire_after,
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            find("audit_events", "at_date").expire_after,
+            Some(AUDIT_RETENTION)
+        );
+        assert!(
+            specs
+                .iter()
+                .any(|(c, i)| *c == "sessions" && i.keys.contains_key("previous_refresh"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable_within_seconds_not_a_hang() {
+        // Nothing listens on port 9 here: the driver's server selection gives up after the
+        // 2-second timeout, and the error maps to Unavailable (a 503 for the API).
+        let started = std::time::Instant::now();
+        let outcome = MongoStore::connect("mongodb://127.0.0.1:9/gatehouse", None).await;
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "{:?}",
+            outcome.err()
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn mongodb_urls_are_recognised() {
+        assert!(is_mongodb_url("mongodb://localhost:27017/gatehouse"));
+        assert!(is_mongodb_url("mongodb+srv://cluster0.example.net/"));
+        assert!(!is_mongodb_url("sqlite://data"));
+        assert!(!is_mongodb_url("./data"));
+    }
+}

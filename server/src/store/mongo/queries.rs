@@ -1,0 +1,112 @@
+//! Index specifications and the filters and updates that settle races on the server.
+
+use std::time::Duration;
+
+use mongodb::{
+    IndexModel,
+    bson::{Bson, Document, doc},
+    options::IndexOptions,
+};
+
+use super::{AUDIT_RETENTION, REMEMBERED_REFRESH_HASHES, documents::date};
+
+/// The index every query relies on, created idempotently at start.
+pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
+    let unique = |name: &str| {
+        IndexOptions::builder()
+            .unique(true)
+            .name(name.to_owned())
+            .build()
+    };
+    let ttl = |name: &str, after: Duration| {
+        IndexOptions::builder()
+            .expire_after(after)
+            .name(name.to_owned())
+            .build()
+    };
+    let plain = |name: &str| IndexOptions::builder().name(name.to_owned()).build();
+    let index = |keys: Document, options: IndexOptions| {
+        IndexModel::builder().keys(keys).options(options).build()
+    };
+    vec![
+        (
+            "users",
+            index(doc! {"username_key": 1}, unique("username_key_unique")),
+        ),
+        (
+            "users",
+            index(doc! {"role": 1, "disabled": 1}, plain("active_admins")),
+        ),
+        (
+            "sessions",
+            index(
+                doc! {"current_refresh": 1},
+                unique("current_refresh_unique"),
+            ),
+        ),
+        (
+            "sessions",
+            index(doc! {"previous_refresh": 1}, plain("previous_refresh")),
+        ),
+        (
+            "sessions",
+            index(doc! {"user_id": 1}, plain("sessions_by_user")),
+        ),
+        (
+            "sessions",
+            index(doc! {"expires_on": 1}, ttl("sessions_ttl", Duration::ZERO)),
+        ),
+        (
+            "revoked_tokens",
+            index(doc! {"expires_on": 1}, ttl("revoked_ttl", Duration::ZERO)),
+        ),
+        (
+            "audit_events",
+            index(doc! {"at_date": 1}, ttl("audit_retention", AUDIT_RETENTION)),
+        ),
+        (
+            "audit_events",
+            index(doc! {"kind": 1, "_id": -1}, plain("audit_by_kind")),
+        ),
+        (
+            "signing_keys",
+            index(doc! {"algorithm": 1}, unique("one_key_per_algorithm")),
+        ),
+    ]
+}
+
+/// The filter that matches a session only while `presented` is its current refresh
+/// token: the one condition that lets exactly one rotation win.
+pub fn rotation_filter(presented: &str, now: i64) -> Document {
+    doc! {
+        "current_refresh": presented,
+        "revoked_at": Bson::Null,
+        "expires_at": {"$gt": now},
+    }
+}
+
+pub fn rotation_update(presented: &str, successor: &str, now: i64, expires_at: i64) -> Document {
+    doc! {
+        "$set": {
+            "current_refresh": successor,
+            "last_used_at": now,
+            "expires_at": expires_at,
+            "expires_on": date(expires_at),
+        },
+        "$push": {
+            "previous_refresh": {"$each": [presented], "$slice": -REMEMBERED_REFRESH_HASHES},
+        },
+    }
+}
+
+/// User input is matched literally: every regex metacharacter is escaped.
+pub fn literal_regex(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}-/".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}

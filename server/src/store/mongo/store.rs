@@ -1,0 +1,432 @@
+//! The storage interface over MongoDB: one server-side operation per decision.
+
+use app::model::Role;
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::{
+    bson::{Bson, Document, doc},
+    options::ReturnDocument,
+};
+
+use super::{
+    MongoStore,
+    documents::{AuditDoc, KeyDoc, SessionDoc, UserDoc, binary, date},
+    map_error,
+    queries::{literal_regex, rotation_filter, rotation_update},
+};
+use crate::{
+    domain::{PasswordHashString, RefreshHash},
+    store::{
+        AccessStatus, AuditQuery, AuditRecord, NewAuditEvent, NewSession, NewUser, Page, Rotation,
+        SessionRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
+        UserRecord,
+    },
+};
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord> {
+        let doc = UserDoc::from(&user);
+        self.users
+            .insert_one(&doc)
+            .await
+            .map_err(|error| match map_error(error) {
+                StoreError::Conflict(_) => StoreError::Conflict("username"),
+                other => other,
+            })?;
+        Ok(doc.into())
+    }
+
+    async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>> {
+        if self
+            .users
+            .count_documents(doc! {"role": "admin"})
+            .await
+            .map_err(map_error)?
+            > 0
+        {
+            return Ok(None);
+        }
+        // Several servers starting at once: the unique _id of a guard lets one through.
+        match self.guards.insert_one(doc! {"_id": "first_admin"}).await {
+            Ok(_) => {}
+            Err(error) => {
+                return match map_error(error) {
+                    StoreError::Conflict(_) => Ok(None),
+                    other => Err(other),
+                };
+            }
+        }
+        let admin = NewUser {
+            role: Role::Admin,
+            ..user
+        };
+        self.create_user(admin).await.map(Some)
+    }
+
+    async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(self
+            .users
+            .find_one(doc! {"username_key": key})
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(self
+            .users
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()> {
+        let result = self
+            .users
+            .update_one(
+                doc! {"_id": user_id},
+                doc! {"$set": {"password_hash": hash.as_str()}},
+            )
+            .await
+            .map_err(map_error)?;
+        if result.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {
+        let filter = match &query.search {
+            Some(search) => doc! {"username_key": {
+                "$regex": literal_regex(&search.to_lowercase()),
+            }},
+            None => doc! {},
+        };
+        let total = self
+            .users
+            .count_documents(filter.clone())
+            .await
+            .map_err(map_error)?;
+        let items: Vec<UserDoc> = self
+            .users
+            .find(filter)
+            .sort(doc! {"created_at": 1, "_id": 1})
+            .skip(query.offset)
+            .limit(query.limit as i64)
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(Page {
+            items: items.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    /// The change is applied, then the active admins counted; if none remain it is undone
+    /// and refused. Two concurrent demotions of the last two admins both undo (the safe
+    /// side) rather than both succeed.
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
+        let mut set = Document::new();
+        if let Some(role) = change.role {
+            set.insert("role", role.as_str());
+        }
+        if let Some(disabled) = change.disabled {
+            set.insert("disabled", disabled);
+        }
+        let before = self
+            .users
+            .find_one_and_update(doc! {"_id": user_id}, doc! {"$set": set})
+            .return_document(ReturnDocument::Before)
+            .await
+            .map_err(map_error)?
+            .ok_or(StoreError::NotFound)?;
+        let was_active_admin = before.role == Role::Admin && !before.disabled;
+        if was_active_admin && self.active_admins().await? == 0 {
+            self.users
+                .update_one(
+                    doc! {"_id": user_id},
+                    doc! {"$set": {"role": before.role.as_str(), "disabled": before.disabled}},
+                )
+                .await
+                .map_err(map_error)?;
+            return Err(StoreError::LastAdmin);
+        }
+        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        let doc = SessionDoc {
+            id: session.id,
+            user_id: session.user_id,
+            created_at: session.created_at,
+            last_used_at: session.created_at,
+            expires_at: session.expires_at,
+            expires_on: date(session.expires_at),
+            revoked_at: None,
+            user_agent: session.user_agent,
+            ip: session.ip,
+            current_refresh: session.refresh_hash.as_str().to_owned(),
+            previous_refresh: Vec::new(),
+        };
+        self.sessions.insert_one(&doc).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &RefreshHash,
+        successor: &RefreshHash,
+        now: i64,
+        new_expires_at: i64,
+    ) -> StoreResult<Rotation> {
+        let rotated = self
+            .sessions
+            .find_one_and_update(
+                rotation_filter(presented.as_str(), now),
+                rotation_update(presented.as_str(), successor.as_str(), now, new_expires_at),
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?;
+        if let Some(session) = rotated {
+            return match self.user_by_id(&session.user_id).await? {
+                Some(user) if !user.disabled => Ok(Rotation::Rotated {
+                    session: Box::new(session.into()),
+                    user: Box::new(user),
+                }),
+                _ => Ok(Rotation::Invalid),
+            };
+        }
+        // Not current: a hash this session has already superseded means a replay.
+        let replayed = self
+            .sessions
+            .find_one(doc! {"previous_refresh": presented.as_str()})
+            .await
+            .map_err(map_error)?;
+        if let Some(session) = &replayed {
+            self.sessions
+                .update_one(
+                    doc! {"_id": &session.id, "revoked_at": Bson::Null},
+                    doc! {"$set": {"revoked_at": now}},
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        Ok(match replayed {
+            Some(session) => Rotation::Reused {
+                session_id: session.id,
+                user_id: session.user_id,
+            },
+            None => Rotation::Invalid,
+        })
+    }
+
+    async fn session_by_refresh(
+        &self,
+        presented: &RefreshHash,
+        now: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        Ok(self
+            .sessions
+            .find_one(rotation_filter(presented.as_str(), now))
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRecord>> {
+        let sessions: Vec<SessionDoc> = self
+            .sessions
+            .find(doc! {"user_id": user_id, "revoked_at": Bson::Null, "expires_at": {"$gt": now}})
+            .sort(doc! {"created_at": -1, "_id": 1})
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(sessions.into_iter().map(Into::into).collect())
+    }
+
+    async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool> {
+        let result = self
+            .sessions
+            .update_one(
+                doc! {"_id": session_id, "user_id": user_id, "revoked_at": Bson::Null, "expires_at": {"$gt": now}},
+                doc! {"$set": {"revoked_at": now}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(result.modified_count > 0)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let mut filter = doc! {"user_id": user_id, "revoked_at": Bson::Null};
+        if let Some(keep) = keep {
+            filter.insert("_id", doc! {"$ne": keep});
+        }
+        let result = self
+            .sessions
+            .update_many(filter, doc! {"$set": {"revoked_at": now}})
+            .await
+            .map_err(map_error)?;
+        Ok(result.modified_count)
+    }
+
+    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.revoked
+            .update_one(
+                doc! {"_id": jti},
+                doc! {"$max": {"expires_at": expires_at, "expires_on": date(expires_at)}},
+            )
+            .upsert(true)
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn access_status(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<AccessStatus>> {
+        let (revoked, session, user) = tokio::join!(
+            self.revoked.find_one(doc! {"_id": jti}),
+            self.sessions
+                .find_one(doc! {"_id": session_id, "user_id": user_id}),
+            self.users.find_one(doc! {"_id": user_id}),
+        );
+        let (Some(session), Some(user)) = (session.map_err(map_error)?, user.map_err(map_error)?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AccessStatus {
+            jti_revoked: revoked.map_err(map_error)?.is_some(),
+            session_active: session.revoked_at.is_none() && session.expires_at > now,
+            user_disabled: user.disabled,
+            role: user.role,
+            username: user.username,
+        }))
+    }
+
+    async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        let doc = AuditDoc {
+            id: self.next_audit_id().await?,
+            at: event.at,
+            at_date: date(event.at),
+            kind: event.kind.to_owned(),
+            user_id: event.user_id,
+            username: event.username,
+            ip: event.ip,
+            user_agent: event.user_agent,
+            detail: event.detail,
+        };
+        self.audit.insert_one(&doc).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
+        let mut filter = Document::new();
+        if let Some(kind) = &query.kind {
+            filter.insert("kind", kind.as_str());
+        }
+        if let Some(user_id) = &query.user_id {
+            filter.insert("user_id", user_id.as_str());
+        }
+        let total = self
+            .audit
+            .count_documents(filter.clone())
+            .await
+            .map_err(map_error)?;
+        let events: Vec<AuditDoc> = self
+            .audit
+            .find(filter)
+            .sort(doc! {"_id": -1})
+            .skip(query.offset)
+            .limit(query.limit as i64)
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(Page {
+            items: events
+                .into_iter()
+                .map(|event| AuditRecord {
+                    id: event.id,
+                    at: event.at,
+                    kind: event.kind,
+                    user_id: event.user_id,
+                    username: event.username,
+                    ip: event.ip,
+                    user_agent: event.user_agent,
+                    detail: event.detail,
+                })
+                .collect(),
+            total,
+        })
+    }
+
+    async fn signing_key_or_insert(
+        &self,
+        candidate: StoredSigningKey,
+    ) -> StoreResult<StoredSigningKey> {
+        let doc = KeyDoc {
+            kid: candidate.kid,
+            algorithm: candidate.algorithm.clone(),
+            private_der: binary(candidate.private_der),
+            public_raw: binary(candidate.public_raw),
+            created_at: candidate.created_at,
+        };
+        match self.keys.insert_one(&doc).await.map_err(map_error) {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+        let stored = self
+            .keys
+            .find_one(doc! {"algorithm": &candidate.algorithm})
+            .await
+            .map_err(map_error)?
+            .ok_or(StoreError::NotFound)?;
+        Ok(StoredSigningKey {
+            kid: stored.kid,
+            algorithm: stored.algorithm,
+            private_der: stored.private_der.bytes,
+            public_raw: stored.public_raw.bytes,
+            created_at: stored.created_at,
+        })
+    }
+
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        // The TTL indexes do this within a minute anyway; this keeps both stores alike.
+        let revoked = self
+            .revoked
+            .delete_many(doc! {"expires_at": {"$lte": now}})
+            .await
+            .map_err(map_error)?;
+        let sessions = self
+            .sessions
+            .delete_many(doc! {"expires_at": {"$lte": now}})
+            .await
+            .map_err(map_error)?;
+        Ok(revoked.deleted_count + sessions.deleted_count)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.database
+            .run_command(doc! {"ping": 1})
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+}

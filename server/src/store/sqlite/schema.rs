@@ -1,0 +1,87 @@
+//! The embedded store's schema and its migrations.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::rows::map_error;
+use crate::store::{StoreError, StoreResult};
+
+/// Each entry moves the schema one version forward; `PRAGMA user_version` says where a
+/// database stands. Never edit an entry once released: append a new one.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    username_key  TEXT NOT NULL UNIQUE,
+    email         TEXT,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    user_agent   TEXT,
+    ip           TEXT
+);
+CREATE INDEX sessions_by_user ON sessions(user_id);
+CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+CREATE TABLE refresh_tokens (
+    hash          TEXT PRIMARY KEY,
+    session_id    TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    superseded_at INTEGER,
+    expires_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_at);
+CREATE TABLE revoked_tokens (
+    jti        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens(expires_at);
+CREATE TABLE audit_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    user_id    TEXT,
+    username   TEXT,
+    ip         TEXT,
+    user_agent TEXT,
+    detail     TEXT
+);
+CREATE INDEX audit_events_by_time ON audit_events(at);
+CREATE TABLE signing_keys (
+    kid         TEXT PRIMARY KEY,
+    algorithm   TEXT NOT NULL UNIQUE,
+    private_der BLOB NOT NULL,
+    public_raw  BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+"#];
+
+pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_error)?;
+    let version = transaction
+        .query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))
+        .map_err(map_error)?
+        .max(0) as usize;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Unexpected(format!(
+            "the database schema (version {version}) is newer than this server knows"
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        transaction.execute_batch(migration).map_err(map_error)?;
+        transaction
+            .pragma_update(None, "user_version", (index + 1) as i64)
+            .map_err(map_error)?;
+        tracing::info!(version = index + 1, "migrated the embedded store");
+    }
+    transaction.commit().map_err(map_error)
+}

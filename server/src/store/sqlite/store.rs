@@ -1,0 +1,437 @@
+//! The storage interface over SQLite: each operation is one read, or one write
+//! transaction that also says whether it can refuse a token accepted before.
+
+use app::model::Role;
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{
+    SqliteStore,
+    access_memory::{AccessMemory, RememberedAccess},
+    rotation::rotate_in,
+    rows::{
+        SESSION_COLUMNS, USER_COLUMNS, active_admins, count, escape_like, insert_user, map_error,
+        session_from_row, user_by_id_in, user_from_row,
+    },
+};
+use crate::{
+    domain::{PasswordHashString, RefreshHash},
+    store::{
+        AccessStatus, AuditQuery, AuditRecord, NewAuditEvent, NewSession, NewUser, Page, Rotation,
+        SessionRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
+        UserRecord,
+    },
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord> {
+        self.write(move |tx| {
+            insert_user(tx, &user)?;
+            user_by_id_in(tx, &user.id)
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>> {
+        self.write(move |tx| {
+            let admins = tx
+                .query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], count)
+                .map_err(map_error)?;
+            if admins > 0 {
+                return Ok(None);
+            }
+            let admin = NewUser {
+                role: Role::Admin,
+                ..user
+            };
+            insert_user(tx, &admin)?;
+            user_by_id_in(tx, &admin.id).map_err(map_error)
+        })
+        .await
+    }
+
+    async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        let key = key.to_owned();
+        self.read(move |db| {
+            db.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE username_key = ?1"
+            ))?
+            .query_row([key], user_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        let id = id.to_owned();
+        self.read(move |db| user_by_id_in(db, &id)).await
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()> {
+        let (user_id, hash) = (user_id.to_owned(), hash.as_str().to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                    params![user_id, hash],
+                )
+                .map_err(map_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {
+        let pattern = format!(
+            "%{}%",
+            escape_like(&query.search.clone().unwrap_or_default().to_lowercase())
+        );
+        let (limit, offset) = (query.limit as i64, query.offset as i64);
+        self.read(move |db| {
+            let total: u64 = db
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM users WHERE username_key LIKE ?1 ESCAPE '\\'",
+                )?
+                .query_row([&pattern], count)?;
+            let items = db
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE username_key LIKE ?1 ESCAPE '\\'
+                     ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
+                ))?
+                .query_map(params![pattern, limit, offset], user_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Page { items, total })
+        })
+        .await
+    }
+
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
+        let (user_id, change) = (user_id.to_owned(), change.clone());
+        self.write_revoking(move |tx| {
+            let user = user_by_id_in(tx, &user_id)
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)?;
+            let role = change.role.unwrap_or(user.role);
+            let disabled = change.disabled.unwrap_or(user.disabled);
+            let was_active_admin = user.role == Role::Admin && !user.disabled;
+            let stays_active_admin = role == Role::Admin && !disabled;
+            if was_active_admin && !stays_active_admin && active_admins(tx).map_err(map_error)? <= 1
+            {
+                return Err(StoreError::LastAdmin);
+            }
+            tx.execute(
+                "UPDATE users SET role = ?2, disabled = ?3 WHERE id = ?1",
+                params![user_id, role.as_str(), disabled],
+            )
+            .map_err(map_error)?;
+            user_by_id_in(tx, &user_id)
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                params![
+                    session.id,
+                    session.user_id,
+                    session.created_at,
+                    session.expires_at,
+                    session.user_agent,
+                    session.ip
+                ],
+            )
+            .map_err(map_error)?;
+            tx.execute(
+                "INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![session.refresh_hash.as_str(), session.id, session.expires_at],
+            )
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &RefreshHash,
+        successor: &RefreshHash,
+        now: i64,
+        new_expires_at: i64,
+    ) -> StoreResult<Rotation> {
+        let (presented, successor) = (presented.clone(), successor.clone());
+        // Only a replay revokes. A successful rotation just extends the session, which
+        // a remembered answer already allows for (see `AccessMemory::recall`).
+        self.write_then(
+            move |tx| rotate_in(tx, &presented, &successor, now, new_expires_at),
+            |rotation| matches!(rotation, Rotation::Reused { .. }),
+        )
+        .await
+    }
+
+    async fn session_by_refresh(
+        &self,
+        presented: &RefreshHash,
+        now: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let presented = presented.clone();
+        self.read(move |db| {
+            db.prepare_cached(
+                "SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
+                        s.user_agent, s.ip
+                 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+                 WHERE t.hash = ?1 AND t.superseded_at IS NULL AND t.expires_at > ?2
+                   AND s.revoked_at IS NULL AND s.expires_at > ?2",
+            )?
+            .query_row(params![presented.as_str(), now], session_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRecord>> {
+        let user_id = user_id.to_owned();
+        self.read(move |db| {
+            db.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions
+                 WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+                 ORDER BY created_at DESC, id"
+            ))?
+            .query_map(params![user_id, now], session_from_row)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool> {
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        self.write_revoking(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE sessions SET revoked_at = ?3
+                     WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                    params![session_id, user_id, now],
+                )
+                .map_err(map_error)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
+        self.write_revoking(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE sessions SET revoked_at = ?3
+                     WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
+                    params![user_id, keep, now],
+                )
+                .map_err(map_error)?;
+            Ok(changed as u64)
+        })
+        .await
+    }
+
+    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        let jti = jti.to_owned();
+        self.write_revoking(move |tx| {
+            tx.execute(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+                params![jti, expires_at],
+            )
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn access_status(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<AccessStatus>> {
+        let memory = self.inner.access_memory.as_ref();
+        if let Some(status) = memory.and_then(|m| m.recall(jti, session_id, user_id, now)) {
+            return Ok(Some(status));
+        }
+        // Read before the lookup: a revocation committing during it makes this answer
+        // stale at once, never remembered as current.
+        let generation = memory.map(AccessMemory::current_generation);
+        let found = self.inner.read_here(|db| {
+            db.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1),
+                        s.revoked_at IS NOT NULL, s.expires_at,
+                        u.disabled, u.role, u.username
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = ?2 AND u.id = ?3",
+            )?
+            .query_row(params![jti, session_id, user_id], |row| {
+                let role: String = row.get(4)?;
+                Ok(RememberedAccess {
+                    generation: generation.unwrap_or_default(),
+                    session_id: session_id.into(),
+                    user_id: user_id.into(),
+                    jti_revoked: row.get(0)?,
+                    session_revoked: row.get(1)?,
+                    session_expires_at: row.get(2)?,
+                    user_disabled: row.get(3)?,
+                    // An unknown role grants nothing beyond a plain user's rights.
+                    role: Role::parse(&role).unwrap_or(Role::User),
+                    username: row.get(5)?,
+                })
+            })
+            .optional()
+        })?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let status = AccessStatus {
+            jti_revoked: found.jti_revoked,
+            session_active: !found.session_revoked && found.session_expires_at > now,
+            user_disabled: found.user_disabled,
+            role: found.role,
+            username: found.username.clone(),
+        };
+        if let Some(memory) = memory {
+            memory.remember(jti, found);
+        }
+        Ok(Some(status))
+    }
+
+    async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO audit_events (at, kind, user_id, username, ip, user_agent, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    event.at,
+                    event.kind,
+                    event.user_id,
+                    event.username,
+                    event.ip,
+                    event.user_agent,
+                    event.detail
+                ])
+            })
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
+        let query = query.clone();
+        self.read(move |db| {
+            let filter = "(?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR user_id = ?2)";
+            let total: u64 = db
+                .prepare_cached(&format!("SELECT COUNT(*) FROM audit_events WHERE {filter}"))?
+                .query_row(params![query.kind, query.user_id], count)?;
+            let items = db
+                .prepare_cached(&format!(
+                    "SELECT id, at, kind, user_id, username, ip, user_agent, detail
+                     FROM audit_events WHERE {filter}
+                     ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+                ))?
+                .query_map(
+                    params![
+                        query.kind,
+                        query.user_id,
+                        query.limit as i64,
+                        query.offset as i64
+                    ],
+                    |row| {
+                        Ok(AuditRecord {
+                            id: row.get(0)?,
+                            at: row.get(1)?,
+                            kind: row.get(2)?,
+                            user_id: row.get(3)?,
+                            username: row.get(4)?,
+                            ip: row.get(5)?,
+                            user_agent: row.get(6)?,
+                            detail: row.get(7)?,
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Page { items, total })
+        })
+        .await
+    }
+
+    async fn signing_key_or_insert(
+        &self,
+        candidate: StoredSigningKey,
+    ) -> StoreResult<StoredSigningKey> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algorithm) DO NOTHING",
+                params![
+                    candidate.kid,
+                    candidate.algorithm,
+                    candidate.private_der,
+                    candidate.public_raw,
+                    candidate.created_at
+                ],
+            )
+            .map_err(map_error)?;
+            tx.query_row(
+                "SELECT kid, algorithm, private_der, public_raw, created_at
+                 FROM signing_keys WHERE algorithm = ?1",
+                [&candidate.algorithm],
+                |row| {
+                    Ok(StoredSigningKey {
+                        kid: row.get(0)?,
+                        algorithm: row.get(1)?,
+                        private_der: row.get(2)?,
+                        public_raw: row.get(3)?,
+                        created_at: row.get(4)?,
+                    })
+                },
+            )
+            .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        self.write_revoking(move |tx| {
+            let mut removed = 0;
+            for statement in [
+                "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
+                "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+                "DELETE FROM sessions WHERE expires_at <= ?1",
+            ] {
+                removed += tx.execute(statement, [now]).map_err(map_error)? as u64;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|db| db.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}
