@@ -5,7 +5,8 @@
 //!
 //! Seconds per measurement: `BENCH_SECS` (default 5).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// A benchmark harness, not the service: a failed step should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
     io::Write,

@@ -1,4 +1,5 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests fail by panicking: that is what the workspace lints forbid everywhere else.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 //! API tests: the real server on a random port, a temporary store per test.
 
