@@ -16,6 +16,9 @@ pub use operator::OperatorStore;
 
 use crate::domain::{PasswordHashString, RefreshHash};
 
+/// A driver's own error, kept whole as the source of a `StoreError`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule of the store refused the write.
@@ -28,9 +31,19 @@ pub enum StoreError {
     LastAdmin,
     /// The store cannot be reached or is out of resources; worth retrying later.
     #[error("the store is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     #[error("unexpected store error: {0}")]
-    Unexpected(String),
+    Unexpected(#[source] Cause),
+}
+
+impl StoreError {
+    pub fn unavailable(cause: impl Into<Cause>) -> Self {
+        StoreError::Unavailable(cause.into())
+    }
+
+    pub fn unexpected(cause: impl Into<Cause>) -> Self {
+        StoreError::Unexpected(cause.into())
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

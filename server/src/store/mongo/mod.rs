@@ -30,7 +30,7 @@ use documents::{AuditDoc, KeyDoc, RevokedDoc};
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{index_specs, literal_regex, rotation_filter, rotation_update};
 
-use super::{StoreError, StoreResult};
+use super::{Cause, StoreError, StoreResult};
 
 const DUPLICATE_KEY: i32 = 11_000;
 /// How many superseded refresh hashes a session remembers for reuse detection.
@@ -55,13 +55,13 @@ fn map_error(error: mongodb::error::Error) -> StoreError {
         ErrorKind::ServerSelection { .. }
         | ErrorKind::Io(_)
         | ErrorKind::ConnectionPoolCleared { .. }
-        | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(error.to_string()),
-        _ => StoreError::Unexpected(error.to_string()),
+        | ErrorKind::DnsResolve { .. } => StoreError::unavailable(error),
+        _ => StoreError::unexpected(error),
     }
 }
 
-fn unexpected(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Unexpected(error.to_string())
+fn unexpected(error: impl Into<Cause>) -> StoreError {
+    StoreError::unexpected(error)
 }
 
 #[derive(Clone)]

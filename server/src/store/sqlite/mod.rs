@@ -93,13 +93,13 @@ impl SqliteStore {
         let data_dir = data_dir.to_path_buf();
         tokio::task::spawn_blocking(move || Self::open_blocking(&data_dir, opener))
             .await
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?
+            .map_err(StoreError::unexpected)?
     }
 
     fn open_blocking(data_dir: &Path, opener: Opener) -> StoreResult<SqliteStore> {
         disable_memory_statistics();
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
+            StoreError::unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         let owner_lock = match opener {
             Opener::Owner => Some(take_owner_lock(data_dir)?),
@@ -140,7 +140,7 @@ impl SqliteStore {
             result
         })
         .await
-        .map_err(|e| StoreError::Unexpected(e.to_string()))?
+        .map_err(StoreError::unexpected)?
     }
 
     /// A write that can only add: no token accepted before is refused after it.
@@ -171,7 +171,7 @@ impl SqliteStore {
             let mut writer = inner
                 .writer
                 .lock()
-                .map_err(|_| StoreError::Unexpected("the writer lock is poisoned".into()))?;
+                .map_err(|_| StoreError::unexpected("the writer lock is poisoned"))?;
             let transaction = writer
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_error)?;
@@ -189,7 +189,7 @@ impl SqliteStore {
             Ok(value)
         })
         .await
-        .map_err(|e| StoreError::Unexpected(e.to_string()))?
+        .map_err(StoreError::unexpected)?
     }
 }
 
@@ -202,15 +202,15 @@ fn take_owner_lock(data_dir: &Path) -> StoreResult<File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| StoreError::unavailable(format!("cannot open {}: {e}", path.display())))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+        Err(TryLockError::WouldBlock) => Err(StoreError::unavailable(format!(
             "another Gatehouse server is using the embedded store in {}; one server per \
              embedded store (run several on MongoDB)",
             data_dir.display()
         ))),
-        Err(TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+        Err(TryLockError::Error(e)) => Err(StoreError::unavailable(format!(
             "cannot lock {}: {e}",
             path.display()
         ))),
@@ -301,7 +301,7 @@ mod tests {
         let owner = SqliteStore::open(dir.path()).await.unwrap();
         let refused = SqliteStore::open(dir.path()).await.err().unwrap();
         assert!(
-            matches!(&refused, StoreError::Unavailable(message) if message.contains("another Gatehouse server")),
+            matches!(&refused, StoreError::Unavailable(cause) if cause.to_string().contains("another Gatehouse server")),
             "{refused:?}"
         );
         let beside = SqliteStore::open_beside_owner(dir.path()).await.unwrap();

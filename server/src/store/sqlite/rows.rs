@@ -19,10 +19,10 @@ pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
             | ErrorCode::DiskFull
             | ErrorCode::SystemIoFailure
             | ErrorCode::OutOfMemory
-            | ErrorCode::ReadOnly => StoreError::Unavailable(error.to_string()),
-            _ => StoreError::Unexpected(error.to_string()),
+            | ErrorCode::ReadOnly => StoreError::unavailable(error),
+            _ => StoreError::unexpected(error),
         },
-        _ => StoreError::Unexpected(error.to_string()),
+        _ => StoreError::unexpected(error),
     }
 }
 

@@ -72,7 +72,7 @@ pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {
         .map_err(map_error)?
         .max(0) as usize;
     if version > MIGRATIONS.len() {
-        return Err(StoreError::Unexpected(format!(
+        return Err(StoreError::unexpected(format!(
             "the database schema (version {version}) is newer than this server knows"
         )));
     }
