@@ -1,5 +1,7 @@
 //! The error every server function returns: typed, serializable, and carrying the
-//! field it concerns so a form can show it next to that field.
+//! field it concerns so a form can show it next to that field. On the wire it is the
+//! REST API's error body, `{"error": {"code", "message", "field"}}`, so both doors answer
+//! a mistake alike; its HTTP status is its code's (`ErrorCode::http_status`).
 
 use std::fmt;
 
@@ -9,16 +11,15 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::ErrorCode;
+use crate::model::{ErrorBody, ErrorCode, ErrorDetail};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ErrorBody", into = "ErrorBody")]
 pub struct AppError {
     /// The same codes as the REST API.
     pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
-    /// The HTTP status the server answers with (the same as the REST API's).
-    pub status: u16,
 }
 
 impl AppError {
@@ -27,8 +28,12 @@ impl AppError {
             code,
             message: message.into(),
             field: None,
-            status: 500,
         }
+    }
+
+    /// The HTTP status the server answers with (the same as the REST API's).
+    pub fn status(&self) -> u16 {
+        self.code.http_status()
     }
 
     /// The message for `field`, if this error concerns it.
@@ -64,12 +69,52 @@ impl FromServerFnError for AppError {
                 AppError::new(ErrorCode::Network, ErrorCode::Network.message())
             }
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
-                AppError {
-                    status: 422,
-                    ..AppError::new(ErrorCode::InvalidInput, detail)
-                }
+                AppError::new(ErrorCode::InvalidInput, detail)
             }
             _ => AppError::new(ErrorCode::Internal, "Something went wrong on our side."),
         }
+    }
+}
+
+impl From<ErrorBody> for AppError {
+    fn from(body: ErrorBody) -> Self {
+        AppError {
+            code: body.error.code,
+            message: body.error.message,
+            field: body.error.field,
+        }
+    }
+}
+
+impl From<AppError> for ErrorBody {
+    fn from(error: AppError) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: error.code,
+                message: error.message,
+                field: error.field,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_function_error_travels_as_the_rest_error_body() {
+        let error = AppError {
+            field: Some("password".into()),
+            ..AppError::new(ErrorCode::InvalidInput, "The password is too short.")
+        };
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "invalid_input",
+                "message": "The password is too short.", "field": "password"}})
+        );
+        assert_eq!(serde_json::from_value::<AppError>(json).unwrap(), error);
+        assert_eq!(error.status(), 422);
     }
 }

@@ -187,6 +187,28 @@ impl ErrorCode {
             .find(|code| code.as_str() == text)
     }
 
+    /// The HTTP status every door answers this code with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::MalformedJson | ErrorCode::BadRequest => 400,
+            ErrorCode::InvalidCredentials
+            | ErrorCode::MissingToken
+            | ErrorCode::InvalidToken
+            | ErrorCode::InvalidRefreshToken
+            | ErrorCode::RefreshTokenReused => 401,
+            ErrorCode::Forbidden | ErrorCode::AccountDisabled | ErrorCode::Csrf => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UsernameTaken | ErrorCode::LastAdmin => 409,
+            ErrorCode::BodyTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::InvalidInput => 422,
+            ErrorCode::Throttled => 429,
+            ErrorCode::Internal | ErrorCode::Network => 500,
+            ErrorCode::Busy | ErrorCode::StoreUnavailable => 503,
+        }
+    }
+
     /// Not signed in (any more): a page should send the user to sign in.
     pub fn is_unauthenticated(self) -> bool {
         matches!(

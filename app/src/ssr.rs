@@ -114,7 +114,7 @@ pub fn answer<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
         && !from_plain_form
         && let (Some(response), Ok(status)) = (
             use_context::<ResponseOptions>(),
-            http::StatusCode::from_u16(error.status),
+            http::StatusCode::from_u16(error.status()),
         )
     {
         response.set_status(status);

@@ -2,14 +2,14 @@
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
 use app::model::ErrorCode;
 
-use crate::api::error::ApiError;
+use crate::{api::error::ApiError, server_fns::SERVER_FUNCTION_PREFIX};
 
 /// Server-rendered pages set their own policy naming the response's nonce (see `app`);
 /// this one is for HTML that did not (static files), and allows no script at all.
@@ -85,17 +85,31 @@ pub async fn refuse_cross_site_writes(request: Request, next: Next) -> Response 
     let changes_state = !request.method().is_safe();
     if is_server_function && changes_state && !comes_from_this_origin(request.headers()) {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
+        return ApiError::new(ErrorCode::Csrf, "this request did not come from this site")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Two `Authorization` headers on one request are refused on every route, both doors: a
+/// proxy that checked one and a server that read the other would disagree about who is
+/// calling.
+pub async fn refuse_ambiguous_credentials(request: Request, next: Next) -> Response {
+    if request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
         return ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Csrf,
-            "this request did not come from this site",
+            ErrorCode::BadRequest,
+            "send one Authorization header, not several",
         )
         .into_response();
     }
     next.run(request).await
 }
-
-pub const SERVER_FUNCTION_PREFIX: &str = "/api/";
 
 fn comes_from_this_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {

@@ -4,7 +4,13 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{App, backend::SharedBackend, shell};
-use axum::{Router, extract::Path, middleware, response::Redirect, routing::get};
+use axum::{
+    Router,
+    extract::Path,
+    middleware,
+    response::Redirect,
+    routing::{any, get},
+};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -15,8 +21,11 @@ use crate::{
     auth::{AuthError, AuthService},
     clock::{Clock, SystemClock},
     config::Config,
-    security::{SecurityHeaders, add_security_headers, refuse_cross_site_writes},
-    server_fns::WebBackend,
+    security::{
+        SecurityHeaders, add_security_headers, refuse_ambiguous_credentials,
+        refuse_cross_site_writes,
+    },
+    server_fns::{self, SERVER_FUNCTION_PREFIX, WebBackend},
     state::AppState,
     store::{OperatorStore, Store, mongo::MongoStore, sqlite::SqliteStore},
 };
@@ -114,8 +123,16 @@ impl Application {
                     move || shell(options.clone())
                 },
             )
+            .route(
+                &format!("{SERVER_FUNCTION_PREFIX}{{*unknown}}"),
+                any(server_fns::unknown_server_function),
+            )
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(middleware::from_fn(
+                server_fns::answer_mistakes_with_their_status,
+            ))
             .layer(middleware::from_fn(refuse_cross_site_writes))
+            .layer(middleware::from_fn(refuse_ambiguous_credentials))
             .layer(middleware::from_fn_with_state(auth.clone(), count_response))
             .layer(middleware::from_fn_with_state(
                 SecurityHeaders {

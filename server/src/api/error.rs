@@ -22,9 +22,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    /// The status is the code's own (`ErrorCode::http_status`): one table for both doors.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
+            status: StatusCode::from_u16(code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
             field: None,
@@ -33,16 +35,11 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            "no such endpoint",
-        )
+        Self::new(ErrorCode::NotFound, "no such endpoint")
     }
 
     pub fn method_not_allowed() -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::MethodNotAllowed,
             "this endpoint does not take that method",
         )
@@ -72,54 +69,34 @@ impl From<AuthError> for ApiError {
         match error {
             Invalid(field_error) => ApiError {
                 field: Some(field_error.field.to_owned()),
-                ..ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorCode::InvalidInput,
-                    message,
-                )
+                ..ApiError::new(ErrorCode::InvalidInput, message)
             },
-            InvalidCredentials => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidCredentials,
-                message,
-            ),
+            InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, message),
             InvalidToken(TokenProblem::Missing) => ApiError::new(
-                StatusCode::UNAUTHORIZED,
                 ErrorCode::MissingToken,
                 "This endpoint needs an `Authorization: Bearer <access token>` header.",
             ),
             InvalidToken(problem) => {
                 tracing::debug!(%problem, "access token refused");
                 ApiError::new(
-                    StatusCode::UNAUTHORIZED,
                     ErrorCode::InvalidToken,
                     "The access token is missing, invalid, expired or revoked.",
                 )
             }
-            InvalidRefreshToken => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidRefreshToken,
-                message,
-            ),
-            RefreshTokenReused => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::RefreshTokenReused,
-                message,
-            ),
-            Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message),
-            AccountDisabled => {
-                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::AccountDisabled, message)
-            }
-            NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
-            UsernameTaken => ApiError::new(StatusCode::CONFLICT, ErrorCode::UsernameTaken, message),
-            LastAdmin => ApiError::new(StatusCode::CONFLICT, ErrorCode::LastAdmin, message),
+            InvalidRefreshToken => ApiError::new(ErrorCode::InvalidRefreshToken, message),
+            RefreshTokenReused => ApiError::new(ErrorCode::RefreshTokenReused, message),
+            Forbidden(_) => ApiError::new(ErrorCode::Forbidden, message),
+            AccountDisabled => ApiError::new(ErrorCode::AccountDisabled, message),
+            NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
+            UsernameTaken => ApiError::new(ErrorCode::UsernameTaken, message),
+            LastAdmin => ApiError::new(ErrorCode::LastAdmin, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::Throttled, message)
+                ..ApiError::new(ErrorCode::Throttled, message)
             },
             Busy { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, message)
+                ..ApiError::new(ErrorCode::Busy, message)
             },
             Unavailable(cause) => {
                 tracing::error!(
@@ -127,7 +104,6 @@ impl From<AuthError> for ApiError {
                     "the store is unavailable"
                 );
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
                     ErrorCode::StoreUnavailable,
                     "The service is temporarily unavailable; retry shortly.",
                 )
@@ -137,11 +113,7 @@ impl From<AuthError> for ApiError {
                     error = &*cause as &dyn std::error::Error,
                     "unexpected error"
                 );
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::Internal,
-                    "Something went wrong on our side.",
-                )
+                ApiError::new(ErrorCode::Internal, "Something went wrong on our side.")
             }
         }
     }
@@ -149,43 +121,26 @@ impl From<AuthError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let (status, code) = match &rejection {
-            JsonRejection::JsonDataError(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidInput)
-            }
-            JsonRejection::JsonSyntaxError(_) => {
-                (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson)
-            }
-            JsonRejection::MissingJsonContentType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorCode::UnsupportedMediaType,
-            ),
-            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge)
-            }
-            _ => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => ErrorCode::InvalidInput,
+            JsonRejection::JsonSyntaxError(_) => ErrorCode::MalformedJson,
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+            _ => ErrorCode::BadRequest,
         };
-        ApiError::new(status, code, rejection.body_text())
+        ApiError::new(code, rejection.body_text())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidInput,
-            rejection.body_text(),
-        )
+        ApiError::new(ErrorCode::InvalidInput, rejection.body_text())
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            rejection.body_text(),
-        )
+        ApiError::new(ErrorCode::NotFound, rejection.body_text())
     }
 }
 

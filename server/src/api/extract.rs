@@ -5,10 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts},
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
 };
-
-use app::model::ErrorCode;
 
 use super::error::ApiError;
 use crate::{
@@ -33,34 +31,24 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(BearerToken(bearer_token(&parts.headers)?))
+        Ok(BearerToken(bearer_token(&parts.headers)))
     }
 }
 
-/// The one Bearer parser (RFC 6750 over RFC 7235: the scheme is case-insensitive).
-/// Two `Authorization` headers are refused: a proxy that checked one and a server that
-/// read the other would disagree about who is calling.
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            "send one Authorization header, not several",
-        ));
-    }
-    let token = value
+/// The one Bearer parser (RFC 6750 over RFC 7235: the scheme is case-insensitive). A
+/// request with two `Authorization` headers never gets here
+/// (`security::refuse_ambiguous_credentials`).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()
-        .and_then(|value| value.trim().split_once(' '))
+        .ok()?
+        .trim()
+        .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
-        .map(str::to_owned);
-    Ok(token)
+        .map(str::to_owned)
 }
 
 /// A caller proven by a valid access token.
@@ -75,7 +63,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer_token(&parts.headers)?;
+        let token = bearer_token(&parts.headers);
         Ok(AuthUser(state.auth.authenticate(token.as_deref()).await?))
     }
 }
@@ -92,7 +80,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?;
+        let token = bearer_token(&parts.headers);
         let state = AppState::from_ref(state);
         Ok(RequireAdmin(
             state.auth.authenticate_admin(token.as_deref()).await?,

@@ -8,5 +8,6 @@ mod admin;
 mod durability;
 mod helpers;
 mod meta;
+mod server_functions;
 mod sessions;
 mod tokens;

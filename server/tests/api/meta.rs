@@ -147,8 +147,8 @@ async fn server_functions_refuse_cross_site_posts_and_answer_with_real_statuses(
         .await
         .unwrap();
     assert_eq!(same_site.status(), StatusCode::UNAUTHORIZED);
-    let body: Value = same_site.json().await.unwrap();
-    assert_eq!(body["code"], "invalid_credentials");
+    // The same error body as the REST API's.
+    assert_eq!(error_code(same_site).await, "invalid_credentials");
 }
 
 #[tokio::test]
