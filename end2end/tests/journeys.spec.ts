@@ -69,6 +69,31 @@ test("a wrong password is reported on the form", async ({ page }) => {
   await expect(loginHeading(page)).toBeVisible();
 });
 
+test("three loads at once after the access token expired all stay signed in", async ({ context }) => {
+  const first = await context.newPage();
+  const name = uniqueName("restore");
+  await signUp(first, name);
+  await first.close();
+  // What a laptop that slept leaves behind: the access cookie is gone, the refresh cookie
+  // is not. A browser restoring three tabs sends three page loads with the same refresh
+  // cookie at once; each server render renews with it. (Three tabs' navigations do not
+  // reliably reach the server together, so the loads go through the context's request
+  // API: the same cookie jar, truly concurrent.)
+  await context.clearCookies({ name: "gatehouse_access" });
+  const loads = await Promise.all(
+    [1, 2, 3].map(() => context.request.get("/dashboard", { maxRedirects: 0 })),
+  );
+  for (const load of loads) {
+    expect(load.status()).toBe(200);
+    expect(await load.text()).toContain(`data-testid="username">${name}<`);
+  }
+  // The session survived: a tab opened now is signed in, and lists it once.
+  const tab = await context.newPage();
+  await tab.goto("/sessions");
+  await expect(tab.getByText("This device")).toBeVisible();
+  await expect(tab.locator("tr[data-session]")).toHaveCount(1);
+});
+
 test("signing out in one tab signs out the other tabs", async ({ context }) => {
   const first = await context.newPage();
   const name = uniqueName("tabs");

@@ -72,6 +72,10 @@ pub struct Config {
     pub issuer: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// A refresh token presented again at most this long after it was rotated, while its
+    /// successor is still current, yields that successor again instead of ending the
+    /// session (several tabs, a retried request). Zero turns it off.
+    pub refresh_grace: Duration,
     pub signing: SigningConfig,
     pub hash_params: HashParams,
     /// How many password hashes may run at once (each takes `m_cost` KiB of memory).
@@ -102,6 +106,7 @@ impl Config {
             issuer: "gatehouse".to_owned(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(7 * 24 * 60 * 60),
+            refresh_grace: Duration::from_secs(5),
             signing: SigningConfig::EdDsa,
             hash_params: HashParams::default(),
             max_concurrent_hashes: std::thread::available_parallelism()
@@ -152,6 +157,16 @@ impl Config {
         }
         if let Some(secs) = var("GATEHOUSE_REFRESH_TTL_SECS") {
             config.refresh_ttl = seconds(&secs, "GATEHOUSE_REFRESH_TTL_SECS")?;
+        }
+        if let Some(secs) = var("GATEHOUSE_REFRESH_GRACE_SECS") {
+            config.refresh_grace =
+                Duration::from_secs(parse(&secs, "GATEHOUSE_REFRESH_GRACE_SECS")?);
+            if config.refresh_grace > Duration::from_secs(60) {
+                return Err(invalid(
+                    "GATEHOUSE_REFRESH_GRACE_SECS",
+                    "at most 60: a longer grace lets a stolen token ride along for longer",
+                ));
+            }
         }
         if config.refresh_ttl <= config.access_ttl {
             return Err(invalid(
@@ -375,6 +390,17 @@ mod tests {
         assert!(config_from(&[("GATEHOUSE_METRICS_TOKEN", "short")]).is_err());
         let config = config_from(&[("GATEHOUSE_METRICS_TOKEN", "0123456789abcdef")]).unwrap();
         assert_eq!(config.metrics_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn the_refresh_grace_is_configurable_and_bounded() {
+        assert_eq!(
+            config_from(&[]).unwrap().refresh_grace,
+            Duration::from_secs(5)
+        );
+        let off = config_from(&[("GATEHOUSE_REFRESH_GRACE_SECS", "0")]).unwrap();
+        assert_eq!(off.refresh_grace, Duration::ZERO);
+        assert!(config_from(&[("GATEHOUSE_REFRESH_GRACE_SECS", "61")]).is_err());
     }
 
     #[test]

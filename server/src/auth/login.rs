@@ -109,21 +109,30 @@ impl AuthService {
         self.issue(&user, session_id, refresh, refresh_expires_at, now)
     }
 
-    /// Rotates a refresh token: the presented one dies, a new pair is returned. A token
-    /// presented a second time revokes its whole session (RFC 9700 reuse detection).
+    /// Rotates a refresh token: the presented one dies, a new pair is returned. Presented
+    /// again within the grace while its successor is still current (racing tabs, a
+    /// retry), it yields that same successor; any other second use revokes the whole
+    /// session (RFC 9700 reuse detection).
     #[tracing::instrument(name = "refresh", skip_all, fields(session_id))]
     pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> AuthResult<IssuedTokens> {
         let now = self.now();
         self.refresh_limiter
             .hit(&client.throttle_key(), now)
             .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let presented_token = presented.trim();
         let presented =
-            RefreshHash::of_presented(presented.trim()).ok_or(AuthError::InvalidRefreshToken)?;
-        let successor = RefreshSecret::generate()?;
+            RefreshHash::of_presented(presented_token).ok_or(AuthError::InvalidRefreshToken)?;
+        let successor = self.successors.successor_of(presented_token);
         let refresh_expires_at = now + self.refresh_ttl;
         match self
             .store
-            .rotate_refresh(&presented, &successor.hash(), now, refresh_expires_at)
+            .rotate_refresh(
+                &presented,
+                &successor.hash(),
+                now,
+                refresh_expires_at,
+                self.refresh_grace,
+            )
             .await?
         {
             Rotation::Rotated { session, user } => {

@@ -5,8 +5,11 @@ use std::{net::IpAddr, sync::Arc};
 use app::model::{Role, UserView};
 
 use super::{
-    AuthResult, audit::AuditActor, password::PasswordHasherPool, throttle::LoginThrottle,
-    throttle::WindowLimiter, token::Ed25519KeyMaterial, token::TokenSigner,
+    AuthResult,
+    audit::AuditActor,
+    password::PasswordHasherPool,
+    throttle::{LoginThrottle, WindowLimiter},
+    token::{Ed25519KeyMaterial, SuccessorKey, TokenSigner},
 };
 use crate::{
     clock::Clock,
@@ -49,6 +52,7 @@ impl ClientInfo {
 pub struct AuthService {
     pub(super) store: Arc<dyn Store>,
     pub(super) signer: TokenSigner,
+    pub(super) successors: SuccessorKey,
     pub(super) hasher: PasswordHasherPool,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) login_throttle: LoginThrottle,
@@ -56,6 +60,7 @@ pub struct AuthService {
     pub(super) refresh_limiter: WindowLimiter,
     pub(super) access_ttl: i64,
     pub(super) refresh_ttl: i64,
+    pub(super) refresh_grace: i64,
     pub(super) metrics: Metrics,
 }
 
@@ -88,6 +93,18 @@ impl AuthService {
                 TokenSigner::ed25519(&key, &config.issuer)?
             }
         };
+        let successors = {
+            let stored = store
+                .signing_key_or_insert(StoredSigningKey {
+                    kid: SuccessorKey::STORED_AS.into(),
+                    algorithm: SuccessorKey::STORED_AS.into(),
+                    private_der: SuccessorKey::generate_bytes()?,
+                    public_raw: Vec::new(),
+                    created_at: clock.now(),
+                })
+                .await?;
+            SuccessorKey::from_bytes(&stored.private_der)?
+        };
         let hasher = PasswordHasherPool::new(
             config.hash_params,
             config.max_concurrent_hashes,
@@ -98,6 +115,7 @@ impl AuthService {
         let service = AuthService {
             store,
             signer,
+            successors,
             hasher,
             clock,
             login_throttle: LoginThrottle::new(throttle.clone()),
@@ -105,6 +123,7 @@ impl AuthService {
             refresh_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
             access_ttl: config.access_ttl.as_secs() as i64,
             refresh_ttl: config.refresh_ttl.as_secs() as i64,
+            refresh_grace: config.refresh_grace.as_secs() as i64,
             metrics: Metrics::default(),
         };
         if let Some((username, password)) = &config.bootstrap_admin {

@@ -13,6 +13,9 @@ use crate::domain::{PasswordHashString, RefreshHash};
 
 const NOW: i64 = 1_800_000_000;
 const WEEK: i64 = 7 * 24 * 3600;
+/// Rotation as it was before the grace: any second use of a token is reuse.
+const NO_GRACE: i64 = 0;
+const GRACE: i64 = 5;
 
 fn new_user(id: &str, name: &str, role: Role) -> NewUser {
     NewUser {
@@ -47,6 +50,18 @@ async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash 
         .await
         .unwrap();
     hash
+}
+
+async fn rotate_with_grace(
+    store: &dyn Store,
+    presented: &RefreshHash,
+    successor: &RefreshHash,
+    at: i64,
+) -> Rotation {
+    store
+        .rotate_refresh(presented, successor, at, at + WEEK, GRACE)
+        .await
+        .unwrap()
 }
 
 /// What keeps a backend's storage alive for one case, and cleans it up afterwards.
@@ -100,6 +115,9 @@ contract!(
     a_current_refresh_token_rotates_exactly_once,
     a_rotated_refresh_token_presented_again_revokes_the_session,
     parallel_rotations_of_one_token_rotate_exactly_once_and_the_replays_end_the_session,
+    parallel_refreshes_within_the_grace_all_get_the_same_successor_and_one_session_lives,
+    a_replay_within_the_grace_gets_the_successor_only_while_it_is_current,
+    a_replay_after_the_grace_or_with_another_successor_is_reuse,
     an_expired_or_unknown_refresh_token_is_invalid,
     access_status_reflects_revocation_session_and_user_state,
     an_answered_access_status_follows_every_later_change,
@@ -173,7 +191,7 @@ mod cases {
         let first = session_for(store, "s1", "u1").await;
         let second = fresh_hash();
         match store
-            .rotate_refresh(&first, &second, NOW + 10, NOW + 10 + WEEK)
+            .rotate_refresh(&first, &second, NOW + 10, NOW + 10 + WEEK, NO_GRACE)
             .await
             .unwrap()
         {
@@ -203,18 +221,18 @@ mod cases {
         let first = session_for(store, "s1", "u1").await;
         let second = fresh_hash();
         store
-            .rotate_refresh(&first, &second, NOW, NOW + WEEK)
+            .rotate_refresh(&first, &second, NOW, NOW + WEEK, NO_GRACE)
             .await
             .unwrap();
         let reused = store
-            .rotate_refresh(&first, &fresh_hash(), NOW + 1, NOW + WEEK)
+            .rotate_refresh(&first, &fresh_hash(), NOW + 1, NOW + WEEK, NO_GRACE)
             .await
             .unwrap();
         assert!(matches!(reused, Rotation::Reused { ref session_id, .. } if session_id == "s1"));
         // The legitimate successor dies with the session.
         assert!(matches!(
             store
-                .rotate_refresh(&second, &fresh_hash(), NOW + 2, NOW + WEEK)
+                .rotate_refresh(&second, &fresh_hash(), NOW + 2, NOW + WEEK, NO_GRACE)
                 .await
                 .unwrap(),
             Rotation::Invalid
@@ -231,12 +249,11 @@ mod cases {
             .unwrap();
         let first = session_for(store, "s1", "u1").await;
         let successors: Vec<RefreshHash> = (0..20).map(|_| fresh_hash()).collect();
-        let outcomes = futures::future::join_all(
-            successors
-                .iter()
-                .map(|successor| store.rotate_refresh(&first, successor, NOW, NOW + WEEK)),
-        )
-        .await;
+        let outcomes =
+            futures::future::join_all(successors.iter().map(|successor| {
+                store.rotate_refresh(&first, successor, NOW, NOW + WEEK, NO_GRACE)
+            }))
+            .await;
         let rotated = outcomes
             .iter()
             .filter(|o| matches!(o, Ok(Rotation::Rotated { .. })))
@@ -270,14 +287,20 @@ mod cases {
         let first = session_for(store, "s1", "u1").await;
         assert!(matches!(
             store
-                .rotate_refresh(&fresh_hash(), &fresh_hash(), NOW, NOW + WEEK)
+                .rotate_refresh(&fresh_hash(), &fresh_hash(), NOW, NOW + WEEK, NO_GRACE)
                 .await
                 .unwrap(),
             Rotation::Invalid
         ));
         assert!(matches!(
             store
-                .rotate_refresh(&first, &fresh_hash(), NOW + WEEK + 1, NOW + 2 * WEEK)
+                .rotate_refresh(
+                    &first,
+                    &fresh_hash(),
+                    NOW + WEEK + 1,
+                    NOW + 2 * WEEK,
+                    NO_GRACE
+                )
                 .await
                 .unwrap(),
             Rotation::Invalid
@@ -396,7 +419,13 @@ mod cases {
         let second_refresh = fresh_hash();
         assert!(matches!(
             store
-                .rotate_refresh(&first_refresh, &second_refresh, NOW + 100, NOW + 2 * WEEK)
+                .rotate_refresh(
+                    &first_refresh,
+                    &second_refresh,
+                    NOW + 100,
+                    NOW + 2 * WEEK,
+                    NO_GRACE
+                )
                 .await
                 .unwrap(),
             Rotation::Rotated { .. }
@@ -407,7 +436,13 @@ mod cases {
         // Replaying the superseded token ends the session.
         assert!(matches!(
             store
-                .rotate_refresh(&first_refresh, &fresh_hash(), NOW + 300, NOW + 2 * WEEK)
+                .rotate_refresh(
+                    &first_refresh,
+                    &fresh_hash(),
+                    NOW + 300,
+                    NOW + 2 * WEEK,
+                    NO_GRACE
+                )
                 .await
                 .unwrap(),
             Rotation::Reused { .. }
@@ -618,5 +653,123 @@ mod cases {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    pub async fn parallel_refreshes_within_the_grace_all_get_the_same_successor_and_one_session_lives(
+        store: &dyn Store,
+    ) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first = session_for(store, "s1", "u1").await;
+        // Every racer derives the same successor from the token it presents.
+        let successor = fresh_hash();
+        let outcomes = futures::future::join_all(
+            (0..20).map(|_| store.rotate_refresh(&first, &successor, NOW, NOW + WEEK, GRACE)),
+        )
+        .await;
+        let rotated_in_s1 = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Rotation::Rotated { session, .. }) if session.id == "s1"))
+            .count();
+        assert_eq!(rotated_in_s1, 20, "{outcomes:?}");
+        assert_eq!(store.list_sessions("u1", NOW + 1).await.unwrap().len(), 1);
+        let live = store.session_by_refresh(&successor, NOW + 1).await.unwrap();
+        assert_eq!(live.map(|session| session.id).as_deref(), Some("s1"));
+        assert!(
+            store
+                .session_by_refresh(&first, NOW + 1)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn a_replay_within_the_grace_gets_the_successor_only_while_it_is_current(
+        store: &dyn Store,
+    ) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let first = session_for(store, "s1", "u1").await;
+        let second = fresh_hash();
+        assert!(matches!(
+            rotate_with_grace(store, &first, &second, NOW).await,
+            Rotation::Rotated { .. }
+        ));
+        // A retry a moment later: the same answer, nothing revoked.
+        assert!(matches!(
+            rotate_with_grace(store, &first, &second, NOW + GRACE).await,
+            Rotation::Rotated { .. }
+        ));
+        assert!(
+            store
+                .session_by_refresh(&second, NOW + GRACE)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // The successor is used in turn: the first token's grace is over for good.
+        let third = fresh_hash();
+        assert!(matches!(
+            rotate_with_grace(store, &second, &third, NOW + 2).await,
+            Rotation::Rotated { .. }
+        ));
+        assert!(matches!(
+            rotate_with_grace(store, &first, &second, NOW + 3).await,
+            Rotation::Reused { .. }
+        ));
+        assert!(
+            store
+                .session_by_refresh(&third, NOW + 3)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.list_sessions("u1", NOW + 3).await.unwrap().is_empty());
+    }
+
+    pub async fn a_replay_after_the_grace_or_with_another_successor_is_reuse(store: &dyn Store) {
+        store
+            .create_user(new_user("u1", "ada", Role::User))
+            .await
+            .unwrap();
+        let late = session_for(store, "s1", "u1").await;
+        let late_successor = fresh_hash();
+        store
+            .rotate_refresh(&late, &late_successor, NOW, NOW + WEEK, GRACE)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .rotate_refresh(&late, &late_successor, NOW + GRACE + 1, NOW + WEEK, GRACE)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ));
+        assert!(
+            store
+                .session_by_refresh(&late_successor, NOW + GRACE + 1)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // A successor other than the one the token was rotated to (another key, a forgery).
+        let other = session_for(store, "s2", "u1").await;
+        store
+            .rotate_refresh(&other, &fresh_hash(), NOW, NOW + WEEK, GRACE)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .rotate_refresh(&other, &fresh_hash(), NOW + 1, NOW + WEEK, GRACE)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ));
+        assert!(store.list_sessions("u1", NOW + 1).await.unwrap().is_empty());
     }
 }

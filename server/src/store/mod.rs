@@ -97,7 +97,8 @@ pub struct NewSession {
 /// What a refresh attempt found, decided atomically by the store.
 #[derive(Clone, Debug)]
 pub enum Rotation {
-    /// The token was current: it is now superseded by the new hash.
+    /// The token was current: it is now superseded by the new hash; or it was superseded
+    /// within the grace by the same successor, which is still current.
     Rotated {
         session: Box<SessionRecord>,
         user: Box<UserRecord>,
@@ -196,14 +197,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     /// Atomically: if `presented` is the session's current refresh token (and the session
-    /// and user are live), supersede it with `successor`; if it is an already-superseded
-    /// token, revoke the whole session. At most one caller can ever rotate a token.
+    /// and user are live), supersede it with `successor`. If it was superseded at most
+    /// `grace_secs` ago and `successor` — which the caller derives from `presented`, so
+    /// every caller computes the same one — is still the session's current token, answer
+    /// `Rotated` again without changing anything. Any other already-superseded token
+    /// revokes the whole session. At most one caller can ever rotate a token.
     async fn rotate_refresh(
         &self,
         presented: &RefreshHash,
         successor: &RefreshHash,
         now: i64,
         new_expires_at: i64,
+        grace_secs: i64,
     ) -> StoreResult<Rotation>;
     /// The live session a current refresh token belongs to.
     async fn session_by_refresh(

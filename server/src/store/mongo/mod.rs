@@ -28,7 +28,7 @@ use mongodb::{
 
 use documents::{AuditDoc, KeyDoc, RevokedDoc};
 pub use documents::{SessionDoc, UserDoc};
-pub use queries::{index_specs, literal_regex, rotation_filter, rotation_update};
+pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
 
 use super::{Cause, StoreError, StoreResult};
 
@@ -191,6 +191,16 @@ mod tests {
         assert_eq!(bson.get("revoked_at"), Some(&Bson::Null));
         let back: SessionDoc = bson::from_document(bson).unwrap();
         assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn a_racing_replay_matches_only_while_the_same_successor_is_current() {
+        let filter = grace_filter("old-hash", "next-hash", 1_000, 5);
+        assert_eq!(filter.get_str("current_refresh").unwrap(), "next-hash");
+        assert_eq!(filter.get_str("previous_refresh").unwrap(), "old-hash");
+        assert_eq!(filter.get("revoked_at"), Some(&Bson::Null));
+        let recent = filter.get_document("last_used_at").unwrap();
+        assert_eq!(recent.get_i64("$gte").unwrap(), 995);
     }
 
     #[test]

@@ -85,6 +85,20 @@ pub fn rotation_filter(presented: &str, now: i64) -> Document {
     }
 }
 
+/// The session a request that raced a rotation belongs to: its current token is the
+/// successor derived from `presented`, which it superseded at most `grace_secs` ago
+/// (rotation sets `last_used_at`). Once that successor is rotated in turn, nothing
+/// matches and the replay is reuse.
+pub fn grace_filter(presented: &str, successor: &str, now: i64, grace_secs: i64) -> Document {
+    doc! {
+        "current_refresh": successor,
+        "previous_refresh": presented,
+        "revoked_at": Bson::Null,
+        "expires_at": {"$gt": now},
+        "last_used_at": {"$gte": now - grace_secs},
+    }
+}
+
 pub fn rotation_update(presented: &str, successor: &str, now: i64, expires_at: i64) -> Document {
     doc! {
         "$set": {

@@ -12,7 +12,7 @@ use super::{
     MongoStore,
     documents::{AuditDoc, KeyDoc, SessionDoc, UserDoc, binary, date},
     map_error,
-    queries::{literal_regex, rotation_filter, rotation_update},
+    queries::{grace_filter, literal_regex, rotation_filter, rotation_update},
 };
 use crate::{
     domain::{PasswordHashString, RefreshHash},
@@ -182,6 +182,7 @@ impl Store for MongoStore {
         successor: &RefreshHash,
         now: i64,
         new_expires_at: i64,
+        grace_secs: i64,
     ) -> StoreResult<Rotation> {
         let rotated = self
             .sessions
@@ -192,6 +193,22 @@ impl Store for MongoStore {
             .return_document(ReturnDocument::After)
             .await
             .map_err(map_error)?;
+        // Not current, but maybe superseded a moment ago by this very successor: a
+        // request that raced the rotation gets the same answer.
+        let rotated = match rotated {
+            Some(session) => Some(session),
+            None if grace_secs > 0 => self
+                .sessions
+                .find_one(grace_filter(
+                    presented.as_str(),
+                    successor.as_str(),
+                    now,
+                    grace_secs,
+                ))
+                .await
+                .map_err(map_error)?,
+            None => None,
+        };
         if let Some(session) = rotated {
             return match self.user_by_id(&session.user_id).await? {
                 Some(user) if !user.disabled => Ok(Rotation::Rotated {

@@ -9,13 +9,16 @@ use crate::{
 };
 
 /// If `presented` is the session's current token (session and user live), supersede it
-/// with `successor`; if it was superseded already, revoke the whole session.
+/// with `successor`; if it was superseded within the grace by that same successor, which
+/// is still current, answer as the rotation did; if it was superseded otherwise, revoke
+/// the whole session.
 pub(super) fn rotate_in(
     tx: &Transaction<'_>,
     presented: &RefreshHash,
     successor: &RefreshHash,
     now: i64,
     new_expires_at: i64,
+    grace_secs: i64,
 ) -> StoreResult<Rotation> {
     let found = tx
         .prepare_cached(
@@ -54,7 +57,15 @@ pub(super) fn rotate_in(
     else {
         return Ok(Rotation::Invalid);
     };
-    if superseded_at.is_some() {
+    let session_live = revoked_at.is_none() && !disabled && session_expires > now;
+    if let Some(superseded_at) = superseded_at {
+        if grace_secs > 0
+            && session_live
+            && superseded_at >= now - grace_secs
+            && is_current(tx, successor, &session_id, now)?
+        {
+            return rotated(tx, &session_id, &user_id);
+        }
         tx.execute(
             "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![session_id, now],
@@ -65,7 +76,7 @@ pub(super) fn rotate_in(
             user_id,
         });
     }
-    if revoked_at.is_some() || disabled || token_expires <= now || session_expires <= now {
+    if !session_live || token_expires <= now {
         return Ok(Rotation::Invalid);
     }
     tx.execute(
@@ -83,10 +94,31 @@ pub(super) fn rotate_in(
         params![session_id, now, new_expires_at],
     )
     .map_err(map_error)?;
-    let session = session_by_id_in(tx, &session_id)
+    rotated(tx, &session_id, &user_id)
+}
+
+/// Whether `hash` is the session's current (unsuperseded, unexpired) refresh token.
+fn is_current(
+    tx: &Transaction<'_>,
+    hash: &RefreshHash,
+    session_id: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = ?1 AND session_id = ?2
+                        AND superseded_at IS NULL AND expires_at > ?3)",
+    )
+    .and_then(|mut statement| {
+        statement.query_row(params![hash.as_str(), session_id, now], |row| row.get(0))
+    })
+    .map_err(map_error)
+}
+
+fn rotated(tx: &Transaction<'_>, session_id: &str, user_id: &str) -> StoreResult<Rotation> {
+    let session = session_by_id_in(tx, session_id)
         .map_err(map_error)?
         .ok_or(StoreError::NotFound)?;
-    let user = user_by_id_in(tx, &user_id)
+    let user = user_by_id_in(tx, user_id)
         .map_err(map_error)?
         .ok_or(StoreError::NotFound)?;
     Ok(Rotation::Rotated {

@@ -168,12 +168,13 @@ impl Store for SqliteStore {
         successor: &RefreshHash,
         now: i64,
         new_expires_at: i64,
+        grace_secs: i64,
     ) -> StoreResult<Rotation> {
         let (presented, successor) = (presented.clone(), successor.clone());
         // Only a replay revokes. A successful rotation just extends the session, which
         // a remembered answer already allows for (see `AccessMemory::recall`).
         self.write_then(
-            move |tx| rotate_in(tx, &presented, &successor, now, new_expires_at),
+            move |tx| rotate_in(tx, &presented, &successor, now, new_expires_at, grace_secs),
             |rotation| matches!(rotation, Rotation::Reused { .. }),
         )
         .await
