@@ -11,13 +11,13 @@ RUN cargo install cargo-leptos --locked --features no_downloads --version 0.3.10
  && npm install --global binaryen@132
 WORKDIR /src
 COPY . .
-RUN cargo leptos build --release
+RUN cargo leptos build --release --precompress
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/gatehouse --create-home gatehouse
-COPY --from=build /src/target/release/gatehouse /usr/local/bin/gatehouse
+COPY --from=build /src/target/release/gatehouse /src/target/release/hash.txt /usr/local/bin/
 COPY --from=build /src/target/site /srv/gatehouse/site
 ENV GATEHOUSE_LISTEN=0.0.0.0:3000 \
     GATEHOUSE_DATA_DIR=/var/lib/gatehouse \

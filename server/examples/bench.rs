@@ -535,7 +535,16 @@ fn main() {
         "",
     );
 
-    let wasm = std::fs::read(site_root.join("pkg/gatehouse.wasm")).unwrap();
+    // The build gives it a content-hashed name: gatehouse.<hash>.wasm.
+    let wasm_path = std::fs::read_dir(site_root.join("pkg"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("gatehouse") && name.ends_with(".wasm")
+        })
+        .expect("the release build's WASM in site/pkg");
+    let wasm = std::fs::read(wasm_path).unwrap();
     let mut compressed = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,

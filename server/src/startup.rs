@@ -21,6 +21,7 @@ use crate::{
     auth::{AuthError, AuthService},
     clock::{Clock, SystemClock},
     config::Config,
+    delivery::{self, SiteFiles},
     security::{
         SecurityHeaders, add_security_headers, refuse_ambiguous_credentials,
         refuse_cross_site_writes,
@@ -101,6 +102,10 @@ impl Application {
             auth: auth.clone(),
             config: Arc::new(config.clone()),
         };
+        let site_files = Arc::new(SiteFiles::from_options(&leptos_options));
+        let not_found_page = Router::new()
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .with_state(state.clone());
         let web_backend: SharedBackend =
             Arc::new(WebBackend::new(auth.clone(), state.config.clone()));
         let routes = generate_route_list(App);
@@ -127,7 +132,7 @@ impl Application {
                 &format!("{SERVER_FUNCTION_PREFIX}{{*unknown}}"),
                 any(server_fns::unknown_server_function),
             )
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .fallback_service(delivery::site_files(&site_files, not_found_page))
             .layer(middleware::from_fn(
                 server_fns::answer_mistakes_with_their_status,
             ))
@@ -135,11 +140,16 @@ impl Application {
             .layer(middleware::from_fn(refuse_ambiguous_credentials))
             .layer(middleware::from_fn_with_state(auth.clone(), count_response))
             .layer(middleware::from_fn_with_state(
+                site_files,
+                delivery::apply_cache_policy,
+            ))
+            .layer(middleware::from_fn_with_state(
                 SecurityHeaders {
                     https: config.https,
                 },
                 add_security_headers,
             ))
+            .layer(delivery::compression())
             .layer(TraceLayer::new_for_http())
             .with_state(state);
         Ok(Application {
@@ -186,7 +196,13 @@ impl Application {
 fn leptos_options() -> Result<LeptosOptions, StartupError> {
     let configuration = leptos::config::get_configuration(None)
         .map_err(|error| StartupError::Leptos(error.to_string()))?;
-    Ok(configuration.leptos_options)
+    let mut options = configuration.leptos_options;
+    // The build that left its hash file beside this binary gave the site's files hashed
+    // names; run directly (not by cargo-leptos), the binary still links to those names.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        options.hash_files = delivery::hash_file_path(&options).is_some_and(|path| path.is_file());
+    }
+    Ok(options)
 }
 
 async fn purge_expired_periodically(auth: Arc<AuthService>) {

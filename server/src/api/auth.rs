@@ -2,7 +2,7 @@
 //! Each handler: the extractor proves the caller, one call into the core, a mapping.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     auth::{AuthError, IssuedTokens, SignupRequest},
+    delivery::SecretInBody,
     domain::PageRequest,
     state::AppState,
     store::{Page, UserChange},
@@ -107,7 +108,7 @@ pub struct LoginResponse {
     pub user: UserSummary,
 }
 
-/// Token responses must never be cached by a browser or a proxy.
+/// Token responses must never be cached by a browser or a proxy, nor compressed.
 pub fn no_store(status: StatusCode, body: impl Serialize) -> Response {
     (
         status,
@@ -115,6 +116,7 @@ pub fn no_store(status: StatusCode, body: impl Serialize) -> Response {
             (header::CACHE_CONTROL, "no-store"),
             (header::PRAGMA, "no-cache"),
         ],
+        Extension(SecretInBody),
         Json(body),
     )
         .into_response()

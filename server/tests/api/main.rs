@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod delivery;
 mod durability;
 mod helpers;
 mod meta;
