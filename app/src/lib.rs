@@ -39,7 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 // Both name the build's content-hashed files when it wrote them.
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options islands=true/>
+                <HydrationScripts options islands=true islands_router=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -56,8 +56,9 @@ pub fn hydrate_islands() {
     leptos::mount::hydrate_islands();
 }
 
-/// Pages render on the server only; links and plain forms navigate, and the islands
-/// (`#[island]`) are the parts that run in the browser.
+/// Pages render on the server. With JavaScript, the islands router turns links and plain
+/// forms into fetches whose HTML is patched into the page, leaving the islands (`#[island]`,
+/// the parts that run in the browser) running; without it they are ordinary page loads.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -104,7 +105,7 @@ fn Navigation() -> impl IntoView {
                             <a href="/dashboard">"Dashboard"</a>
                             <a href="/sessions">"Devices"</a>
                             <a href="/account">"Account"</a>
-                            {(viewer.user.role == Role::Admin).then(|| view! { <a href="/admin">"Admin"</a> })}
+                            <sync::AdminLink shown=viewer.user.role == Role::Admin/>
                             <a href="/docs/">"API docs"</a>
                             <ActionForm action=session.logout attr:class="inline-form">
                                 <button type="submit" class="link-button">

@@ -54,15 +54,71 @@ pub fn RenewalCountdown(access_expires_in: i64) -> impl IntoView {
     }
 }
 
+/// The link to the admin console, shown while the role this browser knows is admin. The
+/// server's render decides it first; then the shared facts do, so a demotion learned at
+/// a renewal (in this tab or another) hides it without a page load. The server checks
+/// the role on every admin call whatever the link shows.
+#[island]
+pub fn AdminLink(shown: bool) -> impl IntoView {
+    let shown = RwSignal::new(shown);
+    #[cfg(feature = "hydrate")]
+    client::follow_role(shown);
+    move || shown.get().then(|| view! { <a href="/admin">"Admin"</a> })
+}
+
 #[cfg(feature = "hydrate")]
 mod client {
     use std::time::Duration;
+
+    use std::cell::RefCell;
 
     use gloo_storage::{LocalStorage as BrowserStorage, Storage};
     use leptos::{ev, prelude::*};
 
     use super::{STORAGE_KEY, SharedFacts};
-    use crate::{model::Viewer, session::RefreshSession};
+    use crate::{
+        model::{Role, Viewer},
+        session::RefreshSession,
+    };
+
+    /// `storage` events reach only the other tabs; this one tells the islands of this tab.
+    const CHANGED_HERE: &str = "gatehouse-session";
+
+    thread_local! {
+        /// The keeper of this page. Client-side navigation keeps islands alive, so when a
+        /// navigation brings a new keeper (signing in or out without a page load), the
+        /// old one must stop: two keepers would renew twice.
+        static RUNNING_KEEPER: RefCell<Option<Owner>> = const { RefCell::new(None) };
+    }
+
+    fn announce_here() {
+        if let Ok(event) = web_sys::CustomEvent::new(CHANGED_HERE) {
+            let _ = window().dispatch_event(&event);
+        }
+    }
+
+    fn store_facts(facts: &SharedFacts) {
+        let _ = BrowserStorage::set(STORAGE_KEY, facts);
+        announce_here();
+    }
+
+    /// Shows what the shared facts say about the role, as they change in any tab.
+    pub fn follow_role(shown: RwSignal<bool>) {
+        let update = move || {
+            let is_admin = stored_facts().is_some_and(|facts| facts.role == Role::Admin);
+            shown.try_set(is_admin);
+        };
+        let elsewhere = window_event_listener(ev::storage, move |event| {
+            if event.key().as_deref() == Some(STORAGE_KEY) {
+                update();
+            }
+        });
+        let here = window_event_listener_untyped(CHANGED_HERE, move |_| update());
+        on_cleanup(move || {
+            elsewhere.remove();
+            here.remove();
+        });
+    }
 
     /// Renewing this long before expiry leaves room for a slow network; a fifth of the
     /// lifetime for very short tokens.
@@ -98,6 +154,16 @@ mod client {
 
     impl Keeper {
         pub fn start(viewer: Option<Viewer>) {
+            let owner = Owner::current().map_or_else(Owner::new, |island| island.child());
+            if let Some(previous) =
+                RUNNING_KEEPER.with(|running| running.replace(Some(owner.clone())))
+            {
+                previous.cleanup();
+            }
+            owner.with(|| Self::run(viewer));
+        }
+
+        fn run(viewer: Option<Viewer>) {
             let keeper = Keeper {
                 refresh: ServerAction::<RefreshSession>::new(),
                 facts: StoredValue::new_local(None),
@@ -120,13 +186,21 @@ mod client {
                 None => {}
             });
 
-            let _ = window_event_listener(ev::storage, move |event| {
-                if event.key().as_deref() == Some(STORAGE_KEY) {
-                    keeper.another_tab_changed(event.new_value());
+            let listeners = [
+                window_event_listener(ev::storage, move |event| {
+                    if event.key().as_deref() == Some(STORAGE_KEY) {
+                        keeper.another_tab_changed(event.new_value());
+                    }
+                }),
+                window_event_listener(ev::visibilitychange, move |_| keeper.wake_up()),
+                window_event_listener(ev::focus, move |_| keeper.wake_up()),
+            ];
+            on_cleanup(move || {
+                keeper.cancel_timer();
+                for listener in listeners {
+                    listener.remove();
                 }
             });
-            let _ = window_event_listener(ev::visibilitychange, move |_| keeper.wake_up());
-            let _ = window_event_listener(ev::focus, move |_| keeper.wake_up());
         }
 
         fn adopt_viewer(self, viewer: &Viewer) {
@@ -139,7 +213,7 @@ mod client {
                 deadline_ms: now() + ttl_ms,
                 lead_ms: lead_for(ttl_ms),
             };
-            let _ = BrowserStorage::set(STORAGE_KEY, &facts);
+            store_facts(&facts);
             self.adopt_facts(facts);
         }
 
@@ -201,6 +275,7 @@ mod client {
                 .is_some()
             {
                 BrowserStorage::delete(STORAGE_KEY);
+                announce_here();
             }
         }
 
