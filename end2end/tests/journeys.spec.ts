@@ -175,6 +175,25 @@ test.describe("without JavaScript", () => {
     await expect(page).toHaveURL(/\/dashboard$/);
     await expect(signedInAs(page)).toHaveText(name);
   });
+
+  test("a plain form that arrives mangled comes back to its page with a message", async ({ page }) => {
+    // What a broken proxy or a hand-made post sends: none of the fields the form has.
+    for (const [path, button] of [
+      ["/login", "Sign in"],
+      ["/signup", "Create account"],
+    ]) {
+      await page.route("**/api/**", (route) => route.continue({ postData: "unexpected=garbage" }));
+      await page.goto(path);
+      await page.getByLabel("Username").fill("someone");
+      await page.getByLabel("Password").fill(PASSWORD);
+      const landed = page.waitForResponse((response) => response.request().resourceType() === "document");
+      await page.getByRole("button", { name: button }).click();
+      expect((await landed).status()).toBeLessThan(500);
+      await expect(page).toHaveURL((url) => url.pathname === path);
+      await expect(page.getByRole("alert")).toContainText("missing field `username`");
+      await page.unrouteAll();
+    }
+  });
 });
 
 test("the password form reports a wrong current password in place, then changes it", async ({ page }) => {
