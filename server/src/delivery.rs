@@ -74,7 +74,8 @@ impl SiteFiles {
             .is_some_and(|name| self.fingerprinted.contains(name))
     }
 
-    fn policy_for(&self, path: &str, response: &Response) -> Option<&'static str> {
+    /// `fingerprinted`: whether the request named one of the build's hashed files.
+    fn policy_for(fingerprinted: bool, response: &Response) -> Option<&'static str> {
         let headers = response.headers();
         if headers.contains_key(header::CACHE_CONTROL) {
             return None;
@@ -82,7 +83,7 @@ impl SiteFiles {
         let status = response.status();
         let is_file =
             headers.contains_key(header::LAST_MODIFIED) || status == StatusCode::NOT_MODIFIED;
-        Some(if is_file && self.is_fingerprinted(path) {
+        Some(if is_file && fingerprinted {
             IMMUTABLE
         } else if is_file {
             REVALIDATE
@@ -125,9 +126,10 @@ pub async fn apply_cache_policy(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path().to_owned();
+    // Decided before the request moves on, so no request pays for a copy of its path.
+    let fingerprinted = files.is_fingerprinted(request.uri().path());
     let mut response = next.run(request).await;
-    let policy = files.policy_for(&path, &response);
+    let policy = SiteFiles::policy_for(fingerprinted, &response);
     let headers = response.headers_mut();
     if let Some(policy) = policy {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
@@ -196,35 +198,44 @@ mod tests {
         let site = files(&["gatehouse.AbC.wasm"]);
         let file = [(header::LAST_MODIFIED, "Wed, 25 Nov 2026 08:00:00 GMT")];
         assert_eq!(
-            site.policy_for("/pkg/gatehouse.AbC.wasm", &response(StatusCode::OK, &file)),
+            SiteFiles::policy_for(
+                site.is_fingerprinted("/pkg/gatehouse.AbC.wasm"),
+                &response(StatusCode::OK, &file)
+            ),
             Some(IMMUTABLE)
         );
         assert_eq!(
-            site.policy_for(
-                "/pkg/gatehouse.AbC.wasm",
+            SiteFiles::policy_for(
+                site.is_fingerprinted("/pkg/gatehouse.AbC.wasm"),
                 &response(StatusCode::NOT_MODIFIED, &[])
             ),
             Some(IMMUTABLE)
         );
         assert_eq!(
-            site.policy_for("/favicon.svg", &response(StatusCode::OK, &file)),
+            SiteFiles::policy_for(
+                site.is_fingerprinted("/favicon.svg"),
+                &response(StatusCode::OK, &file)
+            ),
             Some(REVALIDATE)
         );
         // A page at a path that looks like an asset is still a page.
         assert_eq!(
-            site.policy_for(
-                "/pkg/gatehouse.AbC.wasm",
+            SiteFiles::policy_for(
+                site.is_fingerprinted("/pkg/gatehouse.AbC.wasm"),
                 &response(StatusCode::NOT_FOUND, &[])
             ),
             Some(PRIVATE)
         );
         assert_eq!(
-            site.policy_for("/dashboard", &response(StatusCode::OK, &[])),
+            SiteFiles::policy_for(
+                site.is_fingerprinted("/dashboard"),
+                &response(StatusCode::OK, &[])
+            ),
             Some(PRIVATE)
         );
         assert_eq!(
-            site.policy_for(
-                "/.well-known/jwks.json",
+            SiteFiles::policy_for(
+                site.is_fingerprinted("/.well-known/jwks.json"),
                 &response(
                     StatusCode::OK,
                     &[(header::CACHE_CONTROL, "public, max-age=300")]
