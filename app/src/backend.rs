@@ -78,6 +78,28 @@ pub trait AuthBackend: Send + Sync + 'static {
         new_password: String,
     ) -> Result<(), AppError>;
 
+    /// "Forgot your password?": the same answer whatever `login` names.
+    async fn forgot_password(&self, request: &Parts, login: String) -> Result<(), AppError>;
+    async fn reset_password(
+        &self,
+        request: &Parts,
+        token: String,
+        new_password: String,
+    ) -> Result<(), AppError>;
+    async fn verify_email(&self, request: &Parts, token: String) -> Result<UserView, AppError>;
+    async fn change_email(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+        email: String,
+    ) -> Result<UserView, AppError>;
+    async fn request_verification(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<UserView, AppError>;
+
     async fn list_users(
         &self,
         access: Option<&str>,

@@ -82,6 +82,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("dashboard") ssr=SsrMode::Async view=|| view! { <Title text="Dashboard"/><pages::dashboard::DashboardPage/> }/>
                     <Route path=StaticSegment("sessions") ssr=SsrMode::Async view=|| view! { <Title text="Your devices"/><pages::sessions::SessionsPage/> }/>
                     <Route path=StaticSegment("account") ssr=SsrMode::Async view=|| view! { <Title text="Your account"/><pages::account::AccountPage/> }/>
+                    <Route path=StaticSegment("forgot-password") ssr=SsrMode::Async view=|| view! { <Title text="Forgot your password?"/><pages::recovery::ForgotPasswordPage/> }/>
+                    <Route path=StaticSegment("reset-password") ssr=SsrMode::Async view=|| view! { <Title text="Choose a new password"/><pages::recovery::ResetPasswordPage/> }/>
+                    <Route path=StaticSegment("verify-email") ssr=SsrMode::Async view=|| view! { <Title text="Confirm your email address"/><pages::recovery::VerifyEmailPage/> }/>
                     <Route path=StaticSegment("admin") ssr=SsrMode::Async view=|| view! { <Title text="Administration"/><pages::admin::AdminPage/> }/>
                 </Routes>
             </main>

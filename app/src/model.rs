@@ -36,6 +36,10 @@ impl fmt::Display for Role {
     }
 }
 
+/// The one answer to every well-formed "forgot my password" request, on both doors.
+pub const RESET_REQUESTED: &str =
+    "If an account with a verified address matches, a link to choose a new password is on its way.";
+
 /// A user as any client may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -43,6 +47,8 @@ pub struct UserView {
     pub id: String,
     pub username: String,
     pub email: Option<String>,
+    /// The address was proven by a mailed link since it was last set.
+    pub email_verified: bool,
     pub role: Role,
     pub disabled: bool,
     /// Unix seconds.
@@ -117,6 +123,9 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     UsernameTaken,
+    EmailTaken,
+    EmailNotVerified,
+    InvalidLink,
     LastAdmin,
     Throttled,
     Busy,
@@ -127,7 +136,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -144,6 +153,9 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UsernameTaken,
+        ErrorCode::EmailTaken,
+        ErrorCode::EmailNotVerified,
+        ErrorCode::InvalidLink,
         ErrorCode::LastAdmin,
         ErrorCode::Throttled,
         ErrorCode::Busy,
@@ -171,6 +183,9 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::EmailNotVerified => "email_not_verified",
+            ErrorCode::InvalidLink => "invalid_link",
             ErrorCode::LastAdmin => "last_admin",
             ErrorCode::Throttled => "throttled",
             ErrorCode::Busy => "busy",
@@ -196,10 +211,14 @@ impl ErrorCode {
             | ErrorCode::InvalidToken
             | ErrorCode::InvalidRefreshToken
             | ErrorCode::RefreshTokenReused => 401,
-            ErrorCode::Forbidden | ErrorCode::AccountDisabled | ErrorCode::Csrf => 403,
+            ErrorCode::Forbidden
+            | ErrorCode::AccountDisabled
+            | ErrorCode::EmailNotVerified
+            | ErrorCode::Csrf => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::UsernameTaken | ErrorCode::LastAdmin => 409,
+            ErrorCode::UsernameTaken | ErrorCode::EmailTaken | ErrorCode::LastAdmin => 409,
+            ErrorCode::InvalidLink => 410,
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidInput => 422,
@@ -228,6 +247,13 @@ impl ErrorCode {
             ErrorCode::Busy => "The server is busy. Try again in a moment.",
             ErrorCode::AccountDisabled => "This account is disabled.",
             ErrorCode::UsernameTaken => "This username is taken.",
+            ErrorCode::EmailTaken => "This email address belongs to another account.",
+            ErrorCode::EmailNotVerified => {
+                "Verify your email address before signing in: use the link we mailed you."
+            }
+            ErrorCode::InvalidLink => {
+                "This link is invalid, already used or expired. Ask for a new one."
+            }
             ErrorCode::InvalidInput
             | ErrorCode::MalformedJson
             | ErrorCode::BadRequest

@@ -42,6 +42,11 @@ pub struct ThrottleConfig {
     pub signups_per_ip: u32,
     /// Refreshes allowed per client address per `window`.
     pub refreshes_per_ip: u32,
+    /// "Forgot password" requests per client address per `window`.
+    pub recovery_requests_per_ip: u32,
+    /// Mails (reset and verification) per account, and reset requests per name or
+    /// address asked for, per `window`: nobody's inbox can be flooded.
+    pub mails_per_account: u32,
     pub window: Duration,
 }
 
@@ -54,7 +59,63 @@ impl Default for ThrottleConfig {
             max_lockout: Duration::from_secs(15 * 60),
             signups_per_ip: 20,
             refreshes_per_ip: 600,
+            recovery_requests_per_ip: 20,
+            mails_per_account: 5,
             window: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// An SMTP server as a URL: `smtps://user:pass@host:465` (implicit TLS),
+/// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtp://127.0.0.1:2525` (plain, for
+/// a relay on loopback). Its credentials never print.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpUrl([redacted])")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// Unset (the default): every mail is written as an `.eml` file to `outbox_dir`.
+    pub smtp: Option<SmtpUrl>,
+    /// `Name <address>` or a bare address.
+    pub from: String,
+    /// Defaults to `outbox` under the data directory.
+    pub outbox_dir: Option<PathBuf>,
+    /// Links in mails start with this (scheme, host, port); never taken from a request's
+    /// `Host`. Unset: `http://` and the address the server listens on.
+    pub public_url: Option<String>,
+    pub reset_link_ttl: Duration,
+    pub verify_link_ttl: Duration,
+    /// Refuse to sign in accounts without a verified address (admins excepted, so an
+    /// operator can never lock everyone out).
+    pub require_verified_email: bool,
+    /// Send reset links only to verified addresses (the default): an address nobody
+    /// proved could be a typo, or someone else's.
+    pub reset_needs_verified_email: bool,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            smtp: None,
+            from: "Gatehouse <gatehouse@localhost>".to_owned(),
+            outbox_dir: None,
+            public_url: None,
+            reset_link_ttl: Duration::from_secs(30 * 60),
+            verify_link_ttl: Duration::from_secs(24 * 60 * 60),
+            require_verified_email: false,
+            reset_needs_verified_email: true,
         }
     }
 }
@@ -93,6 +154,7 @@ pub struct Config {
     pub bootstrap_admin: Option<(String, String)>,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    pub mail: MailConfig,
 }
 
 impl Config {
@@ -119,7 +181,15 @@ impl Config {
             metrics_token: None,
             log_json: false,
             bootstrap_admin: None,
+            mail: MailConfig::default(),
         }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail
+            .outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
     }
 
     /// Reads `GATEHOUSE_*` variables (and `LEPTOS_SITE_ADDR`, which cargo-leptos sets).
@@ -221,6 +291,12 @@ impl Config {
         if let Some(n) = var("GATEHOUSE_REFRESHES_PER_IP") {
             throttle.refreshes_per_ip = parse(&n, "GATEHOUSE_REFRESHES_PER_IP")?;
         }
+        if let Some(n) = var("GATEHOUSE_RECOVERY_REQUESTS_PER_IP") {
+            throttle.recovery_requests_per_ip = parse(&n, "GATEHOUSE_RECOVERY_REQUESTS_PER_IP")?;
+        }
+        if let Some(n) = var("GATEHOUSE_MAILS_PER_ACCOUNT") {
+            throttle.mails_per_account = parse(&n, "GATEHOUSE_MAILS_PER_ACCOUNT")?;
+        }
         if let Some(secs) = var("GATEHOUSE_THROTTLE_WINDOW_SECS") {
             throttle.window = seconds(&secs, "GATEHOUSE_THROTTLE_WINDOW_SECS")?;
         }
@@ -246,6 +322,7 @@ impl Config {
                 _ => return Err(invalid("GATEHOUSE_LOG_FORMAT", "expected `json` or `text`")),
             };
         }
+        read_mail_config(&mut config.mail, &var)?;
         match (
             var("GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME"),
             var("GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD"),
@@ -261,6 +338,66 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+fn read_mail_config(
+    mail: &mut MailConfig,
+    var: &impl Fn(&'static str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(url) = var("GATEHOUSE_SMTP_URL") {
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("smtp" | "smtps")) {
+            return Err(invalid(
+                "GATEHOUSE_SMTP_URL",
+                "expected smtp://… or smtps://… (leave it unset to write mails to the outbox)",
+            ));
+        }
+        mail.smtp = Some(SmtpUrl(url));
+    }
+    if let Some(from) = var("GATEHOUSE_MAIL_FROM") {
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "GATEHOUSE_MAIL_FROM",
+                "expected an address, or `Name <address>`",
+            ));
+        }
+        mail.from = from;
+    }
+    if let Some(dir) = var("GATEHOUSE_OUTBOX_DIR") {
+        mail.outbox_dir = Some(PathBuf::from(dir));
+    }
+    if let Some(url) = var("GATEHOUSE_PUBLIC_URL") {
+        let url = url.trim().trim_end_matches('/').to_owned();
+        let valid = url
+            .parse::<axum::http::Uri>()
+            .ok()
+            .filter(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.host().is_some()
+                    && uri.path_and_query().is_none_or(|path| path.as_str() == "/")
+            })
+            .is_some();
+        if !valid {
+            return Err(invalid(
+                "GATEHOUSE_PUBLIC_URL",
+                "expected the site's origin, such as https://auth.example.org (no path)",
+            ));
+        }
+        mail.public_url = Some(url);
+    }
+    if let Some(secs) = var("GATEHOUSE_RESET_LINK_TTL_SECS") {
+        mail.reset_link_ttl = seconds(&secs, "GATEHOUSE_RESET_LINK_TTL_SECS")?;
+    }
+    if let Some(secs) = var("GATEHOUSE_VERIFY_LINK_TTL_SECS") {
+        mail.verify_link_ttl = seconds(&secs, "GATEHOUSE_VERIFY_LINK_TTL_SECS")?;
+    }
+    if let Some(flag) = var("GATEHOUSE_REQUIRE_VERIFIED_EMAIL") {
+        mail.require_verified_email = boolean(&flag, "GATEHOUSE_REQUIRE_VERIFIED_EMAIL")?;
+    }
+    if let Some(flag) = var("GATEHOUSE_RESET_NEEDS_VERIFIED_EMAIL") {
+        mail.reset_needs_verified_email = boolean(&flag, "GATEHOUSE_RESET_NEEDS_VERIFIED_EMAIL")?;
+    }
+    Ok(())
 }
 
 /// Secrets people paste from tutorials; a server signing with one is forgeable by anyone.
@@ -349,6 +486,38 @@ mod tests {
         assert_eq!(config.access_ttl, Duration::from_secs(900));
         assert_eq!(config.refresh_ttl, Duration::from_secs(604_800));
         assert!(matches!(config.signing, SigningConfig::EdDsa));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_the_smtp_credentials_never_print() {
+        let config = config_from(&[
+            (
+                "GATEHOUSE_SMTP_URL",
+                "smtps://mailer:hunter2@smtp.example.org",
+            ),
+            ("GATEHOUSE_PUBLIC_URL", "https://auth.example.org/"),
+            ("GATEHOUSE_MAIL_FROM", "Auth <auth@example.org>"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.mail.public_url.as_deref(),
+            Some("https://auth.example.org")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(config.mail.reset_needs_verified_email);
+        assert_eq!(config.outbox_dir(), PathBuf::from("data/outbox"));
+        for (name, bad) in [
+            ("GATEHOUSE_SMTP_URL", "http://smtp.example.org"),
+            ("GATEHOUSE_PUBLIC_URL", "auth.example.org"),
+            ("GATEHOUSE_PUBLIC_URL", "https://auth.example.org/reset?x=1"),
+            ("GATEHOUSE_MAIL_FROM", "not an address"),
+            ("GATEHOUSE_RESET_LINK_TTL_SECS", "0"),
+        ] {
+            assert!(
+                config_from(&[(name, bad)]).is_err(),
+                "{name}={bad} accepted"
+            );
+        }
     }
 
     #[test]

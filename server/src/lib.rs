@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod mail;
 pub mod metrics;
 pub mod security;
 pub mod server_fns;

@@ -26,6 +26,23 @@ struct CheckOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailOutcome {
+    outcome: &'static str,
+}
+
+/// The mail worker's counters, as handles it keeps.
+#[derive(Clone, Debug, Default)]
+pub struct MailCounters {
+    /// Handed to the SMTP server or written to the outbox.
+    pub sent: Counter,
+    /// Given up on after every retry.
+    pub failed: Counter,
+    /// Not queued: the queue was full.
+    pub dropped: Counter,
+    pub retried: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventKind {
     kind: &'static str,
 }
@@ -40,6 +57,7 @@ pub struct Metrics {
     tokens_refused: Counter,
     refreshes: Counter,
     events: Family<EventKind, Counter>,
+    mails: MailCounters,
 }
 
 impl Default for Metrics {
@@ -87,8 +105,26 @@ impl Default for Metrics {
             "Security events written to the audit log, by kind",
             events.clone(),
         );
+        let mail_outcomes = Family::<MailOutcome, Counter>::default();
+        registry.register(
+            "gatehouse_mails",
+            "Mails by outcome: sent, failed (after every retry), dropped (queue full), retried",
+            mail_outcomes.clone(),
+        );
+        let mail = |outcome| {
+            mail_outcomes
+                .get_or_create(&MailOutcome { outcome })
+                .clone()
+        };
+        let mails = MailCounters {
+            sent: mail("sent"),
+            failed: mail("failed"),
+            dropped: mail("dropped"),
+            retried: mail("retried"),
+        };
         Metrics {
             registry,
+            mails,
             started: Instant::now(),
             uptime,
             responses,
@@ -128,6 +164,10 @@ impl Metrics {
 
     pub fn event(&self, kind: &'static str) {
         self.events.get_or_create(&EventKind { kind }).inc();
+    }
+
+    pub fn mail_counters(&self) -> MailCounters {
+        self.mails.clone()
     }
 
     /// Every family in the OpenMetrics text format.
@@ -174,6 +214,7 @@ mod tests {
             "gatehouse_audit_events_total{kind=\"login\"} 2",
             "gatehouse_audit_events_total{kind=\"login_failed\"} 1",
             "gatehouse_build_info{version=\"0.1.0\"} 1",
+            "gatehouse_mails_total{outcome=\"failed\"} 0",
             "# EOF",
         ] {
             assert!(

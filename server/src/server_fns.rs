@@ -258,6 +258,58 @@ impl AuthBackend for WebBackend {
             .map_err(app_error)
     }
 
+    async fn forgot_password(&self, request: &Parts, login: String) -> Result<(), AppError> {
+        self.auth
+            .request_password_reset(&login, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn reset_password(
+        &self,
+        request: &Parts,
+        token: String,
+        new_password: String,
+    ) -> Result<(), AppError> {
+        self.auth
+            .reset_password(&token, new_password, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn verify_email(&self, request: &Parts, token: String) -> Result<UserView, AppError> {
+        self.auth
+            .verify_email(&token, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn change_email(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+        email: String,
+    ) -> Result<UserView, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .change_email(&principal, current_password, &email, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn request_verification(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<UserView, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .request_verification(&principal, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
     async fn list_users(
         &self,
         access: Option<&str>,

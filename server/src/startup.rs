@@ -78,6 +78,16 @@ pub async fn open_store_for_operator_task(
     })
 }
 
+/// Links in mails when no public URL is configured: the address actually listened on
+/// (port 0 resolved), with a name a browser on this machine can open for "any address".
+fn default_public_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
@@ -87,8 +97,7 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
-        let store = open_store(&config).await?;
-        let auth = Arc::new(AuthService::start(&config, store, clock).await?);
+        let mut config = config;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -96,6 +105,11 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        if config.mail.public_url.is_none() {
+            config.mail.public_url = listener.local_addr().ok().map(default_public_url);
+        }
+        let store = open_store(&config).await?;
+        let auth = Arc::new(AuthService::start(&config, store, clock).await?);
         let leptos_options = leptos_options()?;
         let state = AppState {
             leptos_options: leptos_options.clone(),

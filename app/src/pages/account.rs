@@ -1,11 +1,13 @@
-//! The account page: change the password.
+//! The account page: the email address (set, change, verify) and the password.
 
 use leptos::prelude::*;
 
+use leptos_router::hooks::use_query_map;
+
 use crate::{
     error::AppError,
-    forms::{Field, FormErrors, query_error},
-    model::Viewer,
+    forms::{Field, FormErrors, QueryError, query_error},
+    model::{UserView, Viewer},
 };
 
 #[cfg(feature = "ssr")]
@@ -29,6 +31,51 @@ pub async fn change_password(
     )
 }
 
+/// Needs the current password; a new address is unverified until its link is used.
+#[server(endpoint = "email")]
+pub async fn change_email(current_password: String, email: String) -> Result<(), AppError> {
+    let request = request()?;
+    let outcome = backend()?
+        .change_email(
+            &request,
+            presented(&request).access.as_deref(),
+            current_password,
+            email,
+        )
+        .await;
+    if outcome.is_ok() {
+        leptos_axum::redirect("/account?email=changed");
+        return Ok(());
+    }
+    email_form_error(&request, outcome.map(|_| ()))
+}
+
+#[server(endpoint = "verification")]
+pub async fn send_verification() -> Result<(), AppError> {
+    let request = request()?;
+    let outcome = backend()?
+        .request_verification(&request, presented(&request).access.as_deref())
+        .await;
+    if outcome.is_ok() {
+        leptos_axum::redirect("/account?verification=sent");
+        return Ok(());
+    }
+    email_form_error(&request, outcome.map(|_| ()))
+}
+
+/// The email forms' errors come back marked as theirs, so the password form below does
+/// not show them too.
+#[cfg(feature = "ssr")]
+fn email_form_error(
+    request: &http::request::Parts,
+    outcome: Result<(), AppError>,
+) -> Result<(), AppError> {
+    if let Err(error) = &outcome {
+        crate::ssr::redirect_form_error(request, "/account?section=email", error);
+    }
+    crate::ssr::answer(outcome)
+}
+
 #[component]
 pub fn AccountPage() -> impl IntoView {
     view! { <crate::guard::SignedIn page=|viewer: Viewer| view! { <Account viewer/> }/> }
@@ -39,11 +86,24 @@ fn Account(viewer: Viewer) -> impl IntoView {
     view! {
         <section class="card narrow" aria-labelledby="account-title">
             <h1 id="account-title">"Your account"</h1>
-            <p>"Signed in as " <strong>{viewer.user.username}</strong> "."</p>
+            <p>"Signed in as " <strong>{viewer.user.username.clone()}</strong> "."</p>
+            <EmailSection user=viewer.user/>
             <h2>"Change your password"</h2>
             <p class="hint">"Changing it signs you out on every other device."</p>
-            <ChangePasswordForm returned_error=query_error()/>
+            <ChangePasswordForm returned_error=password_form_error()/>
         </section>
+    }
+}
+
+fn email_section_error() -> bool {
+    use_query_map().read_untracked().get("section").as_deref() == Some("email")
+}
+
+fn password_form_error() -> Option<String> {
+    if email_section_error() {
+        None
+    } else {
+        query_error()
     }
 }
 
@@ -66,6 +126,45 @@ fn ChangePasswordForm(returned_error: Option<String>) -> impl IntoView {
             <Field name="new_password" label="New password" kind="password"
                 autocomplete="new-password" required=true error=errors.field("new_password")/>
             <button type="submit">"Change password"</button>
+        </ActionForm>
+    }
+}
+
+/// The address, whether it is verified, and plain forms to change it or have the link
+/// sent again (server-rendered: no WASM for forms that reload the page anyway).
+#[component]
+fn EmailSection(user: UserView) -> impl IntoView {
+    let query = use_query_map().read_untracked();
+    let notice = if query.get("verification").is_some() {
+        Some("A new verification link is on its way.")
+    } else if query.get("email").is_some() {
+        Some("Your email address has been saved.")
+    } else {
+        None
+    };
+    let change = ServerAction::<ChangeEmail>::new();
+    let resend = ServerAction::<SendVerification>::new();
+    let unverified = user.email.is_some() && !user.email_verified;
+    let status = match (&user.email, user.email_verified) {
+        (None, _) => view! { <p id="email-status">"No email address yet. Add one to be able to reset a forgotten password."</p> }.into_any(),
+        (Some(address), true) => view! { <p id="email-status"><strong>{address.clone()}</strong> " — verified"</p> }.into_any(),
+        (Some(address), false) => view! { <p id="email-status"><strong>{address.clone()}</strong> " — not verified yet: use the link we mailed you"</p> }.into_any(),
+    };
+    view! {
+        <h2>"Email address"</h2>
+        {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+        {email_section_error().then(|| view! { <QueryError/> })}
+        {status}
+        {unverified.then(|| view! {
+            <ActionForm action=resend attr:class="inline-form">
+                <button type="submit" class="link-button">"Send the verification link again"</button>
+            </ActionForm>
+        })}
+        <ActionForm action=change>
+            <Field name="email" label="New email address (empty removes it)" kind="email" autocomplete="email"/>
+            <Field name="current_password" label="Current password" kind="password"
+                autocomplete="current-password" required=true/>
+            <button type="submit">"Save the address"</button>
         </ActionForm>
     }
 }

@@ -130,6 +130,7 @@ fn UserTable(
             <thead>
                 <tr>
                     <th scope="col">"Username"</th>
+                    <th scope="col">"Email"</th>
                     <th scope="col">"Role"</th>
                     <th scope="col">"Status"</th>
                     <th scope="col">"Created"</th>
@@ -150,6 +151,11 @@ fn UserTable(
                     view! {
                         <tr data-user=user.username.clone()>
                             <td>{user.username.clone()} {is_me.then(|| view! { <span class="badge">"you"</span> })}</td>
+                            <td data-testid="user-email">{match (&user.email, user.email_verified) {
+                                (None, _) => "—".to_owned(),
+                                (Some(address), true) => format!("{address} (verified)"),
+                                (Some(address), false) => format!("{address} (unverified)"),
+                            }}</td>
                             <td data-testid="user-role">{user.role.to_string()}</td>
                             <td>{if user.disabled { "disabled" } else { "active" }}</td>
                             <td><crate::time::When unix=user.created_at/></td>

@@ -5,5 +5,6 @@ pub mod account;
 pub mod admin;
 pub mod dashboard;
 pub mod home;
+pub mod recovery;
 pub mod sessions;
 pub mod sign_in;

@@ -15,6 +15,8 @@ pub fn LoginPage() -> impl IntoView {
     let next = query.get("next").unwrap_or_default();
     let notice = if query.get("signed_out").is_some() {
         Some("You have signed out.")
+    } else if query.get("reset").is_some() {
+        Some("Your password has been changed and every session ended. Sign in with the new one.")
     } else if query.get("expired").is_some() {
         Some("Your session has ended. Please sign in again.")
     } else {
@@ -25,6 +27,7 @@ pub fn LoginPage() -> impl IntoView {
             <h1 id="login-title">"Sign in"</h1>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
             <LoginForm next returned_error=query_error()/>
+            <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </section>
     }

@@ -89,6 +89,12 @@ impl From<AuthError> for ApiError {
             AccountDisabled => ApiError::new(ErrorCode::AccountDisabled, message),
             NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
             UsernameTaken => ApiError::new(ErrorCode::UsernameTaken, message),
+            EmailTaken => ApiError {
+                field: Some("email".to_owned()),
+                ..ApiError::new(ErrorCode::EmailTaken, message)
+            },
+            EmailNotVerified => ApiError::new(ErrorCode::EmailNotVerified, message),
+            InvalidLink => ApiError::new(ErrorCode::InvalidLink, message),
             LastAdmin => ApiError::new(ErrorCode::LastAdmin, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),

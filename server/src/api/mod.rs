@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod market;
 mod meta;
+pub mod recovery;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use utoipa::{
@@ -35,6 +36,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
     tags(
         (name = "auth", description = "The /auth API"),
         (name = "sessions", description = "Your signed-in devices"),
+        (name = "recovery", description = "Email verification and password reset by mailed links"),
         (name = "admin", description = "Admins only"),
         (name = "market", description = "The /market/api paths of the MongoDB ancestor"),
         (name = "operations", description = "Health and public keys"),
@@ -71,6 +73,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::sessions, auth::revoke_other_sessions))
         .routes(routes!(auth::revoke_session))
         .routes(routes!(auth::change_password))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::reset_password))
+        .routes(routes!(recovery::change_email))
+        .routes(routes!(recovery::request_verification))
+        .routes(routes!(recovery::verify_email))
         .routes(routes!(auth::admin_list_users))
         .routes(routes!(auth::admin_update_user))
         .routes(routes!(auth::admin_audit));

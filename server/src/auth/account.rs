@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     domain::{Email, FieldError, Password, Username},
-    store::{NewUser, UserRecord},
+    store::{NewEmail, NewUser, UserRecord},
 };
 
 /// What sign-up accepts, before parsing.
@@ -57,12 +57,19 @@ impl AuthService {
             .filter(|email| !email.trim().is_empty())
             .map(Email::parse)
             .transpose()?;
+        if email.is_none() && self.email_required_at_signup() {
+            return Err(AuthError::Invalid(FieldError::new(
+                "email",
+                "is required on this server",
+            )));
+        }
         let user = self
             .insert_user(&username, &password, email.as_ref(), Role::User, now)
             .await?;
         tracing::Span::current().record("user_id", user.id.as_str());
         self.audit("signup", AuditActor::User(&user), client, None)
             .await;
+        self.welcome(&user, client).await;
         Ok(view_of(&user))
     }
 
@@ -81,7 +88,7 @@ impl AuthService {
                 id: new_id(),
                 username: username.as_str().to_owned(),
                 username_key: username.key().to_owned(),
-                email: email.map(|email| email.as_str().to_owned()),
+                email: email.map(NewEmail::from),
                 password_hash: hash,
                 role,
                 created_at: now,

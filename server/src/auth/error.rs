@@ -28,6 +28,12 @@ pub enum AuthError {
     NotFound(&'static str),
     #[error("This username is taken.")]
     UsernameTaken,
+    #[error("This email address belongs to another account.")]
+    EmailTaken,
+    #[error("Verify your email address before signing in: use the link we mailed you.")]
+    EmailNotVerified,
+    #[error("This link is invalid, already used or expired. Ask for a new one.")]
+    InvalidLink,
     #[error("That would leave no active admin; promote someone else first.")]
     LastAdmin,
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
@@ -65,6 +71,7 @@ impl From<FieldError> for AuthError {
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::Conflict("email") => AuthError::EmailTaken,
             StoreError::Conflict(_) => AuthError::UsernameTaken,
             StoreError::NotFound => AuthError::NotFound("record"),
             StoreError::LastAdmin => AuthError::LastAdmin,

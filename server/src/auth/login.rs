@@ -89,6 +89,8 @@ impl AuthService {
             .await;
             return Err(AuthError::AccountDisabled);
         }
+        // Only after the password proved right: the answer tells nothing to a guesser.
+        self.check_verified_email(&user)?;
 
         let session_id = new_id();
         let refresh = RefreshSecret::generate()?;

@@ -7,6 +7,7 @@
 //! - `login`: sign-in, refresh-token rotation, sign-out;
 //! - `account`: sign-up and what a user does with their own account;
 //! - `admin`: the one role check (`AdminPrincipal`) and what only admins may do;
+//! - `recovery`: email verification, password reset by mail, the account's address;
 //! - `audit`: the security event log;
 //! - `operator`: what the CLI does beside a running server;
 //! - `token`, `password`, `throttle`: the mechanisms underneath.
@@ -19,6 +20,7 @@ pub mod error;
 mod login;
 pub mod operator;
 pub mod password;
+mod recovery;
 mod service;
 pub mod throttle;
 pub mod token;

@@ -5,7 +5,7 @@ use std::{net::IpAddr, sync::Arc};
 use app::model::{Role, UserView};
 
 use super::{
-    AuthResult,
+    AuthError, AuthResult,
     audit::AuditActor,
     password::PasswordHasherPool,
     throttle::{LoginThrottle, WindowLimiter},
@@ -15,6 +15,7 @@ use crate::{
     clock::Clock,
     config::{Config, SigningConfig},
     domain::{self, Password, Username},
+    mail::Mailer,
     metrics::Metrics,
     store::{NewUser, Store, StoredSigningKey, UserRecord},
 };
@@ -62,6 +63,20 @@ pub struct AuthService {
     pub(super) refresh_ttl: i64,
     pub(super) refresh_grace: i64,
     pub(super) metrics: Metrics,
+    pub(super) mailer: Mailer,
+    pub(super) links: LinkSettings,
+    pub(super) recovery_limiter: WindowLimiter,
+    pub(super) mail_limiter: WindowLimiter,
+}
+
+/// How mailed links are made and what they allow.
+pub(super) struct LinkSettings {
+    /// Scheme, host and port the links start with.
+    pub public_url: String,
+    pub reset_ttl: i64,
+    pub verify_ttl: i64,
+    pub require_verified_email: bool,
+    pub reset_needs_verified_email: bool,
 }
 
 impl AuthService {
@@ -111,6 +126,20 @@ impl AuthService {
             config.max_queued_hashes,
         )?;
         domain::preload_common_passwords();
+        let metrics = Metrics::default();
+        let mailer = Mailer::start(&config.mail, config.outbox_dir(), metrics.mail_counters())
+            .map_err(|error| AuthError::Unexpected(error.into()))?;
+        let links = LinkSettings {
+            public_url: config
+                .mail
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.listen)),
+            reset_ttl: config.mail.reset_link_ttl.as_secs() as i64,
+            verify_ttl: config.mail.verify_link_ttl.as_secs() as i64,
+            require_verified_email: config.mail.require_verified_email,
+            reset_needs_verified_email: config.mail.reset_needs_verified_email,
+        };
         let throttle = &config.throttle;
         let service = AuthService {
             store,
@@ -124,7 +153,14 @@ impl AuthService {
             access_ttl: config.access_ttl.as_secs() as i64,
             refresh_ttl: config.refresh_ttl.as_secs() as i64,
             refresh_grace: config.refresh_grace.as_secs() as i64,
-            metrics: Metrics::default(),
+            metrics,
+            mailer,
+            links,
+            recovery_limiter: WindowLimiter::new(
+                throttle.recovery_requests_per_ip,
+                throttle.window,
+            ),
+            mail_limiter: WindowLimiter::new(throttle.mails_per_account, throttle.window),
         };
         if let Some((username, password)) = &config.bootstrap_admin {
             service.bootstrap_admin(username, password).await?;
@@ -201,6 +237,7 @@ pub fn view_of(user: &UserRecord) -> UserView {
         id: user.id.clone(),
         username: user.username.clone(),
         email: user.email.clone(),
+        email_verified: user.email_verified,
         role: user.role,
         disabled: user.disabled,
         created_at: user.created_at,

@@ -165,6 +165,8 @@ mod tests {
             max_lockout: Duration::from_secs(60),
             signups_per_ip: 2,
             refreshes_per_ip: 2,
+            recovery_requests_per_ip: 2,
+            mails_per_account: 2,
             window: Duration::from_secs(600),
         }
     }

@@ -142,14 +142,26 @@ pub fn preload_common_passwords() {
     LazyLock::force(&COMMON_PASSWORDS);
 }
 
+/// An email address as given (trimmed) plus the key that makes it unique
+/// case-insensitively. Only addresses a mail can actually be sent to pass: the syntax is
+/// lettre's (the crate that sends the mail), and nothing that could end a mail header
+/// line (CR, LF, any control character) gets through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
+pub struct Email {
+    display: String,
+    key: String,
+}
 
 impl Email {
+    /// RFC 5321's limit on a forward path.
+    pub const MAX_CHARS: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Email, FieldError> {
         let email = raw.trim();
         let invalid = || FieldError::new("email", "is not a valid email address");
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if email.len() > Self::MAX_CHARS
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(invalid());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
@@ -159,14 +171,23 @@ impl Email {
             || !domain.contains('.')
             || domain.starts_with('.')
             || domain.ends_with('.')
+            || email.parse::<lettre::Address>().is_err()
         {
             return Err(invalid());
         }
-        Ok(Email(email.to_owned()))
+        Ok(Email {
+            display: email.to_owned(),
+            key: email.to_lowercase(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.display
+    }
+
+    /// The case-folded form the store keeps unique.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
@@ -246,8 +267,21 @@ mod tests {
             "ada@org",
             "ada@.org",
             "a b@example.org",
+            "ada@example.org\r\nBcc: eve@example.org",
+            "ada@example.org\nBcc: eve@example.org",
+            "ada\r@example.org",
+            "ada@exa mple.org",
+            "<ada@example.org>",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
+        assert!(Email::parse(&format!("{}@example.org", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_keyed_case_insensitively() {
+        let email = Email::parse("  Ada.Lovelace@Example.ORG ").unwrap();
+        assert_eq!(email.as_str(), "Ada.Lovelace@Example.ORG");
+        assert_eq!(email.key(), "ada.lovelace@example.org");
     }
 }

@@ -9,7 +9,9 @@ mod stored;
 
 pub use credentials::{Email, Password, Username, preload_common_passwords};
 pub use paging::PageRequest;
-pub use stored::{PasswordHashString, REFRESH_PREFIX, RefreshHash};
+pub use stored::{
+    LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX, RefreshHash,
+};
 
 /// Why a field was refused; `field` names the input it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]

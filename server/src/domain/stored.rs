@@ -56,3 +56,60 @@ impl RefreshHash {
         &self.0
     }
 }
+
+/// What a mailed link is for. A link made for one purpose never serves the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::VerifyEmail => "verify_email",
+            LinkPurpose::ResetPassword => "reset_password",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LinkPurpose> {
+        match text {
+            "verify_email" => Some(LinkPurpose::VerifyEmail),
+            "reset_password" => Some(LinkPurpose::ResetPassword),
+            _ => None,
+        }
+    }
+}
+
+/// What every mailed link's token starts with.
+pub const LINK_PREFIX: &str = "ml_";
+
+/// SHA-256 of a mailed link's token, hex: the only form the stores keep.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LinkHash(String);
+
+impl LinkHash {
+    pub fn of_issued(token: &str) -> LinkHash {
+        LinkHash(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    /// Hashes a presented link token, refusing anything not shaped like one (so garbage
+    /// never reaches the store).
+    pub fn of_presented(token: &str) -> Option<LinkHash> {
+        let token = token.trim();
+        let random = token.strip_prefix(LINK_PREFIX)?;
+        let well_formed = random.len() == REFRESH_RANDOM_CHARS
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| LinkHash::of_issued(token))
+    }
+
+    pub fn from_stored(hex: String) -> LinkHash {
+        LinkHash(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

@@ -127,9 +127,24 @@ contract!(
     audit_events_are_listed_newest_first_and_filtered,
     the_first_signing_key_wins,
     purging_removes_only_what_expired,
+    an_address_is_unique_case_insensitively_and_starts_unverified,
+    a_verification_link_works_once_and_only_for_the_address_it_was_sent_to,
+    a_reset_link_sets_the_password_once_and_ends_every_session,
+    parallel_uses_of_one_reset_link_succeed_exactly_once,
+    a_password_change_ends_outstanding_reset_links_but_not_verification,
+    purging_removes_expired_links,
 );
 
+mod link_cases;
+
 mod cases {
+    pub use super::link_cases::{
+        a_password_change_ends_outstanding_reset_links_but_not_verification,
+        a_reset_link_sets_the_password_once_and_ends_every_session,
+        a_verification_link_works_once_and_only_for_the_address_it_was_sent_to,
+        an_address_is_unique_case_insensitively_and_starts_unverified,
+        parallel_uses_of_one_reset_link_succeed_exactly_once, purging_removes_expired_links,
+    };
     use super::*;
 
     pub async fn a_created_user_is_found_by_id_and_by_key(store: &dyn Store) {

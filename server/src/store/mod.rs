@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 pub use operator::OperatorStore;
 
-use crate::domain::{PasswordHashString, RefreshHash};
+use crate::domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash};
 
 /// A driver's own error, kept whole as the source of a `StoreError`.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -54,6 +54,8 @@ pub struct UserRecord {
     pub username: String,
     pub username_key: String,
     pub email: Option<String>,
+    /// The address in `email` was proven by a mailed link (reset after every change).
+    pub email_verified: bool,
     pub password_hash: PasswordHashString,
     pub role: Role,
     pub disabled: bool,
@@ -65,10 +67,39 @@ pub struct NewUser {
     pub id: String,
     pub username: String,
     pub username_key: String,
-    pub email: Option<String>,
+    pub email: Option<NewEmail>,
     pub password_hash: PasswordHashString,
     pub role: Role,
     pub created_at: i64,
+}
+
+/// An address to keep on an account: as given, and its case-folded key, unique among
+/// the accounts that have one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEmail {
+    pub address: String,
+    pub key: String,
+}
+
+/// A mailed link, as the store keeps it: the token's hash, never the token.
+#[derive(Clone, Debug)]
+pub struct NewLink {
+    pub hash: LinkHash,
+    pub user_id: String,
+    pub purpose: LinkPurpose,
+    /// The address the link was sent to: a verification link proves only that one.
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub user_id: String,
+    pub purpose: LinkPurpose,
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -189,7 +220,13 @@ pub trait Store: Send + Sync + 'static {
     async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>>;
     async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_email_key(&self, key: &str) -> StoreResult<Option<UserRecord>>;
+    /// Sets the password hash; every reset link of the user dies with the old password.
     async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()>;
+    /// Sets (or with `None` removes) the user's address, unverified, and ends every
+    /// verification link sent to an earlier one. `Conflict("email")` when another account
+    /// has it.
+    async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord>;
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>>;
     /// Applies a role / disabled change, refusing with `LastAdmin` if no active admin
     /// would remain; decided atomically with the write.
@@ -250,7 +287,34 @@ pub trait Store: Send + Sync + 'static {
         candidate: StoredSigningKey,
     ) -> StoreResult<StoredSigningKey>;
 
-    /// Deletes expired sessions, refresh tokens and revocations; returns rows removed.
+    async fn create_link(&self, link: NewLink) -> StoreResult<()>;
+    /// The unexpired, unused link of `purpose` with this hash, without using it.
+    async fn find_link(
+        &self,
+        hash: &LinkHash,
+        purpose: LinkPurpose,
+        now: i64,
+    ) -> StoreResult<Option<LinkRecord>>;
+    /// Uses a verification link, once: marks the user's address verified if it is still
+    /// the one the link was sent to. `None` when the link is unknown, used, expired, or
+    /// the address has changed since.
+    async fn use_verification_link(
+        &self,
+        hash: &LinkHash,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// Uses a reset link, once and atomically: sets the new password hash, deletes every
+    /// other reset link of the user and ends all of the user's sessions. `None` when the
+    /// link is unknown, used or expired.
+    async fn use_reset_link(
+        &self,
+        hash: &LinkHash,
+        new_hash: &PasswordHashString,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>>;
+
+    /// Deletes expired sessions, refresh tokens, revocations and mailed links; returns
+    /// rows removed.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

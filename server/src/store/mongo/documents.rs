@@ -5,8 +5,8 @@ use mongodb::bson::{self, DateTime, spec::BinarySubtype};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::PasswordHashString,
-    store::{NewUser, SessionRecord, UserRecord},
+    domain::{LinkPurpose, PasswordHashString},
+    store::{LinkRecord, NewLink, NewUser, SessionRecord, UserRecord},
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,6 +16,11 @@ pub struct UserDoc {
     pub username: String,
     pub username_key: String,
     pub email: Option<String>,
+    /// Absent when there is no address: the unique index covers only strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_key: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
     pub password_hash: String,
     pub role: Role,
     pub disabled: bool,
@@ -62,6 +67,45 @@ pub(super) struct AuditDoc {
     pub detail: Option<String>,
 }
 
+/// A mailed link: `_id` is the token's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct LinkDoc {
+    #[serde(rename = "_id")]
+    pub hash: String,
+    pub user_id: String,
+    pub purpose: String,
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expires_on: DateTime,
+}
+
+impl LinkDoc {
+    pub fn record(self) -> Option<LinkRecord> {
+        Some(LinkRecord {
+            user_id: self.user_id,
+            purpose: LinkPurpose::parse(&self.purpose)?,
+            email: self.email,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+impl From<&NewLink> for LinkDoc {
+    fn from(link: &NewLink) -> Self {
+        LinkDoc {
+            hash: link.hash.as_str().to_owned(),
+            user_id: link.user_id.clone(),
+            purpose: link.purpose.as_str().to_owned(),
+            email: link.email.clone(),
+            created_at: link.created_at,
+            expires_at: link.expires_at,
+            expires_on: date(link.expires_at),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct KeyDoc {
     #[serde(rename = "_id")]
@@ -79,6 +123,7 @@ impl From<UserDoc> for UserRecord {
             username: doc.username,
             username_key: doc.username_key,
             email: doc.email,
+            email_verified: doc.email_verified,
             password_hash: PasswordHashString::from_phc(doc.password_hash),
             role: doc.role,
             disabled: doc.disabled,
@@ -93,7 +138,9 @@ impl From<&NewUser> for UserDoc {
             id: user.id.clone(),
             username: user.username.clone(),
             username_key: user.username_key.clone(),
-            email: user.email.clone(),
+            email: user.email.as_ref().map(|email| email.address.clone()),
+            email_key: user.email.as_ref().map(|email| email.key.clone()),
+            email_verified: false,
             password_hash: user.password_hash.as_str().to_owned(),
             role: user.role,
             disabled: false,

@@ -26,7 +26,7 @@ use mongodb::{
     options::{ClientOptions, ReturnDocument},
 };
 
-use documents::{AuditDoc, KeyDoc, RevokedDoc};
+use documents::{AuditDoc, KeyDoc, LinkDoc, RevokedDoc};
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
 
@@ -72,6 +72,7 @@ pub struct MongoStore {
     revoked: Collection<RevokedDoc>,
     audit: Collection<AuditDoc>,
     keys: Collection<KeyDoc>,
+    links: Collection<LinkDoc>,
     counters: Collection<Document>,
     guards: Collection<Document>,
 }
@@ -97,6 +98,7 @@ impl MongoStore {
             revoked: database.collection("revoked_tokens"),
             audit: database.collection("audit_events"),
             keys: database.collection("signing_keys"),
+            links: database.collection("mail_links"),
             counters: database.collection("counters"),
             guards: database.collection("guards"),
             database,
@@ -154,7 +156,9 @@ mod tests {
             id: "u1".into(),
             username: "Ada".into(),
             username_key: "ada".into(),
-            email: Some("ada@example.org".into()),
+            email: Some("Ada@example.org".into()),
+            email_key: Some("ada@example.org".into()),
+            email_verified: true,
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
             role: Role::Admin,
             disabled: false,
@@ -166,6 +170,36 @@ mod tests {
         assert_eq!(bson.get_i64("created_at").unwrap(), 1_800_000_000);
         let back: UserDoc = bson::from_document(bson).unwrap();
         assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn a_user_without_an_address_has_no_email_key_for_the_unique_index_to_see() {
+        let doc = UserDoc {
+            id: "u2".into(),
+            username: "Bob".into(),
+            username_key: "bob".into(),
+            email: None,
+            email_key: None,
+            email_verified: false,
+            password_hash: "$argon2id$x".into(),
+            role: Role::User,
+            disabled: false,
+            created_at: 1_800_000_000,
+        };
+        let bson = bson::to_document(&doc).unwrap();
+        assert!(!bson.contains_key("email_key"));
+        let (_, email_index) = index_specs()
+            .into_iter()
+            .find(|(_, index)| {
+                index.options.as_ref().and_then(|o| o.name.as_deref()) == Some("email_key_unique")
+            })
+            .unwrap();
+        let options = email_index.options.unwrap();
+        assert_eq!(options.unique, Some(true));
+        assert_eq!(
+            options.partial_filter_expression,
+            Some(doc! {"email_key": {"$type": "string"}})
+        );
     }
 
     #[test]

@@ -35,7 +35,26 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
         ),
         (
             "users",
+            index(
+                doc! {"email_key": 1},
+                IndexOptions::builder()
+                    .unique(true)
+                    .partial_filter_expression(doc! {"email_key": {"$type": "string"}})
+                    .name("email_key_unique".to_owned())
+                    .build(),
+            ),
+        ),
+        (
+            "users",
             index(doc! {"role": 1, "disabled": 1}, plain("active_admins")),
+        ),
+        (
+            "mail_links",
+            index(doc! {"user_id": 1, "purpose": 1}, plain("links_by_user")),
+        ),
+        (
+            "mail_links",
+            index(doc! {"expires_on": 1}, ttl("links_ttl", Duration::ZERO)),
         ),
         (
             "sessions",

@@ -10,16 +10,16 @@ use mongodb::{
 
 use super::{
     MongoStore,
-    documents::{AuditDoc, KeyDoc, SessionDoc, UserDoc, binary, date},
+    documents::{AuditDoc, KeyDoc, LinkDoc, SessionDoc, UserDoc, binary, date},
     map_error,
     queries::{grace_filter, literal_regex, rotation_filter, rotation_update},
 };
 use crate::{
-    domain::{PasswordHashString, RefreshHash},
+    domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash},
     store::{
-        AccessStatus, AuditQuery, AuditRecord, NewAuditEvent, NewSession, NewUser, Page, Rotation,
-        SessionRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
-        UserRecord,
+        AccessStatus, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail, NewLink,
+        NewSession, NewUser, Page, Rotation, SessionRecord, Store, StoreError, StoreResult,
+        StoredSigningKey, UserChange, UserQuery, UserRecord,
     },
 };
 
@@ -27,14 +27,11 @@ use crate::{
 impl Store for MongoStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord> {
         let doc = UserDoc::from(&user);
-        self.users
-            .insert_one(&doc)
-            .await
-            .map_err(|error| match map_error(error) {
-                StoreError::Conflict(_) => StoreError::Conflict("username"),
-                other => other,
-            })?;
-        Ok(doc.into())
+        match self.users.insert_one(&doc).await.map_err(map_error) {
+            Ok(_) => Ok(doc.into()),
+            Err(StoreError::Conflict(_)) => Err(self.which_conflict(&user).await),
+            Err(other) => Err(other),
+        }
     }
 
     async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>> {
@@ -94,7 +91,40 @@ impl Store for MongoStore {
         if result.matched_count == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        self.delete_links(user_id, LinkPurpose::ResetPassword).await
+    }
+
+    async fn user_by_email_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(self
+            .users
+            .find_one(doc! {"email_key": key})
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
+    async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
+        let update = match email {
+            Some(email) => doc! {
+                "$set": {"email": &email.address, "email_key": &email.key, "email_verified": false},
+            },
+            None => doc! {
+                "$set": {"email": Bson::Null, "email_verified": false},
+                "$unset": {"email_key": ""},
+            },
+        };
+        let updated = self
+            .users
+            .find_one_and_update(doc! {"_id": user_id}, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|error| match map_error(error) {
+                StoreError::Conflict(_) => StoreError::Conflict("email"),
+                other => other,
+            })?
+            .ok_or(StoreError::NotFound)?;
+        self.delete_links(user_id, LinkPurpose::VerifyEmail).await?;
+        Ok(updated.into())
     }
 
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {
@@ -424,8 +454,95 @@ impl Store for MongoStore {
         })
     }
 
+    async fn create_link(&self, link: NewLink) -> StoreResult<()> {
+        self.links
+            .insert_one(LinkDoc::from(&link))
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn find_link(
+        &self,
+        hash: &LinkHash,
+        purpose: LinkPurpose,
+        now: i64,
+    ) -> StoreResult<Option<LinkRecord>> {
+        Ok(self
+            .links
+            .find_one(live_link(hash, purpose, now))
+            .await
+            .map_err(map_error)?
+            .and_then(LinkDoc::record))
+    }
+
+    /// Deleting the link is what uses it: of several callers one gets the document.
+    async fn use_verification_link(
+        &self,
+        hash: &LinkHash,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let Some(link) = self
+            .links
+            .find_one_and_delete(live_link(hash, LinkPurpose::VerifyEmail, now))
+            .await
+            .map_err(map_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .users
+            .find_one_and_update(
+                doc! {"_id": &link.user_id, "email": &link.email},
+                doc! {"$set": {"email_verified": true}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
+    /// Not one transaction (servers without them are supported): the link is taken first,
+    /// so at most one caller goes on; then the password, the other links, the sessions.
+    async fn use_reset_link(
+        &self,
+        hash: &LinkHash,
+        new_hash: &PasswordHashString,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let Some(link) = self
+            .links
+            .find_one_and_delete(live_link(hash, LinkPurpose::ResetPassword, now))
+            .await
+            .map_err(map_error)?
+        else {
+            return Ok(None);
+        };
+        let Some(user) = self
+            .users
+            .find_one_and_update(
+                doc! {"_id": &link.user_id},
+                doc! {"$set": {"password_hash": new_hash.as_str()}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+        else {
+            return Ok(None);
+        };
+        self.delete_links(&link.user_id, LinkPurpose::ResetPassword)
+            .await?;
+        self.revoke_user_sessions(&link.user_id, None, now).await?;
+        Ok(Some(user.into()))
+    }
+
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
         // The TTL indexes do this within a minute anyway; this keeps both stores alike.
+        let links = self
+            .links
+            .delete_many(doc! {"expires_at": {"$lte": now}})
+            .await
+            .map_err(map_error)?;
         let revoked = self
             .revoked
             .delete_many(doc! {"expires_at": {"$lte": now}})
@@ -436,7 +553,7 @@ impl Store for MongoStore {
             .delete_many(doc! {"expires_at": {"$lte": now}})
             .await
             .map_err(map_error)?;
-        Ok(revoked.deleted_count + sessions.deleted_count)
+        Ok(links.deleted_count + revoked.deleted_count + sessions.deleted_count)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -445,5 +562,31 @@ impl Store for MongoStore {
             .await
             .map_err(map_error)?;
         Ok(())
+    }
+}
+
+fn live_link(hash: &LinkHash, purpose: LinkPurpose, now: i64) -> Document {
+    doc! {"_id": hash.as_str(), "purpose": purpose.as_str(), "expires_at": {"$gt": now}}
+}
+
+impl MongoStore {
+    async fn delete_links(&self, user_id: &str, purpose: LinkPurpose) -> StoreResult<()> {
+        self.links
+            .delete_many(doc! {"user_id": user_id, "purpose": purpose.as_str()})
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    /// Which unique index refused a new user, asked of the data rather than read from the
+    /// server's message.
+    async fn which_conflict(&self, user: &NewUser) -> StoreError {
+        if let Some(email) = &user.email
+            && let Ok(Some(holder)) = self.user_by_email_key(&email.key).await
+            && holder.username_key != user.username_key
+        {
+            return StoreError::Conflict("email");
+        }
+        StoreError::Conflict("username")
     }
 }

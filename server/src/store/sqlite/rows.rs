@@ -27,7 +27,7 @@ pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
 }
 
 pub(super) const USER_COLUMNS: &str =
-    "id, username, username_key, email, password_hash, role, disabled, created_at";
+    "id, username, username_key, email, password_hash, role, disabled, created_at, email_verified";
 pub(super) const SESSION_COLUMNS: &str =
     "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
 
@@ -48,6 +48,7 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         })?,
         disabled: row.get(6)?,
         created_at: row.get(7)?,
+        email_verified: row.get(8)?,
     })
 }
 
@@ -86,21 +87,42 @@ pub(super) fn session_by_id_in(
         .optional()
 }
 
+/// Inside a write transaction (one writer at a time), so the answer holds until commit.
+pub(super) fn email_taken_in(
+    connection: &Connection,
+    key: &str,
+    other_than: Option<&str>,
+) -> StoreResult<bool> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?1 AND (?2 IS NULL OR id <> ?2))",
+            params![key, other_than],
+            |row| row.get(0),
+        )
+        .map_err(map_error)
+}
+
 pub(super) fn insert_user(
     transaction: &rusqlite::Transaction<'_>,
     user: &NewUser,
 ) -> StoreResult<()> {
+    if let Some(email) = &user.email
+        && email_taken_in(transaction, &email.key, None)?
+    {
+        return Err(StoreError::Conflict("email"));
+    }
     transaction
         .prepare_cached(
-            "INSERT INTO users (id, username, username_key, email, password_hash, role, disabled, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+            "INSERT INTO users (id, username, username_key, email, email_key, password_hash, role, disabled, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
                 user.id,
                 user.username,
                 user.username_key,
-                user.email,
+                user.email.as_ref().map(|email| &email.address),
+                user.email.as_ref().map(|email| &email.key),
                 user.password_hash.as_str(),
                 user.role.as_str(),
                 user.created_at,

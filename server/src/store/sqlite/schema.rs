@@ -7,7 +7,8 @@ use crate::store::{StoreError, StoreResult};
 
 /// Each entry moves the schema one version forward; `PRAGMA user_version` says where a
 /// database stands. Never edit an entry once released: append a new one.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
     username      TEXT NOT NULL,
@@ -61,7 +62,30 @@ CREATE TABLE signing_keys (
     public_raw  BLOB NOT NULL,
     created_at  INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE users ADD COLUMN email_key TEXT;
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+-- Addresses were not unique before: the earliest account keeps its address as a key, a
+-- later one with the same address keeps it for display only until it is set again.
+UPDATE users SET email_key = lower(trim(email))
+WHERE email IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM users AS earlier
+    WHERE lower(trim(earlier.email)) = lower(trim(users.email)) AND earlier.rowid < users.rowid
+);
+CREATE UNIQUE INDEX users_by_email_key ON users(email_key);
+CREATE TABLE mail_links (
+    hash       TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('verify_email', 'reset_password')),
+    email      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX mail_links_by_user ON mail_links(user_id, purpose);
+CREATE INDEX mail_links_by_expiry ON mail_links(expires_at);
+"#,
+];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {
     let transaction = connection

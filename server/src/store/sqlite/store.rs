@@ -10,16 +10,16 @@ use super::{
     access_memory::{AccessMemory, RememberedAccess},
     rotation::rotate_in,
     rows::{
-        SESSION_COLUMNS, USER_COLUMNS, active_admins, count, escape_like, insert_user, map_error,
-        session_from_row, user_by_id_in, user_from_row,
+        SESSION_COLUMNS, USER_COLUMNS, active_admins, count, email_taken_in, escape_like,
+        insert_user, map_error, session_from_row, user_by_id_in, user_from_row,
     },
 };
 use crate::{
-    domain::{PasswordHashString, RefreshHash},
+    domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash},
     store::{
-        AccessStatus, AuditQuery, AuditRecord, NewAuditEvent, NewSession, NewUser, Page, Rotation,
-        SessionRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
-        UserRecord,
+        AccessStatus, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail, NewLink,
+        NewSession, NewUser, Page, Rotation, SessionRecord, Store, StoreError, StoreResult,
+        StoredSigningKey, UserChange, UserQuery, UserRecord,
     },
 };
 
@@ -70,6 +70,18 @@ impl Store for SqliteStore {
         self.read(move |db| user_by_id_in(db, &id)).await
     }
 
+    async fn user_by_email_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        let key = key.to_owned();
+        self.read(move |db| {
+            db.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1"
+            ))?
+            .query_row([key], user_from_row)
+            .optional()
+        })
+        .await
+    }
+
     async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()> {
         let (user_id, hash) = (user_id.to_owned(), hash.as_str().to_owned());
         self.write(move |tx| {
@@ -82,7 +94,37 @@ impl Store for SqliteStore {
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }
+            delete_links_in(tx, &user_id, LinkPurpose::ResetPassword)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
+        let (user_id, email) = (user_id.to_owned(), email.cloned());
+        self.write(move |tx| {
+            if let Some(email) = &email
+                && email_taken_in(tx, &email.key, Some(&user_id))?
+            {
+                return Err(StoreError::Conflict("email"));
+            }
+            let changed = tx
+                .execute(
+                    "UPDATE users SET email = ?2, email_key = ?3, email_verified = 0 WHERE id = ?1",
+                    params![
+                        user_id,
+                        email.as_ref().map(|email| &email.address),
+                        email.as_ref().map(|email| &email.key)
+                    ],
+                )
+                .map_err(map_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            delete_links_in(tx, &user_id, LinkPurpose::VerifyEmail)?;
+            user_by_id_in(tx, &user_id)
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)
         })
         .await
     }
@@ -416,10 +458,93 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_link(&self, link: NewLink) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO mail_links (hash, user_id, purpose, email, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    link.hash.as_str(),
+                    link.user_id,
+                    link.purpose.as_str(),
+                    link.email,
+                    link.created_at,
+                    link.expires_at
+                ],
+            )
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_link(
+        &self,
+        hash: &LinkHash,
+        purpose: LinkPurpose,
+        now: i64,
+    ) -> StoreResult<Option<LinkRecord>> {
+        let hash = hash.clone();
+        self.read(move |db| live_link_in(db, &hash, purpose, now))
+            .await
+    }
+
+    async fn use_verification_link(
+        &self,
+        hash: &LinkHash,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let hash = hash.clone();
+        self.write(move |tx| {
+            let Some(link) = take_link_in(tx, &hash, LinkPurpose::VerifyEmail, now)? else {
+                return Ok(None);
+            };
+            let changed = tx
+                .execute(
+                    "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2",
+                    params![link.user_id, link.email],
+                )
+                .map_err(map_error)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            user_by_id_in(tx, &link.user_id).map_err(map_error)
+        })
+        .await
+    }
+
+    async fn use_reset_link(
+        &self,
+        hash: &LinkHash,
+        new_hash: &PasswordHashString,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let (hash, new_hash) = (hash.clone(), new_hash.as_str().to_owned());
+        self.write_revoking(move |tx| {
+            let Some(link) = take_link_in(tx, &hash, LinkPurpose::ResetPassword, now)? else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![link.user_id, new_hash],
+            )
+            .map_err(map_error)?;
+            delete_links_in(tx, &link.user_id, LinkPurpose::ResetPassword)?;
+            tx.execute(
+                "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                params![link.user_id, now],
+            )
+            .map_err(map_error)?;
+            user_by_id_in(tx, &link.user_id).map_err(map_error)
+        })
+        .await
+    }
+
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
         self.write_revoking(move |tx| {
             let mut removed = 0;
             for statement in [
+                "DELETE FROM mail_links WHERE expires_at <= ?1",
                 "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
                 "DELETE FROM sessions WHERE expires_at <= ?1",
@@ -435,4 +560,57 @@ impl Store for SqliteStore {
         self.read(|db| db.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
+}
+
+fn live_link_in(
+    connection: &rusqlite::Connection,
+    hash: &LinkHash,
+    purpose: LinkPurpose,
+    now: i64,
+) -> rusqlite::Result<Option<LinkRecord>> {
+    connection
+        .prepare_cached(
+            "SELECT user_id, email, created_at, expires_at FROM mail_links
+             WHERE hash = ?1 AND purpose = ?2 AND expires_at > ?3",
+        )?
+        .query_row(params![hash.as_str(), purpose.as_str(), now], |row| {
+            Ok(LinkRecord {
+                user_id: row.get(0)?,
+                purpose,
+                email: row.get(1)?,
+                created_at: row.get(2)?,
+                expires_at: row.get(3)?,
+            })
+        })
+        .optional()
+}
+
+/// Deletes the link as it reads it: inside the write transaction, only one caller can.
+fn take_link_in(
+    transaction: &rusqlite::Transaction<'_>,
+    hash: &LinkHash,
+    purpose: LinkPurpose,
+    now: i64,
+) -> StoreResult<Option<LinkRecord>> {
+    let link = live_link_in(transaction, hash, purpose, now).map_err(map_error)?;
+    if link.is_some() {
+        transaction
+            .execute("DELETE FROM mail_links WHERE hash = ?1", [hash.as_str()])
+            .map_err(map_error)?;
+    }
+    Ok(link)
+}
+
+fn delete_links_in(
+    transaction: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    purpose: LinkPurpose,
+) -> StoreResult<()> {
+    transaction
+        .execute(
+            "DELETE FROM mail_links WHERE user_id = ?1 AND purpose = ?2",
+            params![user_id, purpose.as_str()],
+        )
+        .map_err(map_error)?;
+    Ok(())
 }

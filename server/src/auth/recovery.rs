@@ -1,0 +1,496 @@
+//! Proving an address and getting back into an account by email: verification links,
+//! password-reset links, and the account's address itself.
+//!
+//! A reset request answers the same whatever it names: it is parsed, counted against the
+//! throttles, and answered; looking the account up, making the link and queueing the mail
+//! happen afterwards, in a task of their own, so neither the answer nor its timing says
+//! whether an account or an address exists.
+
+use std::sync::Arc;
+
+use app::model::{Role, UserView};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use super::{
+    AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem, audit::AuditActor,
+    password::Verified, service::view_of, throttle::LoginKeys,
+};
+use crate::{
+    domain::{Email, FieldError, LINK_PREFIX, LinkHash, LinkPurpose, Password, Username},
+    mail::Mail,
+    store::{NewEmail, NewLink, UserRecord},
+};
+
+/// Where the links in mails lead: pages of the web app.
+pub const RESET_PAGE: &str = "/reset-password";
+pub const VERIFY_PAGE: &str = "/verify-email";
+
+/// What "forgot my password" names: a username, or an address.
+#[derive(Debug, Clone)]
+enum AccountName {
+    Username(Username),
+    Email(Email),
+}
+
+impl AccountName {
+    fn parse(raw: &str) -> Result<AccountName, FieldError> {
+        let parsed = if raw.contains('@') {
+            Email::parse(raw).map(AccountName::Email)
+        } else {
+            Username::parse(raw).map(AccountName::Username)
+        };
+        parsed.map_err(|_| FieldError::new("login", "is neither a username nor an email address"))
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            AccountName::Username(name) => name.key(),
+            AccountName::Email(email) => email.key(),
+        }
+    }
+}
+
+impl From<&Email> for NewEmail {
+    fn from(email: &Email) -> Self {
+        NewEmail {
+            address: email.as_str().to_owned(),
+            key: email.key().to_owned(),
+        }
+    }
+}
+
+/// A link's token as mailed once; only its hash is stored.
+struct LinkSecret(String);
+
+impl LinkSecret {
+    fn generate() -> AuthResult<LinkSecret> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
+        Ok(LinkSecret(format!(
+            "{LINK_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+}
+
+impl AuthService {
+    /// "Forgot your password?": always `Ok` for a well-formed name that is not throttled.
+    /// A mail goes out only to an enabled account's address (a verified one, unless
+    /// configured otherwise).
+    #[tracing::instrument(name = "request password reset", skip_all)]
+    pub async fn request_password_reset(
+        self: &Arc<Self>,
+        login: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        self.recovery_limiter
+            .hit(&client.throttle_key(), now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let name = AccountName::parse(login)?;
+        // Counted by the name asked for, whether or not it exists: the same answer either way.
+        self.mail_limiter
+            .hit(&format!("asked:{}", name.key()), now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let service = self.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = service.send_reset_link(&name, &client).await {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "a reset link could not be sent"
+                );
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_link(&self, name: &AccountName, client: &ClientInfo) -> AuthResult<()> {
+        let user = match name {
+            AccountName::Username(username) => {
+                self.store.user_by_username_key(username.key()).await?
+            }
+            AccountName::Email(email) => self.store.user_by_email_key(email.key()).await?,
+        };
+        let why_not = match &user {
+            None => Some("no such account"),
+            Some(user) if user.disabled => Some("account disabled"),
+            Some(user) if user.email.is_none() => Some("no address on the account"),
+            Some(user) if self.links.reset_needs_verified_email && !user.email_verified => {
+                Some("address not verified")
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = why_not {
+            self.audit(
+                "password_reset_not_sent",
+                AuditActor::from_user(user.as_ref()),
+                client,
+                Some(reason),
+            )
+            .await;
+            return Ok(());
+        }
+        let (Some(user), Some(address)) =
+            (user.as_ref(), user.as_ref().and_then(|u| u.email.clone()))
+        else {
+            return Ok(());
+        };
+        if self
+            .mail_limiter
+            .hit(&format!("account:{}", user.id), self.now())
+            .is_err()
+        {
+            self.audit(
+                "password_reset_not_sent",
+                AuditActor::User(user),
+                client,
+                Some("throttled"),
+            )
+            .await;
+            return Ok(());
+        }
+        let link = self
+            .issue_link(user, LinkPurpose::ResetPassword, &address)
+            .await?;
+        self.mailer
+            .send(reset_mail(user, &address, &link, self.links.reset_ttl)?);
+        self.audit(
+            "password_reset_requested",
+            AuditActor::User(user),
+            client,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link, once. Every session of the account ends; the
+    /// browser then signs in with the new password like any other.
+    #[tracing::instrument(name = "reset password", skip_all, fields(user_id))]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: String,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        self.recovery_limiter
+            .hit(&client.throttle_key(), now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let hash = LinkHash::of_presented(token).ok_or(AuthError::InvalidLink)?;
+        let new_password = Password::parse_new(new_password, "new_password")?;
+        // Checked before hashing, so a dead link costs no argon2 run.
+        self.store
+            .find_link(&hash, LinkPurpose::ResetPassword, now)
+            .await?
+            .ok_or(AuthError::InvalidLink)?;
+        let new_hash = self.hasher.hash(&new_password).await?;
+        let user = self
+            .store
+            .use_reset_link(&hash, &new_hash, now)
+            .await?
+            .ok_or(AuthError::InvalidLink)?;
+        tracing::Span::current().record("user_id", user.id.as_str());
+        // Whoever was guessing the old password has nothing left to guess.
+        self.login_throttle
+            .record_success(&LoginKeys::for_attempt(&user.username, client));
+        self.audit("password_reset", AuditActor::User(&user), client, None)
+            .await;
+        Ok(())
+    }
+
+    /// Marks the address a verification link was sent to as verified, once.
+    #[tracing::instrument(name = "verify email", skip_all, fields(user_id))]
+    pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> AuthResult<UserView> {
+        let hash = LinkHash::of_presented(token).ok_or(AuthError::InvalidLink)?;
+        let user = self
+            .store
+            .use_verification_link(&hash, self.now())
+            .await?
+            .ok_or(AuthError::InvalidLink)?;
+        tracing::Span::current().record("user_id", user.id.as_str());
+        self.audit("email_verified", AuditActor::User(&user), client, None)
+            .await;
+        Ok(view_of(&user))
+    }
+
+    /// Sends a new verification link to the signed-in user's address.
+    #[tracing::instrument(name = "request verification", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn request_verification(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<UserView> {
+        let user = self.current_user(principal).await?;
+        if user.email.is_none() {
+            return Err(AuthError::Invalid(FieldError::new(
+                "email",
+                "is not set: add an address first",
+            )));
+        }
+        if !user.email_verified {
+            self.mail_limiter
+                .hit(&format!("account:{}", user.id), self.now())
+                .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+            self.send_verification(&user, client).await?;
+        }
+        Ok(view_of(&user))
+    }
+
+    /// Sets, changes or (with an empty address) removes the signed-in user's address.
+    /// Needs the current password (a wrong one counts toward the login lockout); a new
+    /// address is unverified and gets a verification link.
+    #[tracing::instrument(name = "change email", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn change_email(
+        &self,
+        principal: &Principal,
+        current_password: String,
+        email: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<UserView> {
+        let now = self.now();
+        let keys = LoginKeys::for_attempt(&principal.username, client);
+        self.login_throttle
+            .check(&keys, now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let email = match email.trim() {
+            "" => None,
+            given => Some(Email::parse(given)?),
+        };
+        let current = Password::parse_offered(current_password, "current_password")?;
+        let user = self.current_user(principal).await?;
+        if self
+            .hasher
+            .verify(&current, Some(&user.password_hash))
+            .await?
+            == Verified::No
+        {
+            self.login_throttle.record_failure(&keys, now);
+            return Err(AuthError::Invalid(FieldError::new(
+                "current_password",
+                "is not correct",
+            )));
+        }
+        if self.links.require_verified_email && email.is_none() && user.role != Role::Admin {
+            return Err(AuthError::Invalid(FieldError::new(
+                "email",
+                "is required on this server",
+            )));
+        }
+        if email.as_ref().map(Email::as_str) == user.email.as_deref() {
+            return Ok(view_of(&user));
+        }
+        let user = self
+            .store
+            .set_email(&user.id, email.as_ref().map(NewEmail::from).as_ref())
+            .await?;
+        self.audit("email_changed", AuditActor::User(&user), client, None)
+            .await;
+        if user.email.is_some()
+            && self
+                .mail_limiter
+                .hit(&format!("account:{}", user.id), now)
+                .is_ok()
+        {
+            self.send_verification(&user, client).await?;
+        }
+        Ok(view_of(&user))
+    }
+
+    /// After sign-up with an address: a failure to send is logged, never a failed sign-up.
+    pub(super) async fn welcome(&self, user: &UserRecord, client: &ClientInfo) {
+        if user.email.is_none()
+            || self
+                .mail_limiter
+                .hit(&format!("account:{}", user.id), self.now())
+                .is_err()
+        {
+            return;
+        }
+        if let Err(error) = self.send_verification(user, client).await {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "a verification link could not be sent"
+            );
+        }
+    }
+
+    /// Whether this account may sign in under the verified-address rule.
+    pub(super) fn check_verified_email(&self, user: &UserRecord) -> AuthResult<()> {
+        let verified = user.email.is_some() && user.email_verified;
+        if self.links.require_verified_email && !verified && user.role != Role::Admin {
+            return Err(AuthError::EmailNotVerified);
+        }
+        Ok(())
+    }
+
+    pub(super) fn email_required_at_signup(&self) -> bool {
+        self.links.require_verified_email
+    }
+
+    async fn send_verification(&self, user: &UserRecord, client: &ClientInfo) -> AuthResult<()> {
+        let Some(address) = user.email.clone() else {
+            return Ok(());
+        };
+        let link = self
+            .issue_link(user, LinkPurpose::VerifyEmail, &address)
+            .await?;
+        self.mailer.send(verification_mail(
+            user,
+            &address,
+            &link,
+            self.links.verify_ttl,
+        )?);
+        self.audit(
+            "email_verification_sent",
+            AuditActor::User(user),
+            client,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn current_user(&self, principal: &Principal) -> AuthResult<UserRecord> {
+        self.store
+            .user_by_id(&principal.user_id)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))
+    }
+
+    /// Stores a new link's hash and returns the URL to mail.
+    async fn issue_link(
+        &self,
+        user: &UserRecord,
+        purpose: LinkPurpose,
+        address: &str,
+    ) -> AuthResult<String> {
+        let now = self.now();
+        let (page, ttl) = match purpose {
+            LinkPurpose::ResetPassword => (RESET_PAGE, self.links.reset_ttl),
+            LinkPurpose::VerifyEmail => (VERIFY_PAGE, self.links.verify_ttl),
+        };
+        let secret = LinkSecret::generate()?;
+        self.store
+            .create_link(NewLink {
+                hash: LinkHash::of_issued(&secret.0),
+                user_id: user.id.clone(),
+                purpose,
+                email: address.to_owned(),
+                created_at: now,
+                expires_at: now + ttl,
+            })
+            .await?;
+        Ok(format!(
+            "{}{page}?token={}",
+            self.links.public_url, secret.0
+        ))
+    }
+}
+
+fn recipient(user: &UserRecord, address: &str) -> AuthResult<lettre::message::Mailbox> {
+    let address = address
+        .parse()
+        .map_err(|error: lettre::address::AddressError| AuthError::Unexpected(error.into()))?;
+    Ok(lettre::message::Mailbox::new(
+        Some(user.username.clone()),
+        address,
+    ))
+}
+
+fn minutes(secs: i64) -> String {
+    match secs {
+        s if s % 3600 == 0 && s >= 3600 => format!("{} hours", s / 3600),
+        s if s < 120 => "1 minute".to_owned(),
+        s => format!("{} minutes", s / 60),
+    }
+}
+
+// Usernames hold only letters, digits, '.', '_' and '-', and links only URL-safe
+// characters (both checked at parse), so nothing put into these bodies needs HTML escaping.
+
+fn reset_mail(user: &UserRecord, address: &str, link: &str, ttl: i64) -> AuthResult<Mail> {
+    let within = minutes(ttl);
+    Ok(Mail {
+        to: recipient(user, address)?,
+        subject: "Reset your Gatehouse password".to_owned(),
+        text: format!(
+            "Hello {name},\n\nsomeone (we hope you) asked to reset the password of your Gatehouse account.\n\
+             To choose a new password, open this link within {within}:\n\n{link}\n\n\
+             It works once. Choosing a new password signs you out everywhere.\n\
+             If you did not ask for this, ignore this mail: your password stays as it is.\n",
+            name = user.username
+        ),
+        html: format!(
+            "<p>Hello {name},</p><p>someone (we hope you) asked to reset the password of your \
+             Gatehouse account. To choose a new password, open this link within {within}:</p>\
+             <p><a href=\"{link}\">Choose a new password</a></p><p>It works once. Choosing a new \
+             password signs you out everywhere. If you did not ask for this, ignore this mail: your \
+             password stays as it is.</p>",
+            name = user.username
+        ),
+    })
+}
+
+fn verification_mail(user: &UserRecord, address: &str, link: &str, ttl: i64) -> AuthResult<Mail> {
+    let within = minutes(ttl);
+    Ok(Mail {
+        to: recipient(user, address)?,
+        subject: "Confirm your email address for Gatehouse".to_owned(),
+        text: format!(
+            "Hello {name},\n\nplease confirm that {address} is your address by opening this link within {within}:\n\n{link}\n\n\
+             If you did not give this address to Gatehouse, ignore this mail.\n",
+            name = user.username
+        ),
+        html: format!(
+            "<p>Hello {name},</p><p>please confirm that this is your address by opening this link \
+             within {within}:</p><p><a href=\"{link}\">Confirm my address</a></p><p>If you did not \
+             give this address to Gatehouse, ignore this mail.</p>",
+            name = user.username
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_names_a_username_or_an_address_and_nothing_else() {
+        assert!(matches!(
+            AccountName::parse("Ada"),
+            Ok(AccountName::Username(_))
+        ));
+        assert!(matches!(
+            AccountName::parse(" Ada@Example.org "),
+            Ok(AccountName::Email(email)) if email.key() == "ada@example.org"
+        ));
+        for bad in ["", "a b", "ada@example.org\r\nBcc: eve@example.org", "x@y"] {
+            let error = AccountName::parse(bad).unwrap_err();
+            assert_eq!(error.field, "login", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_link_token_is_256_random_bits_that_hash_only_when_well_formed() {
+        let first = LinkSecret::generate().unwrap();
+        let second = LinkSecret::generate().unwrap();
+        assert_ne!(first.0, second.0);
+        assert_eq!(first.0.len(), LINK_PREFIX.len() + 43);
+        assert_eq!(
+            LinkHash::of_presented(&first.0),
+            Some(LinkHash::of_issued(&first.0))
+        );
+        assert_eq!(LinkHash::of_presented("ml_short"), None);
+        assert_eq!(LinkHash::of_presented(&first.0.replace("ml_", "rt_")), None);
+    }
+
+    #[test]
+    fn lifetimes_read_as_people_say_them() {
+        assert_eq!(minutes(1800), "30 minutes");
+        assert_eq!(minutes(86_400), "24 hours");
+        assert_eq!(minutes(30), "1 minute");
+    }
+}
