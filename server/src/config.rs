@@ -73,6 +73,10 @@ impl Default for ThrottleConfig {
 pub struct SmtpUrl(String);
 
 impl SmtpUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        SmtpUrl(url.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -1,0 +1,396 @@
+//! Email verification and password reset, delivered through a real SMTP server.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server::config::{Config, SmtpUrl};
+
+use crate::{
+    helpers::{PASSWORD, TestApp, error_code, spawn_app_with, tokens_of},
+    mailbox::{Delivered, SmtpServer},
+};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+async fn spawn_with_mail(smtp: &SmtpServer, customize: impl FnOnce(&mut Config)) -> TestApp {
+    let url = smtp.url();
+    spawn_app_with(move |config| {
+        config.mail.smtp = Some(SmtpUrl::new(url));
+        config.mail.from = "Gatehouse Tests <auth@gatehouse.test>".into();
+        config.throttle.recovery_requests_per_ip = 1_000;
+        config.throttle.mails_per_account = 1_000;
+        customize(config);
+    })
+    .await
+}
+
+async fn signup_with_email(app: &TestApp, username: &str, email: &str) -> Value {
+    let response = app
+        .post_json(
+            "/auth/signup",
+            &json!({ "username": username, "password": PASSWORD, "email": email }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+async fn verify(app: &TestApp, mail: &Delivered) -> reqwest::Response {
+    app.post_json(
+        "/auth/email/verify",
+        &json!({ "token": mail.token_for("/verify-email") }),
+    )
+    .await
+}
+
+/// Signs `username` up with `email` and uses the verification link it is mailed;
+/// `already` is how many mails the server has delivered before.
+async fn verified_account(
+    app: &TestApp,
+    smtp: &SmtpServer,
+    username: &str,
+    email: &str,
+    already: usize,
+) {
+    signup_with_email(app, username, email).await;
+    let mails = smtp.wait_for(already + 1).await;
+    let verification = &mails[already];
+    assert_eq!(verification.to, format!("{username} <{email}>"));
+    assert_eq!(verify(app, verification).await.status(), StatusCode::OK);
+}
+
+async fn forgot(app: &TestApp, login: &str) -> reqwest::Response {
+    app.post_json("/auth/password/forgot", &json!({ "login": login }))
+        .await
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/auth/password/reset",
+        &json!({ "token": token, "new_password": password }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_reset_for_a_verified_account_mails_one_link_that_works_once_and_ends_every_session() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    let before = app.login("ada").await;
+
+    let asked = forgot(&app, "ADA@example.org").await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let mails = smtp.wait_for(2).await;
+    let mail = &mails[1];
+    assert_eq!(mail.subject, "Reset your Gatehouse password");
+    assert!(mail.from.ends_with("<auth@gatehouse.test>"), "{}", mail.from);
+    assert_eq!(mail.to, "ada <ada@example.org>");
+    // The link starts with the server's public URL, never a request's Host.
+    assert!(mail.link_for("/reset-password").starts_with(&app.address));
+    assert!(mail.html.contains(&mail.token_for("/reset-password")));
+    let token = mail.token_for("/reset-password");
+
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // Every session of the account is over: its access token and its refresh token.
+    assert_eq!(
+        app.get("/auth/me", Some(&before.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.refresh(&before.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_response("ada", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_response("ada", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // The link worked once.
+    let again = reset(&app, &token, "yet another passphrase").await;
+    assert_eq!(again.status(), StatusCode::GONE);
+    assert_eq!(error_code(again).await, "invalid_link");
+    assert_eq!(smtp.settled().await.len(), 2, "exactly one reset mail");
+}
+
+#[tokio::test]
+async fn every_reset_request_gets_the_same_answer_and_only_a_verified_address_gets_mail() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    signup_with_email(&app, "bob", "bob@example.org").await; // never verified
+    smtp.wait_for(2).await;
+    assert_eq!(app.signup("cyrus").await.status(), StatusCode::CREATED); // no address
+
+    let mut answers = Vec::new();
+    for login in [
+        "ada",
+        "nobody",
+        "nobody@example.org",
+        "bob",
+        "bob@example.org",
+        "cyrus",
+    ] {
+        let response = forgot(&app, login).await;
+        answers.push((response.status(), response.text().await.unwrap()));
+    }
+    assert!(
+        answers.iter().all(|answer| answer == &answers[0]),
+        "answers differ: {answers:#?}"
+    );
+    assert_eq!(answers[0].0, StatusCode::ACCEPTED);
+    let mails = smtp.settled().await;
+    let resets: Vec<_> = mails
+        .iter()
+        .filter(|mail| mail.subject.starts_with("Reset"))
+        .collect();
+    assert_eq!(resets.len(), 1, "{mails:#?}");
+    assert_eq!(resets[0].to, "ada <ada@example.org>");
+}
+
+#[tokio::test]
+async fn an_unverified_address_gets_reset_mail_only_when_configured_to() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |config| {
+        config.mail.reset_needs_verified_email = false;
+    })
+    .await;
+    signup_with_email(&app, "bob", "bob@example.org").await;
+    smtp.wait_for(1).await;
+    assert_eq!(forgot(&app, "bob").await.status(), StatusCode::ACCEPTED);
+    let mails = smtp.wait_for(2).await;
+    assert!(mails[1].subject.starts_with("Reset"));
+}
+
+#[tokio::test]
+async fn an_expired_or_garbled_reset_link_is_refused_and_a_verification_link_is_no_reset_link() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    forgot(&app, "ada").await;
+    let mails = smtp.wait_for(2).await;
+    let token = mails[1].token_for("/reset-password");
+
+    for garbage in [
+        "",
+        "ml_short",
+        "rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "' OR 1=1 --",
+    ] {
+        let response = reset(&app, garbage, NEW_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::GONE, "{garbage:?}");
+    }
+    // A verification token never resets a password (purpose-bound).
+    signup_with_email(&app, "bob", "bob@example.org").await;
+    let bob_mail = &smtp.wait_for(3).await[2];
+    let verification_token = bob_mail.token_for("/verify-email");
+    assert_eq!(
+        reset(&app, &verification_token, NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::GONE
+    );
+    // A new password that breaks a rule is a 422 and leaves the link usable.
+    let weak = reset(&app, &token, "password").await;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    app.clock.shift(31 * 60);
+    let late = reset(&app, &token, NEW_PASSWORD).await;
+    assert_eq!(late.status(), StatusCode::GONE);
+    assert_eq!(error_code(late).await, "invalid_link");
+    app.clock.shift(-31 * 60);
+    assert_eq!(
+        app.login_response("ada", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn verification_flips_the_flag_that_the_account_and_the_admins_see() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    let created = signup_with_email(&app, "ada", "Ada@Example.org").await;
+    assert_eq!(created["user"]["email_verified"], false);
+    let ada = app.login("ada").await;
+    let me: Value = app
+        .get("/auth/me", Some(&ada.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "Ada@Example.org");
+    assert_eq!(me["email_verified"], false);
+
+    // Asking again sends a second link; either works, once.
+    let again = app
+        .post_bearer("/auth/email/verification", &ada.access)
+        .await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let mails = smtp.wait_for(2).await;
+    let verified = verify(&app, &mails[1]).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let me: Value = app
+        .get("/auth/me", Some(&ada.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], true);
+    assert_eq!(verify(&app, &mails[1]).await.status(), StatusCode::GONE);
+
+    let admin = app.admin("root").await;
+    let users: Value = app
+        .get("/auth/admin/users?search=ada", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["items"][0]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn changing_the_address_needs_the_password_makes_it_unverified_and_refuses_one_in_use() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    signup_with_email(&app, "bob", "bob@example.org").await;
+    smtp.wait_for(2).await;
+    let ada = app.login("ada").await;
+    let change = |email: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/auth/email"))
+            .bearer_auth(&ada.access)
+            .json(&json!({ "email": email, "current_password": password }))
+            .send()
+    };
+
+    let wrong = change("ada@new.example.org", "not my password")
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let taken = change("BOB@example.org", PASSWORD).await.unwrap();
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(taken).await, "email_taken");
+
+    let changed: Value = change("ada@new.example.org", PASSWORD)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(changed["email"], "ada@new.example.org");
+    assert_eq!(changed["email_verified"], false);
+    let mails = smtp.wait_for(3).await;
+    assert_eq!(mails[2].to, "ada <ada@new.example.org>");
+    // The old address no longer finds the account.
+    forgot(&app, "ada@example.org").await;
+    assert_eq!(smtp.settled().await.len(), 3);
+}
+
+#[tokio::test]
+async fn header_injection_through_an_address_is_refused_everywhere() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    let injected = "ada@example.org\r\nBcc: eve@example.org";
+    let signup = app
+        .post_json(
+            "/auth/signup",
+            &json!({ "username": "ada", "password": PASSWORD, "email": injected }),
+        )
+        .await;
+    assert_eq!(signup.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = signup.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "email");
+
+    let ada = app.signup_and_login("ada").await;
+    let change = app
+        .client
+        .post(app.url("/auth/email"))
+        .bearer_auth(&ada.access)
+        .json(&json!({ "email": "ada@example.org\nBcc: eve@example.org", "current_password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let asked = forgot(&app, injected).await;
+    assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(smtp.settled().await.is_empty());
+}
+
+#[tokio::test]
+async fn reset_requests_are_throttled_per_name_and_per_client_address() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |config| {
+        config.throttle.mails_per_account = 2;
+        config.throttle.recovery_requests_per_ip = 5;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(forgot(&app, "ada").await.status(), StatusCode::ACCEPTED);
+    }
+    let third = forgot(&app, "ADA").await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key("retry-after"));
+    assert_eq!(error_code(third).await, "throttled");
+    // Other names go on until the client address has used its five.
+    assert_eq!(forgot(&app, "bob").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(forgot(&app, "cyrus").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        forgot(&app, "diana").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_server_requiring_verified_addresses_refuses_sign_in_until_the_link_is_used() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |config| config.mail.require_verified_email = true).await;
+    let no_address = app.signup("cyrus").await;
+    assert_eq!(no_address.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    signup_with_email(&app, "ada", "ada@example.org").await;
+    let refused = app.login_response("ada", PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(refused).await, "email_not_verified");
+    // A wrong password still says only that.
+    let wrong = app.login_response("ada", "not the password").await;
+    assert_eq!(error_code(wrong).await, "invalid_credentials");
+
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(verify(&app, &mails[0]).await.status(), StatusCode::OK);
+    let signed_in = app.login_response("ada", PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    tokens_of(signed_in.json().await.unwrap());
+}
+
+#[tokio::test]
+async fn without_smtp_mails_land_in_the_outbox_under_the_data_directory() {
+    let app = spawn_app_with(|_| {}).await;
+    signup_with_email(&app, "ada", "ada@example.org").await;
+    let outbox = app.data_dir.path().join("outbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let written = loop {
+        let files: Vec<_> = std::fs::read_dir(&outbox)
+            .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
+            .unwrap_or_default();
+        if let Some(file) = files
+            .into_iter()
+            .find(|path| path.extension().is_some_and(|e| e == "eml"))
+        {
+            break file;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .eml in {outbox:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mail = crate::mailbox::parse(&std::fs::read(written).unwrap());
+    assert_eq!(mail.to, "ada <ada@example.org>");
+    assert_eq!(verify(&app, &mail).await.status(), StatusCode::OK);
+}
