@@ -21,6 +21,8 @@ if (!process.env.GATEHOUSE_E2E_DATA_DIR) {
   process.on("exit", () => rmSync(created, { recursive: true, force: true }));
 }
 const dataDir = process.env.GATEHOUSE_E2E_DATA_DIR;
+// A real SMTP server on loopback (Debian's aiosmtpd) receives every mail the server sends.
+const smtpPort = Number(process.env.E2E_SMTP_PORT ?? 3125);
 
 export default defineConfig({
   testDir: "./tests",
@@ -38,7 +40,14 @@ export default defineConfig({
   },
   webServer: process.env.BASE_URL
     ? undefined
-    : {
+    : [
+      {
+        command: `/usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:${smtpPort} -c aiosmtpd.handlers.Mailbox ${join(dataDir, "smtp-maildir")}`,
+        port: smtpPort,
+        reuseExistingServer: false,
+        timeout: 15_000,
+      },
+      {
         command: join(workspace, "target/release/gatehouse"),
         cwd: workspace,
         url: `${baseURL}/healthz`,
@@ -54,11 +63,15 @@ export default defineConfig({
           GATEHOUSE_SIGNUPS_PER_IP: "1000",
           GATEHOUSE_LOGIN_FAILURES_PER_IP: "1000",
           GATEHOUSE_REFRESHES_PER_IP: "100000",
+          GATEHOUSE_RECOVERY_REQUESTS_PER_IP: "1000",
+          GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+          GATEHOUSE_PUBLIC_URL: baseURL,
           LEPTOS_SITE_ROOT: join(workspace, "target/site"),
           LEPTOS_OUTPUT_NAME: "gatehouse",
           RUST_LOG: process.env.RUST_LOG ?? "warn",
         },
       },
+    ],
   projects: [
     {
       name: "chromium",

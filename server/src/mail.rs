@@ -5,7 +5,11 @@
 //! (`gatehouse_mails_total{outcome="failed"}`), never reported to the requester, who must
 //! learn nothing from it.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -113,14 +117,14 @@ impl Mailer {
 }
 
 /// Reset links are secrets: only the server's own user may read the outbox.
-fn create_private_dir(dir: &PathBuf) -> Result<(), MailError> {
+fn create_private_dir(dir: &Path) -> Result<(), MailError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(|source| MailError::Outbox {
-            dir: dir.clone(),
+            dir: dir.to_path_buf(),
             source,
         })
 }

@@ -83,7 +83,11 @@ async fn a_reset_for_a_verified_account_mails_one_link_that_works_once_and_ends_
     let mails = smtp.wait_for(2).await;
     let mail = &mails[1];
     assert_eq!(mail.subject, "Reset your Gatehouse password");
-    assert!(mail.from.ends_with("<auth@gatehouse.test>"), "{}", mail.from);
+    assert!(
+        mail.from.ends_with("<auth@gatehouse.test>"),
+        "{}",
+        mail.from
+    );
     assert_eq!(mail.to, "ada <ada@example.org>");
     // The link starts with the server's public URL, never a request's Host.
     assert!(mail.link_for("/reset-password").starts_with(&app.address));
