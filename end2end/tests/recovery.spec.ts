@@ -32,7 +32,7 @@ async function forgotAndReset(page: Page, username: string, email: string) {
 
   const link = await linkMailedTo(email, "/reset-password");
   await page.goto(link);
-  await page.getByLabel("New password").fill(NEW_PASSWORD);
+  await page.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
   await page.getByRole("button", { name: "Set the new password" }).click();
   await expect(page).toHaveURL(/\/login\?reset=1$/);
   await expect(page.getByRole("status")).toContainText("Your password has been changed");
@@ -45,7 +45,7 @@ async function forgotAndReset(page: Page, username: string, email: string) {
 
   // The link worked once: opened again, it says so instead of failing.
   await page.goto(link);
-  await page.getByLabel("New password").fill("yet another passphrase");
+  await page.getByLabel("New password", { exact: true }).fill("yet another passphrase");
   await page.getByRole("button", { name: "Set the new password" }).click();
   await expect(page.getByRole("alert")).toContainText("already used or expired");
 }

@@ -31,15 +31,17 @@ pub async fn change_password(
     )
 }
 
-/// Needs the current password; a new address is unverified until its link is used.
+/// Needs the current password (its field is `password`: the password form on the same
+/// page has `current_password`, and ids must be unique); a new address is unverified
+/// until its link is used.
 #[server(endpoint = "email")]
-pub async fn change_email(current_password: String, email: String) -> Result<(), AppError> {
+pub async fn change_email(password: String, email: String) -> Result<(), AppError> {
     let request = request()?;
     let outcome = backend()?
         .change_email(
             &request,
             presented(&request).access.as_deref(),
-            current_password,
+            password,
             email,
         )
         .await;
@@ -162,7 +164,7 @@ fn EmailSection(user: UserView) -> impl IntoView {
         })}
         <ActionForm action=change>
             <Field name="email" label="New email address (empty removes it)" kind="email" autocomplete="email"/>
-            <Field name="current_password" label="Current password" kind="password"
+            <Field name="password" label="Your password" kind="password"
                 autocomplete="current-password" required=true/>
             <button type="submit">"Save the address"</button>
         </ActionForm>
