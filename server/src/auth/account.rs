@@ -184,12 +184,35 @@ impl AuthService {
         new_password: String,
         client: &ClientInfo,
     ) -> AuthResult<()> {
+        let new_password = Password::parse_new(new_password, "new_password")?;
+        let user = self
+            .confirm_current_password(principal, current_password, client)
+            .await?;
+        let now = self.now();
+        let hash = self.hasher.hash(&new_password).await?;
+        self.store.set_password_hash(&user.id, &hash).await?;
+        self.store
+            .revoke_user_sessions(&user.id, Some(&principal.session_id), now)
+            .await?;
+        self.audit("password_changed", AuditActor::User(&user), client, None)
+            .await;
+        Ok(())
+    }
+
+    /// The one check of a signed-in user's current password before a sensitive change
+    /// (password, address). It counts like a sign-in: throttled by the same keys, and a
+    /// wrong password counts toward the same lockout.
+    pub(super) async fn confirm_current_password(
+        &self,
+        principal: &Principal,
+        current_password: String,
+        client: &ClientInfo,
+    ) -> AuthResult<UserRecord> {
         let now = self.now();
         let keys = LoginKeys::for_attempt(&principal.username, client);
         self.login_throttle
             .check(&keys, now)
             .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-        let new_password = Password::parse_new(new_password, "new_password")?;
         let current = Password::parse_offered(current_password, "current_password")?;
         let user = self
             .store
@@ -208,13 +231,6 @@ impl AuthService {
                 "is not correct",
             )));
         }
-        let hash = self.hasher.hash(&new_password).await?;
-        self.store.set_password_hash(&user.id, &hash).await?;
-        self.store
-            .revoke_user_sessions(&user.id, Some(&principal.session_id), now)
-            .await?;
-        self.audit("password_changed", AuditActor::User(&user), client, None)
-            .await;
-        Ok(())
+        Ok(user)
     }
 }

@@ -9,11 +9,10 @@
 use std::sync::Arc;
 
 use app::model::{Role, UserView};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem, audit::AuditActor,
-    password::Verified, service::view_of, throttle::LoginKeys,
+    service::view_of, throttle::LoginKeys, token::random_token,
 };
 use crate::{
     domain::{Email, FieldError, LINK_PREFIX, LinkHash, LinkPurpose, Password, Username},
@@ -64,13 +63,7 @@ struct LinkSecret(String);
 
 impl LinkSecret {
     fn generate() -> AuthResult<LinkSecret> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
-        Ok(LinkSecret(format!(
-            "{LINK_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(bytes)
-        )))
+        Ok(LinkSecret(random_token(LINK_PREFIX)?))
     }
 }
 
@@ -250,29 +243,14 @@ impl AuthService {
         email: &str,
         client: &ClientInfo,
     ) -> AuthResult<UserView> {
-        let now = self.now();
-        let keys = LoginKeys::for_attempt(&principal.username, client);
-        self.login_throttle
-            .check(&keys, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let email = match email.trim() {
             "" => None,
             given => Some(Email::parse(given)?),
         };
-        let current = Password::parse_offered(current_password, "current_password")?;
-        let user = self.current_user(principal).await?;
-        if self
-            .hasher
-            .verify(&current, Some(&user.password_hash))
-            .await?
-            == Verified::No
-        {
-            self.login_throttle.record_failure(&keys, now);
-            return Err(AuthError::Invalid(FieldError::new(
-                "current_password",
-                "is not correct",
-            )));
-        }
+        let user = self
+            .confirm_current_password(principal, current_password, client)
+            .await?;
+        let now = self.now();
         if self.links.require_verified_email && email.is_none() && user.role != Role::Admin {
             return Err(AuthError::Invalid(FieldError::new(
                 "email",

@@ -6,7 +6,18 @@ use sha2::{Digest, Sha256};
 /// scanners.
 pub const REFRESH_PREFIX: &str = "rt_";
 /// 32 random bytes in unpadded base64url.
-const REFRESH_RANDOM_CHARS: usize = 43;
+const TOKEN_RANDOM_CHARS: usize = 43;
+
+/// `prefix` followed by 32 random bytes in unpadded base64url: the shape of every opaque
+/// token this server hands out. Anything else is refused before it is hashed or looked up.
+fn is_token_shaped(token: &str, prefix: &str) -> bool {
+    token.strip_prefix(prefix).is_some_and(|random| {
+        random.len() == TOKEN_RANDOM_CHARS
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
 
 /// A PHC string such as `$argon2id$v=19$m=19456,t=2,p=1$...`. Never sent to a client.
 #[derive(Clone, PartialEq, Eq)]
@@ -40,12 +51,7 @@ impl RefreshHash {
 
     /// Hashes a presented refresh token, refusing anything that is not shaped like one.
     pub fn of_presented(token: &str) -> Option<RefreshHash> {
-        let random = token.strip_prefix(REFRESH_PREFIX)?;
-        let well_formed = random.len() == REFRESH_RANDOM_CHARS
-            && random
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        well_formed.then(|| RefreshHash::of_issued(token))
+        is_token_shaped(token, REFRESH_PREFIX).then(|| RefreshHash::of_issued(token))
     }
 
     pub fn from_stored(hex: String) -> RefreshHash {
@@ -97,12 +103,7 @@ impl LinkHash {
     /// never reaches the store).
     pub fn of_presented(token: &str) -> Option<LinkHash> {
         let token = token.trim();
-        let random = token.strip_prefix(LINK_PREFIX)?;
-        let well_formed = random.len() == REFRESH_RANDOM_CHARS
-            && random
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        well_formed.then(|| LinkHash::of_issued(token))
+        is_token_shaped(token, LINK_PREFIX).then(|| LinkHash::of_issued(token))
     }
 
     pub fn from_stored(hex: String) -> LinkHash {

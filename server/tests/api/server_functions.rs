@@ -136,3 +136,53 @@ async fn server_function_mistakes_get_the_status_their_code_has() {
         "bad_request"
     );
 }
+
+#[tokio::test]
+async fn the_recovery_functions_answer_with_their_codes_and_plain_forms_come_back_to_their_page() {
+    let app = spawn_app().await;
+    let form = "application/x-www-form-urlencoded";
+    let garbled = "token=ml_not-a-real-token&new_password=a+brand+new+passphrase";
+
+    // The WASM client's door: the code's own status.
+    let dead_link = post(&app, Method::POST, "/api/reset", form, garbled.into()).await;
+    assert_eq!(dead_link.status(), StatusCode::GONE);
+    assert_eq!(error_body_code(dead_link, "reset").await, "invalid_link");
+    let verify = post(&app, Method::POST, "/api/verify", form, "token=x".into()).await;
+    assert_eq!(verify.status(), StatusCode::GONE);
+    let not_a_name = post(&app, Method::POST, "/api/forgot", form, "login=a+b".into()).await;
+    assert_eq!(not_a_name.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let signed_out = post(
+        &app,
+        Method::POST,
+        "/api/email",
+        form,
+        "email=&password=x".into(),
+    )
+    .await;
+    assert_eq!(signed_out.status(), StatusCode::UNAUTHORIZED);
+
+    // A plain form post (no JavaScript): back to the page it came from, with the code;
+    // the link's token stays in the address so the page can be tried again.
+    let plain = |path: &'static str, body: &'static str, from: String| {
+        app.client
+            .post(app.url(path))
+            .header("content-type", form)
+            .header("accept", "text/html")
+            .header("origin", &app.address)
+            .header("referer", from)
+            .body(body)
+            .send()
+    };
+    let from = app.url("/reset-password?token=ml_not-a-real-token");
+    let back = plain("/api/reset", garbled, from).await.unwrap();
+    assert!(back.status().is_redirection(), "{}", back.status());
+    assert_eq!(
+        back.headers()["location"],
+        "/reset-password?token=ml_not-a-real-token&error=invalid_link"
+    );
+    let asked = plain("/api/forgot", "login=nobody", app.url("/forgot-password"))
+        .await
+        .unwrap();
+    assert!(asked.status().is_redirection(), "{}", asked.status());
+    assert_eq!(asked.headers()["location"], "/forgot-password?sent=1");
+}

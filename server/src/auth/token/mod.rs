@@ -10,4 +10,4 @@ pub use access::{
     TokenSigner,
 };
 pub use keys::{Ed25519KeyMaterial, KeyError, random_id};
-pub use refresh::{RefreshSecret, SuccessorKey};
+pub use refresh::{RefreshSecret, SuccessorKey, random_token};

@@ -21,9 +21,7 @@ pub struct RefreshSecret(String);
 
 impl RefreshSecret {
     pub fn generate() -> Result<RefreshSecret, KeyError> {
-        let mut bytes = [0u8; REFRESH_RANDOM_BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(RefreshSecret::from_bytes(&bytes))
+        Ok(RefreshSecret(random_token(REFRESH_PREFIX)?))
     }
 
     fn from_bytes(bytes: &[u8]) -> RefreshSecret {
@@ -37,6 +35,14 @@ impl RefreshSecret {
     pub fn hash(&self) -> RefreshHash {
         RefreshHash::of_issued(&self.0)
     }
+}
+
+/// `prefix` and 256 random bits in unpadded base64url: every opaque token the server
+/// hands out (refresh tokens, mailed links) is made here.
+pub fn random_token(prefix: &str) -> Result<String, KeyError> {
+    let mut bytes = [0u8; REFRESH_RANDOM_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 impl std::fmt::Debug for RefreshSecret {
