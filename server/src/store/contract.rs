@@ -133,11 +133,28 @@ contract!(
     parallel_uses_of_one_reset_link_succeed_exactly_once,
     a_password_change_ends_outstanding_reset_links_but_not_verification,
     purging_removes_expired_links,
+    reuse_is_detected_however_many_rotations_ago_the_token_was_replaced,
+    a_disabled_users_refresh_token_is_refused_and_left_as_it_was,
+    a_failed_first_admin_does_not_block_the_next_bootstrap,
+    parallel_bootstraps_create_exactly_one_admin,
+    a_page_far_past_the_end_is_empty_and_still_counts_everything,
+    audit_events_written_at_once_all_land_with_distinct_ids_newest_first,
+    admins_demoted_and_disabled_at_once_leave_exactly_one_active,
 );
 
+mod lifetime_cases;
 mod link_cases;
 
 mod cases {
+    pub use super::lifetime_cases::{
+        a_disabled_users_refresh_token_is_refused_and_left_as_it_was,
+        a_failed_first_admin_does_not_block_the_next_bootstrap,
+        a_page_far_past_the_end_is_empty_and_still_counts_everything,
+        admins_demoted_and_disabled_at_once_leave_exactly_one_active,
+        audit_events_written_at_once_all_land_with_distinct_ids_newest_first,
+        parallel_bootstraps_create_exactly_one_admin,
+        reuse_is_detected_however_many_rotations_ago_the_token_was_replaced,
+    };
     pub use super::link_cases::{
         a_password_change_ends_outstanding_reset_links_but_not_verification,
         a_reset_link_sets_the_password_once_and_ends_every_session,

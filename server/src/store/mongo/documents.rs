@@ -45,6 +45,18 @@ pub struct SessionDoc {
     pub previous_refresh: Vec<String>,
 }
 
+/// A refresh token that has been rotated away, remembered until the token itself would
+/// have expired, so that presenting it again is recognised as reuse however many
+/// rotations later. `_id` is the token's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct SupersededDoc {
+    #[serde(rename = "_id")]
+    pub hash: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub expires_on: DateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct RevokedDoc {
     #[serde(rename = "_id")]

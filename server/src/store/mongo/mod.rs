@@ -8,33 +8,43 @@
 //! Races are settled by the server, one document at a time:
 //! - usernames: a unique index on `username_key` (duplicate key 11000 → `Conflict`);
 //! - refresh rotation: ONE `find_one_and_update` whose filter requires the presented hash
-//!   to still be the session's current one; only one caller can match it. The last
-//!   superseded hashes stay in the session (`previous_refresh`, a multikey index) so a
-//!   replay is recognised and ends the session;
+//!   to still be the session's current one; only one caller can match it. Every
+//!   superseded hash is remembered until the token would have expired
+//!   (`superseded_refresh`, written before the rotation that supersedes it), so a replay
+//!   is recognised and ends the session however many rotations later;
+//! - audit ids: time-ordered with random low bits, so no shared counter document;
 //! - expiry: TTL indexes remove expired sessions and revocations by themselves.
 
 mod documents;
+mod lease;
 mod queries;
 mod store;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use mongodb::{
     Client, Collection, Database,
-    bson::{Document, doc},
+    bson::Document,
     error::{ErrorKind, WriteFailure},
-    options::{ClientOptions, ReturnDocument},
+    options::ClientOptions,
 };
 
-use documents::{AuditDoc, KeyDoc, LinkDoc, RevokedDoc};
+use documents::{AuditDoc, KeyDoc, LinkDoc, RevokedDoc, SupersededDoc};
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
 
-use super::{Cause, StoreError, StoreResult};
+use super::{StoreError, StoreResult};
 
 const DUPLICATE_KEY: i32 = 11_000;
-/// How many superseded refresh hashes a session remembers for reuse detection.
-const REMEMBERED_REFRESH_HASHES: i32 = 50;
+/// How many superseded refresh hashes a session document keeps beside its current one:
+/// only what the rotation grace needs. Reuse detection reads `superseded_refresh`.
+const REMEMBERED_REFRESH_HASHES: i32 = 4;
 /// Audit events are kept this long, then the TTL index removes them.
 const AUDIT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
 const DEFAULT_DATABASE: &str = "gatehouse";
@@ -60,10 +70,6 @@ fn map_error(error: mongodb::error::Error) -> StoreError {
     }
 }
 
-fn unexpected(error: impl Into<Cause>) -> StoreError {
-    StoreError::unexpected(error)
-}
-
 #[derive(Clone)]
 pub struct MongoStore {
     database: Database,
@@ -73,8 +79,9 @@ pub struct MongoStore {
     audit: Collection<AuditDoc>,
     keys: Collection<KeyDoc>,
     links: Collection<LinkDoc>,
-    counters: Collection<Document>,
+    superseded: Collection<SupersededDoc>,
     guards: Collection<Document>,
+    audit_ids: Arc<AuditIds>,
 }
 
 impl MongoStore {
@@ -99,8 +106,9 @@ impl MongoStore {
             audit: database.collection("audit_events"),
             keys: database.collection("signing_keys"),
             links: database.collection("mail_links"),
-            counters: database.collection("counters"),
+            superseded: database.collection("superseded_refresh"),
             guards: database.collection("guards"),
+            audit_ids: Arc::new(AuditIds::default()),
             database,
         };
         store.create_indexes().await?;
@@ -122,31 +130,46 @@ impl MongoStore {
     pub async fn drop_database(&self) -> StoreResult<()> {
         self.database.drop().await.map_err(map_error)
     }
+}
 
-    async fn next_audit_id(&self) -> StoreResult<i64> {
-        let counter = self
-            .counters
-            .find_one_and_update(doc! {"_id": "audit_events"}, doc! {"$inc": {"seq": 1_i64}})
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(map_error)?
-            .ok_or_else(|| unexpected("the audit counter was not returned"))?;
-        counter.get_i64("seq").map_err(unexpected)
-    }
+/// Audit event ids: the wall clock's milliseconds above 20 random bits. Ids of several
+/// instances sort by when they were written, as an auto-increment would, without a
+/// shared counter document (a second round trip and one hot document per event); within
+/// one process they strictly increase. Two instances drawing the same id in the same
+/// millisecond (about one in a million) is a duplicate key, and the insert is retried.
+#[derive(Default)]
+struct AuditIds {
+    last: AtomicI64,
+}
 
-    async fn active_admins(&self) -> StoreResult<u64> {
-        self.users
-            .count_documents(doc! {"role": "admin", "disabled": false})
-            .await
-            .map_err(map_error)
+const AUDIT_RANDOM_BITS: u32 = 20;
+
+impl AuditIds {
+    fn next(&self) -> i64 {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_millis()).unwrap_or(i64::MAX >> AUDIT_RANDOM_BITS)
+            });
+        let mut random = [0u8; 4];
+        // Without randomness the ids are still ordered; only cross-instance ties grow likelier.
+        let _ = getrandom::fill(&mut random);
+        let low = i64::from(u32::from_le_bytes(random) & ((1 << AUDIT_RANDOM_BITS) - 1));
+        let candidate = (millis << AUDIT_RANDOM_BITS) | low;
+        let previous = self
+            .last
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(candidate.max(last + 1))
+            })
+            .unwrap_or_else(|last| last);
+        candidate.max(previous + 1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use app::model::Role;
-    use mongodb::bson::{self, Bson};
+    use mongodb::bson::{self, Bson, doc};
 
     use super::{documents::date, *};
 
@@ -332,6 +355,21 @@ mod tests {
             outcome.err()
         );
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn audit_ids_increase_within_a_process_and_follow_the_clock() {
+        let ids = AuditIds::default();
+        let first = ids.next();
+        let later: Vec<i64> = (0..10_000).map(|_| ids.next()).collect();
+        assert!(later.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(first < later[0]);
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert!((first >> AUDIT_RANDOM_BITS) <= millis);
+        assert!((first >> AUDIT_RANDOM_BITS) > millis - 60_000);
     }
 
     #[test]

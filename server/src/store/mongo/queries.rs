@@ -76,6 +76,13 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"expires_on": 1}, ttl("sessions_ttl", Duration::ZERO)),
         ),
         (
+            "superseded_refresh",
+            index(
+                doc! {"expires_on": 1},
+                ttl("superseded_ttl", Duration::ZERO),
+            ),
+        ),
+        (
             "revoked_tokens",
             index(doc! {"expires_on": 1}, ttl("revoked_ttl", Duration::ZERO)),
         ),

@@ -23,6 +23,9 @@ use crate::{
     },
 };
 
+/// How often an audit insert draws a new id after a clash before giving up.
+const AUDIT_ID_DRAWS: usize = 3;
+
 #[async_trait]
 impl Store for MongoStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord> {
@@ -34,31 +37,25 @@ impl Store for MongoStore {
         }
     }
 
+    /// Made under the admin lease, like every change that decides how many admins there
+    /// are: of several instances starting at once exactly one creates its admin, and one
+    /// that failed to insert its user (a taken name, a lost connection) leaves the way
+    /// open for the next.
     async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>> {
-        if self
-            .users
-            .count_documents(doc! {"role": "admin"})
-            .await
-            .map_err(map_error)?
-            > 0
-        {
-            return Ok(None);
-        }
-        // Several servers starting at once: the unique _id of a guard lets one through.
-        match self.guards.insert_one(doc! {"_id": "first_admin"}).await {
-            Ok(_) => {}
-            Err(error) => {
-                return match map_error(error) {
-                    StoreError::Conflict(_) => Ok(None),
-                    other => Err(other),
+        let lease = self.admin_lease().await?;
+        let outcome = match self.any_admin().await {
+            Ok(false) => {
+                let admin = NewUser {
+                    role: Role::Admin,
+                    ..user
                 };
+                self.create_user(admin).await.map(Some)
             }
-        }
-        let admin = NewUser {
-            role: Role::Admin,
-            ..user
+            Ok(true) => Ok(None),
+            Err(error) => Err(error),
         };
-        self.create_user(admin).await.map(Some)
+        lease.release().await;
+        outcome
     }
 
     async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
@@ -139,53 +136,40 @@ impl Store for MongoStore {
             .count_documents(filter.clone())
             .await
             .map_err(map_error)?;
-        let items: Vec<UserDoc> = self
-            .users
-            .find(filter)
-            .sort(doc! {"created_at": 1, "_id": 1})
-            .skip(query.offset)
-            .limit(query.limit as i64)
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        // A page past the end asks the server nothing: `skip` would walk every document.
+        let items: Vec<UserDoc> = if query.offset >= total {
+            Vec::new()
+        } else {
+            self.users
+                .find(filter)
+                .sort(doc! {"created_at": 1, "_id": 1})
+                .skip(query.offset)
+                .limit(page_limit(query.limit))
+                .await
+                .map_err(map_error)?
+                .try_collect()
+                .await
+                .map_err(map_error)?
+        };
         Ok(Page {
             items: items.into_iter().map(Into::into).collect(),
             total,
         })
     }
 
-    /// The change is applied, then the active admins counted; if none remain it is undone
-    /// and refused. Two concurrent demotions of the last two admins both undo (the safe
-    /// side) rather than both succeed.
+    /// A change that could leave no active admin is decided under the admin lease: the
+    /// other active admins are counted first and the change is made only if one remains,
+    /// so two demotions at once cannot both pass and no moment without an admin exists.
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
-        let mut set = Document::new();
-        if let Some(role) = change.role {
-            set.insert("role", role.as_str());
+        let could_remove_an_admin =
+            change.role == Some(Role::User) || change.disabled == Some(true);
+        if !could_remove_an_admin {
+            return self.apply_user_change(user_id, change).await;
         }
-        if let Some(disabled) = change.disabled {
-            set.insert("disabled", disabled);
-        }
-        let before = self
-            .users
-            .find_one_and_update(doc! {"_id": user_id}, doc! {"$set": set})
-            .return_document(ReturnDocument::Before)
-            .await
-            .map_err(map_error)?
-            .ok_or(StoreError::NotFound)?;
-        let was_active_admin = before.role == Role::Admin && !before.disabled;
-        if was_active_admin && self.active_admins().await? == 0 {
-            self.users
-                .update_one(
-                    doc! {"_id": user_id},
-                    doc! {"$set": {"role": before.role.as_str(), "disabled": before.disabled}},
-                )
-                .await
-                .map_err(map_error)?;
-            return Err(StoreError::LastAdmin);
-        }
-        self.user_by_id(user_id).await?.ok_or(StoreError::NotFound)
+        let lease = self.admin_lease().await?;
+        let outcome = self.change_keeping_an_admin(user_id, change).await;
+        lease.release().await;
+        outcome
     }
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
@@ -214,20 +198,41 @@ impl Store for MongoStore {
         new_expires_at: i64,
         grace_secs: i64,
     ) -> StoreResult<Rotation> {
-        let rotated = self
+        let current = self
             .sessions
-            .find_one_and_update(
-                rotation_filter(presented.as_str(), now),
-                rotation_update(presented.as_str(), successor.as_str(), now, new_expires_at),
-            )
-            .return_document(ReturnDocument::After)
+            .find_one(rotation_filter(presented.as_str(), now))
             .await
             .map_err(map_error)?;
+        if let Some(session) = current {
+            // The account is checked before anything changes, as on the embedded store: a
+            // disabled user's token is refused and stays as it was.
+            let Some(user) = self.enabled_user(&session.user_id).await? else {
+                return Ok(Rotation::Invalid);
+            };
+            // Remembered before it is superseded, so that no moment exists in which the
+            // token is neither current nor known to be spent.
+            self.remember_superseded(presented, &session).await?;
+            let rotated = self
+                .sessions
+                .find_one_and_update(
+                    rotation_filter(presented.as_str(), now),
+                    rotation_update(presented.as_str(), successor.as_str(), now, new_expires_at),
+                )
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(map_error)?;
+            if let Some(rotated) = rotated {
+                return Ok(Rotation::Rotated {
+                    session: Box::new(rotated.into()),
+                    user: Box::new(user),
+                });
+            }
+            // Another request rotated it first: answered below like any replay.
+        }
         // Not current, but maybe superseded a moment ago by this very successor: a
         // request that raced the rotation gets the same answer.
-        let rotated = match rotated {
-            Some(session) => Some(session),
-            None if grace_secs > 0 => self
+        if grace_secs > 0 {
+            let raced = self
                 .sessions
                 .find_one(grace_filter(
                     presented.as_str(),
@@ -236,39 +241,30 @@ impl Store for MongoStore {
                     grace_secs,
                 ))
                 .await
-                .map_err(map_error)?,
-            None => None,
-        };
-        if let Some(session) = rotated {
-            return match self.user_by_id(&session.user_id).await? {
-                Some(user) if !user.disabled => Ok(Rotation::Rotated {
-                    session: Box::new(session.into()),
-                    user: Box::new(user),
-                }),
-                _ => Ok(Rotation::Invalid),
-            };
+                .map_err(map_error)?;
+            if let Some(session) = raced {
+                return Ok(match self.enabled_user(&session.user_id).await? {
+                    Some(user) => Rotation::Rotated {
+                        session: Box::new(session.into()),
+                        user: Box::new(user),
+                    },
+                    None => Rotation::Invalid,
+                });
+            }
         }
-        // Not current: a hash this session has already superseded means a replay.
-        let replayed = self
-            .sessions
-            .find_one(doc! {"previous_refresh": presented.as_str()})
+        let Some(session) = self.session_that_superseded(presented).await? else {
+            return Ok(Rotation::Invalid);
+        };
+        self.sessions
+            .update_one(
+                doc! {"_id": &session.id, "revoked_at": Bson::Null},
+                doc! {"$set": {"revoked_at": now}},
+            )
             .await
             .map_err(map_error)?;
-        if let Some(session) = &replayed {
-            self.sessions
-                .update_one(
-                    doc! {"_id": &session.id, "revoked_at": Bson::Null},
-                    doc! {"$set": {"revoked_at": now}},
-                )
-                .await
-                .map_err(map_error)?;
-        }
-        Ok(match replayed {
-            Some(session) => Rotation::Reused {
-                session_id: session.id,
-                user_id: session.user_id,
-            },
-            None => Rotation::Invalid,
+        Ok(Rotation::Reused {
+            session_id: session.id,
+            user_id: session.user_id,
         })
     }
 
@@ -367,8 +363,8 @@ impl Store for MongoStore {
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
-        let doc = AuditDoc {
-            id: self.next_audit_id().await?,
+        let mut doc = AuditDoc {
+            id: self.audit_ids.next(),
             at: event.at,
             at_date: date(event.at),
             kind: event.kind.to_owned(),
@@ -378,8 +374,14 @@ impl Store for MongoStore {
             user_agent: event.user_agent,
             detail: event.detail,
         };
-        self.audit.insert_one(&doc).await.map_err(map_error)?;
-        Ok(())
+        // Another instance drew the same id in the same millisecond: draw again.
+        for _ in 0..AUDIT_ID_DRAWS {
+            match self.audit.insert_one(&doc).await.map_err(map_error) {
+                Err(StoreError::Conflict(_)) => doc.id = self.audit_ids.next(),
+                outcome => return outcome.map(drop),
+            }
+        }
+        Err(StoreError::Conflict("audit id"))
     }
 
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
@@ -395,17 +397,20 @@ impl Store for MongoStore {
             .count_documents(filter.clone())
             .await
             .map_err(map_error)?;
-        let events: Vec<AuditDoc> = self
-            .audit
-            .find(filter)
-            .sort(doc! {"_id": -1})
-            .skip(query.offset)
-            .limit(query.limit as i64)
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let events: Vec<AuditDoc> = if query.offset >= total {
+            Vec::new()
+        } else {
+            self.audit
+                .find(filter)
+                .sort(doc! {"_id": -1})
+                .skip(query.offset)
+                .limit(page_limit(query.limit))
+                .await
+                .map_err(map_error)?
+                .try_collect()
+                .await
+                .map_err(map_error)?
+        };
         Ok(Page {
             items: events
                 .into_iter()
@@ -548,12 +553,20 @@ impl Store for MongoStore {
             .delete_many(doc! {"expires_at": {"$lte": now}})
             .await
             .map_err(map_error)?;
+        let superseded = self
+            .superseded
+            .delete_many(doc! {"expires_on": {"$lte": date(now)}})
+            .await
+            .map_err(map_error)?;
         let sessions = self
             .sessions
             .delete_many(doc! {"expires_at": {"$lte": now}})
             .await
             .map_err(map_error)?;
-        Ok(links.deleted_count + revoked.deleted_count + sessions.deleted_count)
+        Ok(links.deleted_count
+            + revoked.deleted_count
+            + superseded.deleted_count
+            + sessions.deleted_count)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -565,11 +578,134 @@ impl Store for MongoStore {
     }
 }
 
+/// The driver's limit is signed; a page is at most a hundred rows long anyway.
+fn page_limit(limit: u64) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 fn live_link(hash: &LinkHash, purpose: LinkPurpose, now: i64) -> Document {
     doc! {"_id": hash.as_str(), "purpose": purpose.as_str(), "expires_at": {"$gt": now}}
 }
 
 impl MongoStore {
+    async fn change_keeping_an_admin(
+        &self,
+        user_id: &str,
+        change: &UserChange,
+    ) -> StoreResult<UserRecord> {
+        let user = self
+            .user_by_id(user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let active_admin_now = user.role == Role::Admin && !user.disabled;
+        let active_admin_after = change.role.unwrap_or(user.role) == Role::Admin
+            && !change.disabled.unwrap_or(user.disabled);
+        if active_admin_now && !active_admin_after {
+            let others = self
+                .users
+                .count_documents(doc! {"role": "admin", "disabled": false, "_id": {"$ne": user_id}})
+                .await
+                .map_err(map_error)?;
+            if others == 0 {
+                return Err(StoreError::LastAdmin);
+            }
+        }
+        self.apply_user_change(user_id, change).await
+    }
+
+    async fn apply_user_change(
+        &self,
+        user_id: &str,
+        change: &UserChange,
+    ) -> StoreResult<UserRecord> {
+        let mut set = Document::new();
+        if let Some(role) = change.role {
+            set.insert("role", role.as_str());
+        }
+        if let Some(disabled) = change.disabled {
+            set.insert("disabled", disabled);
+        }
+        if set.is_empty() {
+            return self.user_by_id(user_id).await?.ok_or(StoreError::NotFound);
+        }
+        Ok(self
+            .users
+            .find_one_and_update(doc! {"_id": user_id}, doc! {"$set": set})
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .ok_or(StoreError::NotFound)?
+            .into())
+    }
+
+    async fn any_admin(&self) -> StoreResult<bool> {
+        Ok(self
+            .users
+            .find_one(doc! {"role": "admin"})
+            .await
+            .map_err(map_error)?
+            .is_some())
+    }
+
+    async fn enabled_user(&self, user_id: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(self
+            .user_by_id(user_id)
+            .await?
+            .filter(|user| !user.disabled))
+    }
+
+    /// Records a refresh token as spent until it would have expired anyway. Idempotent:
+    /// every request racing to rotate the same token writes the same document.
+    async fn remember_superseded(
+        &self,
+        presented: &RefreshHash,
+        session: &SessionDoc,
+    ) -> StoreResult<()> {
+        let outcome = self
+            .superseded
+            .update_one(
+                doc! {"_id": presented.as_str()},
+                doc! {"$setOnInsert": {
+                    "session_id": &session.id,
+                    "user_id": &session.user_id,
+                    "expires_on": date(session.expires_at),
+                }},
+            )
+            .upsert(true)
+            .await
+            .map_err(map_error);
+        match outcome {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The session whose refresh token `presented` was before a rotation: a replay.
+    /// `None` for a hash never issued, and for one that is still its session's current
+    /// token (remembered just before a rotation that did not happen, because the session
+    /// had ended).
+    async fn session_that_superseded(
+        &self,
+        presented: &RefreshHash,
+    ) -> StoreResult<Option<SessionDoc>> {
+        let spent = self
+            .superseded
+            .find_one(doc! {"_id": presented.as_str()})
+            .await
+            .map_err(map_error)?;
+        let filter = match spent {
+            Some(spent) => doc! {"_id": spent.session_id},
+            // Sessions rotated before `superseded_refresh` existed keep their last hashes.
+            None => doc! {"previous_refresh": presented.as_str()},
+        };
+        Ok(self
+            .sessions
+            .find_one(filter)
+            .await
+            .map_err(map_error)?
+            .filter(|session| session.current_refresh != presented.as_str()))
+    }
+
     async fn delete_links(&self, user_id: &str, purpose: LinkPurpose) -> StoreResult<()> {
         self.links
             .delete_many(doc! {"user_id": user_id, "purpose": purpose.as_str()})

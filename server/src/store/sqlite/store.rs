@@ -134,7 +134,7 @@ impl Store for SqliteStore {
             "%{}%",
             escape_like(&query.search.clone().unwrap_or_default().to_lowercase())
         );
-        let (limit, offset) = (query.limit as i64, query.offset as i64);
+        let (limit, offset) = (sql_int(query.limit), sql_int(query.offset));
         self.read(move |db| {
             let total: u64 = db
                 .prepare_cached(
@@ -400,8 +400,8 @@ impl Store for SqliteStore {
                     params![
                         query.kind,
                         query.user_id,
-                        query.limit as i64,
-                        query.offset as i64
+                        sql_int(query.limit),
+                        sql_int(query.offset)
                     ],
                     |row| {
                         Ok(AuditRecord {
@@ -560,6 +560,12 @@ impl Store for SqliteStore {
         self.read(|db| db.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
+}
+
+/// SQLite's integers are signed, and a negative OFFSET means none at all: a count past
+/// `i64::MAX` stays there instead of wrapping to the first page.
+fn sql_int(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 fn live_link_in(
