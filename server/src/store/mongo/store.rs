@@ -4,9 +4,11 @@ use app::model::Role;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::{
+    Collection,
     bson::{Bson, Document, doc},
     options::ReturnDocument,
 };
+use serde::de::DeserializeOwned;
 
 use super::{
     MongoStore,
@@ -136,21 +138,14 @@ impl Store for MongoStore {
             .count_documents(filter.clone())
             .await
             .map_err(map_error)?;
-        // A page past the end asks the server nothing: `skip` would walk every document.
-        let items: Vec<UserDoc> = if query.offset >= total {
-            Vec::new()
-        } else {
-            self.users
-                .find(filter)
-                .sort(doc! {"created_at": 1, "_id": 1})
-                .skip(query.offset)
-                .limit(page_limit(query.limit))
-                .await
-                .map_err(map_error)?
-                .try_collect()
-                .await
-                .map_err(map_error)?
-        };
+        let items = page_of(
+            &self.users,
+            filter,
+            doc! {"created_at": 1, "_id": 1},
+            (query.offset, query.limit),
+            total,
+        )
+        .await?;
         Ok(Page {
             items: items.into_iter().map(Into::into).collect(),
             total,
@@ -397,20 +392,14 @@ impl Store for MongoStore {
             .count_documents(filter.clone())
             .await
             .map_err(map_error)?;
-        let events: Vec<AuditDoc> = if query.offset >= total {
-            Vec::new()
-        } else {
-            self.audit
-                .find(filter)
-                .sort(doc! {"_id": -1})
-                .skip(query.offset)
-                .limit(page_limit(query.limit))
-                .await
-                .map_err(map_error)?
-                .try_collect()
-                .await
-                .map_err(map_error)?
-        };
+        let events = page_of(
+            &self.audit,
+            filter,
+            doc! {"_id": -1},
+            (query.offset, query.limit),
+            total,
+        )
+        .await?;
         Ok(Page {
             items: events
                 .into_iter()
@@ -578,9 +567,32 @@ impl Store for MongoStore {
     }
 }
 
-/// The driver's limit is signed; a page is at most a hundred rows long anyway.
-fn page_limit(limit: u64) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
+/// One page of `filter`'s matches, of which there are `total`. A page past the end asks
+/// the server nothing: `skip` would walk every document to get there.
+async fn page_of<T>(
+    collection: &Collection<T>,
+    filter: Document,
+    sort: Document,
+    (offset, limit): (u64, u64),
+    total: u64,
+) -> StoreResult<Vec<T>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    if offset >= total {
+        return Ok(Vec::new());
+    }
+    collection
+        .find(filter)
+        .sort(sort)
+        .skip(offset)
+        // The driver's limit is signed; a page is at most a hundred rows long anyway.
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .await
+        .map_err(map_error)?
+        .try_collect()
+        .await
+        .map_err(map_error)
 }
 
 fn live_link(hash: &LinkHash, purpose: LinkPurpose, now: i64) -> Document {
