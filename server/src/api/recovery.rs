@@ -109,7 +109,7 @@ pub struct VerifyEmailBody {
 }
 
 /// `POST /auth/email/verify` — holder of a verification link: marks the address verified.
-#[utoipa::path(post, path = "/email/verify", tag = "recovery", request_body = VerifyEmailBody, responses((status = 200, body = UserView), (status = 410, description = "The link is invalid, used or expired, or the address changed since", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody)))]
+#[utoipa::path(post, path = "/email/verify", tag = "recovery", request_body = VerifyEmailBody, responses((status = 200, body = UserView), (status = 410, description = "The link is invalid, used or expired, or the address changed since", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled per client address (see Retry-After)", body = ErrorBody)))]
 pub async fn verify_email(
     State(state): State<AppState>,
     Client(client): Client,

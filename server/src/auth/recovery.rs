@@ -197,6 +197,9 @@ impl AuthService {
     /// Marks the address a verification link was sent to as verified, once.
     #[tracing::instrument(name = "verify email", skip_all, fields(user_id))]
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> AuthResult<UserView> {
+        self.recovery_limiter
+            .hit(&client.throttle_key(), self.now())
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let hash = LinkHash::of_presented(token).ok_or(AuthError::InvalidLink)?;
         let user = self
             .store

@@ -351,6 +351,42 @@ async fn reset_requests_are_throttled_per_name_and_per_client_address() {
 }
 
 #[tokio::test]
+async fn link_attempts_of_one_client_address_are_throttled_like_reset_requests() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |config| {
+        config.throttle.recovery_requests_per_ip = 3;
+    })
+    .await;
+    let guess = |path: &'static str| {
+        let body = match path {
+            "/auth/password/reset" => {
+                json!({"token": "ml_a-guessed-token", "new_password": NEW_PASSWORD})
+            }
+            _ => json!({"token": "ml_a-guessed-token"}),
+        };
+        app.client.post(app.url(path)).json(&body).send()
+    };
+    assert_eq!(
+        guess("/auth/email/verify").await.unwrap().status(),
+        StatusCode::GONE
+    );
+    assert_eq!(
+        guess("/auth/password/reset").await.unwrap().status(),
+        StatusCode::GONE
+    );
+    assert_eq!(
+        guess("/auth/email/verify").await.unwrap().status(),
+        StatusCode::GONE
+    );
+    for path in ["/auth/email/verify", "/auth/password/reset"] {
+        let throttled = guess(path).await.unwrap();
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(throttled.headers().contains_key("retry-after"));
+        assert_eq!(error_code(throttled).await, "throttled");
+    }
+}
+
+#[tokio::test]
 async fn a_server_requiring_verified_addresses_refuses_sign_in_until_the_link_is_used() {
     let smtp = SmtpServer::start();
     let app = spawn_with_mail(&smtp, |config| config.mail.require_verified_email = true).await;
