@@ -52,6 +52,15 @@ async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash 
     hash
 }
 
+/// The user most cases need, `u1` "ada", signed in once (session `s1`): its refresh hash.
+async fn ada_with_session(store: &dyn Store) -> RefreshHash {
+    store
+        .create_user(new_user("u1", "ada", Role::User))
+        .await
+        .unwrap();
+    session_for(store, "s1", "u1").await
+}
+
 async fn rotate_with_grace(
     store: &dyn Store,
     presented: &RefreshHash,
@@ -216,11 +225,7 @@ mod cases {
     }
 
     pub async fn a_current_refresh_token_rotates_exactly_once(store: &dyn Store) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first = session_for(store, "s1", "u1").await;
+        let first = ada_with_session(store).await;
         let second = fresh_hash();
         match store
             .rotate_refresh(&first, &second, NOW + 10, NOW + 10 + WEEK, NO_GRACE)
@@ -246,11 +251,7 @@ mod cases {
     }
 
     pub async fn a_rotated_refresh_token_presented_again_revokes_the_session(store: &dyn Store) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first = session_for(store, "s1", "u1").await;
+        let first = ada_with_session(store).await;
         let second = fresh_hash();
         store
             .rotate_refresh(&first, &second, NOW, NOW + WEEK, NO_GRACE)
@@ -275,11 +276,7 @@ mod cases {
     pub async fn parallel_rotations_of_one_token_rotate_exactly_once_and_the_replays_end_the_session(
         store: &dyn Store,
     ) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first = session_for(store, "s1", "u1").await;
+        let first = ada_with_session(store).await;
         let successors: Vec<RefreshHash> = (0..20).map(|_| fresh_hash()).collect();
         let outcomes =
             futures::future::join_all(successors.iter().map(|successor| {
@@ -312,11 +309,7 @@ mod cases {
     }
 
     pub async fn an_expired_or_unknown_refresh_token_is_invalid(store: &dyn Store) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first = session_for(store, "s1", "u1").await;
+        let first = ada_with_session(store).await;
         assert!(matches!(
             store
                 .rotate_refresh(&fresh_hash(), &fresh_hash(), NOW, NOW + WEEK, NO_GRACE)
@@ -340,11 +333,7 @@ mod cases {
     }
 
     pub async fn access_status_reflects_revocation_session_and_user_state(store: &dyn Store) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        session_for(store, "s1", "u1").await;
+        ada_with_session(store).await;
         let live = AccessStatus {
             jti_revoked: false,
             session_active: true,
@@ -418,11 +407,7 @@ mod cases {
             .create_user(new_user("u0", "root", Role::Admin))
             .await
             .unwrap();
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first_refresh = session_for(store, "s1", "u1").await;
+        let first_refresh = ada_with_session(store).await;
         let status = |now: i64| async move {
             store
                 .access_status("j1", "s1", "u1", now)
@@ -652,11 +637,7 @@ mod cases {
     }
 
     pub async fn purging_removes_only_what_expired(store: &dyn Store) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let live = session_for(store, "s1", "u1").await;
+        let live = ada_with_session(store).await;
         store.revoke_jti("old", NOW - 1).await.unwrap();
         store.revoke_jti("new", NOW + 900).await.unwrap();
         // Only the expired revocation goes; a second purge finds nothing more.
@@ -690,11 +671,7 @@ mod cases {
     pub async fn parallel_refreshes_within_the_grace_all_get_the_same_successor_and_one_session_lives(
         store: &dyn Store,
     ) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first = session_for(store, "s1", "u1").await;
+        let first = ada_with_session(store).await;
         // Every racer derives the same successor from the token it presents.
         let successor = fresh_hash();
         let outcomes = futures::future::join_all(
@@ -721,11 +698,7 @@ mod cases {
     pub async fn a_replay_within_the_grace_gets_the_successor_only_while_it_is_current(
         store: &dyn Store,
     ) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let first = session_for(store, "s1", "u1").await;
+        let first = ada_with_session(store).await;
         let second = fresh_hash();
         assert!(matches!(
             rotate_with_grace(store, &first, &second, NOW).await,
@@ -764,11 +737,7 @@ mod cases {
     }
 
     pub async fn a_replay_after_the_grace_or_with_another_successor_is_reuse(store: &dyn Store) {
-        store
-            .create_user(new_user("u1", "ada", Role::User))
-            .await
-            .unwrap();
-        let late = session_for(store, "s1", "u1").await;
+        let late = ada_with_session(store).await;
         let late_successor = fresh_hash();
         store
             .rotate_refresh(&late, &late_successor, NOW, NOW + WEEK, GRACE)

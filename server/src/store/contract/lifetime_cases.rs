@@ -5,6 +5,7 @@
 //! between the backends.
 
 use super::*;
+use crate::store::{Page, UserRecord};
 
 const CHAIN: usize = 60;
 
@@ -20,14 +21,20 @@ fn event(kind: &'static str, at: i64) -> NewAuditEvent {
     }
 }
 
+async fn first_hundred_users(store: &dyn Store) -> Page<UserRecord> {
+    store
+        .list_users(&UserQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 pub async fn reuse_is_detected_however_many_rotations_ago_the_token_was_replaced(
     store: &dyn Store,
 ) {
-    store
-        .create_user(new_user("u1", "ada", Role::User))
-        .await
-        .unwrap();
-    let first = session_for(store, "s1", "u1").await;
+    let first = ada_with_session(store).await;
     let mut current = first.clone();
     for step in 0..CHAIN {
         let next = fresh_hash();
@@ -59,11 +66,7 @@ pub async fn reuse_is_detected_however_many_rotations_ago_the_token_was_replaced
 }
 
 pub async fn a_disabled_users_refresh_token_is_refused_and_left_as_it_was(store: &dyn Store) {
-    store
-        .create_user(new_user("u1", "ada", Role::User))
-        .await
-        .unwrap();
-    let token = session_for(store, "s1", "u1").await;
+    let token = ada_with_session(store).await;
     let disable = |disabled| UserChange {
         role: None,
         disabled: Some(disabled),
@@ -115,13 +118,7 @@ pub async fn parallel_bootstraps_create_exactly_one_admin(store: &dyn Store) {
         .filter(|result| matches!(result, Ok(None)))
         .count();
     assert_eq!((created, declined), (1, 11), "{results:?}");
-    let everyone = store
-        .list_users(&UserQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let everyone = first_hundred_users(store).await;
     assert_eq!(everyone.total, 1);
     assert_eq!(everyone.items[0].role, Role::Admin);
 }
@@ -222,13 +219,7 @@ pub async fn admins_demoted_and_disabled_at_once_leave_exactly_one_active(store:
         .filter(|result| matches!(result, Err(StoreError::LastAdmin)))
         .count();
     assert_eq!((done, refused), (3, 1), "{results:?}");
-    let everyone = store
-        .list_users(&UserQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let everyone = first_hundred_users(store).await;
     let active_admins = everyone
         .items
         .iter()
