@@ -149,6 +149,10 @@ pub struct Config {
     /// `Retry-After` at once instead of queueing without bound.
     pub max_queued_hashes: usize,
     pub throttle: ThrottleConfig,
+    /// The one consistency setting: how long a revocation made on one instance may take
+    /// to be honoured by the others sharing the store. Zero: every access check asks the
+    /// store.
+    pub revocation_bound: Duration,
     /// Trust the left-most `X-Forwarded-For` address: only behind a proxy you run.
     pub trust_forwarded_for: bool,
     /// Served over HTTPS: adds HSTS and `Secure` cookies.
@@ -180,6 +184,7 @@ impl Config {
                 .unwrap_or(2),
             max_queued_hashes: 128,
             throttle: ThrottleConfig::default(),
+            revocation_bound: crate::store::remembered::DEFAULT_REVOCATION_BOUND,
             trust_forwarded_for: false,
             https: false,
             metrics_token: None,
@@ -303,6 +308,16 @@ impl Config {
         }
         if let Some(secs) = var("GATEHOUSE_THROTTLE_WINDOW_SECS") {
             throttle.window = seconds(&secs, "GATEHOUSE_THROTTLE_WINDOW_SECS")?;
+        }
+        if let Some(ms) = var("GATEHOUSE_REVOCATION_BOUND_MS") {
+            config.revocation_bound =
+                Duration::from_millis(parse(&ms, "GATEHOUSE_REVOCATION_BOUND_MS")?);
+            if config.revocation_bound > MAX_REVOCATION_BOUND {
+                return Err(invalid(
+                    "GATEHOUSE_REVOCATION_BOUND_MS",
+                    "at most 60000: longer lets a revoked token pass for longer",
+                ));
+            }
         }
         if let Some(flag) = var("GATEHOUSE_TRUST_FORWARDED_FOR") {
             config.trust_forwarded_for = boolean(&flag, "GATEHOUSE_TRUST_FORWARDED_FOR")?;
@@ -444,6 +459,8 @@ fn invalid(name: &'static str, message: &str) -> ConfigError {
         message: message.to_owned(),
     }
 }
+
+const MAX_REVOCATION_BOUND: Duration = Duration::from_secs(60);
 
 fn parse<T: std::str::FromStr>(value: &str, name: &'static str) -> Result<T, ConfigError>
 where

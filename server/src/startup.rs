@@ -28,7 +28,9 @@ use crate::{
     },
     server_fns::{self, SERVER_FUNCTION_PREFIX, WebBackend},
     state::AppState,
-    store::{OperatorStore, Store, mongo::MongoStore, sqlite::SqliteStore},
+    store::{
+        OperatorStore, Store, mongo::MongoStore, remembered::RememberedStore, sqlite::SqliteStore,
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -54,28 +56,31 @@ pub struct Application {
     auth: Arc<AuthService>,
 }
 
-/// Opens the store the configuration names, as the server: MongoDB for a `mongodb://`
-/// URL, otherwise the embedded store in the data directory (which one server owns).
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+/// Opens the backend the configuration names: MongoDB for a `mongodb://` URL, otherwise
+/// the embedded store in the data directory (which several servers may share).
+async fn open_backend(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     Ok(match &config.database_url {
         Some(url) => Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?),
         None => Arc::new(SqliteStore::open(&config.data_dir).await?),
     })
 }
 
-/// The same store for an operator task (creating an admin) that may run while the
-/// server does: a type that can only add.
+/// The store as a server uses it: the backend with this instance's memory of access
+/// answers, kept true to the revocation log within the configured bound.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let backend = open_backend(config).await?;
+    Ok(Arc::new(RememberedStore::new(
+        backend,
+        config.revocation_bound,
+    )))
+}
+
+/// The same store for an operator task (creating an admin) that may run while servers
+/// do: a type that can only add.
 pub async fn open_store_for_operator_task(
     config: &Config,
 ) -> Result<Box<dyn OperatorStore>, StartupError> {
-    Ok(match &config.database_url {
-        Some(url) => {
-            let store: Arc<dyn Store> =
-                Arc::new(MongoStore::connect(url, config.database_name.as_deref()).await?);
-            Box::new(store)
-        }
-        None => Box::new(SqliteStore::open_beside_owner(&config.data_dir).await?),
-    })
+    Ok(Box::new(open_backend(config).await?))
 }
 
 /// Links in mails when no public URL is configured: the address actually listened on

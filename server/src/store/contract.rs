@@ -1,13 +1,16 @@
 //! The storage contract: one test per behaviour, written against `dyn Store`, run for
 //! every backend reachable — the embedded one always.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use app::model::Role;
 
 use super::{
     AccessStatus, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation, Store, StoreError,
-    StoredSigningKey, UserChange, UserQuery, mongo::MongoStore, sqlite::SqliteStore,
+    StoredSigningKey, UserChange, UserQuery,
+    mongo::MongoStore,
+    remembered::{DEFAULT_REVOCATION_BOUND, RememberedStore},
+    sqlite::SqliteStore,
 };
 use crate::domain::{PasswordHashString, RefreshHash};
 
@@ -75,16 +78,29 @@ async fn rotate_with_grace(
 
 /// What keeps a backend's storage alive for one case, and cleans it up afterwards.
 enum Scratch {
-    Directory(#[allow(dead_code)] tempfile::TempDir),
+    Directory(tempfile::TempDir),
     Database(MongoStore),
 }
 
 impl Scratch {
+    /// The same storage as another server process would open it.
+    async fn another_instance(&self) -> Arc<dyn Store> {
+        match self {
+            Scratch::Directory(dir) => Arc::new(SqliteStore::open(dir.path()).await.unwrap()),
+            Scratch::Database(store) => Arc::new(store.clone()),
+        }
+    }
+
     async fn clean_up(self) {
         if let Scratch::Database(store) = self {
             store.drop_database().await.unwrap();
         }
     }
+}
+
+/// A backend as a server uses it: behind its memory of access answers.
+fn as_server_uses(backend: Arc<dyn Store>, bound: Duration) -> Arc<dyn Store> {
+    Arc::new(RememberedStore::new(backend, bound))
 }
 
 /// Each backend the suite can reach: the embedded store always, MongoDB when
@@ -107,7 +123,8 @@ macro_rules! contract {
         $(
             #[tokio::test]
             async fn $name() {
-                for (store, scratch) in backends().await {
+                for (backend, scratch) in backends().await {
+                    let store = as_server_uses(backend, DEFAULT_REVOCATION_BOUND);
                     cases::$name(store.as_ref()).await;
                     scratch.clean_up().await;
                 }
@@ -115,6 +132,36 @@ macro_rules! contract {
         )*
     };
 }
+
+/// Cases about two server instances on one store, each with its own memory.
+macro_rules! contract_between_instances {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                for (backend, scratch) in backends().await {
+                    let other = scratch.another_instance().await;
+                    revocation_cases::$name(revocation_cases::Instances {
+                        here: backend,
+                        there: other,
+                    })
+                    .await;
+                    scratch.clean_up().await;
+                }
+            }
+        )*
+    };
+}
+
+contract_between_instances!(
+    every_write_that_can_refuse_a_token_moves_the_log_by_one_and_no_other_write_does,
+    parallel_revocations_take_consecutive_positions_none_lost,
+    another_instance_refuses_each_kind_of_revocation_within_the_bound_and_never_after,
+    with_a_bound_of_zero_another_instance_refuses_at_once,
+    an_instance_started_after_a_revocation_refuses_at_once,
+);
+
+mod revocation_cases;
 
 contract!(
     a_created_user_is_found_by_id_and_by_key,

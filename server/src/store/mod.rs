@@ -4,6 +4,7 @@
 
 pub mod mongo;
 mod operator;
+pub mod remembered;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -140,6 +141,31 @@ pub enum Rotation {
     Invalid,
 }
 
+/// What a backend knows about an access token's session and user, as stored: kept
+/// rather than judged, so that an answer remembered now can be judged again later (the
+/// session's expiry depends on `now`, and a rotation can extend it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessFacts {
+    pub jti_revoked: bool,
+    pub session_revoked: bool,
+    pub session_expires_at: i64,
+    pub user_disabled: bool,
+    pub role: Role,
+    pub username: String,
+}
+
+impl AccessFacts {
+    pub fn status_at(&self, now: i64) -> AccessStatus {
+        AccessStatus {
+            jti_revoked: self.jti_revoked,
+            session_active: !self.session_revoked && self.session_expires_at > now,
+            user_disabled: self.user_disabled,
+            role: self.role,
+            username: self.username.clone(),
+        }
+    }
+}
+
 /// What every access-token check needs from the store, in one lookup.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessStatus {
@@ -267,15 +293,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remembers a revoked access token id until the token would have expired anyway.
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
-    /// One lookup for the hot path: is this token id revoked, is its session live, is
-    /// its user enabled. `None` when the session or user does not exist.
+    /// One lookup for the hot path: is this token id revoked, is its session revoked and
+    /// until when does it run, is its user enabled. `None` when the session or user does
+    /// not exist.
+    async fn access_facts(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<AccessFacts>>;
+    /// The access check's answer at `now`. Backends ask every time; `RememberedStore`
+    /// answers from memory while the revocation log says nothing has changed.
     async fn access_status(
         &self,
         jti: &str,
         session_id: &str,
         user_id: &str,
         now: i64,
-    ) -> StoreResult<Option<AccessStatus>>;
+    ) -> StoreResult<Option<AccessStatus>> {
+        Ok(self
+            .access_facts(jti, session_id, user_id)
+            .await?
+            .map(|facts| facts.status_at(now)))
+    }
+    /// The position of the newest entry in the revocation log, 0 before the first. Every
+    /// write that can refuse a token accepted before (a revoked session, token or
+    /// account, a role change, a detected replay, a reset, a purge) appends one entry,
+    /// positioned after every entry before it, before it returns. Instances poll this to
+    /// know when their remembered answers may be stale.
+    async fn revocation_position(&self) -> StoreResult<u64>;
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>>;

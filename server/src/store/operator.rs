@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{NewAuditEvent, NewUser, Store, StoreResult, UserRecord, sqlite::SqliteStore};
+use super::{NewAuditEvent, NewUser, Store, StoreResult, UserRecord};
 
 /// Only adding: an account and its audit event. Nothing here can refuse a token a
-/// running server has accepted, so the server's remembered answers (the embedded store's
-/// `AccessMemory`) stay exact while an operator works beside it.
+/// running server has accepted, so an operator task needs no revocation log entry and
+/// no memory of its own.
 #[async_trait]
 pub trait OperatorStore: Send + Sync + 'static {
     /// Fails with `Conflict` when the username key is taken.
@@ -16,7 +16,7 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn add_audit_event(&self, event: NewAuditEvent) -> StoreResult<()>;
 }
 
-/// A full store (MongoDB, where every instance asks the database) can serve as one.
+/// Any backend, opened as the servers open it.
 #[async_trait]
 impl OperatorStore for Arc<dyn Store> {
     async fn add_user(&self, user: NewUser) -> StoreResult<UserRecord> {
@@ -25,19 +25,5 @@ impl OperatorStore for Arc<dyn Store> {
 
     async fn add_audit_event(&self, event: NewAuditEvent) -> StoreResult<()> {
         self.append_audit(event).await
-    }
-}
-
-/// The embedded store opened beside its owner: the narrow type is the guarantee.
-pub struct BesideOwner(pub(super) SqliteStore);
-
-#[async_trait]
-impl OperatorStore for BesideOwner {
-    async fn add_user(&self, user: NewUser) -> StoreResult<UserRecord> {
-        self.0.create_user(user).await
-    }
-
-    async fn add_audit_event(&self, event: NewAuditEvent) -> StoreResult<()> {
-        self.0.append_audit(event).await
     }
 }

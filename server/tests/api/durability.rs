@@ -1,59 +1,16 @@
 //! A write answered with a 2xx survives the process being killed (SIGKILL) right after.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::PASSWORD;
+use crate::{
+    helpers::PASSWORD,
+    processes::{Process, start as start_process},
+};
 
-struct Process {
-    child: Child,
-    address: String,
-}
-
-/// Starts the real binary on a free port and waits until it says where it listens.
-fn start(data_dir: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
-        .env("GATEHOUSE_DATA_DIR", data_dir)
-        // The embedded store's durability is what this measures, whatever MONGODB_URI says.
-        .env_remove("MONGODB_URI")
-        .env_remove("GATEHOUSE_DATABASE_URL")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for line in stdout.lines().map_while(Result::ok) {
-        if let Some(address) = line.split("listening on ").nth(1) {
-            return Process {
-                child,
-                address: address.trim().to_owned(),
-            };
-        }
-        if Instant::now() > deadline {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start listening");
-}
-
-impl Process {
-    fn kill_9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
+/// The embedded store's durability is what this measures, whatever MONGODB_URI says.
+fn start(data_dir: &std::path::Path) -> Process {
+    start_process(&[("GATEHOUSE_DATA_DIR", data_dir.display().to_string())])
 }
 
 #[tokio::test]

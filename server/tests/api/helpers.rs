@@ -120,21 +120,25 @@ impl Drop for TestApp {
         ) else {
             return;
         };
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(store) =
-                    server::store::mongo::MongoStore::connect(&url, Some(&name)).await
-                {
-                    let _ = store.drop_database().await;
-                }
-            });
-        })
-        .join();
+        drop_mongo_database(url, name);
     }
+}
+
+/// Drops a test's MongoDB database, from a thread of its own: `Drop` may run inside the
+/// test's runtime, which cannot block on another future.
+pub fn drop_mongo_database(url: String, name: String) {
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok(store) = server::store::mongo::MongoStore::connect(&url, Some(&name)).await {
+                let _ = store.drop_database().await;
+            }
+        });
+    })
+    .join();
 }
 
 impl TestApp {

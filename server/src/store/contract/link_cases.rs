@@ -22,7 +22,12 @@ fn with_email(id: &str, name: &str, email: &str) -> NewUser {
     }
 }
 
-async fn link_for(store: &dyn Store, user_id: &str, purpose: LinkPurpose, email: &str) -> LinkHash {
+pub(super) async fn link_for(
+    store: &dyn Store,
+    user_id: &str,
+    purpose: LinkPurpose,
+    email: &str,
+) -> LinkHash {
     let hash = LinkHash::of_issued(&uuid::Uuid::now_v7().to_string());
     store
         .create_link(NewLink {

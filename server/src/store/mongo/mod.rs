@@ -13,11 +13,13 @@
 //!   (`superseded_refresh`, written before the rotation that supersedes it), so a replay
 //!   is recognised and ends the session however many rotations later;
 //! - audit ids: time-ordered with random low bits, so no shared counter document;
-//! - expiry: TTL indexes remove expired sessions and revocations by themselves.
+//! - expiry: TTL indexes remove expired sessions and revocations by themselves;
+//! - the revocation log: a counter taken after each revoking write (`revocation_log`).
 
 mod documents;
 mod lease;
 mod queries;
+mod revocation_log;
 mod store;
 
 use std::{
@@ -47,6 +49,8 @@ const DUPLICATE_KEY: i32 = 11_000;
 const REMEMBERED_REFRESH_HASHES: i32 = 4;
 /// Audit events are kept this long, then the TTL index removes them.
 const AUDIT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+/// Revocation log entries are for operators; instances read only the position counter.
+const REVOCATION_LOG_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_DATABASE: &str = "gatehouse";
 
 pub fn is_mongodb_url(url: &str) -> bool {
@@ -81,6 +85,7 @@ pub struct MongoStore {
     links: Collection<LinkDoc>,
     superseded: Collection<SupersededDoc>,
     guards: Collection<Document>,
+    revocation_log: Collection<Document>,
     audit_ids: Arc<AuditIds>,
 }
 
@@ -108,6 +113,7 @@ impl MongoStore {
             links: database.collection("mail_links"),
             superseded: database.collection("superseded_refresh"),
             guards: database.collection("guards"),
+            revocation_log: database.collection("revocation_log"),
             audit_ids: Arc::new(AuditIds::default()),
             database,
         };

@@ -8,7 +8,9 @@ use mongodb::{
     options::IndexOptions,
 };
 
-use super::{AUDIT_RETENTION, REMEMBERED_REFRESH_HASHES, documents::date};
+use super::{
+    AUDIT_RETENTION, REMEMBERED_REFRESH_HASHES, REVOCATION_LOG_RETENTION, documents::date,
+};
 
 /// The index every query relies on, created idempotently at start.
 pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
@@ -97,6 +99,13 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
         (
             "signing_keys",
             index(doc! {"algorithm": 1}, unique("one_key_per_algorithm")),
+        ),
+        (
+            "revocation_log",
+            index(
+                doc! {"at": 1},
+                ttl("revocation_log_retention", REVOCATION_LOG_RETENTION),
+            ),
         ),
     ]
 }

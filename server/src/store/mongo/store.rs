@@ -19,7 +19,7 @@ use super::{
 use crate::{
     domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash},
     store::{
-        AccessStatus, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail, NewLink,
+        AccessFacts, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail, NewLink,
         NewSession, NewUser, Page, Rotation, SessionRecord, Store, StoreError, StoreResult,
         StoredSigningKey, UserChange, UserQuery, UserRecord,
     },
@@ -159,12 +159,17 @@ impl Store for MongoStore {
         let could_remove_an_admin =
             change.role == Some(Role::User) || change.disabled == Some(true);
         if !could_remove_an_admin {
-            return self.apply_user_change(user_id, change).await;
+            // A promotion or re-enabling: remembered answers hold the old role.
+            let changed = self.apply_user_change(user_id, change).await?;
+            self.append_revocation("user").await?;
+            return Ok(changed);
         }
         let lease = self.admin_lease().await?;
         let outcome = self.change_keeping_an_admin(user_id, change).await;
         lease.release().await;
-        outcome
+        let changed = outcome?;
+        self.append_revocation("user").await?;
+        Ok(changed)
     }
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
@@ -257,6 +262,7 @@ impl Store for MongoStore {
             )
             .await
             .map_err(map_error)?;
+        self.append_revocation("reuse").await?;
         Ok(Rotation::Reused {
             session_id: session.id,
             user_id: session.user_id,
@@ -298,7 +304,11 @@ impl Store for MongoStore {
             )
             .await
             .map_err(map_error)?;
-        Ok(result.modified_count > 0)
+        let revoked = result.modified_count > 0;
+        if revoked {
+            self.append_revocation("session").await?;
+        }
+        Ok(revoked)
     }
 
     async fn revoke_user_sessions(
@@ -316,6 +326,9 @@ impl Store for MongoStore {
             .update_many(filter, doc! {"$set": {"revoked_at": now}})
             .await
             .map_err(map_error)?;
+        if result.modified_count > 0 {
+            self.append_revocation("sessions").await?;
+        }
         Ok(result.modified_count)
     }
 
@@ -328,16 +341,15 @@ impl Store for MongoStore {
             .upsert(true)
             .await
             .map_err(map_error)?;
-        Ok(())
+        self.append_revocation("token").await
     }
 
-    async fn access_status(
+    async fn access_facts(
         &self,
         jti: &str,
         session_id: &str,
         user_id: &str,
-        now: i64,
-    ) -> StoreResult<Option<AccessStatus>> {
+    ) -> StoreResult<Option<AccessFacts>> {
         let (revoked, session, user) = tokio::join!(
             self.revoked.find_one(doc! {"_id": jti}),
             self.sessions
@@ -348,13 +360,18 @@ impl Store for MongoStore {
         else {
             return Ok(None);
         };
-        Ok(Some(AccessStatus {
+        Ok(Some(AccessFacts {
             jti_revoked: revoked.map_err(map_error)?.is_some(),
-            session_active: session.revoked_at.is_none() && session.expires_at > now,
+            session_revoked: session.revoked_at.is_some(),
+            session_expires_at: session.expires_at,
             user_disabled: user.disabled,
             role: user.role,
             username: user.username,
         }))
+    }
+
+    async fn revocation_position(&self) -> StoreResult<u64> {
+        self.read_revocation_position().await
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
@@ -526,7 +543,14 @@ impl Store for MongoStore {
         };
         self.delete_links(&link.user_id, LinkPurpose::ResetPassword)
             .await?;
-        self.revoke_user_sessions(&link.user_id, None, now).await?;
+        self.sessions
+            .update_many(
+                doc! {"user_id": &link.user_id, "revoked_at": Bson::Null},
+                doc! {"$set": {"revoked_at": now}},
+            )
+            .await
+            .map_err(map_error)?;
+        self.append_revocation("reset").await?;
         Ok(Some(user.into()))
     }
 
@@ -552,10 +576,14 @@ impl Store for MongoStore {
             .delete_many(doc! {"expires_at": {"$lte": now}})
             .await
             .map_err(map_error)?;
-        Ok(links.deleted_count
+        let removed = links.deleted_count
             + revoked.deleted_count
             + superseded.deleted_count
-            + sessions.deleted_count)
+            + sessions.deleted_count;
+        if removed > 0 {
+            self.append_revocation("purge").await?;
+        }
+        Ok(removed)
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -85,6 +85,14 @@ CREATE TABLE mail_links (
 CREATE INDEX mail_links_by_user ON mail_links(user_id, purpose);
 CREATE INDEX mail_links_by_expiry ON mail_links(expires_at);
 "#,
+    r#"
+-- AUTOINCREMENT: a position is never handed out twice, even after the newest is purged.
+CREATE TABLE revocation_log (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    kind     TEXT NOT NULL
+);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -1,5 +1,6 @@
 //! The storage interface over SQLite: each operation is one read, or one write
-//! transaction that also says whether it can refuse a token accepted before.
+//! transaction that also says whether it can refuse a token accepted before (and then
+//! appends to the revocation log).
 
 use app::model::Role;
 use async_trait::async_trait;
@@ -7,7 +8,6 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{
     SqliteStore,
-    access_memory::{AccessMemory, RememberedAccess},
     rotation::rotate_in,
     rows::{
         SESSION_COLUMNS, USER_COLUMNS, active_admins, count, email_taken_in, escape_like,
@@ -17,7 +17,7 @@ use super::{
 use crate::{
     domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash},
     store::{
-        AccessStatus, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail, NewLink,
+        AccessFacts, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail, NewLink,
         NewSession, NewUser, Page, Rotation, SessionRecord, Store, StoreError, StoreResult,
         StoredSigningKey, UserChange, UserQuery, UserRecord,
     },
@@ -155,7 +155,7 @@ impl Store for SqliteStore {
 
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
         let (user_id, change) = (user_id.to_owned(), change.clone());
-        self.write_revoking(move |tx| {
+        self.write_revoking("user", move |tx| {
             let user = user_by_id_in(tx, &user_id)
                 .map_err(map_error)?
                 .ok_or(StoreError::NotFound)?;
@@ -214,10 +214,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Rotation> {
         let (presented, successor) = (presented.clone(), successor.clone());
         // Only a replay revokes. A successful rotation just extends the session, which
-        // a remembered answer already allows for (see `AccessMemory::recall`).
+        // a remembered answer already allows for (it keeps the expiry, not a verdict).
         self.write_then(
             move |tx| rotate_in(tx, &presented, &successor, now, new_expires_at, grace_secs),
-            |rotation| matches!(rotation, Rotation::Reused { .. }),
+            |rotation| matches!(rotation, Rotation::Reused { .. }).then_some("reuse"),
         )
         .await
     }
@@ -258,16 +258,19 @@ impl Store for SqliteStore {
 
     async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool> {
         let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
-        self.write_revoking(move |tx| {
-            let changed = tx
-                .execute(
-                    "UPDATE sessions SET revoked_at = ?3
-                     WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-                    params![session_id, user_id, now],
-                )
-                .map_err(map_error)?;
-            Ok(changed > 0)
-        })
+        self.write_then(
+            move |tx| {
+                let changed = tx
+                    .execute(
+                        "UPDATE sessions SET revoked_at = ?3
+                         WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                        params![session_id, user_id, now],
+                    )
+                    .map_err(map_error)?;
+                Ok(changed > 0)
+            },
+            |revoked| revoked.then_some("session"),
+        )
         .await
     }
 
@@ -278,22 +281,25 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<u64> {
         let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
-        self.write_revoking(move |tx| {
-            let changed = tx
-                .execute(
-                    "UPDATE sessions SET revoked_at = ?3
-                     WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
-                    params![user_id, keep, now],
-                )
-                .map_err(map_error)?;
-            Ok(changed as u64)
-        })
+        self.write_then(
+            move |tx| {
+                let changed = tx
+                    .execute(
+                        "UPDATE sessions SET revoked_at = ?3
+                         WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
+                        params![user_id, keep, now],
+                    )
+                    .map_err(map_error)?;
+                Ok(changed as u64)
+            },
+            |revoked| (*revoked > 0).then_some("sessions"),
+        )
         .await
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         let jti = jti.to_owned();
-        self.write_revoking(move |tx| {
+        self.write_revoking("token", move |tx| {
             tx.execute(
                 "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)
                  ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
@@ -305,21 +311,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn access_status(
+    async fn access_facts(
         &self,
         jti: &str,
         session_id: &str,
         user_id: &str,
-        now: i64,
-    ) -> StoreResult<Option<AccessStatus>> {
-        let memory = self.inner.access_memory.as_ref();
-        if let Some(status) = memory.and_then(|m| m.recall(jti, session_id, user_id, now)) {
-            return Ok(Some(status));
-        }
-        // Read before the lookup: a revocation committing during it makes this answer
-        // stale at once, never remembered as current.
-        let generation = memory.map(AccessMemory::current_generation);
-        let found = self.inner.read_here(|db| {
+    ) -> StoreResult<Option<AccessFacts>> {
+        self.inner.read_here(|db| {
             db.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1),
                         s.revoked_at IS NOT NULL, s.expires_at,
@@ -329,10 +327,7 @@ impl Store for SqliteStore {
             )?
             .query_row(params![jti, session_id, user_id], |row| {
                 let role: String = row.get(4)?;
-                Ok(RememberedAccess {
-                    generation: generation.unwrap_or_default(),
-                    session_id: session_id.into(),
-                    user_id: user_id.into(),
+                Ok(AccessFacts {
                     jti_revoked: row.get(0)?,
                     session_revoked: row.get(1)?,
                     session_expires_at: row.get(2)?,
@@ -343,21 +338,7 @@ impl Store for SqliteStore {
                 })
             })
             .optional()
-        })?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        let status = AccessStatus {
-            jti_revoked: found.jti_revoked,
-            session_active: !found.session_revoked && found.session_expires_at > now,
-            user_disabled: found.user_disabled,
-            role: found.role,
-            username: found.username.clone(),
-        };
-        if let Some(memory) = memory {
-            memory.remember(jti, found);
-        }
-        Ok(Some(status))
+        })
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
@@ -520,40 +501,62 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
         let (hash, new_hash) = (hash.clone(), new_hash.as_str().to_owned());
-        self.write_revoking(move |tx| {
-            let Some(link) = take_link_in(tx, &hash, LinkPurpose::ResetPassword, now)? else {
-                return Ok(None);
-            };
-            tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                params![link.user_id, new_hash],
-            )
-            .map_err(map_error)?;
-            delete_links_in(tx, &link.user_id, LinkPurpose::ResetPassword)?;
-            tx.execute(
-                "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-                params![link.user_id, now],
-            )
-            .map_err(map_error)?;
-            user_by_id_in(tx, &link.user_id).map_err(map_error)
-        })
+        self.write_then(
+            move |tx| {
+                let Some(link) = take_link_in(tx, &hash, LinkPurpose::ResetPassword, now)? else {
+                    return Ok(None);
+                };
+                tx.execute(
+                    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                    params![link.user_id, new_hash],
+                )
+                .map_err(map_error)?;
+                delete_links_in(tx, &link.user_id, LinkPurpose::ResetPassword)?;
+                tx.execute(
+                    "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                    params![link.user_id, now],
+                )
+                .map_err(map_error)?;
+                user_by_id_in(tx, &link.user_id).map_err(map_error)
+            },
+            |used| used.is_some().then_some("reset"),
+        )
         .await
     }
 
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
-        self.write_revoking(move |tx| {
-            let mut removed = 0;
-            for statement in [
-                "DELETE FROM mail_links WHERE expires_at <= ?1",
-                "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
-                "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
-                "DELETE FROM sessions WHERE expires_at <= ?1",
-            ] {
-                removed += tx.execute(statement, [now]).map_err(map_error)? as u64;
-            }
-            Ok(removed)
-        })
+        self.write_then(
+            move |tx| {
+                let mut removed = 0;
+                for statement in [
+                    "DELETE FROM mail_links WHERE expires_at <= ?1",
+                    "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
+                    "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+                    "DELETE FROM sessions WHERE expires_at <= ?1",
+                ] {
+                    removed += tx.execute(statement, [now]).map_err(map_error)? as u64;
+                }
+                // The newest entry stays: it holds the position every instance compares.
+                // Entries carry the wall clock's time, as written: judged by it too.
+                tx.execute(
+                    "DELETE FROM revocation_log WHERE at <= unixepoch() - ?1
+                     AND position < (SELECT max(position) FROM revocation_log)",
+                    [REVOCATION_LOG_RETENTION_SECS],
+                )
+                .map_err(map_error)?;
+                Ok(removed)
+            },
+            |removed| (*removed > 0).then_some("purge"),
+        )
         .await
+    }
+
+    async fn revocation_position(&self) -> StoreResult<u64> {
+        self.inner.read_here(|db| {
+            db.prepare_cached("SELECT coalesce(max(position), 0) FROM revocation_log")?
+                .query_row([], |row| row.get::<_, i64>(0))
+                .map(|position| position.max(0) as u64)
+        })
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -561,6 +564,10 @@ impl Store for SqliteStore {
             .await
     }
 }
+
+/// Long enough for any instance that was merely slow to have read past an entry; the
+/// newest entry is kept whatever its age.
+const REVOCATION_LOG_RETENTION_SECS: i64 = 24 * 3600;
 
 /// SQLite's integers are signed, and a negative OFFSET means none at all: a count past
 /// `i64::MAX` stays there instead of wrapping to the first page.

@@ -1,0 +1,320 @@
+//! Three real server processes on one store (the embedded one, or MongoDB when
+//! `MONGODB_URI` is set): what one of them revokes, the others refuse within the
+//! revocation bound and never accept after it; refresh tokens rotate across them; a
+//! killed instance that comes back refuses what was revoked while it was down.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::{
+    helpers::{PASSWORD, Tokens, drop_mongo_database, tokens_of},
+    processes::{Process, start},
+};
+
+/// The default bound, which these servers run with.
+const BOUND: Duration = Duration::from_secs(1);
+/// How long past the bound the others are still watched, to catch a late accept.
+const WATCHED_PAST_THE_BOUND: Duration = Duration::from_millis(300);
+const ADMIN: &str = "root";
+
+/// One store for several processes, and what every one of them is started with.
+struct SharedStore {
+    env: Vec<(&'static str, String)>,
+    mongo_database: Option<(String, String)>,
+    _data_dir: TempDir,
+}
+
+impl SharedStore {
+    fn new() -> SharedStore {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut env = vec![
+            ("GATEHOUSE_DATA_DIR", data_dir.path().display().to_string()),
+            // Every instance is told; exactly one creates the admin.
+            ("GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME", ADMIN.to_owned()),
+            ("GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD.to_owned()),
+        ];
+        let mongo_database = std::env::var("MONGODB_URI").ok().map(|url| {
+            let name = format!("gatehouse_instances_{}", uuid::Uuid::now_v7().simple());
+            env.push(("GATEHOUSE_DATABASE_URL", url.clone()));
+            env.push(("GATEHOUSE_DATABASE_NAME", name.clone()));
+            (url, name)
+        });
+        SharedStore {
+            env,
+            mongo_database,
+            _data_dir: data_dir,
+        }
+    }
+
+    fn start_instance(&self) -> Process {
+        start(&self.env)
+    }
+}
+
+impl Drop for SharedStore {
+    fn drop(&mut self) {
+        if let Some((url, name)) = self.mongo_database.take() {
+            drop_mongo_database(url, name);
+        }
+    }
+}
+
+async fn signup(client: &Client, on: &Process, username: &str) -> String {
+    let response = client
+        .post(on.url("/auth/signup"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    body["user"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn login(client: &Client, on: &Process, username: &str) -> Tokens {
+    let response = client
+        .post(on.url("/auth/login"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "login as {username}");
+    tokens_of(response.json().await.unwrap())
+}
+
+async fn get(client: &Client, on: &Process, path: &str, access: &str) -> StatusCode {
+    client
+        .get(on.url(path))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn refresh(client: &Client, on: &Process, refresh_token: &str) -> reqwest::Response {
+    client
+        .post(on.url("/auth/refresh"))
+        .bearer_auth(refresh_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn change_user(client: &Client, on: &Process, admin: &Tokens, id: &str, change: Value) {
+    let response = client
+        .patch(on.url(&format!("/auth/admin/users/{id}")))
+        .bearer_auth(&admin.access)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "change {change}");
+}
+
+/// Asked twice on each instance, so that every one of them has the answer in memory.
+async fn accepted_everywhere(client: &Client, instances: &[Process], path: &str, access: &str) {
+    for instance in instances {
+        for _ in 0..2 {
+            assert_eq!(get(client, instance, path, access).await, StatusCode::OK);
+        }
+    }
+}
+
+/// Called right after the revoking request returned on `here`: refused there at once;
+/// on each of `others`, refused from some moment within the bound on and never accepted
+/// after it. Returns when the last other instance stopped accepting.
+async fn honoured_within_the_bound(
+    what: &str,
+    client: &Client,
+    here: &Process,
+    others: &[&Process],
+    path: &str,
+    access: &str,
+) -> Duration {
+    let returned = Instant::now();
+    assert_ne!(
+        get(client, here, path, access).await,
+        StatusCode::OK,
+        "{what}: accepted by the instance that made it"
+    );
+    let mut last_accepted = Duration::ZERO;
+    while returned.elapsed() < BOUND + WATCHED_PAST_THE_BOUND {
+        for other in others {
+            let asked = returned.elapsed();
+            if get(client, other, path, access).await == StatusCode::OK {
+                last_accepted = last_accepted.max(asked);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        last_accepted < BOUND,
+        "{what}: another instance still accepted {last_accepted:?} after it"
+    );
+    last_accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_instance_revokes_the_others_refuse_within_the_bound_and_never_after() {
+    let store = SharedStore::new();
+    let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
+    let [a, b, c] = [&instances[0], &instances[1], &instances[2]];
+    let client = Client::new();
+    let admin = login(&client, b, ADMIN).await;
+    let ada_id = signup(&client, a, "ada").await;
+
+    let ada = login(&client, a, "ada").await;
+    accepted_everywhere(&client, &instances, "/auth/dashboard", &ada.access).await;
+    let logout = client
+        .post(a.url("/auth/logout"))
+        .bearer_auth(&ada.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    honoured_within_the_bound(
+        "logout",
+        &client,
+        a,
+        &[b, c],
+        "/auth/dashboard",
+        &ada.access,
+    )
+    .await;
+
+    let phone = login(&client, b, "ada").await;
+    let laptop = login(&client, c, "ada").await;
+    accepted_everywhere(&client, &instances, "/auth/dashboard", &phone.access).await;
+    let sessions: Value = client
+        .get(b.url("/auth/sessions"))
+        .bearer_auth(&phone.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let phone_session = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|session| session["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = client
+        .delete(a.url(&format!("/auth/sessions/{phone_session}")))
+        .bearer_auth(&laptop.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    honoured_within_the_bound(
+        "a revoked session",
+        &client,
+        a,
+        &[b, c],
+        "/auth/dashboard",
+        &phone.access,
+    )
+    .await;
+
+    change_user(&client, a, &admin, &ada_id, json!({"role": "admin"})).await;
+    let promoted = login(&client, a, "ada").await;
+    accepted_everywhere(&client, &instances, "/auth/admin/users", &promoted.access).await;
+    change_user(&client, a, &admin, &ada_id, json!({"role": "user"})).await;
+    honoured_within_the_bound(
+        "a demotion",
+        &client,
+        a,
+        &[b, c],
+        "/auth/admin/users",
+        &promoted.access,
+    )
+    .await;
+
+    let live = login(&client, b, "ada").await;
+    accepted_everywhere(&client, &instances, "/auth/dashboard", &live.access).await;
+    change_user(&client, a, &admin, &ada_id, json!({"disabled": true})).await;
+    honoured_within_the_bound(
+        "a disabled account",
+        &client,
+        a,
+        &[b, c],
+        "/auth/dashboard",
+        &live.access,
+    )
+    .await;
+    change_user(&client, a, &admin, &ada_id, json!({"disabled": false})).await;
+
+    // One session refreshed on each instance in turn; then a replay of the first token.
+    let first = login(&client, a, "ada").await;
+    let second = refresh(&client, b, &first.refresh).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let second = tokens_of(second.json().await.unwrap());
+    let third = refresh(&client, c, &second.refresh).await;
+    assert_eq!(third.status(), StatusCode::OK);
+    let third = tokens_of(third.json().await.unwrap());
+    accepted_everywhere(&client, &instances, "/auth/dashboard", &third.access).await;
+    let replay = refresh(&client, a, &first.refresh).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED, "a replay passed");
+    honoured_within_the_bound(
+        "a detected replay",
+        &client,
+        a,
+        &[b, c],
+        "/auth/dashboard",
+        &third.access,
+    )
+    .await;
+    assert_eq!(
+        refresh(&client, b, &third.refresh).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the replayed session lives on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_and_started_again_refuses_what_was_revoked_while_it_was_down() {
+    let store = SharedStore::new();
+    let a = store.start_instance();
+    let c = store.start_instance();
+    let client = Client::new();
+    signup(&client, &a, "ada").await;
+    let ada = login(&client, &c, "ada").await;
+    for instance in [&a, &c] {
+        assert_eq!(
+            get(&client, instance, "/auth/dashboard", &ada.access).await,
+            StatusCode::OK
+        );
+    }
+    c.kill_9();
+    let ended = client
+        .post(a.url("/auth/logout-all"))
+        .bearer_auth(&ada.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::OK);
+
+    let c = store.start_instance();
+    assert_eq!(
+        get(&client, &c, "/auth/dashboard", &ada.access).await,
+        StatusCode::UNAUTHORIZED,
+        "the restarted instance accepted a token revoked while it was down"
+    );
+    assert_eq!(
+        refresh(&client, &c, &ada.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = login(&client, &c, "ada").await;
+    assert_eq!(
+        get(&client, &a, "/auth/dashboard", &again.access).await,
+        StatusCode::OK
+    );
+}
