@@ -1,0 +1,306 @@
+//! What every benchmark mode shares: the table, `wrk` runs and their figures, a server
+//! process, interleaving, chained refreshes, the benchmark user.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+pub const PASSWORD: &str = "benchmark passphrase 1";
+pub const THREADS: &str = "2";
+pub const CONNECTIONS: &str = "32";
+
+pub struct Table(pub Vec<[String; 3]>);
+
+impl Table {
+    pub fn add(&mut self, what: impl Into<String>, value: impl Into<String>, target: &str) {
+        let row = [what.into(), value.into(), target.to_owned()];
+        eprintln!("  {} = {}", row[0], row[1]);
+        self.0.push(row);
+    }
+
+    pub fn print(&self) {
+        println!("\n| measurement | result | target |\n|---|---|---|");
+        for [what, value, target] in &self.0 {
+            println!("| {what} | {value} | {target} |");
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Load {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl Load {
+    pub fn mean(runs: &[Load]) -> Load {
+        let n = runs.len() as f64;
+        Load {
+            rps: runs.iter().map(|r| r.rps).sum::<f64>() / n,
+            p50_ms: runs.iter().map(|r| r.p50_ms).sum::<f64>() / n,
+            p99_ms: runs.iter().map(|r| r.p99_ms).sum::<f64>() / n,
+        }
+    }
+
+    /// p50 and p99 of latencies in milliseconds (no rate).
+    pub fn of_latencies(mut latencies_ms: Vec<f64>) -> Load {
+        latencies_ms.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            latencies_ms
+                .get(
+                    ((latencies_ms.len() as f64 * q) as usize)
+                        .min(latencies_ms.len().saturating_sub(1)),
+                )
+                .copied()
+                .unwrap_or(0.0)
+        };
+        Load {
+            rps: 0.0,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+        }
+    }
+
+    pub fn show(&self) -> String {
+        format!(
+            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            self.rps, self.p50_ms, self.p99_ms
+        )
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub started_in: Duration,
+}
+
+impl Server {
+    /// `store` names the store in environment variables (`GATEHOUSE_DATA_DIR`, or a
+    /// MongoDB URL and database).
+    pub fn start(
+        runtime: &Runtime,
+        binary: &Path,
+        site_root: &Path,
+        store: &[(&str, String)],
+        port: u16,
+    ) -> Server {
+        let begun = Instant::now();
+        let child = Command::new(binary)
+            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(store.iter().map(|(name, value)| (*name, value)))
+            .env("LEPTOS_SITE_ROOT", site_root)
+            .env("RUST_LOG", "error")
+            // One client address sends everything: keep the per-address limits away.
+            .env("GATEHOUSE_LOGIN_FAILURES_PER_IP", "100000000")
+            .env("GATEHOUSE_SIGNUPS_PER_IP", "100000000")
+            .env("GATEHOUSE_REFRESHES_PER_IP", "100000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start target/release/gatehouse (cargo leptos build --release)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        runtime.block_on(async {
+            loop {
+                if let Ok(response) = http.get(format!("{base}/healthz")).send().await
+                    && response.status().is_success()
+                {
+                    break;
+                }
+                assert!(
+                    begun.elapsed() < Duration::from_secs(30),
+                    "the server did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        Server {
+            child,
+            base,
+            started_in: begun.elapsed(),
+        }
+    }
+
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find(|line| line.starts_with(field))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops the server; returns its peak RSS in KiB.
+    pub fn stop(mut self) -> u64 {
+        let peak = self.memory_kib("VmHWM:");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        peak
+    }
+}
+
+pub fn wrk(url: &str, secs: u64, extra: &[&str]) -> Load {
+    let duration = format!("{secs}s");
+    let mut args = vec![
+        "-t",
+        THREADS,
+        "-c",
+        CONNECTIONS,
+        "-d",
+        &duration,
+        "--latency",
+    ];
+    args.extend_from_slice(extra);
+    args.push(url);
+    let output = Command::new("wrk")
+        .args(&args)
+        .output()
+        .expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.contains("Non-2xx") {
+        eprintln!("warning: wrk saw non-2xx answers from {url}:\n{text}");
+    }
+    let mut load = Load::default();
+    for line in text.lines() {
+        match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["Requests/sec:", rps] => load.rps = rps.parse().unwrap_or(0.0),
+            ["50%", latency] => load.p50_ms = millis(latency),
+            ["99%", latency] => load.p99_ms = millis(latency),
+            _ => {}
+        }
+    }
+    load
+}
+
+fn millis(latency: &str) -> f64 {
+    let split = latency
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(latency.len());
+    let (number, unit) = latency.split_at(split);
+    let number: f64 = number.parse().unwrap_or(0.0);
+    match unit {
+        "us" => number / 1000.0,
+        "s" => number * 1000.0,
+        "m" => number * 60_000.0,
+        _ => number,
+    }
+}
+
+/// Runs each measurement once per round, in turn, every other round in reverse
+/// (A B C, C B A, ...), so that a steady drift over time (heat, a busy host) touches
+/// every one alike; returns each one's mean.
+pub fn interleave(rounds: usize, measurements: &mut [&mut dyn FnMut() -> Load]) -> Vec<Load> {
+    let mut runs = vec![Vec::new(); measurements.len()];
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..measurements.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            runs[index].push(measurements[index]());
+        }
+    }
+    runs.iter().map(|runs| Load::mean(runs)).collect()
+}
+
+/// Rotation under load: each client owns a session and refreshes it in a chain (clients
+/// sharing one refresh token would, correctly, end it by reuse detection). With several
+/// servers, each client sends each refresh to the next one in turn.
+pub fn refresh_chain(runtime: &Runtime, bases: &[String], clients: usize, secs: u64) -> Load {
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let tasks: Vec<_> = (0..clients)
+            .map(|client| {
+                let (http, bases) = (http.clone(), bases.to_vec());
+                tokio::spawn(async move {
+                    let login = log_in(&http, &bases[client % bases.len()]).await;
+                    let mut refresh = login["refresh_token"].as_str().unwrap().to_owned();
+                    let mut latencies = Vec::new();
+                    for step in client.. {
+                        if Instant::now() >= deadline {
+                            break;
+                        }
+                        let base = &bases[step % bases.len()];
+                        let begun = Instant::now();
+                        let answer: Value = http
+                            .post(format!("{base}/auth/refresh"))
+                            .bearer_auth(&refresh)
+                            .send()
+                            .await
+                            .unwrap()
+                            .json()
+                            .await
+                            .unwrap();
+                        latencies.push(begun.elapsed().as_secs_f64() * 1000.0);
+                        refresh = answer["refresh_token"]
+                            .as_str()
+                            .expect("a rotated refresh token")
+                            .to_owned();
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        Load {
+            rps: all.len() as f64 / secs as f64,
+            ..Load::of_latencies(all)
+        }
+    })
+}
+
+/// A signed-up user "bench" on this server, and a valid access token of theirs.
+pub fn bench_user(runtime: &Runtime, server: &Server) -> String {
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let credentials = json!({"username": "bench", "password": PASSWORD});
+        http.post(format!("{}/auth/signup", server.base))
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap();
+        let login = log_in(&http, &server.base).await;
+        login["access_token"].as_str().unwrap().to_owned()
+    })
+}
+
+/// The login answer (tokens and user) for "bench".
+pub async fn log_in(http: &reqwest::Client, base: &str) -> Value {
+    http.post(format!("{base}/auth/login"))
+        .json(&json!({"username": "bench", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A `wrk` script that logs "bench" in with every request.
+pub fn login_script(dir: &Path) -> PathBuf {
+    let path = dir.join("login.lua");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(
+            format!(
+                "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+                 wrk.body = '{{\"username\":\"bench\",\"password\":\"{PASSWORD}\"}}'\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    path
+}

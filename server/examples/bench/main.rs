@@ -1,0 +1,42 @@
+//! The Gatehouse benchmark, run with `scripts/bench` (not part of the tests). Loopback
+//! only, bounded in time; every comparison interleaves its runs (A B, B A) and the
+//! results print as one table.
+//!
+//! - `scripts/bench`: one server at a time, on a small and on a big embedded store.
+//! - `scripts/bench instances`: three servers on one store — the embedded one, or
+//!   MongoDB when `MONGODB_URI` is set.
+//!
+//! Seconds per measurement: `BENCH_SECS` (default 5).
+
+// A benchmark harness, not the service: a failed step should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod instances;
+mod one_server;
+
+use std::path::PathBuf;
+
+fn seconds_per_measurement() -> u64 {
+    std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
+/// The binary and site that `cargo leptos build --release` left.
+fn release_build() -> (PathBuf, PathBuf) {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    (
+        workspace.join("target/release/gatehouse"),
+        workspace.join("target/site"),
+    )
+}
+
+fn main() {
+    match std::env::args().nth(1).as_deref() {
+        None => one_server::run(),
+        Some("instances") => instances::run(),
+        Some(other) => panic!("unknown benchmark mode `{other}` (expected `instances` or none)"),
+    }
+}
