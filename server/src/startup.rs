@@ -198,6 +198,7 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let purger = tokio::spawn(purge_expired_periodically(self.auth.clone()));
+        let starter = tokio::spawn(finish_starting(self.auth.clone()));
         let served = axum::serve(
             self.listener,
             self.router
@@ -206,6 +207,7 @@ impl Application {
         .with_graceful_shutdown(stop)
         .await;
         purger.abort();
+        starter.abort();
         served.map_err(StartupError::Serve)
     }
 }
@@ -222,6 +224,20 @@ fn leptos_options() -> Result<LeptosOptions, StartupError> {
         options.hash_files = delivery::hash_file_path(&options).is_some_and(|path| path.is_file());
     }
     Ok(options)
+}
+
+/// A server that started while its store was unreachable loads its keys (and creates the
+/// bootstrap admin) as soon as the store answers; `/readyz` says 503 until then.
+async fn finish_starting(auth: Arc<AuthService>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    while !auth.started() {
+        every.tick().await;
+        match auth.finish_start().await {
+            Ok(()) => tracing::info!("the store answers: started"),
+            Err(AuthError::Unavailable(_)) => {}
+            Err(error) => tracing::error!(%error, "cannot finish starting; retrying"),
+        }
+    }
 }
 
 async fn purge_expired_periodically(auth: Arc<AuthService>) {

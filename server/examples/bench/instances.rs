@@ -239,7 +239,7 @@ async fn dashboard(http: &reqwest::Client, base: &str, access: &str) -> StatusCo
 
 fn drop_database(runtime: &Runtime, url: &str, name: &str) {
     runtime.block_on(async {
-        let store = server::store::mongo::MongoStore::connect(url, Some(name))
+        let store = server::store::mongo::MongoStore::connect_lazily(url, Some(name))
             .await
             .unwrap();
         store.drop_database().await.unwrap();

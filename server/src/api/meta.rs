@@ -9,7 +9,7 @@ use axum::{
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use app::model::ErrorCode;
+use app::model::{ErrorBody, ErrorCode};
 
 use super::{error::ApiError, extract::bearer_token};
 use crate::{metrics::Metrics, state::AppState};
@@ -59,11 +59,14 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// `GET /.well-known/jwks.json` — public keys that verify our access tokens.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, description = "A JSON Web Key Set (empty when signing with HS256)")))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, description = "A JSON Web Key Set (empty when signing with HS256)"), (status = 503, description = "The store has not been reachable since the server started", body = ErrorBody)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.auth.jwks().clone()),
-    )
-        .into_response()
+    match state.auth.jwks().await {
+        Ok(jwks) => (
+            [(header::CACHE_CONTROL, "public, max-age=300")],
+            Json(jwks.clone()),
+        )
+            .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }

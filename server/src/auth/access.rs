@@ -29,6 +29,8 @@ impl AuthService {
         let token = access_token.ok_or(AuthError::InvalidToken(TokenProblem::Missing))?;
         let now = self.now();
         let claims = self
+            .keys()
+            .await?
             .signer
             .verify(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;

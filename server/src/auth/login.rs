@@ -109,6 +109,7 @@ impl AuthService {
         self.audit("login", AuditActor::User(&user), client, None)
             .await;
         self.issue(&user, session_id, refresh, refresh_expires_at, now)
+            .await
     }
 
     /// Rotates a refresh token: the presented one dies, a new pair is returned. Presented
@@ -124,7 +125,7 @@ impl AuthService {
         let presented_token = presented.trim();
         let presented =
             RefreshHash::of_presented(presented_token).ok_or(AuthError::InvalidRefreshToken)?;
-        let successor = self.successors.successor_of(presented_token);
+        let successor = self.keys().await?.successors.successor_of(presented_token);
         let refresh_expires_at = now + self.refresh_ttl;
         match self
             .store
@@ -141,6 +142,7 @@ impl AuthService {
                 tracing::Span::current().record("session_id", session.id.as_str());
                 self.metrics.refreshed();
                 self.issue(&user, session.id, successor, refresh_expires_at, now)
+                    .await
             }
             Rotation::Reused {
                 session_id,
@@ -161,7 +163,7 @@ impl AuthService {
         }
     }
 
-    fn issue(
+    async fn issue(
         &self,
         user: &UserRecord,
         session_id: String,
@@ -169,7 +171,7 @@ impl AuthService {
         refresh_expires_at: i64,
         now: i64,
     ) -> AuthResult<IssuedTokens> {
-        let access = self.signer.issue(
+        let access = self.keys().await?.signer.issue(
             AccessGrant {
                 user_id: &user.id,
                 username: &user.username,

@@ -52,8 +52,11 @@ impl ClientInfo {
 
 pub struct AuthService {
     pub(super) store: Arc<dyn Store>,
-    pub(super) signer: TokenSigner,
-    pub(super) successors: SuccessorKey,
+    /// Loaded from the store on first need: a server starts while its database is down.
+    keys: tokio::sync::OnceCell<SigningKeys>,
+    key_source: KeySource,
+    /// The configured first admin, until it exists (or another instance made one).
+    pending_bootstrap: tokio::sync::Mutex<Option<(String, String)>>,
     pub(super) hasher: PasswordHasherPool,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) login_throttle: LoginThrottle,
@@ -69,6 +72,18 @@ pub struct AuthService {
     pub(super) mail_limiter: WindowLimiter,
 }
 
+/// The keys every token operation needs, kept in the store so that every instance on it
+/// signs and verifies alike.
+pub(super) struct SigningKeys {
+    pub signer: TokenSigner,
+    pub successors: SuccessorKey,
+}
+
+struct KeySource {
+    signing: SigningConfig,
+    issuer: String,
+}
+
 /// How mailed links are made and what they allow.
 pub(super) struct LinkSettings {
     /// Scheme, host and port the links start with.
@@ -80,46 +95,16 @@ pub(super) struct LinkSettings {
 }
 
 impl AuthService {
-    /// Loads (or on first start creates) the signing key, and creates the bootstrap
-    /// admin when configured and no admin exists yet.
+    /// Builds the service and finishes starting it if the store answers: the signing
+    /// keys are loaded (or on first start created) and the bootstrap admin created when
+    /// configured and no admin exists yet. With the store unreachable it starts all the
+    /// same; `finish_start` is then retried until it succeeds, and until it has, the
+    /// service is not ready (a 503) and token operations answer 503.
     pub async fn start(
         config: &Config,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> AuthResult<AuthService> {
-        let signer = match &config.signing {
-            SigningConfig::Hs256 { secret } => TokenSigner::hs256(secret, &config.issuer),
-            SigningConfig::EdDsa => {
-                let candidate = Ed25519KeyMaterial::generate()?;
-                let stored = store
-                    .signing_key_or_insert(StoredSigningKey {
-                        kid: candidate.kid.clone(),
-                        algorithm: "EdDSA".into(),
-                        private_der: candidate.private_pkcs8.clone(),
-                        public_raw: candidate.public_raw.clone(),
-                        created_at: clock.now(),
-                    })
-                    .await?;
-                let key = Ed25519KeyMaterial {
-                    kid: stored.kid,
-                    private_pkcs8: stored.private_der,
-                    public_raw: stored.public_raw,
-                };
-                TokenSigner::ed25519(&key, &config.issuer)?
-            }
-        };
-        let successors = {
-            let stored = store
-                .signing_key_or_insert(StoredSigningKey {
-                    kid: SuccessorKey::STORED_AS.into(),
-                    algorithm: SuccessorKey::STORED_AS.into(),
-                    private_der: SuccessorKey::generate_bytes()?,
-                    public_raw: Vec::new(),
-                    created_at: clock.now(),
-                })
-                .await?;
-            SuccessorKey::from_bytes(&stored.private_der)?
-        };
         let hasher = PasswordHasherPool::new(
             config.hash_params,
             config.max_concurrent_hashes,
@@ -143,8 +128,12 @@ impl AuthService {
         let throttle = &config.throttle;
         let service = AuthService {
             store,
-            signer,
-            successors,
+            keys: tokio::sync::OnceCell::new(),
+            key_source: KeySource {
+                signing: config.signing.clone(),
+                issuer: config.issuer.clone(),
+            },
+            pending_bootstrap: tokio::sync::Mutex::new(config.bootstrap_admin.clone()),
             hasher,
             clock,
             login_throttle: LoginThrottle::new(throttle.clone()),
@@ -162,18 +151,84 @@ impl AuthService {
             ),
             mail_limiter: WindowLimiter::new(throttle.mails_per_account, throttle.window),
         };
-        if let Some((username, password)) = &config.bootstrap_admin {
-            service.bootstrap_admin(username, password).await?;
+        match service.finish_start().await {
+            Err(AuthError::Unavailable(error)) => {
+                tracing::warn!(%error, "the store is unreachable: starting anyway, not ready");
+            }
+            outcome => outcome?,
         }
         Ok(service)
+    }
+
+    /// Loads the signing keys and creates the pending bootstrap admin; idempotent.
+    pub async fn finish_start(&self) -> AuthResult<()> {
+        self.keys().await?;
+        let mut pending = self.pending_bootstrap.lock().await;
+        if let Some((username, password)) = pending.as_ref() {
+            self.bootstrap_admin(username, password).await?;
+            *pending = None;
+        }
+        Ok(())
+    }
+
+    /// Whether `finish_start` has succeeded.
+    pub fn started(&self) -> bool {
+        self.keys.initialized()
+            && self
+                .pending_bootstrap
+                .try_lock()
+                .is_ok_and(|pending| pending.is_none())
+    }
+
+    pub(super) async fn keys(&self) -> AuthResult<&SigningKeys> {
+        self.keys.get_or_try_init(|| self.load_keys()).await
+    }
+
+    async fn load_keys(&self) -> AuthResult<SigningKeys> {
+        let (store, now) = (&self.store, self.now());
+        let issuer = &self.key_source.issuer;
+        let signer = match &self.key_source.signing {
+            SigningConfig::Hs256 { secret } => TokenSigner::hs256(secret, issuer),
+            SigningConfig::EdDsa => {
+                let candidate = Ed25519KeyMaterial::generate()?;
+                let stored = store
+                    .signing_key_or_insert(StoredSigningKey {
+                        kid: candidate.kid.clone(),
+                        algorithm: "EdDSA".into(),
+                        private_der: candidate.private_pkcs8.clone(),
+                        public_raw: candidate.public_raw.clone(),
+                        created_at: now,
+                    })
+                    .await?;
+                let key = Ed25519KeyMaterial {
+                    kid: stored.kid,
+                    private_pkcs8: stored.private_der,
+                    public_raw: stored.public_raw,
+                };
+                TokenSigner::ed25519(&key, issuer)?
+            }
+        };
+        let stored = store
+            .signing_key_or_insert(StoredSigningKey {
+                kid: SuccessorKey::STORED_AS.into(),
+                algorithm: SuccessorKey::STORED_AS.into(),
+                private_der: SuccessorKey::generate_bytes()?,
+                public_raw: Vec::new(),
+                created_at: now,
+            })
+            .await?;
+        Ok(SigningKeys {
+            signer,
+            successors: SuccessorKey::from_bytes(&stored.private_der)?,
+        })
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
 
-    pub fn jwks(&self) -> &serde_json::Value {
-        self.signer.jwks()
+    pub async fn jwks(&self) -> AuthResult<&serde_json::Value> {
+        Ok(self.keys().await?.signer.jwks())
     }
 
     pub fn access_ttl_secs(&self) -> i64 {
@@ -184,8 +239,13 @@ impl AuthService {
         &self.metrics
     }
 
+    /// The store answers and the service has finished starting.
     pub async fn ready(&self) -> AuthResult<()> {
-        Ok(self.store.ping().await?)
+        self.store.ping().await?;
+        if !self.started() {
+            self.finish_start().await?;
+        }
+        Ok(())
     }
 
     /// Removes what has expired; run periodically.

@@ -133,7 +133,9 @@ pub fn drop_mongo_database(url: String, name: String) {
             .build()
             .unwrap();
         runtime.block_on(async {
-            if let Ok(store) = server::store::mongo::MongoStore::connect(&url, Some(&name)).await {
+            if let Ok(store) =
+                server::store::mongo::MongoStore::connect_lazily(&url, Some(&name)).await
+            {
                 let _ = store.drop_database().await;
             }
         });

@@ -15,4 +15,5 @@ mod processes;
 mod recovery;
 mod server_functions;
 mod sessions;
+mod store_down;
 mod tokens;

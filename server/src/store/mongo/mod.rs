@@ -87,12 +87,43 @@ pub struct MongoStore {
     guards: Collection<Document>,
     revocation_log: Collection<Document>,
     audit_ids: Arc<AuditIds>,
+    /// Set once the indexes exist; until then every operation first tries to create them.
+    indexing: Arc<Indexing>,
 }
+
+#[derive(Default)]
+struct Indexing {
+    done: tokio::sync::OnceCell<()>,
+    /// While the database is down, callers within a moment of a failed attempt are
+    /// answered at once instead of each waiting out the driver's 2-second timeout.
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+const INDEXING_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl MongoStore {
     /// Connects with short timeouts (a down database answers 503 within ~2 s and the
-    /// driver reconnects by itself) and creates the indexes.
+    /// driver reconnects by itself) and creates the indexes. A database that cannot be
+    /// reached is no error here: the store is returned all the same, and every operation
+    /// answers `Unavailable` until the indexes could be created — the unique ones are what
+    /// keep usernames and refresh tokens single, so nothing is written before them.
     pub async fn connect(url: &str, database_override: Option<&str>) -> StoreResult<MongoStore> {
+        let store = Self::connect_lazily(url, database_override).await?;
+        match store.indexed().await {
+            Err(StoreError::Unavailable(error)) => {
+                tracing::warn!(%error, "MongoDB is unreachable: its indexes will be created once it answers");
+                Ok(store)
+            }
+            outcome => outcome.map(|()| store),
+        }
+    }
+
+    /// A client that has not asked the database anything yet: the indexes are created by
+    /// the first operation (dropping a test database needs none).
+    pub async fn connect_lazily(
+        url: &str,
+        database_override: Option<&str>,
+    ) -> StoreResult<MongoStore> {
         let mut options = ClientOptions::parse(url).await.map_err(map_error)?;
         options.app_name = Some("gatehouse".to_owned());
         options.server_selection_timeout = Some(Duration::from_secs(2));
@@ -115,10 +146,43 @@ impl MongoStore {
             guards: database.collection("guards"),
             revocation_log: database.collection("revocation_log"),
             audit_ids: Arc::new(AuditIds::default()),
+            indexing: Arc::default(),
             database,
         };
-        store.create_indexes().await?;
         Ok(store)
+    }
+
+    /// Creates the indexes the first time the database answers (once, however many
+    /// callers wait); afterwards a flag read.
+    pub(super) async fn indexed(&self) -> StoreResult<()> {
+        if self.indexing.done.initialized() {
+            return Ok(());
+        }
+        let failed_recently = || {
+            self.indexing
+                .failed_at
+                .lock()
+                .ok()
+                .and_then(|failed_at| *failed_at)
+                .is_some_and(|at| at.elapsed() < INDEXING_RETRY_AFTER)
+        };
+        if failed_recently() {
+            return Err(StoreError::unavailable(
+                "MongoDB did not answer a moment ago; its indexes are not created yet",
+            ));
+        }
+        let outcome = self
+            .indexing
+            .done
+            .get_or_try_init(|| self.create_indexes())
+            .await
+            .copied();
+        if outcome.is_err()
+            && let Ok(mut failed_at) = self.indexing.failed_at.lock()
+        {
+            *failed_at = Some(std::time::Instant::now());
+        }
+        outcome
     }
 
     async fn create_indexes(&self) -> StoreResult<()> {
@@ -350,17 +414,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreachable_server_is_unavailable_within_seconds_not_a_hang() {
+    async fn an_unreachable_server_is_unavailable_within_seconds_not_a_hang_nor_a_failed_start() {
         // Nothing listens on port 9 here: the driver's server selection gives up after the
         // 2-second timeout, and the error maps to Unavailable (a 503 for the API).
+        use crate::store::Store;
         let started = std::time::Instant::now();
-        let outcome = MongoStore::connect("mongodb://127.0.0.1:9/gatehouse", None).await;
+        let store = MongoStore::connect("mongodb://127.0.0.1:9/gatehouse", None)
+            .await
+            .expect("a server starts while its database is down");
+        let outcome = store.user_by_id("u1").await;
         assert!(
             matches!(outcome, Err(StoreError::Unavailable(_))),
             "{:?}",
             outcome.err()
         );
-        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(15));
     }
 
     #[test]

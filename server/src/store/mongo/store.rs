@@ -31,6 +31,7 @@ const AUDIT_ID_DRAWS: usize = 3;
 #[async_trait]
 impl Store for MongoStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord> {
+        self.indexed().await?;
         let doc = UserDoc::from(&user);
         match self.users.insert_one(&doc).await.map_err(map_error) {
             Ok(_) => Ok(doc.into()),
@@ -44,6 +45,7 @@ impl Store for MongoStore {
     /// that failed to insert its user (a taken name, a lost connection) leaves the way
     /// open for the next.
     async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
         let lease = self.admin_lease().await?;
         let outcome = match self.any_admin().await {
             Ok(false) => {
@@ -61,6 +63,7 @@ impl Store for MongoStore {
     }
 
     async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
         Ok(self
             .users
             .find_one(doc! {"username_key": key})
@@ -70,6 +73,7 @@ impl Store for MongoStore {
     }
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
         Ok(self
             .users
             .find_one(doc! {"_id": id})
@@ -79,6 +83,7 @@ impl Store for MongoStore {
     }
 
     async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()> {
+        self.indexed().await?;
         let result = self
             .users
             .update_one(
@@ -94,6 +99,7 @@ impl Store for MongoStore {
     }
 
     async fn user_by_email_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
         Ok(self
             .users
             .find_one(doc! {"email_key": key})
@@ -103,6 +109,7 @@ impl Store for MongoStore {
     }
 
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
+        self.indexed().await?;
         let update = match email {
             Some(email) => doc! {
                 "$set": {"email": &email.address, "email_key": &email.key, "email_verified": false},
@@ -127,6 +134,7 @@ impl Store for MongoStore {
     }
 
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {
+        self.indexed().await?;
         let filter = match &query.search {
             Some(search) => doc! {"username_key": {
                 "$regex": literal_regex(&search.to_lowercase()),
@@ -156,6 +164,7 @@ impl Store for MongoStore {
     /// other active admins are counted first and the change is made only if one remains,
     /// so two demotions at once cannot both pass and no moment without an admin exists.
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
+        self.indexed().await?;
         let could_remove_an_admin =
             change.role == Some(Role::User) || change.disabled == Some(true);
         if !could_remove_an_admin {
@@ -173,6 +182,7 @@ impl Store for MongoStore {
     }
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        self.indexed().await?;
         let doc = SessionDoc {
             id: session.id,
             user_id: session.user_id,
@@ -198,6 +208,7 @@ impl Store for MongoStore {
         new_expires_at: i64,
         grace_secs: i64,
     ) -> StoreResult<Rotation> {
+        self.indexed().await?;
         let current = self
             .sessions
             .find_one(rotation_filter(presented.as_str(), now))
@@ -274,6 +285,7 @@ impl Store for MongoStore {
         presented: &RefreshHash,
         now: i64,
     ) -> StoreResult<Option<SessionRecord>> {
+        self.indexed().await?;
         Ok(self
             .sessions
             .find_one(rotation_filter(presented.as_str(), now))
@@ -283,6 +295,7 @@ impl Store for MongoStore {
     }
 
     async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRecord>> {
+        self.indexed().await?;
         let sessions: Vec<SessionDoc> = self
             .sessions
             .find(doc! {"user_id": user_id, "revoked_at": Bson::Null, "expires_at": {"$gt": now}})
@@ -296,6 +309,7 @@ impl Store for MongoStore {
     }
 
     async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool> {
+        self.indexed().await?;
         let result = self
             .sessions
             .update_one(
@@ -317,6 +331,7 @@ impl Store for MongoStore {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<u64> {
+        self.indexed().await?;
         let mut filter = doc! {"user_id": user_id, "revoked_at": Bson::Null};
         if let Some(keep) = keep {
             filter.insert("_id", doc! {"$ne": keep});
@@ -333,6 +348,7 @@ impl Store for MongoStore {
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.indexed().await?;
         self.revoked
             .update_one(
                 doc! {"_id": jti},
@@ -350,6 +366,7 @@ impl Store for MongoStore {
         session_id: &str,
         user_id: &str,
     ) -> StoreResult<Option<AccessFacts>> {
+        self.indexed().await?;
         let (revoked, session, user) = tokio::join!(
             self.revoked.find_one(doc! {"_id": jti}),
             self.sessions
@@ -371,10 +388,12 @@ impl Store for MongoStore {
     }
 
     async fn revocation_position(&self) -> StoreResult<u64> {
+        self.indexed().await?;
         self.read_revocation_position().await
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        self.indexed().await?;
         let mut doc = AuditDoc {
             id: self.audit_ids.next(),
             at: event.at,
@@ -397,6 +416,7 @@ impl Store for MongoStore {
     }
 
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
+        self.indexed().await?;
         let mut filter = Document::new();
         if let Some(kind) = &query.kind {
             filter.insert("kind", kind.as_str());
@@ -439,6 +459,7 @@ impl Store for MongoStore {
         &self,
         candidate: StoredSigningKey,
     ) -> StoreResult<StoredSigningKey> {
+        self.indexed().await?;
         let doc = KeyDoc {
             kid: candidate.kid,
             algorithm: candidate.algorithm.clone(),
@@ -466,6 +487,7 @@ impl Store for MongoStore {
     }
 
     async fn create_link(&self, link: NewLink) -> StoreResult<()> {
+        self.indexed().await?;
         self.links
             .insert_one(LinkDoc::from(&link))
             .await
@@ -479,6 +501,7 @@ impl Store for MongoStore {
         purpose: LinkPurpose,
         now: i64,
     ) -> StoreResult<Option<LinkRecord>> {
+        self.indexed().await?;
         Ok(self
             .links
             .find_one(live_link(hash, purpose, now))
@@ -493,6 +516,7 @@ impl Store for MongoStore {
         hash: &LinkHash,
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
         let Some(link) = self
             .links
             .find_one_and_delete(live_link(hash, LinkPurpose::VerifyEmail, now))
@@ -521,6 +545,7 @@ impl Store for MongoStore {
         new_hash: &PasswordHashString,
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
         let Some(link) = self
             .links
             .find_one_and_delete(live_link(hash, LinkPurpose::ResetPassword, now))
@@ -555,6 +580,7 @@ impl Store for MongoStore {
     }
 
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        self.indexed().await?;
         // The TTL indexes do this within a minute anyway; this keeps both stores alike.
         let links = self
             .links
@@ -587,6 +613,7 @@ impl Store for MongoStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        self.indexed().await?;
         self.database
             .run_command(doc! {"ping": 1})
             .await
