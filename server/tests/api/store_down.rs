@@ -1,5 +1,6 @@
 //! A server whose MongoDB is down starts anyway: healthy, not ready, and every door that
-//! needs the store answers 503 in JSON; once the database answers, it creates its
+//! needs the store answers 503 in JSON (a plain form comes back to its page with the
+//! code); once the database answers, it creates its
 //! indexes and serves.
 
 use std::time::{Duration, Instant};
@@ -53,6 +54,29 @@ async fn assert_not_ready(app: &TestApp) {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(error_code(response).await, "store_unavailable");
     }
+    // The web app's doors: its server function, a plain form post, the page itself.
+    let form = "username=ada&password=correct+horse+battery+staple";
+    let login = |accept: &'static str| {
+        app.client
+            .post(app.url("/api/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", accept)
+            .header("origin", &app.address)
+            .header("referer", app.url("/login"))
+            .body(form)
+            .send()
+    };
+    let from_wasm = login("application/json").await.unwrap();
+    assert_eq!(from_wasm.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(from_wasm).await, "store_unavailable");
+    let plain = login("text/html").await.unwrap();
+    assert!(plain.status().is_redirection(), "{}", plain.status());
+    let back_to = plain.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        back_to.starts_with("/login") && back_to.contains("error=store_unavailable"),
+        "{back_to}"
+    );
+    assert_eq!(app.get("/login", None).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
