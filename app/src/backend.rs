@@ -9,7 +9,7 @@ use http::request::Parts;
 
 use crate::{
     error::AppError,
-    model::{AuditPage, Role, SessionView, UserPage, UserView, Viewer},
+    model::{AuditPage, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer},
 };
 
 /// Tokens issued to a browser; they go into HttpOnly cookies and nowhere else.
@@ -19,6 +19,17 @@ pub struct IssuedSession {
     pub refresh_token: String,
     pub refresh_max_age_secs: i64,
     pub viewer: Viewer,
+}
+
+/// What a right password leads to in a browser.
+pub enum SignedIn {
+    Session(IssuedSession),
+    /// The account has a second factor: the step-up ticket goes into an HttpOnly cookie
+    /// (binding the second step to this browser) and the code page asks for the code.
+    SecondFactor {
+        ticket: String,
+        max_age_secs: i64,
+    },
 }
 
 /// What a browser session presents: the tokens from its cookies.
@@ -53,6 +64,13 @@ pub trait AuthBackend: Send + Sync + 'static {
         request: &Parts,
         username: String,
         password: String,
+    ) -> Result<SignedIn, AppError>;
+    /// The second step of a sign-in: the ticket from its cookie and a code.
+    async fn complete_sign_in(
+        &self,
+        request: &Parts,
+        ticket: &str,
+        code: String,
     ) -> Result<IssuedSession, AppError>;
     async fn refresh(&self, request: &Parts, refresh: &str) -> Result<IssuedSession, AppError>;
     /// Ends the session the tokens belong to; never fails for tokens already dead.
@@ -99,6 +117,22 @@ pub trait AuthBackend: Send + Sync + 'static {
         request: &Parts,
         access: Option<&str>,
     ) -> Result<UserView, AppError>;
+
+    async fn two_step(&self, access: Option<&str>) -> Result<TwoStepView, AppError>;
+    async fn pending_totp(&self, access: Option<&str>) -> Result<Option<TotpSetupView>, AppError>;
+    async fn begin_totp(&self, request: &Parts, access: Option<&str>) -> Result<(), AppError>;
+    async fn confirm_totp(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        code: String,
+    ) -> Result<(), AppError>;
+    async fn remove_second_factors(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+    ) -> Result<u64, AppError>;
 
     async fn list_users(
         &self,

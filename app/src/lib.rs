@@ -22,6 +22,7 @@ use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{Route, Router, Routes},
+    path,
 };
 
 /// The HTML document around every server-rendered page.
@@ -78,6 +79,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::home::NotFound>
                     <Route path=StaticSegment("") ssr=SsrMode::Async view=|| view! { <Title text=""/><pages::home::HomePage/> }/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=|| view! { <Title text="Sign in"/><pages::sign_in::LoginPage/> }/>
+                    <Route path=path!("login/code") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::CodePage/> }/>
+                    <Route path=path!("account/two-step") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::TwoStepPage/> }/>
                     <Route path=StaticSegment("signup") ssr=SsrMode::Async view=|| view! { <Title text="Create an account"/><pages::sign_in::SignupPage/> }/>
                     <Route path=StaticSegment("dashboard") ssr=SsrMode::Async view=|| view! { <Title text="Dashboard"/><pages::dashboard::DashboardPage/> }/>
                     <Route path=StaticSegment("sessions") ssr=SsrMode::Async view=|| view! { <Title text="Your devices"/><pages::sessions::SessionsPage/> }/>

@@ -127,6 +127,12 @@ pub enum ErrorCode {
     EmailNotVerified,
     InvalidLink,
     LastAdmin,
+    /// A second-factor code was wrong or already used.
+    InvalidCode,
+    /// The step-up ticket of a sign-in is unknown, used or expired: sign in again.
+    InvalidStepUp,
+    /// The account already has that second factor.
+    SecondFactorExists,
     Throttled,
     Busy,
     StoreUnavailable,
@@ -136,7 +142,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -157,6 +163,9 @@ impl ErrorCode {
         ErrorCode::EmailNotVerified,
         ErrorCode::InvalidLink,
         ErrorCode::LastAdmin,
+        ErrorCode::InvalidCode,
+        ErrorCode::InvalidStepUp,
+        ErrorCode::SecondFactorExists,
         ErrorCode::Throttled,
         ErrorCode::Busy,
         ErrorCode::StoreUnavailable,
@@ -187,6 +196,9 @@ impl ErrorCode {
             ErrorCode::EmailNotVerified => "email_not_verified",
             ErrorCode::InvalidLink => "invalid_link",
             ErrorCode::LastAdmin => "last_admin",
+            ErrorCode::InvalidCode => "invalid_code",
+            ErrorCode::InvalidStepUp => "invalid_step_up",
+            ErrorCode::SecondFactorExists => "second_factor_exists",
             ErrorCode::Throttled => "throttled",
             ErrorCode::Busy => "busy",
             ErrorCode::StoreUnavailable => "store_unavailable",
@@ -210,14 +222,19 @@ impl ErrorCode {
             | ErrorCode::MissingToken
             | ErrorCode::InvalidToken
             | ErrorCode::InvalidRefreshToken
-            | ErrorCode::RefreshTokenReused => 401,
+            | ErrorCode::RefreshTokenReused
+            | ErrorCode::InvalidCode
+            | ErrorCode::InvalidStepUp => 401,
             ErrorCode::Forbidden
             | ErrorCode::AccountDisabled
             | ErrorCode::EmailNotVerified
             | ErrorCode::Csrf => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::UsernameTaken | ErrorCode::EmailTaken | ErrorCode::LastAdmin => 409,
+            ErrorCode::UsernameTaken
+            | ErrorCode::EmailTaken
+            | ErrorCode::LastAdmin
+            | ErrorCode::SecondFactorExists => 409,
             ErrorCode::InvalidLink => 410,
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -263,6 +280,9 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "That was too much to send.",
             ErrorCode::Forbidden => "That is not allowed.",
             ErrorCode::LastAdmin => "At least one active admin must remain.",
+            ErrorCode::InvalidCode => "That code is wrong or was already used.",
+            ErrorCode::InvalidStepUp => "That sign-in has expired. Please sign in again.",
+            ErrorCode::SecondFactorExists => "Two-step sign-in is already on.",
             ErrorCode::NotFound => "That no longer exists.",
             ErrorCode::InvalidToken
             | ErrorCode::MissingToken
@@ -283,6 +303,39 @@ impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Where an account's authenticator-app (TOTP) factor stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TotpState {
+    Off,
+    /// Set up but not yet confirmed with a first code: not asked for at sign-in.
+    Pending,
+    On,
+}
+
+/// An account's second factors, as its owner sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TwoStepView {
+    pub totp: TotpState,
+    pub recovery_codes_left: u32,
+}
+
+/// What setting up an authenticator app shows, once: the secret (as a QR code and as
+/// text) and the recovery codes. Only ever sent to the account's owner, while set-up is
+/// pending.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TotpSetupView {
+    /// Base32, for typing into an app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The `otpauth://` URI as an SVG QR code, made on the server.
+    pub qr_svg: String,
+    pub recovery_codes: Vec<String>,
 }
 
 /// Who is signed in, as the browser may know it: no token, only facts.

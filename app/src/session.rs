@@ -77,31 +77,36 @@ pub async fn refresh_session() -> Result<Viewer, AppError> {
     }
 }
 
+/// `None` when the account has a second factor: the browser goes on to the code page.
 #[server(endpoint = "login")]
 pub async fn login(
     username: String,
     password: String,
     next: Option<String>,
-) -> Result<Viewer, AppError> {
+) -> Result<Option<Viewer>, AppError> {
     let backend = ssr::backend()?;
     let request = ssr::request()?;
     match backend.login(&request, username, password).await {
-        Ok(issued) => {
-            ssr::set_session_cookies(&issued, backend.cookie_policy());
-            leptos_axum::redirect(&safe_next_path(next.as_deref()));
-            Ok(issued.viewer)
-        }
+        Ok(signed_in) => Ok(ssr::begin_session(
+            signed_in,
+            next.as_deref(),
+            backend.cookie_policy(),
+        )),
         Err(error) => {
-            let back = match next.as_deref() {
-                Some(next) => format!(
-                    "/login?next={}",
-                    crate::forms::encode_query_value(&safe_next_path(Some(next)))
-                ),
-                None => "/login".to_owned(),
-            };
-            ssr::redirect_form_error(&request, &back, &error);
+            ssr::redirect_form_error(&request, &with_next("/login", next.as_deref()), &error);
             ssr::answer(Err(error))
         }
+    }
+}
+
+/// `path` with the `next` a form carried, if any (checked like every `next`).
+pub fn with_next(path: &str, next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!(
+            "{path}?next={}",
+            crate::forms::encode_query_value(&safe_next_path(Some(next)))
+        ),
+        None => path.to_owned(),
     }
 }
 
@@ -110,7 +115,7 @@ pub async fn signup(
     username: String,
     password: String,
     email: Option<String>,
-) -> Result<Viewer, AppError> {
+) -> Result<Option<Viewer>, AppError> {
     let backend = ssr::backend()?;
     let request = ssr::request()?;
     let outcome = async {
@@ -121,11 +126,7 @@ pub async fn signup(
     }
     .await;
     match outcome {
-        Ok(issued) => {
-            ssr::set_session_cookies(&issued, backend.cookie_policy());
-            leptos_axum::redirect("/dashboard");
-            Ok(issued.viewer)
-        }
+        Ok(signed_in) => Ok(ssr::begin_session(signed_in, None, backend.cookie_policy())),
         Err(error) => {
             ssr::redirect_form_error(&request, "/signup", &error);
             ssr::answer(Err(error))

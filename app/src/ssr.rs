@@ -12,13 +12,16 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::{
-    backend::{CookiePolicy, IssuedSession, PresentedTokens, SharedBackend},
+    backend::{CookiePolicy, IssuedSession, PresentedTokens, SharedBackend, SignedIn},
     error::AppError,
     model::ErrorCode,
 };
 
 pub const ACCESS_COOKIE: &str = "gatehouse_access";
 pub const REFRESH_COOKIE: &str = "gatehouse_refresh";
+/// The step-up ticket between a right password and its second factor: HttpOnly and
+/// `Strict`, so the second step can only be taken in the browser that took the first.
+pub const STEP_UP_COOKIE: &str = "gatehouse_step_up";
 
 pub fn backend() -> Result<SharedBackend, AppError> {
     use_context::<SharedBackend>()
@@ -28,6 +31,33 @@ pub fn backend() -> Result<SharedBackend, AppError> {
 pub fn request() -> Result<Parts, AppError> {
     use_context::<Parts>()
         .ok_or_else(|| AppError::new(ErrorCode::Internal, "no request in context"))
+}
+
+pub fn presented_step_up(request: &Parts) -> Option<String> {
+    CookieJar::from_headers(&request.headers)
+        .get(STEP_UP_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+pub fn set_step_up_cookie(ticket: String, max_age_secs: i64, policy: CookiePolicy) {
+    append(cookie(
+        STEP_UP_COOKIE,
+        ticket,
+        max_age_secs,
+        SameSite::Strict,
+        policy,
+    ));
+}
+
+pub fn clear_step_up_cookie(policy: CookiePolicy) {
+    append(cookie(
+        STEP_UP_COOKIE,
+        String::new(),
+        0,
+        SameSite::Strict,
+        policy,
+    ));
 }
 
 pub fn presented(request: &Parts) -> PresentedTokens {
@@ -61,6 +91,30 @@ pub fn set_session_cookies(issued: &IssuedSession, policy: CookiePolicy) {
         SameSite::Strict,
         policy,
     ));
+}
+
+/// Where a right password leads a browser: signed in and on to `next`, or, with a second
+/// factor, to the code page holding the step-up ticket in its cookie.
+pub fn begin_session(
+    signed_in: SignedIn,
+    next: Option<&str>,
+    policy: CookiePolicy,
+) -> Option<crate::model::Viewer> {
+    match signed_in {
+        SignedIn::Session(issued) => {
+            set_session_cookies(&issued, policy);
+            leptos_axum::redirect(&crate::session::safe_next_path(next));
+            Some(issued.viewer)
+        }
+        SignedIn::SecondFactor {
+            ticket,
+            max_age_secs,
+        } => {
+            set_step_up_cookie(ticket, max_age_secs, policy);
+            leptos_axum::redirect(&crate::session::with_next("/login/code", next));
+            None
+        }
+    }
 }
 
 pub fn clear_session_cookies(policy: CookiePolicy) {

@@ -163,6 +163,9 @@ pub struct Config {
     /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
     pub mail: MailConfig,
+    /// The keys second-factor secrets are sealed with (`id:base64,…`, the first seals);
+    /// unset: the `factor-keys` file in the data directory, made on first start.
+    pub factor_keys: Option<String>,
 }
 
 impl Config {
@@ -191,6 +194,7 @@ impl Config {
             log_json: false,
             bootstrap_admin: None,
             mail: MailConfig::default(),
+            factor_keys: None,
         }
     }
 
@@ -330,6 +334,15 @@ impl Config {
                 ));
             }
             config.metrics_token = Some(token);
+        }
+        if let Some(keys) = var("GATEHOUSE_FACTOR_KEYS") {
+            if let Err(error) = crate::auth::sealing::FactorKeys::parse(&keys) {
+                return Err(ConfigError::Invalid {
+                    name: "GATEHOUSE_FACTOR_KEYS",
+                    message: error.to_string(),
+                });
+            }
+            config.factor_keys = Some(keys);
         }
         if let Some(flag) = var("GATEHOUSE_HTTPS") {
             config.https = boolean(&flag, "GATEHOUSE_HTTPS")?;

@@ -5,9 +5,12 @@
 use std::sync::Arc;
 
 use app::{
-    backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens},
+    backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
-    model::{AuditPage, ErrorCode, Role, SessionView, UserPage, UserView, Viewer},
+    model::{
+        AuditPage, ErrorCode, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView,
+        Viewer,
+    },
 };
 use async_trait::async_trait;
 use axum::{
@@ -21,7 +24,8 @@ use axum::{
 use crate::{
     api::{MAX_BODY_BYTES, error::ApiError, extract::client_info},
     auth::{
-        AdminPrincipal, AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignupRequest,
+        AdminPrincipal, AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignIn,
+        SignupRequest,
     },
     config::Config,
     domain::PageRequest,
@@ -172,13 +176,79 @@ impl AuthBackend for WebBackend {
         request: &Parts,
         username: String,
         password: String,
-    ) -> Result<IssuedSession, AppError> {
-        let issued = self
+    ) -> Result<SignedIn, AppError> {
+        let now = self.auth.now();
+        match self
             .auth
             .login(&username, password, &self.client(request))
             .await
+            .map_err(app_error)?
+        {
+            SignIn::Tokens(issued) => Ok(SignedIn::Session(self.issued(issued))),
+            SignIn::SecondFactor(step_up) => Ok(SignedIn::SecondFactor {
+                ticket: step_up.ticket().to_owned(),
+                max_age_secs: step_up.expires_at - now,
+            }),
+        }
+    }
+
+    async fn complete_sign_in(
+        &self,
+        request: &Parts,
+        ticket: &str,
+        code: String,
+    ) -> Result<IssuedSession, AppError> {
+        let issued = self
+            .auth
+            .complete_sign_in(ticket, &code, &self.client(request))
+            .await
             .map_err(app_error)?;
         Ok(self.issued(issued))
+    }
+
+    async fn two_step(&self, access: Option<&str>) -> Result<TwoStepView, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth.two_step(&principal).await.map_err(app_error)
+    }
+
+    async fn pending_totp(&self, access: Option<&str>) -> Result<Option<TotpSetupView>, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth.pending_totp(&principal).await.map_err(app_error)
+    }
+
+    async fn begin_totp(&self, request: &Parts, access: Option<&str>) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .begin_totp(&principal, &self.client(request))
+            .await
+            .map(|_| ())
+            .map_err(app_error)
+    }
+
+    async fn confirm_totp(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        code: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .confirm_totp(&principal, &code, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn remove_second_factors(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+    ) -> Result<u64, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .remove_second_factors(&principal, current_password, &self.client(request))
+            .await
+            .map_err(app_error)
     }
 
     async fn refresh(&self, request: &Parts, refresh: &str) -> Result<IssuedSession, AppError> {

@@ -90,10 +90,37 @@ fn Account(viewer: Viewer) -> impl IntoView {
             <h1 id="account-title">"Your account"</h1>
             <p>"Signed in as " <strong>{viewer.user.username.clone()}</strong> "."</p>
             <EmailSection user=viewer.user/>
+            <TwoStepSection/>
             <h2>"Change your password"</h2>
             <p class="hint">"Changing it signs you out on every other device."</p>
             <ChangePasswordForm returned_error=password_form_error()/>
         </section>
+    }
+}
+
+/// Whether two-step sign-in is on, and the way to the page that changes it.
+#[component]
+fn TwoStepSection() -> impl IntoView {
+    let notice = match use_query_map().read_untracked().get("two_step").as_deref() {
+        Some("on") => Some("Two-step sign-in is on. Keep your recovery codes somewhere safe."),
+        Some("off") => Some("Two-step sign-in is off, and your other devices are signed out."),
+        _ => None,
+    };
+    let status = Resource::new(|| (), |_| crate::pages::two_step::two_step_status());
+    view! {
+        <h2>"Two-step sign-in"</h2>
+        {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let on = matches!(status.await, Ok((ref status, _)) if status.totp == crate::model::TotpState::On);
+                let (text, link) = if on {
+                    ("On: signing in also asks for a code from your app.", "Manage two-step sign-in")
+                } else {
+                    ("Off: your password alone signs you in.", "Set up two-step sign-in")
+                };
+                view! { <p id="account-two-step">{text} " " <a href="/account/two-step">{link}</a></p> }
+            })}
+        </Transition>
     }
 }
 

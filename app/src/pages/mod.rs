@@ -8,3 +8,4 @@ pub mod home;
 pub mod recovery;
 pub mod sessions;
 pub mod sign_in;
+pub mod two_step;

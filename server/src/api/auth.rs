@@ -14,6 +14,7 @@ use app::model::{AuditEventView, ErrorBody, Role, SessionView, UserView};
 use super::{
     error::ApiError,
     extract::{ApiJson, ApiQuery, AuthUser, BearerToken, Client, RequireAdmin},
+    two_step::LoginAnswer,
 };
 use crate::{
     auth::{AuthError, IssuedTokens, SignupRequest},
@@ -157,23 +158,22 @@ pub async fn signup(
         .into_response())
 }
 
-/// `POST /auth/login` — anyone.
-#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair", body = LoginResponse), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+/// `POST /auth/login` — anyone. An account with a second factor answers
+/// `{"mfa_required": true, "ticket", …}` instead of tokens: complete it at
+/// `POST /auth/login/second-factor`.
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair, or the need for a second step", body = LoginAnswer), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let issued = state
+    let sign_in = state
         .auth
         .login(&body.username, body.password, &client)
         .await?;
     Ok(no_store(
         StatusCode::OK,
-        LoginResponse {
-            tokens: TokenPair::from_issued(&issued),
-            user: UserSummary::from(&issued.user),
-        },
+        LoginAnswer::of(&sign_in, state.auth.now()),
     ))
 }
 

@@ -96,6 +96,12 @@ impl From<AuthError> for ApiError {
             EmailNotVerified => ApiError::new(ErrorCode::EmailNotVerified, message),
             InvalidLink => ApiError::new(ErrorCode::InvalidLink, message),
             LastAdmin => ApiError::new(ErrorCode::LastAdmin, message),
+            InvalidCode => ApiError {
+                field: Some("code".to_owned()),
+                ..ApiError::new(ErrorCode::InvalidCode, message)
+            },
+            InvalidStepUp => ApiError::new(ErrorCode::InvalidStepUp, message),
+            SecondFactorExists => ApiError::new(ErrorCode::SecondFactorExists, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
                 ..ApiError::new(ErrorCode::Throttled, message)

@@ -14,8 +14,12 @@ use app::model::{ErrorBody, UserView};
 use super::{
     auth::{ApiResult, LoginBody, Message, SignupBody, SignupResponse, TokenPair, no_store},
     extract::{ApiJson, AuthUser, BearerToken, Client},
+    two_step::SecondFactorRequired,
 };
-use crate::{auth::AuthError, state::AppState};
+use crate::{
+    auth::{AuthError, SignIn},
+    state::AppState,
+};
 
 /// `POST /market/api/register` — anyone.
 #[utoipa::path(post, path = "/register", tag = "market", request_body = SignupBody, responses((status = 201, body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
@@ -42,24 +46,31 @@ pub struct MarketLogin {
     tokens: TokenPair,
 }
 
-/// `POST /market/api/login` — anyone.
+/// `POST /market/api/login` — anyone. An account with a second factor gets the same
+/// `mfa_required` answer as `POST /auth/login`.
 #[utoipa::path(post, path = "/login", tag = "market", request_body = LoginBody, responses((status = 200, body = MarketLogin), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let issued = state
+    match state
         .auth
         .login(&body.username, body.password, &client)
-        .await?;
-    Ok(no_store(
-        StatusCode::OK,
-        MarketLogin {
-            message: "Login successful",
-            tokens: TokenPair::from_issued(&issued),
-        },
-    ))
+        .await?
+    {
+        SignIn::Tokens(issued) => Ok(no_store(
+            StatusCode::OK,
+            MarketLogin {
+                message: "Login successful",
+                tokens: TokenPair::from_issued(&issued),
+            },
+        )),
+        SignIn::SecondFactor(step_up) => Ok(no_store(
+            StatusCode::OK,
+            SecondFactorRequired::of(&step_up, state.auth.now()),
+        )),
+    }
 }
 
 /// `POST /market/api/refresh` — `Authorization: Bearer <refresh token>`; rotates it.

@@ -8,6 +8,7 @@ pub mod extract;
 mod market;
 mod meta;
 pub mod recovery;
+pub mod two_step;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use utoipa::{
@@ -37,6 +38,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "auth", description = "The /auth API"),
         (name = "sessions", description = "Your signed-in devices"),
         (name = "recovery", description = "Email verification and password reset by mailed links"),
+        (name = "two-step", description = "Second factors: an authenticator app (TOTP) and recovery codes"),
         (name = "admin", description = "Admins only"),
         (name = "market", description = "The /market/api paths of the MongoDB ancestor"),
         (name = "operations", description = "Health and public keys"),
@@ -78,6 +80,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(recovery::change_email))
         .routes(routes!(recovery::request_verification))
         .routes(routes!(recovery::verify_email))
+        .routes(routes!(two_step::complete_sign_in))
+        .routes(routes!(two_step::status))
+        .routes(routes!(two_step::begin_totp, two_step::pending_totp))
+        .routes(routes!(two_step::confirm_totp))
+        .routes(routes!(two_step::remove))
+        .routes(routes!(two_step::admin_reset))
         .routes(routes!(auth::admin_list_users))
         .routes(routes!(auth::admin_update_user))
         .routes(routes!(auth::admin_audit));

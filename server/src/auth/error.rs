@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::{password::HashError, token::KeyError, token::TokenError};
+use super::{password::HashError, sealing::SealError, token::KeyError, token::TokenError};
 use crate::{domain::FieldError, store::StoreError};
 
 /// Everything the auth core can refuse. The "caller's fault" variants carry what the
@@ -36,6 +36,12 @@ pub enum AuthError {
     InvalidLink,
     #[error("That would leave no active admin; promote someone else first.")]
     LastAdmin,
+    #[error("That code is wrong or was already used.")]
+    InvalidCode,
+    #[error("This sign-in step is unknown, used or expired. Please sign in again.")]
+    InvalidStepUp,
+    #[error("Two-step sign-in with an authenticator app is already on for this account.")]
+    SecondFactorExists,
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
     /// Too much work is queued already (password hashing); the caller may retry soon.
@@ -72,6 +78,7 @@ impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict("email") => AuthError::EmailTaken,
+            StoreError::Conflict("totp") => AuthError::SecondFactorExists,
             StoreError::Conflict(_) => AuthError::UsernameTaken,
             StoreError::NotFound => AuthError::NotFound("record"),
             StoreError::LastAdmin => AuthError::LastAdmin,
@@ -94,6 +101,12 @@ impl From<HashError> for AuthError {
 
 impl From<KeyError> for AuthError {
     fn from(error: KeyError) -> Self {
+        AuthError::Unexpected(error.into())
+    }
+}
+
+impl From<SealError> for AuthError {
+    fn from(error: SealError) -> Self {
         AuthError::Unexpected(error.into())
     }
 }

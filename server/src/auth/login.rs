@@ -6,6 +6,7 @@ use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal,
     audit::AuditActor,
     password::Verified,
+    second_factor::StepUp,
     service::{new_id, view_of},
     throttle::LoginKeys,
     token::{AccessGrant, RefreshSecret},
@@ -14,6 +15,14 @@ use crate::{
     domain::{Password, RefreshHash, Username},
     store::{NewSession, Rotation, UserRecord},
 };
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum SignIn {
+    Tokens(IssuedTokens),
+    /// The account has a second factor: no tokens until it is given too.
+    SecondFactor(StepUp),
+}
 
 /// A fresh token pair.
 #[derive(Debug)]
@@ -29,13 +38,15 @@ pub struct IssuedTokens {
 }
 
 impl AuthService {
+    /// A right password yields tokens, or — when the account has a second factor — a
+    /// step-up ticket for `complete_sign_in`.
     #[tracing::instrument(name = "login", skip_all, fields(user_id))]
     pub async fn login(
         &self,
         username: &str,
         password: String,
         client: &ClientInfo,
-    ) -> AuthResult<IssuedTokens> {
+    ) -> AuthResult<SignIn> {
         let now = self.now();
         let keys = LoginKeys::for_attempt(username, client);
         self.login_throttle
@@ -78,8 +89,8 @@ impl AuthService {
             }
         };
         tracing::Span::current().record("user_id", user.id.as_str());
-        self.login_throttle.record_success(&keys);
         if user.disabled {
+            self.login_throttle.record_success(&keys);
             self.audit(
                 "login_refused_disabled",
                 AuditActor::User(&user),
@@ -91,7 +102,34 @@ impl AuthService {
         }
         // Only after the password proved right: the answer tells nothing to a guesser.
         self.check_verified_email(&user)?;
+        if self.store.second_factors(&user.id).await?.required() {
+            // The account's count of failures is cleared only once the second step
+            // succeeds too: a known password must not reset the count of wrong codes.
+            let step_up = self.issue_step_up(&user, now).await?;
+            self.audit(
+                "login_second_factor_required",
+                AuditActor::User(&user),
+                client,
+                None,
+            )
+            .await;
+            return Ok(SignIn::SecondFactor(step_up));
+        }
+        self.login_throttle.record_success(&keys);
+        self.start_session(&user, client, now, None)
+            .await
+            .map(SignIn::Tokens)
+    }
 
+    /// A new session for a user who has proven who they are: the one way every sign-in
+    /// (password, password and second factor) ends.
+    pub(super) async fn start_session(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+        now: i64,
+        detail: Option<&str>,
+    ) -> AuthResult<IssuedTokens> {
         let session_id = new_id();
         let refresh = RefreshSecret::generate()?;
         let refresh_expires_at = now + self.refresh_ttl;
@@ -106,9 +144,9 @@ impl AuthService {
                 ip: client.ip_string(),
             })
             .await?;
-        self.audit("login", AuditActor::User(&user), client, None)
+        self.audit("login", AuditActor::User(user), client, detail)
             .await;
-        self.issue(&user, session_id, refresh, refresh_expires_at, now)
+        self.issue(user, session_id, refresh, refresh_expires_at, now)
             .await
     }
 

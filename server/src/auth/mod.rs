@@ -8,9 +8,10 @@
 //! - `account`: sign-up and what a user does with their own account;
 //! - `admin`: the one role check (`AdminPrincipal`) and what only admins may do;
 //! - `recovery`: email verification, password reset by mail, the account's address;
+//! - `second_factor`: TOTP, recovery codes, and the second step of a sign-in;
 //! - `audit`: the security event log;
 //! - `operator`: what the CLI does beside a running server;
-//! - `token`, `password`, `throttle`: the mechanisms underneath.
+//! - `token`, `password`, `throttle`, `sealing`: the mechanisms underneath.
 
 mod access;
 mod account;
@@ -21,6 +22,8 @@ mod login;
 pub mod operator;
 pub mod password;
 mod recovery;
+pub mod sealing;
+mod second_factor;
 mod service;
 pub mod throttle;
 pub mod token;
@@ -29,7 +32,8 @@ pub use access::Principal;
 pub use account::SignupRequest;
 pub use admin::AdminPrincipal;
 pub use error::{AuthError, TokenProblem};
-pub use login::IssuedTokens;
+pub use login::{IssuedTokens, SignIn};
+pub use second_factor::StepUp;
 pub use service::{AuthService, ClientInfo, view_of};
 
 pub type AuthResult<T> = Result<T, AuthError>;

@@ -8,6 +8,7 @@ use super::{
     AuthError, AuthResult,
     audit::AuditActor,
     password::PasswordHasherPool,
+    sealing::FactorKeys,
     throttle::{LoginThrottle, WindowLimiter},
     token::{Ed25519KeyMaterial, SuccessorKey, TokenSigner},
 };
@@ -70,6 +71,7 @@ pub struct AuthService {
     pub(super) links: LinkSettings,
     pub(super) recovery_limiter: WindowLimiter,
     pub(super) mail_limiter: WindowLimiter,
+    pub(super) factor_keys: FactorKeys,
 }
 
 /// The keys every token operation needs, kept in the store so that every instance on it
@@ -125,6 +127,8 @@ impl AuthService {
             require_verified_email: config.mail.require_verified_email,
             reset_needs_verified_email: config.mail.reset_needs_verified_email,
         };
+        let factor_keys = FactorKeys::load(config.factor_keys.as_deref(), &config.data_dir)
+            .map_err(|error| AuthError::Unexpected(error.into()))?;
         let throttle = &config.throttle;
         let service = AuthService {
             store,
@@ -150,6 +154,7 @@ impl AuthService {
                 throttle.window,
             ),
             mail_limiter: WindowLimiter::new(throttle.mails_per_account, throttle.window),
+            factor_keys,
         };
         match service.finish_start().await {
             Err(AuthError::Unavailable(error)) => {

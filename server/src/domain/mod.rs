@@ -5,10 +5,14 @@
 
 mod credentials;
 mod paging;
+mod second_factor;
 mod stored;
 
 pub use credentials::{Email, Password, Username, preload_common_passwords};
 pub use paging::PageRequest;
+pub use second_factor::{
+    OneTimeCode, RECOVERY_CODE_CHARS, RecoveryCode, RecoveryCodeHash, TICKET_PREFIX, TicketHash,
+};
 pub use stored::{
     LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX, RefreshHash,
 };

@@ -10,7 +10,7 @@ const TOKEN_RANDOM_CHARS: usize = 43;
 
 /// `prefix` followed by 32 random bytes in unpadded base64url: the shape of every opaque
 /// token this server hands out. Anything else is refused before it is hashed or looked up.
-fn is_token_shaped(token: &str, prefix: &str) -> bool {
+pub(super) fn is_token_shaped(token: &str, prefix: &str) -> bool {
     token.strip_prefix(prefix).is_some_and(|random| {
         random.len() == TOKEN_RANDOM_CHARS
             && random

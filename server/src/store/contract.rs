@@ -6,8 +6,8 @@ use std::{sync::Arc, time::Duration};
 use app::model::Role;
 
 use super::{
-    AccessStatus, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation, Store, StoreError,
-    StoredSigningKey, UserChange, UserQuery,
+    AccessStatus, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation, SecondFactors, Store,
+    StoreError, StoredSigningKey, UserChange, UserQuery,
     mongo::MongoStore,
     remembered::{DEFAULT_REVOCATION_BOUND, RememberedStore},
     sqlite::SqliteStore,
@@ -196,12 +196,27 @@ contract!(
     a_page_far_past_the_end_is_empty_and_still_counts_everything,
     audit_events_written_at_once_all_land_with_distinct_ids_newest_first,
     admins_demoted_and_disabled_at_once_leave_exactly_one_active,
+    a_totp_factor_counts_only_once_confirmed_and_cannot_be_set_up_twice,
+    a_time_step_is_accepted_once_and_never_one_before_it,
+    parallel_uses_of_one_step_succeed_exactly_once,
+    a_recovery_code_works_once_even_when_presented_in_parallel,
+    removing_second_factors_removes_the_app_and_every_code,
+    a_step_up_ticket_is_taken_once_and_not_after_it_expires,
 );
 
+mod factor_cases;
 mod lifetime_cases;
 mod link_cases;
 
 mod cases {
+    pub use super::factor_cases::{
+        a_recovery_code_works_once_even_when_presented_in_parallel,
+        a_step_up_ticket_is_taken_once_and_not_after_it_expires,
+        a_time_step_is_accepted_once_and_never_one_before_it,
+        a_totp_factor_counts_only_once_confirmed_and_cannot_be_set_up_twice,
+        parallel_uses_of_one_step_succeed_exactly_once,
+        removing_second_factors_removes_the_app_and_every_code,
+    };
     pub use super::lifetime_cases::{
         a_disabled_users_refresh_token_is_refused_and_left_as_it_was,
         a_failed_first_admin_does_not_block_the_next_bootstrap,

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 
 pub use operator::OperatorStore;
 
-use crate::domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash};
+use crate::domain::{
+    LinkHash, LinkPurpose, PasswordHashString, RecoveryCodeHash, RefreshHash, TicketHash,
+};
 
 /// A driver's own error, kept whole as the source of a `StoreError`.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -228,6 +230,63 @@ pub struct AuditQuery {
     pub limit: u64,
 }
 
+/// An authenticator-app (TOTP) factor being set up: its secret, and the recovery codes
+/// shown beside it, sealed with the server's factor key (see `auth::sealing`).
+#[derive(Clone, Debug)]
+pub struct NewTotp {
+    pub user_id: String,
+    pub sealed_secret: String,
+    pub sealed_recovery_codes: String,
+    pub created_at: i64,
+}
+
+/// A user's TOTP factor as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub sealed_secret: String,
+    /// The recovery codes shown while the factor is being set up; gone once confirmed
+    /// (from then on only their hashes are kept).
+    pub sealed_recovery_codes: Option<String>,
+    /// `None` while being set up: such a factor is never asked for at sign-in.
+    pub confirmed_at: Option<i64>,
+    /// The newest time step a code was accepted for: no code of it, or of an earlier
+    /// step, is accepted again.
+    pub last_used_step: i64,
+    pub created_at: i64,
+}
+
+/// Everything a user has beyond the password.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecondFactors {
+    pub totp: Option<TotpRecord>,
+    pub recovery_codes_left: u32,
+}
+
+impl SecondFactors {
+    /// A sign-in needs a second step.
+    pub fn required(&self) -> bool {
+        self.totp
+            .as_ref()
+            .is_some_and(|totp| totp.confirmed_at.is_some())
+    }
+}
+
+/// A step-up ticket: the proof that a password was right, good for one second step.
+#[derive(Clone, Debug)]
+pub struct NewStepUp {
+    pub hash: TicketHash,
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepUpRecord {
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// A signing key as stored: the private half never leaves the server.
 #[derive(Clone)]
 pub struct StoredSigningKey {
@@ -359,8 +418,42 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Option<UserRecord>>;
 
-    /// Deletes expired sessions, refresh tokens, revocations and mailed links; returns
-    /// rows removed.
+    async fn second_factors(&self, user_id: &str) -> StoreResult<SecondFactors>;
+    /// Starts setting up a TOTP factor, replacing one not yet confirmed;
+    /// `Conflict("totp")` when the user already has a confirmed one.
+    async fn begin_totp(&self, enrolment: NewTotp) -> StoreResult<()>;
+    /// Confirms the factor being set up, with the step of the first code accepted, and
+    /// makes `recovery_codes` the user's only recovery codes. False when nothing is
+    /// being set up (never started, removed, or confirmed already).
+    async fn confirm_totp(
+        &self,
+        user_id: &str,
+        step: i64,
+        recovery_codes: &[RecoveryCodeHash],
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Accepts a code of time step `step` at most once, atomically: false when the user
+    /// has no confirmed factor or a code of this step or a later one was accepted
+    /// already. `resealed`, when given, replaces the sealed secret (key rotation).
+    async fn use_totp_step(
+        &self,
+        user_id: &str,
+        step: i64,
+        resealed: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Uses one recovery code, once: false when the user has no such code (left).
+    async fn use_recovery_code(&self, user_id: &str, code: &RecoveryCodeHash) -> StoreResult<bool>;
+    /// Removes the TOTP factor and every recovery code; false when there was none.
+    async fn remove_second_factors(&self, user_id: &str) -> StoreResult<bool>;
+
+    async fn create_step_up(&self, ticket: NewStepUp) -> StoreResult<()>;
+    /// The unexpired ticket with this hash, without using it.
+    async fn find_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>>;
+    /// Uses the ticket, once and atomically: of several callers one gets it.
+    async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>>;
+
+    /// Deletes expired sessions, refresh tokens, revocations, mailed links and step-up
+    /// tickets; returns rows removed.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -28,10 +28,13 @@ use async_trait::async_trait;
 
 use super::{
     AccessFacts, AccessStatus, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail,
-    NewLink, NewSession, NewUser, Page, Rotation, SessionRecord, Store, StoreError, StoreResult,
-    StoredSigningKey, UserChange, UserQuery, UserRecord,
+    NewLink, NewSession, NewStepUp, NewTotp, NewUser, Page, Rotation, SecondFactors, SessionRecord,
+    StepUpRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
+    UserRecord,
 };
-use crate::domain::{LinkHash, LinkPurpose, PasswordHashString, RefreshHash};
+use crate::domain::{
+    LinkHash, LinkPurpose, PasswordHashString, RecoveryCodeHash, RefreshHash, TicketHash,
+};
 
 /// The default consistency bound: how long another instance's revocation may take to be
 /// honoured here.
@@ -463,6 +466,59 @@ impl Store for RememberedStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.shared.backend.ping().await
+    }
+
+    async fn second_factors(&self, user_id: &str) -> StoreResult<SecondFactors> {
+        self.shared.backend.second_factors(user_id).await
+    }
+
+    async fn begin_totp(&self, enrolment: NewTotp) -> StoreResult<()> {
+        self.shared.backend.begin_totp(enrolment).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user_id: &str,
+        step: i64,
+        recovery_codes: &[RecoveryCodeHash],
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.shared
+            .backend
+            .confirm_totp(user_id, step, recovery_codes, now)
+            .await
+    }
+
+    async fn use_totp_step(
+        &self,
+        user_id: &str,
+        step: i64,
+        resealed: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.shared
+            .backend
+            .use_totp_step(user_id, step, resealed)
+            .await
+    }
+
+    async fn use_recovery_code(&self, user_id: &str, code: &RecoveryCodeHash) -> StoreResult<bool> {
+        self.shared.backend.use_recovery_code(user_id, code).await
+    }
+
+    async fn remove_second_factors(&self, user_id: &str) -> StoreResult<bool> {
+        self.shared.backend.remove_second_factors(user_id).await
+    }
+
+    async fn create_step_up(&self, ticket: NewStepUp) -> StoreResult<()> {
+        self.shared.backend.create_step_up(ticket).await
+    }
+
+    async fn find_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
+        self.shared.backend.find_step_up(hash, now).await
+    }
+
+    async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
+        self.shared.backend.take_step_up(hash, now).await
     }
 }
 

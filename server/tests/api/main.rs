@@ -17,3 +17,4 @@ mod server_functions;
 mod sessions;
 mod store_down;
 mod tokens;
+mod two_step;

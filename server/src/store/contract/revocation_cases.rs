@@ -130,10 +130,43 @@ pub async fn every_write_that_can_refuse_a_token_moves_the_log_by_one_and_no_oth
         0,
         "a used link changes nothing"
     );
+    // Second factors and step-up tickets refuse no token already accepted.
+    let factors = async {
+        store
+            .begin_totp(crate::store::NewTotp {
+                user_id: "u1".into(),
+                sealed_secret: "sealed".into(),
+                sealed_recovery_codes: "codes".into(),
+                created_at: NOW,
+            })
+            .await?;
+        store.confirm_totp("u1", 10, &[], NOW).await?;
+        store.use_totp_step("u1", 11, None).await?;
+        let hash = crate::domain::TicketHash::of_issued("ticket");
+        store
+            .create_step_up(crate::store::NewStepUp {
+                hash: hash.clone(),
+                user_id: "u1".into(),
+                created_at: NOW,
+                expires_at: NOW + 1,
+            })
+            .await?;
+        store.take_step_up(&hash, NOW).await?;
+        store.remove_second_factors("u1").await?;
+        StoreResult::Ok(())
+    };
+    assert_eq!(moves(store, factors).await, 0);
+    let expiring_ticket = crate::store::NewStepUp {
+        hash: crate::domain::TicketHash::of_issued("expiring"),
+        user_id: "u1".into(),
+        created_at: NOW - 10,
+        expires_at: NOW - 1,
+    };
+    store.create_step_up(expiring_ticket).await.unwrap();
     assert_eq!(
         moves(store, store.purge_expired(NOW)).await,
         0,
-        "nothing had expired"
+        "nothing that refuses a token had expired (only a ticket)"
     );
     assert_eq!(moves(store, store.purge_expired(NOW + 2 * WEEK)).await, 1);
 }

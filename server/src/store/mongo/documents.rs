@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::{LinkPurpose, PasswordHashString},
-    store::{LinkRecord, NewLink, NewUser, SessionRecord, UserRecord},
+    store::{
+        LinkRecord, NewLink, NewStepUp, NewUser, SecondFactors, SessionRecord, StepUpRecord,
+        TotpRecord, UserRecord,
+    },
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +117,73 @@ impl From<&NewLink> for LinkDoc {
             created_at: link.created_at,
             expires_at: link.expires_at,
             expires_on: date(link.expires_at),
+        }
+    }
+}
+
+/// A user's second factors, one document per user (`_id` is the user id), so that every
+/// decision about them is one atomic single-document update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct FactorDoc {
+    #[serde(rename = "_id")]
+    pub user_id: String,
+    pub sealed_secret: String,
+    #[serde(default)]
+    pub sealed_recovery_codes: Option<String>,
+    /// Null while being set up.
+    #[serde(default)]
+    pub confirmed_at: Option<i64>,
+    pub last_used_step: i64,
+    pub created_at: i64,
+    /// Hashes of the recovery codes left.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+}
+
+impl FactorDoc {
+    pub fn factors(self) -> SecondFactors {
+        SecondFactors {
+            recovery_codes_left: u32::try_from(self.recovery_codes.len()).unwrap_or(u32::MAX),
+            totp: Some(TotpRecord {
+                sealed_secret: self.sealed_secret,
+                sealed_recovery_codes: self.sealed_recovery_codes,
+                confirmed_at: self.confirmed_at,
+                last_used_step: self.last_used_step,
+                created_at: self.created_at,
+            }),
+        }
+    }
+}
+
+/// A step-up ticket: `_id` is its hash; `expires_on` feeds the TTL index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct StepUpDoc {
+    #[serde(rename = "_id")]
+    pub hash: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expires_on: DateTime,
+}
+
+impl From<&NewStepUp> for StepUpDoc {
+    fn from(ticket: &NewStepUp) -> Self {
+        StepUpDoc {
+            hash: ticket.hash.as_str().to_owned(),
+            user_id: ticket.user_id.clone(),
+            created_at: ticket.created_at,
+            expires_at: ticket.expires_at,
+            expires_on: date(ticket.expires_at),
+        }
+    }
+}
+
+impl From<StepUpDoc> for StepUpRecord {
+    fn from(doc: StepUpDoc) -> Self {
+        StepUpRecord {
+            user_id: doc.user_id,
+            created_at: doc.created_at,
+            expires_at: doc.expires_at,
         }
     }
 }

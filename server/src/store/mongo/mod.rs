@@ -37,7 +37,7 @@ use mongodb::{
     options::ClientOptions,
 };
 
-use documents::{AuditDoc, KeyDoc, LinkDoc, RevokedDoc, SupersededDoc};
+use documents::{AuditDoc, FactorDoc, KeyDoc, LinkDoc, RevokedDoc, StepUpDoc, SupersededDoc};
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
 
@@ -83,6 +83,8 @@ pub struct MongoStore {
     audit: Collection<AuditDoc>,
     keys: Collection<KeyDoc>,
     links: Collection<LinkDoc>,
+    factors: Collection<FactorDoc>,
+    step_ups: Collection<StepUpDoc>,
     superseded: Collection<SupersededDoc>,
     guards: Collection<Document>,
     revocation_log: Collection<Document>,
@@ -142,6 +144,8 @@ impl MongoStore {
             audit: database.collection("audit_events"),
             keys: database.collection("signing_keys"),
             links: database.collection("mail_links"),
+            factors: database.collection("second_factors"),
+            step_ups: database.collection("step_up_tickets"),
             superseded: database.collection("superseded_refresh"),
             guards: database.collection("guards"),
             revocation_log: database.collection("revocation_log"),

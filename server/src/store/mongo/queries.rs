@@ -59,6 +59,10 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"expires_on": 1}, ttl("links_ttl", Duration::ZERO)),
         ),
         (
+            "step_up_tickets",
+            index(doc! {"expires_on": 1}, ttl("step_up_ttl", Duration::ZERO)),
+        ),
+        (
             "sessions",
             index(
                 doc! {"current_refresh": 1},

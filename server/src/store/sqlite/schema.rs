@@ -93,6 +93,28 @@ CREATE TABLE revocation_log (
     kind     TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE totp_factors (
+    user_id               TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    sealed_secret         TEXT NOT NULL,
+    sealed_recovery_codes TEXT,
+    confirmed_at          INTEGER,
+    last_used_step        INTEGER NOT NULL DEFAULT 0,
+    created_at            INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE recovery_codes (
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    hash    TEXT NOT NULL,
+    PRIMARY KEY (user_id, hash)
+) WITHOUT ROWID;
+CREATE TABLE step_up_tickets (
+    hash       TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX step_up_tickets_by_expiry ON step_up_tickets(expires_at);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -1,0 +1,73 @@
+// Two-step sign-in end to end: set up an authenticator app from the account page (the
+// test computes codes from the shown secret, as the app would), sign in with a code and
+// with a recovery code, turn it off — with and without JavaScript.
+import { expect, test, type Page } from "@playwright/test";
+import { PASSWORD, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { totpCode } from "./support/totp";
+
+async function setUpApp(page: Page): Promise<{ secret: string; recoveryCodes: string[] }> {
+  await page.goto("/account");
+  await expect(page.locator("#account-two-step")).toContainText("Off");
+  await page.getByRole("link", { name: "Set up two-step sign-in" }).click();
+  await expect(page).toHaveURL(/\/account\/two-step$/);
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  await expect(page.getByRole("img", { name: "QR code of the secret" }).locator("svg")).toBeVisible();
+  const secret = (await page.locator("#totp-secret").textContent())!.trim();
+  const recoveryCodes = (await page.locator("#recovery-codes li").allTextContents()).map((code) => code.trim());
+  expect(recoveryCodes).toHaveLength(10);
+  await page.getByLabel("Six-digit code").fill(totpCode(secret));
+  await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+  await expect(page).toHaveURL(/\/account\?two_step=on$/);
+  await expect(page.locator("#account-two-step")).toContainText("On");
+  return { secret, recoveryCodes };
+}
+
+async function enterCode(page: Page, code: string) {
+  await expect(page).toHaveURL(/\/login\/code/);
+  await page.getByLabel("Code").fill(code);
+  await page.getByRole("button", { name: "Continue" }).click();
+}
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(`JavaScript ${javaScriptEnabled ? "on" : "off"}`, () => {
+    test.use({ javaScriptEnabled });
+
+    test("an authenticator app guards the sign-in, a recovery code stands in for it once, and it can be turned off", async ({ page }) => {
+      const problems = watchForScriptErrors(page);
+      const username = uniqueName("totp");
+      await signUp(page, username);
+      const { secret, recoveryCodes } = await setUpApp(page);
+      await signOut(page);
+
+      // The password alone now leads to the code page; a wrong code is refused there.
+      await signIn(page, username);
+      await enterCode(page, "000000" === totpCode(secret, 1) ? "111111" : "000000");
+      await expect(page.getByRole("alert")).toContainText("wrong or was already used");
+      // The confirming code's step is spent: the app's next code signs in.
+      await enterCode(page, totpCode(secret, 1));
+      await expect(page).toHaveURL(/\/dashboard$/);
+      await signOut(page);
+
+      await signIn(page, username);
+      await enterCode(page, recoveryCodes[0]);
+      await expect(page).toHaveURL(/\/dashboard$/);
+      await signOut(page);
+      // Used once, the recovery code is gone.
+      await signIn(page, username);
+      await enterCode(page, recoveryCodes[0]);
+      await expect(page.getByRole("alert")).toContainText("wrong or was already used");
+      await enterCode(page, recoveryCodes[1]);
+      await expect(page).toHaveURL(/\/dashboard$/);
+
+      await page.goto("/account/two-step");
+      await expect(page.locator("#two-step-status")).toContainText("Recovery codes left: 8");
+      await page.getByLabel("Your password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Turn off two-step sign-in" }).click();
+      await expect(page).toHaveURL(/\/account\?two_step=off$/);
+      await signOut(page);
+      await signIn(page, username);
+      await expect(page).toHaveURL(/\/dashboard$/);
+      expect(problems).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,197 @@
+//! Two-step sign-in over REST: completing a sign-in that answered `mfa_required`, and
+//! the caller's own authenticator app and recovery codes; an admin's reset.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde::{Deserialize, Serialize};
+
+use app::model::{ErrorBody, TotpSetupView, TwoStepView};
+
+use super::{
+    auth::{ApiResult, Ended, LoginResponse, TokenPair, UserSummary, no_store},
+    error::ApiError,
+    extract::{ApiJson, AuthUser, Client, RequireAdmin},
+};
+use crate::{
+    auth::{IssuedTokens, SignIn, StepUp},
+    state::AppState,
+};
+
+/// A right password on an account with a second factor: no tokens yet.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SecondFactorRequired {
+    /// Always true: tells this answer from a token pair.
+    pub mfa_required: bool,
+    /// Single use, for `POST /auth/login/second-factor`.
+    pub ticket: String,
+    /// Seconds the ticket stays good.
+    pub expires_in: i64,
+    /// What completes the sign-in: `totp`, `recovery_code`.
+    pub methods: Vec<&'static str>,
+}
+
+impl SecondFactorRequired {
+    pub fn of(step_up: &StepUp, now: i64) -> Self {
+        SecondFactorRequired {
+            mfa_required: true,
+            ticket: step_up.ticket().to_owned(),
+            expires_in: step_up.expires_at - now,
+            methods: step_up.methods().to_vec(),
+        }
+    }
+}
+
+/// What `POST /auth/login` answers: a token pair, or the need for a second step.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Tokens(LoginResponse),
+    SecondFactor(SecondFactorRequired),
+}
+
+impl LoginAnswer {
+    pub fn of(sign_in: &SignIn, now: i64) -> Self {
+        match sign_in {
+            SignIn::Tokens(issued) => LoginAnswer::Tokens(login_response(issued)),
+            SignIn::SecondFactor(step_up) => {
+                LoginAnswer::SecondFactor(SecondFactorRequired::of(step_up, now))
+            }
+        }
+    }
+}
+
+fn login_response(issued: &IssuedTokens) -> LoginResponse {
+    LoginResponse {
+        tokens: TokenPair::from_issued(issued),
+        user: UserSummary::from(&issued.user),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondStepBody {
+    pub ticket: String,
+    /// Six digits from the authenticator app, or a recovery code.
+    pub code: String,
+}
+
+/// `POST /auth/login/second-factor` — the holder of a step-up ticket: completes the
+/// sign-in with a code. Wrong codes count toward the login lockout.
+#[utoipa::path(post, path = "/login/second-factor", tag = "two-step", request_body = SecondStepBody, responses((status = 200, description = "A token pair; the ticket is used up", body = LoginResponse), (status = 401, description = "Wrong or used code (`invalid_code`), or an unknown, used or expired ticket (`invalid_step_up`)", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "The code is neither six digits nor a recovery code", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn complete_sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<SecondStepBody>,
+) -> ApiResult<Response> {
+    let issued = state
+        .auth
+        .complete_sign_in(&body.ticket, &body.code, &client)
+        .await?;
+    Ok(no_store(StatusCode::OK, login_response(&issued)))
+}
+
+/// `GET /auth/two-step` — any signed-in user: their second factors.
+#[utoipa::path(get, path = "/two-step", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Json<TwoStepView>> {
+    Ok(Json(state.auth.two_step(&principal).await?))
+}
+
+/// `POST /auth/two-step/totp` — any signed-in user: starts setting up an authenticator
+/// app (replacing an unconfirmed set-up). The secret and recovery codes are in the
+/// answer; nothing changes at sign-in until it is confirmed.
+#[utoipa::path(post, path = "/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 201, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 409, description = "An authenticator app is on already (`second_factor_exists`)", body = ErrorBody)))]
+pub async fn begin_totp(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Response> {
+    let setup = state.auth.begin_totp(&principal, &client).await?;
+    Ok(no_store(StatusCode::CREATED, setup))
+}
+
+/// `GET /auth/two-step/totp` — the set-up in progress, shown again.
+#[utoipa::path(get, path = "/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody)))]
+pub async fn pending_totp(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Response> {
+    match state.auth.pending_totp(&principal).await? {
+        Some(setup) => Ok(no_store(StatusCode::OK, setup)),
+        None => Err(ApiError::from(crate::auth::AuthError::NotFound(
+            "authenticator set-up in progress",
+        ))),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    /// Six digits from the authenticator app.
+    pub code: String,
+}
+
+/// `POST /auth/two-step/totp/confirm` — turns the app on with its first code.
+#[utoipa::path(post, path = "/two-step/totp/confirm", tag = "two-step", request_body = CodeBody, security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Wrong code (`invalid_code`), or a missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody), (status = 409, description = "On already", body = ErrorBody), (status = 422, description = "Not six digits", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> ApiResult<Json<TwoStepView>> {
+    state
+        .auth
+        .confirm_totp(&principal, &body.code, &client)
+        .await?;
+    Ok(Json(state.auth.two_step(&principal).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBody {
+    pub current_password: String,
+}
+
+/// `POST /auth/two-step/remove` — with the password: removes the app and the recovery
+/// codes, and ends every other session of the caller.
+#[utoipa::path(post, path = "/two-step/remove", tag = "two-step", request_body = RemoveBody, security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No second factor", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<RemoveBody>,
+) -> ApiResult<Json<Ended>> {
+    let ended = state
+        .auth
+        .remove_second_factors(&principal, body.current_password, &client)
+        .await?;
+    Ok(Json(Ended {
+        message: "two-step sign-in is off; your other sessions have been ended".into(),
+        sessions_ended: ended,
+    }))
+}
+
+/// `DELETE /auth/admin/users/{id}/two-step` — admins only: removes a user's second
+/// factors and ends all of that user's sessions (audited).
+#[utoipa::path(delete, path = "/admin/users/{id}/two-step", tag = "admin", params(("id" = String, Path, description = "User id")), security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user, or no second factor", body = ErrorBody)))]
+pub async fn admin_reset(
+    State(state): State<AppState>,
+    Client(client): Client,
+    RequireAdmin(admin): RequireAdmin,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Ended>> {
+    let ended = state
+        .auth
+        .reset_second_factors(&admin, &user_id, &client)
+        .await?;
+    Ok(Json(Ended {
+        message: "second factors removed; the user's sessions have been ended".into(),
+        sessions_ended: ended,
+    }))
+}

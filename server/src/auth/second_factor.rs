@@ -1,0 +1,451 @@
+//! Second factors: an authenticator app (TOTP, RFC 6238) with ten one-time recovery
+//! codes, and the second step of a sign-in.
+//!
+//! A right password on an account with a confirmed factor yields a step-up ticket, not
+//! tokens: random, stored only as a hash, good for five minutes and for one successful
+//! second step. Each wrong code counts toward the same lockout as a wrong password, and
+//! the account's count is cleared only by a complete sign-in. A code is accepted for at
+//! most one time step, at most once (the store keeps the newest step used), with one
+//! step of clock drift either way.
+
+use app::model::{TotpSetupView, TotpState, TwoStepView};
+use totp_rs::{Builder, Totp};
+
+use super::{
+    AuthError, AuthResult, AuthService, ClientInfo, IssuedTokens, Principal, admin::AdminPrincipal,
+    audit::AuditActor, throttle::LoginKeys, token::random_token,
+};
+use crate::{
+    domain::{OneTimeCode, RecoveryCode, TICKET_PREFIX, TicketHash},
+    store::{NewStepUp, NewTotp, StoreError, TotpRecord, UserRecord},
+};
+
+/// How long a right password waits for its second step.
+pub const STEP_UP_TTL_SECS: i64 = 300;
+const RECOVERY_CODES: usize = 10;
+/// 160 bits, as RFC 4226 recommends.
+const TOTP_SECRET_BYTES: usize = 20;
+/// What authenticator apps show beside the account name.
+const TOTP_ISSUER: &str = "Gatehouse";
+
+/// A step-up ticket as handed out once; only its hash is stored.
+pub struct StepUp {
+    ticket: String,
+    pub expires_at: i64,
+}
+
+impl StepUp {
+    pub fn ticket(&self) -> &str {
+        &self.ticket
+    }
+
+    /// What can complete the sign-in.
+    pub fn methods(&self) -> &'static [&'static str] {
+        &["totp", "recovery_code"]
+    }
+}
+
+impl std::fmt::Debug for StepUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StepUp([redacted])")
+    }
+}
+
+/// The RFC 6238 generator for a secret: SHA-1, six digits, 30-second steps, one step of
+/// drift — what every authenticator app assumes.
+fn totp_of(secret: Vec<u8>, username: &str) -> AuthResult<Totp> {
+    Builder::new()
+        .with_secret(secret)
+        .with_account_name(username)
+        .with_issuer(Some(TOTP_ISSUER))
+        .build()
+        .map_err(|error| AuthError::Unexpected(error.to_string().into()))
+}
+
+/// The time step a code belongs to at `now` (±1 step), if any.
+fn step_of(totp: &Totp, code: &str, now: i64) -> Option<i64> {
+    let now = u64::try_from(now).ok()?;
+    totp.check(code, now)
+        .and_then(|step| i64::try_from(step).ok())
+}
+
+fn random_bytes<const N: usize>() -> AuthResult<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
+    Ok(bytes)
+}
+
+impl AuthService {
+    pub(super) async fn issue_step_up(&self, user: &UserRecord, now: i64) -> AuthResult<StepUp> {
+        let ticket = random_token(TICKET_PREFIX)?;
+        let expires_at = now + STEP_UP_TTL_SECS;
+        self.store
+            .create_step_up(NewStepUp {
+                hash: TicketHash::of_issued(&ticket),
+                user_id: user.id.clone(),
+                created_at: now,
+                expires_at,
+            })
+            .await?;
+        Ok(StepUp { ticket, expires_at })
+    }
+
+    /// The second step of a sign-in: a step-up ticket and a code from the app or a
+    /// recovery code. Wrong codes leave the ticket usable until it expires, and count
+    /// toward the account's and the address's lockout.
+    #[tracing::instrument(name = "complete sign-in", skip_all, fields(user_id))]
+    pub async fn complete_sign_in(
+        &self,
+        ticket: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<IssuedTokens> {
+        let now = self.now();
+        let hash = TicketHash::of_presented(ticket).ok_or(AuthError::InvalidStepUp)?;
+        let step_up = self
+            .store
+            .find_step_up(&hash, now)
+            .await?
+            .ok_or(AuthError::InvalidStepUp)?;
+        let user = self
+            .store
+            .user_by_id(&step_up.user_id)
+            .await?
+            .ok_or(AuthError::InvalidStepUp)?;
+        tracing::Span::current().record("user_id", user.id.as_str());
+        let keys = LoginKeys::for_attempt(&user.username, client);
+        self.login_throttle
+            .check(&keys, now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let code = OneTimeCode::parse(code)?;
+        let method = match &code {
+            OneTimeCode::Totp(_) => "totp",
+            OneTimeCode::Recovery(_) => "recovery code",
+        };
+        if !self.accepts(&user, &code, now).await? {
+            self.login_throttle.record_failure(&keys, now);
+            self.audit(
+                "second_factor_failed",
+                AuditActor::User(&user),
+                client,
+                Some(method),
+            )
+            .await;
+            return Err(AuthError::InvalidCode);
+        }
+        // The code is spent; of several requests with one ticket, one signs in.
+        if self.store.take_step_up(&hash, now).await?.is_none() {
+            return Err(AuthError::InvalidStepUp);
+        }
+        self.login_throttle.record_success(&keys);
+        if user.disabled {
+            return Err(AuthError::AccountDisabled);
+        }
+        if matches!(code, OneTimeCode::Recovery(_)) {
+            self.audit("recovery_code_used", AuditActor::User(&user), client, None)
+                .await;
+        }
+        self.start_session(&user, client, now, Some(method)).await
+    }
+
+    /// Whether `code` is good for `user` now, spending it if so.
+    async fn accepts(&self, user: &UserRecord, code: &OneTimeCode, now: i64) -> AuthResult<bool> {
+        match code {
+            OneTimeCode::Recovery(hash) => Ok(self.store.use_recovery_code(&user.id, hash).await?),
+            OneTimeCode::Totp(digits) => {
+                let factors = self.store.second_factors(&user.id).await?;
+                let Some(totp) = factors.totp.filter(|totp| totp.confirmed_at.is_some()) else {
+                    return Ok(false);
+                };
+                let opened = self.factor_keys.open(&user.id, &totp.sealed_secret)?;
+                let generator = totp_of(opened.plaintext.clone(), &user.username)?;
+                let Some(step) = step_of(&generator, digits, now) else {
+                    return Ok(false);
+                };
+                let resealed = if opened.stale {
+                    Some(self.factor_keys.seal(&user.id, &opened.plaintext)?)
+                } else {
+                    None
+                };
+                Ok(self
+                    .store
+                    .use_totp_step(&user.id, step, resealed.as_deref())
+                    .await?)
+            }
+        }
+    }
+
+    pub async fn two_step(&self, principal: &Principal) -> AuthResult<TwoStepView> {
+        let factors = self.store.second_factors(&principal.user_id).await?;
+        let totp = match &factors.totp {
+            None => TotpState::Off,
+            Some(TotpRecord {
+                confirmed_at: None, ..
+            }) => TotpState::Pending,
+            Some(_) => TotpState::On,
+        };
+        Ok(TwoStepView {
+            totp,
+            recovery_codes_left: factors.recovery_codes_left,
+        })
+    }
+
+    /// Starts setting up an authenticator app (again, if an earlier set-up was never
+    /// confirmed): a new secret and ten recovery codes, shown until confirmed.
+    #[tracing::instrument(name = "begin totp", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn begin_totp(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<TotpSetupView> {
+        let secret = random_bytes::<TOTP_SECRET_BYTES>()?;
+        let mut codes = Vec::with_capacity(RECOVERY_CODES);
+        for _ in 0..RECOVERY_CODES {
+            codes.push(RecoveryCode::from_random(&random_bytes::<10>()?).display());
+        }
+        let user_id = &principal.user_id;
+        self.store
+            .begin_totp(NewTotp {
+                user_id: user_id.clone(),
+                sealed_secret: self.factor_keys.seal(user_id, &secret)?,
+                sealed_recovery_codes: self
+                    .factor_keys
+                    .seal(user_id, codes.join("\n").as_bytes())?,
+                created_at: self.now(),
+            })
+            .await?;
+        self.audit(
+            "totp_setup_started",
+            AuditActor::Principal(principal),
+            client,
+            None,
+        )
+        .await;
+        setup_view(secret.to_vec(), codes, &principal.username)
+    }
+
+    /// The set-up in progress, to show again (a reload of the page); `None` when none is.
+    pub async fn pending_totp(&self, principal: &Principal) -> AuthResult<Option<TotpSetupView>> {
+        let factors = self.store.second_factors(&principal.user_id).await?;
+        let Some(TotpRecord {
+            sealed_secret,
+            sealed_recovery_codes: Some(sealed_codes),
+            confirmed_at: None,
+            ..
+        }) = factors.totp
+        else {
+            return Ok(None);
+        };
+        let user_id = &principal.user_id;
+        let secret = self.factor_keys.open(user_id, &sealed_secret)?.plaintext;
+        let codes = self.factor_keys.open(user_id, &sealed_codes)?.plaintext;
+        let codes = String::from_utf8(codes)
+            .map_err(|error| AuthError::Unexpected(error.into()))?
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        setup_view(secret, codes, &principal.username).map(Some)
+    }
+
+    /// Turns the factor on with the first code the app shows; from then on every
+    /// sign-in asks for a code. The recovery codes shown during set-up become the only
+    /// ones, kept as hashes.
+    #[tracing::instrument(name = "confirm totp", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn confirm_totp(
+        &self,
+        principal: &Principal,
+        code: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        let digits = OneTimeCode::parse_totp(code)?;
+        let keys = LoginKeys::for_attempt(&principal.username, client);
+        self.login_throttle
+            .check(&keys, now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let factors = self.store.second_factors(&principal.user_id).await?;
+        let pending = match factors.totp {
+            Some(TotpRecord {
+                confirmed_at: Some(_),
+                ..
+            }) => return Err(AuthError::SecondFactorExists),
+            Some(TotpRecord {
+                sealed_secret,
+                sealed_recovery_codes: Some(sealed_codes),
+                confirmed_at: None,
+                ..
+            }) => (sealed_secret, sealed_codes),
+            _ => return Err(AuthError::NotFound("authenticator set-up in progress")),
+        };
+        let user_id = &principal.user_id;
+        let secret = self.factor_keys.open(user_id, &pending.0)?.plaintext;
+        let Some(step) = step_of(&totp_of(secret, &principal.username)?, &digits, now) else {
+            self.login_throttle.record_failure(&keys, now);
+            return Err(AuthError::InvalidCode);
+        };
+        let codes = self.factor_keys.open(user_id, &pending.1)?.plaintext;
+        let hashes = String::from_utf8(codes)
+            .map_err(|error| AuthError::Unexpected(error.into()))?
+            .lines()
+            .filter_map(|code| match OneTimeCode::parse(code) {
+                Ok(OneTimeCode::Recovery(hash)) => Some(hash),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        if !self.store.confirm_totp(user_id, step, &hashes, now).await? {
+            return Err(AuthError::NotFound("authenticator set-up in progress"));
+        }
+        self.audit(
+            "totp_enabled",
+            AuditActor::Principal(principal),
+            client,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Turns two-step sign-in off: needs the password (counted like a sign-in), removes
+    /// the app and every recovery code, and ends every other session of the user.
+    #[tracing::instrument(name = "remove second factors", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn remove_second_factors(
+        &self,
+        principal: &Principal,
+        current_password: String,
+        client: &ClientInfo,
+    ) -> AuthResult<u64> {
+        let user = self
+            .confirm_current_password(principal, current_password, client)
+            .await?;
+        if !self.store.remove_second_factors(&user.id).await? {
+            return Err(AuthError::NotFound("second factor"));
+        }
+        let ended = self
+            .store
+            .revoke_user_sessions(&user.id, Some(&principal.session_id), self.now())
+            .await?;
+        self.audit(
+            "second_factors_removed",
+            AuditActor::User(&user),
+            client,
+            None,
+        )
+        .await;
+        Ok(ended)
+    }
+
+    /// An admin's reset for a user who lost their app and codes: the factors go and so
+    /// does every session of that user (whoever holds one may be the reason for it).
+    #[tracing::instrument(name = "reset second factors", skip_all, fields(%user_id, by = %admin.principal().user_id))]
+    pub async fn reset_second_factors(
+        &self,
+        admin: &AdminPrincipal,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<u64> {
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?;
+        match self.store.remove_second_factors(&user.id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(AuthError::NotFound("second factor")),
+            Err(StoreError::NotFound) => return Err(AuthError::NotFound("user")),
+            Err(error) => return Err(error.into()),
+        }
+        let ended = self
+            .store
+            .revoke_user_sessions(&user.id, None, self.now())
+            .await?;
+        let detail = format!("by {}", admin.principal().username);
+        self.audit(
+            "second_factors_reset",
+            AuditActor::User(&user),
+            client,
+            Some(&detail),
+        )
+        .await;
+        Ok(ended)
+    }
+}
+
+fn setup_view(
+    secret: Vec<u8>,
+    recovery_codes: Vec<String>,
+    username: &str,
+) -> AuthResult<TotpSetupView> {
+    let totp = totp_of(secret, username)?;
+    let otpauth_uri = totp
+        .to_url()
+        .map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
+    let qr_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
+        .map_err(|error| AuthError::Unexpected(error.to_string().into()))?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    // Inline in HTML: the XML declaration has no place there.
+    let qr_svg = match qr_svg.find("<svg") {
+        Some(start) => qr_svg[start..].to_owned(),
+        None => qr_svg,
+    };
+    Ok(TotpSetupView {
+        secret: totp.secret().to_base32(),
+        otpauth_uri,
+        qr_svg,
+        recovery_codes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 20] = *b"12345678901234567890";
+
+    fn code_at(time: i64) -> String {
+        totp_of(SECRET.to_vec(), "ada")
+            .unwrap()
+            .generate(time as u64)
+            .to_string()
+    }
+
+    #[test]
+    fn the_rfc_6238_test_vector_holds() {
+        // RFC 6238 appendix B, SHA-1, T = 59: 94287082 — the six-digit code is its tail.
+        assert_eq!(code_at(59), "287082");
+    }
+
+    #[test]
+    fn a_code_is_good_for_its_step_and_one_step_either_side_only() {
+        let totp = totp_of(SECRET.to_vec(), "ada").unwrap();
+        let now = 1_800_000_015;
+        let step = now / 30;
+        let code = code_at(now);
+        assert_eq!(step_of(&totp, &code, now), Some(step));
+        assert_eq!(step_of(&totp, &code, now + 30), Some(step));
+        assert_eq!(step_of(&totp, &code, now - 30), Some(step));
+        assert_eq!(step_of(&totp, &code, now + 60), None);
+        assert_eq!(step_of(&totp, &code, now - 60), None);
+        assert_eq!(
+            step_of(&totp, "000000", now).filter(|_| code != "000000"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_setup_shows_a_scannable_uri_an_inline_svg_and_the_codes() {
+        let view = setup_view(SECRET.to_vec(), vec!["aaaa-bbbb-cccc-dddd".into()], "ada").unwrap();
+        assert!(
+            view.otpauth_uri
+                .starts_with("otpauth://totp/Gatehouse:ada?")
+        );
+        assert!(
+            view.otpauth_uri
+                .contains(&format!("secret={}", view.secret))
+        );
+        assert!(view.qr_svg.starts_with("<svg"));
+        assert!(!view.qr_svg.contains("<script"));
+        assert_eq!(view.recovery_codes.len(), 1);
+    }
+}

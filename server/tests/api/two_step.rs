@@ -1,0 +1,594 @@
+//! Two-step sign-in: setting up an authenticator app, signing in with a code or a
+//! recovery code, and every way to get it wrong.
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use server::clock::Clock;
+use totp_rs::{Builder, Secret};
+
+use crate::helpers::{PASSWORD, TestApp, Tokens, error_code, spawn_app, spawn_app_with, tokens_of};
+
+/// The code an authenticator app with `secret` shows at `at`.
+fn code_at(secret: &str, at: i64) -> String {
+    Builder::new()
+        .with_secret(Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap()
+        .generate(at as u64)
+        .to_string()
+}
+
+struct Enrolled {
+    secret: String,
+    recovery_codes: Vec<String>,
+}
+
+impl TestApp {
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    async fn post_json_bearer(&self, path: &str, bearer: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sets up and confirms an app for the holder of `tokens`, then moves the clock on
+    /// one step, so that the next code is not the (spent) confirming one.
+    async fn enrol(&self, tokens: &Tokens) -> Enrolled {
+        let started = self
+            .post_bearer("/auth/two-step/totp", &tokens.access)
+            .await;
+        assert_eq!(started.status(), StatusCode::CREATED);
+        assert_eq!(started.headers()["cache-control"], "no-store");
+        let setup: Value = started.json().await.unwrap();
+        let secret = setup["secret"].as_str().unwrap().to_owned();
+        let recovery_codes: Vec<String> = setup["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|code| code.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(recovery_codes.len(), 10);
+        assert!(setup["qr_svg"].as_str().unwrap().starts_with("<svg"));
+        let confirmed = self
+            .post_json_bearer(
+                "/auth/two-step/totp/confirm",
+                &tokens.access,
+                &json!({"code": code_at(&secret, self.now())}),
+            )
+            .await;
+        assert_eq!(confirmed.status(), StatusCode::OK);
+        let status: Value = confirmed.json().await.unwrap();
+        assert_eq!(status, json!({"totp": "on", "recovery_codes_left": 10}));
+        self.clock.shift(30);
+        Enrolled {
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// A right password on an account with a factor: the ticket.
+    async fn step_up(&self, username: &str) -> String {
+        let response = self.login_response(username, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["mfa_required"], true, "{body}");
+        assert!(
+            body.get("access_token").is_none(),
+            "tokens before the second step: {body}"
+        );
+        assert_eq!(body["methods"], json!(["totp", "recovery_code"]));
+        body["ticket"].as_str().unwrap().to_owned()
+    }
+
+    async fn second_step(&self, ticket: &str, code: &str) -> Response {
+        self.post_json(
+            "/auth/login/second-factor",
+            &json!({"ticket": ticket, "code": code}),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn once_an_app_is_confirmed_a_password_alone_gets_a_ticket_and_the_code_gets_tokens() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    // Set up but unconfirmed: the password alone still signs in.
+    app.post_bearer("/auth/two-step/totp", &tokens.access).await;
+    app.login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+
+    let ticket = app.step_up("ada").await;
+    let signed_in = app
+        .second_step(&ticket, &code_at(&enrolled.secret, app.now()))
+        .await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    assert_eq!(signed_in.headers()["cache-control"], "no-store");
+    let fresh = tokens_of(signed_in.json().await.unwrap());
+    let me = app.get("/auth/me", Some(&fresh.access)).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let status: Value = app
+        .get("/auth/two-step", Some(&fresh.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["totp"], "on");
+}
+
+#[tokio::test]
+async fn a_code_is_accepted_once_and_a_replay_is_refused() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let code = code_at(&enrolled.secret, app.now());
+    let first = app.second_step(&app.step_up("ada").await, &code).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    // Seen over the shoulder and typed again within its 30 seconds: refused.
+    let replayed = app.second_step(&app.step_up("ada").await, &code).await;
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(replayed).await, "invalid_code");
+    // So is the code the app showed one step earlier, though still within the drift.
+    let earlier = code_at(&enrolled.secret, app.now() - 30);
+    let stale = app.second_step(&app.step_up("ada").await, &earlier).await;
+    assert_eq!(error_code(stale).await, "invalid_code");
+    app.clock.shift(30);
+    let next = app
+        .second_step(
+            &app.step_up("ada").await,
+            &code_at(&enrolled.secret, app.now()),
+        )
+        .await;
+    assert_eq!(next.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_ticket_completes_one_sign_in_and_dies_after_five_minutes() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let ticket = app.step_up("ada").await;
+    // A wrong code leaves the ticket usable.
+    let wrong = app.second_step(&ticket, "000000").await;
+    if code_at(&enrolled.secret, app.now()) != "000000" {
+        assert_eq!(error_code(wrong).await, "invalid_code");
+    }
+    let used = app
+        .second_step(&ticket, &code_at(&enrolled.secret, app.now()))
+        .await;
+    assert_eq!(used.status(), StatusCode::OK);
+    app.clock.shift(30);
+    let reused = app
+        .second_step(&ticket, &code_at(&enrolled.secret, app.now()))
+        .await;
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(reused).await, "invalid_step_up");
+
+    let late = app.step_up("ada").await;
+    app.clock.shift(301);
+    let expired = app
+        .second_step(&late, &code_at(&enrolled.secret, app.now()))
+        .await;
+    assert_eq!(error_code(expired).await, "invalid_step_up");
+    for garbage in [
+        "",
+        "su_short",
+        "rt_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "'; --",
+    ] {
+        let refused = app.second_step(garbage, "123456").await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{garbage:?}");
+        assert_eq!(error_code(refused).await, "invalid_step_up");
+    }
+}
+
+#[tokio::test]
+async fn parallel_completions_of_one_ticket_sign_in_exactly_once() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let ticket = app.step_up("ada").await;
+    let code = code_at(&enrolled.secret, app.now());
+    let other_ticket = app.step_up("ada").await;
+    // Eight tabs with the same ticket and code.
+    let attempts = futures::future::join_all((0..8).map(|_| app.second_step(&ticket, &code))).await;
+    let statuses: Vec<StatusCode> = attempts.iter().map(Response::status).collect();
+    let signed_in = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(signed_in, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    // A recovery code on the used ticket is refused before it is spent.
+    let late = app.second_step(&ticket, &enrolled.recovery_codes[1]).await;
+    assert_eq!(error_code(late).await, "invalid_step_up");
+    let other = app
+        .second_step(&other_ticket, &enrolled.recovery_codes[1])
+        .await;
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_code_of_another_account_is_refused() {
+    let app = spawn_app().await;
+    let ada = app.signup_and_login("ada").await;
+    let bob = app.signup_and_login("bob").await;
+    app.enrol(&ada).await;
+    let bobs = app.enrol(&bob).await;
+    let ticket = app.step_up("ada").await;
+    let refused = app
+        .second_step(&ticket, &code_at(&bobs.secret, app.now()))
+        .await;
+    assert_eq!(error_code(refused).await, "invalid_code");
+    let bobs_recovery = app.second_step(&ticket, &bobs.recovery_codes[0]).await;
+    assert_eq!(error_code(bobs_recovery).await, "invalid_code");
+    // Bob's code is still his to use.
+    let bobs_ticket = app.step_up("bob").await;
+    let his = app.second_step(&bobs_ticket, &bobs.recovery_codes[0]).await;
+    assert_eq!(his.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_the_account_as_wrong_passwords_do() {
+    let app = spawn_app_with(|config| {
+        config.throttle.login_failures_per_account = 3;
+    })
+    .await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let right = code_at(&enrolled.secret, app.now());
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
+    let ticket = app.step_up("ada").await;
+    for _ in 0..3 {
+        let refused = app.second_step(&ticket, wrong).await;
+        assert_eq!(error_code(refused).await, "invalid_code");
+    }
+    // Locked: the right code now waits, and so does the password.
+    let locked = app.second_step(&ticket, &right).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.headers().contains_key("retry-after"));
+    let password = app.login_response("ada", PASSWORD).await;
+    assert_eq!(password.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_password_step_does_not_clear_the_count_of_wrong_codes() {
+    let app = spawn_app_with(|config| {
+        config.throttle.login_failures_per_account = 3;
+    })
+    .await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let right = code_at(&enrolled.secret, app.now());
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
+    for _ in 0..2 {
+        let ticket = app.step_up("ada").await;
+        let refused = app.second_step(&ticket, wrong).await;
+        assert_eq!(error_code(refused).await, "invalid_code");
+    }
+    let ticket = app.step_up("ada").await;
+    assert_eq!(
+        error_code(app.second_step(&ticket, wrong).await).await,
+        "invalid_code"
+    );
+    let locked = app.second_step(&ticket, &right).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_recovery_code_signs_in_once() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let code = enrolled.recovery_codes[3].to_uppercase().replace('-', " ");
+    let used = app.second_step(&app.step_up("ada").await, &code).await;
+    assert_eq!(used.status(), StatusCode::OK);
+    let fresh = tokens_of(used.json().await.unwrap());
+    let again = app
+        .second_step(&app.step_up("ada").await, &enrolled.recovery_codes[3])
+        .await;
+    assert_eq!(error_code(again).await, "invalid_code");
+    let status: Value = app
+        .get("/auth/two-step", Some(&fresh.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["recovery_codes_left"], 9);
+}
+
+#[tokio::test]
+async fn malformed_codes_and_bodies_get_a_4xx() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    app.enrol(&tokens).await;
+    let ticket = app.step_up("ada").await;
+    for garbage in ["", "12345", "1234567", "abc", "x".repeat(5000).as_str()] {
+        let refused = app.second_step(&ticket, garbage).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{garbage:?}"
+        );
+        assert_eq!(error_code(refused).await, "invalid_input");
+    }
+    for body in [
+        json!({"ticket": ticket}),
+        json!({"ticket": 1, "code": []}),
+        json!([]),
+    ] {
+        let refused = app.post_json("/auth/login/second-factor", &body).await;
+        assert!(refused.status().is_client_error(), "{body}");
+        error_code(refused).await;
+    }
+    let not_json = app.post_raw("/auth/login/second-factor", "{").await;
+    assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    let confirm = app
+        .post_json_bearer(
+            "/auth/two-step/totp/confirm",
+            &tokens.access,
+            &json!({"code": "12"}),
+        )
+        .await;
+    assert_eq!(confirm.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn setting_up_needs_a_session_and_cannot_start_again_once_on() {
+    let app = spawn_app().await;
+    let anonymous = app
+        .client
+        .post(app.url("/auth/two-step/totp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let tokens = app.signup_and_login("ada").await;
+    let nothing = app
+        .post_json_bearer(
+            "/auth/two-step/totp/confirm",
+            &tokens.access,
+            &json!({"code": "123456"}),
+        )
+        .await;
+    assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
+    app.enrol(&tokens).await;
+    let again = app.post_bearer("/auth/two-step/totp", &tokens.access).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(again).await, "second_factor_exists");
+    let shown = app.get("/auth/two-step/totp", Some(&tokens.access)).await;
+    assert_eq!(
+        shown.status(),
+        StatusCode::NOT_FOUND,
+        "no secret is shown once on"
+    );
+}
+
+#[tokio::test]
+async fn turning_it_off_needs_the_password_and_ends_the_other_sessions() {
+    let app = spawn_app().await;
+    let here = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&here).await;
+    let elsewhere = app
+        .second_step(
+            &app.step_up("ada").await,
+            &code_at(&enrolled.secret, app.now()),
+        )
+        .await;
+    let elsewhere = tokens_of(elsewhere.json().await.unwrap());
+    let wrong = app
+        .post_json_bearer(
+            "/auth/two-step/remove",
+            &here.access,
+            &json!({"current_password": "not the password"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let removed = app
+        .post_json_bearer(
+            "/auth/two-step/remove",
+            &here.access,
+            &json!({"current_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let body: Value = removed.json().await.unwrap();
+    assert_eq!(body["sessions_ended"], 1);
+    assert_eq!(
+        app.get("/auth/me", Some(&elsewhere.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/auth/me", Some(&here.access)).await.status(),
+        StatusCode::OK
+    );
+    // The password alone signs in again.
+    app.login("ada").await;
+}
+
+#[tokio::test]
+async fn an_admin_reset_removes_the_factors_ends_the_sessions_and_is_audited() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let ada = app.signup_and_login("ada").await;
+    app.enrol(&ada).await;
+    let me: Value = app
+        .get("/auth/me", Some(&ada.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/auth/admin/users/{}/two-step", me["id"].as_str().unwrap());
+    let by_user = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&ada.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_user.status(), StatusCode::FORBIDDEN);
+    let reset = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/auth/me", Some(&ada.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.login("ada").await;
+    let audit: Value = app
+        .get(
+            "/auth/admin/audit?kind=second_factors_reset",
+            Some(&admin.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["total"], 1, "{audit}");
+    assert_eq!(audit["items"][0]["detail"], "by root");
+    let unknown = app
+        .client
+        .delete(app.url("/auth/admin/users/nobody/two-step"))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_market_login_asks_for_the_second_step_too() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    app.enrol(&tokens).await;
+    let response = app
+        .post_json(
+            "/market/api/login",
+            &json!({"username": "ada", "password": PASSWORD}),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["mfa_required"], true);
+    assert!(body.get("access_token").is_none());
+}
+
+#[tokio::test]
+async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
+    let app = spawn_app().await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let form = |path: &str, body: String, cookie: Option<String>| {
+        let mut request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .header("origin", &app.address)
+            .body(body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let password = form(
+        "/api/login",
+        format!(
+            "username=ada&password={}&next=%2Fsessions",
+            PASSWORD.replace(' ', "+")
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(password.status().is_redirection(), "{}", password.status());
+    assert_eq!(
+        password.headers()["location"],
+        "/login/code?next=%2Fsessions"
+    );
+    let cookies: Vec<String> = password
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies.len(), 1, "no session before the code: {cookies:?}");
+    let step_up = &cookies[0];
+    assert!(step_up.starts_with("gatehouse_step_up=su_"), "{step_up}");
+    assert!(
+        step_up.contains("HttpOnly") && step_up.contains("SameSite=Strict"),
+        "{step_up}"
+    );
+    let pair = step_up.split(';').next().unwrap().to_owned();
+
+    let wrong = form(
+        "/api/second_factor",
+        "code=abc&next=%2Fsessions".into(),
+        Some(pair.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        wrong.headers()["location"],
+        "/login/code?next=%2Fsessions&error=invalid_input"
+    );
+    let without_ticket = form("/api/second_factor", "code=123456".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        without_ticket.headers()["location"],
+        "/login?error=invalid_step_up"
+    );
+    let code = code_at(&enrolled.secret, app.now());
+    let signed_in = form(
+        "/api/second_factor",
+        format!("code={code}&next=%2Fsessions"),
+        Some(pair),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_in.headers()["location"], "/sessions");
+    let set: Vec<&str> = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert!(
+        set.iter().any(|c| c.starts_with("gatehouse_step_up=;")),
+        "{set:?}"
+    );
+    assert!(
+        set.iter().any(|c| c.starts_with("gatehouse_access=ey")),
+        "{set:?}"
+    );
+    assert!(
+        set.iter().any(|c| c.starts_with("gatehouse_refresh=rt_")),
+        "{set:?}"
+    );
+    // The code page itself renders without JavaScript.
+    let page = app.get("/login/code", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("name=\"code\""));
+}
