@@ -9,7 +9,10 @@ use http::request::Parts;
 
 use crate::{
     error::AppError,
-    model::{AuditPage, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer},
+    model::{
+        AuditPage, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView,
+        Viewer,
+    },
 };
 
 /// Tokens issued to a browser; they go into HttpOnly cookies and nowhere else.
@@ -133,6 +136,39 @@ pub trait AuthBackend: Send + Sync + 'static {
         access: Option<&str>,
         current_password: String,
     ) -> Result<u64, AppError>;
+
+    /// Starts a passkey ceremony: the options for the browser (JSON), the id of its
+    /// server-side half (for an HttpOnly cookie), and its lifetime in seconds.
+    async fn begin_passkey_registration(
+        &self,
+        access: Option<&str>,
+    ) -> Result<(String, String, i64), AppError>;
+    async fn finish_passkey_registration(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        ceremony: &str,
+        credential: String,
+        name: String,
+    ) -> Result<(), AppError>;
+    async fn begin_passkey_sign_in(
+        &self,
+        request: &Parts,
+    ) -> Result<(String, String, i64), AppError>;
+    async fn finish_passkey_sign_in(
+        &self,
+        request: &Parts,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<IssuedSession, AppError>;
+    async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError>;
+    async fn remove_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: String,
+        current_password: String,
+    ) -> Result<(), AppError>;
 
     async fn list_users(
         &self,

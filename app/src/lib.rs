@@ -41,6 +41,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Both name the build's content-hashed files when it wrote them.
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options islands=true islands_router=true/>
+                // Passkey ceremonies (see `pages::passkeys`); its handlers are delegated
+                // from the document, so pages patched in by the islands router work too.
+                <script type="module" src="/passkeys.js"></script>
                 <MetaTags/>
             </head>
             <body>
@@ -80,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") ssr=SsrMode::Async view=|| view! { <Title text=""/><pages::home::HomePage/> }/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=|| view! { <Title text="Sign in"/><pages::sign_in::LoginPage/> }/>
                     <Route path=path!("login/code") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::CodePage/> }/>
+                    <Route path=path!("account/passkeys") ssr=SsrMode::Async view=|| view! { <Title text="Passkeys"/><pages::passkeys::PasskeysPage/> }/>
                     <Route path=path!("account/two-step") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::TwoStepPage/> }/>
                     <Route path=StaticSegment("signup") ssr=SsrMode::Async view=|| view! { <Title text="Create an account"/><pages::sign_in::SignupPage/> }/>
                     <Route path=StaticSegment("dashboard") ssr=SsrMode::Async view=|| view! { <Title text="Dashboard"/><pages::dashboard::DashboardPage/> }/>

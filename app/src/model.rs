@@ -133,6 +133,12 @@ pub enum ErrorCode {
     InvalidStepUp,
     /// The account already has that second factor.
     SecondFactorExists,
+    /// A passkey ceremony is unknown, used or expired: start it again.
+    InvalidCeremony,
+    /// A passkey's answer did not verify (or the passkey is not registered).
+    InvalidPasskey,
+    /// That passkey is registered already.
+    PasskeyExists,
     Throttled,
     Busy,
     StoreUnavailable,
@@ -142,7 +148,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -166,6 +172,9 @@ impl ErrorCode {
         ErrorCode::InvalidCode,
         ErrorCode::InvalidStepUp,
         ErrorCode::SecondFactorExists,
+        ErrorCode::InvalidCeremony,
+        ErrorCode::InvalidPasskey,
+        ErrorCode::PasskeyExists,
         ErrorCode::Throttled,
         ErrorCode::Busy,
         ErrorCode::StoreUnavailable,
@@ -199,6 +208,9 @@ impl ErrorCode {
             ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::InvalidStepUp => "invalid_step_up",
             ErrorCode::SecondFactorExists => "second_factor_exists",
+            ErrorCode::InvalidCeremony => "invalid_ceremony",
+            ErrorCode::InvalidPasskey => "invalid_passkey",
+            ErrorCode::PasskeyExists => "passkey_exists",
             ErrorCode::Throttled => "throttled",
             ErrorCode::Busy => "busy",
             ErrorCode::StoreUnavailable => "store_unavailable",
@@ -224,7 +236,9 @@ impl ErrorCode {
             | ErrorCode::InvalidRefreshToken
             | ErrorCode::RefreshTokenReused
             | ErrorCode::InvalidCode
-            | ErrorCode::InvalidStepUp => 401,
+            | ErrorCode::InvalidStepUp
+            | ErrorCode::InvalidCeremony
+            | ErrorCode::InvalidPasskey => 401,
             ErrorCode::Forbidden
             | ErrorCode::AccountDisabled
             | ErrorCode::EmailNotVerified
@@ -234,7 +248,8 @@ impl ErrorCode {
             ErrorCode::UsernameTaken
             | ErrorCode::EmailTaken
             | ErrorCode::LastAdmin
-            | ErrorCode::SecondFactorExists => 409,
+            | ErrorCode::SecondFactorExists
+            | ErrorCode::PasskeyExists => 409,
             ErrorCode::InvalidLink => 410,
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -283,6 +298,11 @@ impl ErrorCode {
             ErrorCode::InvalidCode => "That code is wrong or was already used.",
             ErrorCode::InvalidStepUp => "That sign-in has expired. Please sign in again.",
             ErrorCode::SecondFactorExists => "Two-step sign-in is already on.",
+            ErrorCode::InvalidCeremony => {
+                "That took too long or was already done. Please try again."
+            }
+            ErrorCode::InvalidPasskey => "That passkey was not accepted.",
+            ErrorCode::PasskeyExists => "That passkey is registered already.",
             ErrorCode::NotFound => "That no longer exists.",
             ErrorCode::InvalidToken
             | ErrorCode::MissingToken
@@ -336,6 +356,17 @@ pub struct TotpSetupView {
     /// The `otpauth://` URI as an SVG QR code, made on the server.
     pub qr_svg: String,
     pub recovery_codes: Vec<String>,
+}
+
+/// One of a user's passkeys, as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PasskeyView {
+    /// The credential id (unpadded base64url).
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// Who is signed in, as the browser may know it: no token, only facts.

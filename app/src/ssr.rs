@@ -60,6 +60,37 @@ pub fn clear_step_up_cookie(policy: CookiePolicy) {
     ));
 }
 
+/// A passkey ceremony's id between its start and its finish: HttpOnly and `Strict`, so
+/// only the browser that started it can finish it.
+pub const CEREMONY_COOKIE: &str = "gatehouse_passkey";
+
+pub fn presented_ceremony(request: &Parts) -> Option<String> {
+    CookieJar::from_headers(&request.headers)
+        .get(CEREMONY_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+pub fn set_ceremony_cookie(id: String, max_age_secs: i64, policy: CookiePolicy) {
+    append(cookie(
+        CEREMONY_COOKIE,
+        id,
+        max_age_secs,
+        SameSite::Strict,
+        policy,
+    ));
+}
+
+pub fn clear_ceremony_cookie(policy: CookiePolicy) {
+    append(cookie(
+        CEREMONY_COOKIE,
+        String::new(),
+        0,
+        SameSite::Strict,
+        policy,
+    ));
+}
+
 pub fn presented(request: &Parts) -> PresentedTokens {
     let jar = CookieJar::from_headers(&request.headers);
     let value = |name: &str| {

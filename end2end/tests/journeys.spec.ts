@@ -49,14 +49,14 @@ test("a visitor is sent to the login page and back to where they were going", as
   await expect(page).toHaveURL(/\/login\?next=\/account$/);
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   // The login page's own URL ends in "/account" too: compare the path.
   await expect(page).toHaveURL((url) => url.pathname === "/account");
 
   await page.goto("/login?next=https://evil.example/");
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
 });
 

@@ -40,7 +40,7 @@ async function forgotAndReset(page: Page, username: string, email: string) {
   // The old password is gone, the new one signs in.
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(NEW_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
 
   // The link worked once: opened again, it says so instead of failing.

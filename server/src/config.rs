@@ -166,6 +166,8 @@ pub struct Config {
     /// The keys second-factor secrets are sealed with (`id:base64,…`, the first seals);
     /// unset: the `factor-keys` file in the data directory, made on first start.
     pub factor_keys: Option<String>,
+    /// The origin passkeys belong to (their relying party); unset: the public URL.
+    pub passkey_origin: Option<String>,
 }
 
 impl Config {
@@ -195,6 +197,7 @@ impl Config {
             bootstrap_admin: None,
             mail: MailConfig::default(),
             factor_keys: None,
+            passkey_origin: None,
         }
     }
 
@@ -343,6 +346,15 @@ impl Config {
                 });
             }
             config.factor_keys = Some(keys);
+        }
+        if let Some(origin) = var("GATEHOUSE_PASSKEY_ORIGIN") {
+            if let Err(message) = crate::auth::passkey_relying_party(&origin) {
+                return Err(ConfigError::Invalid {
+                    name: "GATEHOUSE_PASSKEY_ORIGIN",
+                    message,
+                });
+            }
+            config.passkey_origin = Some(origin);
         }
         if let Some(flag) = var("GATEHOUSE_HTTPS") {
             config.https = boolean(&flag, "GATEHOUSE_HTTPS")?;

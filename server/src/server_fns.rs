@@ -8,8 +8,8 @@ use app::{
     backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
     model::{
-        AuditPage, ErrorCode, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView,
-        Viewer,
+        AuditPage, ErrorCode, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
+        UserView, Viewer,
     },
 };
 use async_trait::async_trait;
@@ -24,8 +24,8 @@ use axum::{
 use crate::{
     api::{MAX_BODY_BYTES, error::ApiError, extract::client_info},
     auth::{
-        AdminPrincipal, AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignIn,
-        SignupRequest,
+        AdminPrincipal, AuthError, AuthService, Ceremony, ClientInfo, IssuedTokens, Principal,
+        SignIn, SignupRequest,
     },
     config::Config,
     domain::PageRequest,
@@ -123,6 +123,15 @@ impl WebBackend {
             },
         }
     }
+}
+
+/// A ceremony as the browser door hands it on: options (JSON), id, lifetime.
+fn ceremony_parts(ceremony: Ceremony) -> (String, String, i64) {
+    (
+        ceremony.options.to_string(),
+        ceremony.id,
+        ceremony.expires_in,
+    )
 }
 
 fn app_error(error: AuthError) -> AppError {
@@ -235,6 +244,87 @@ impl AuthBackend for WebBackend {
         self.auth
             .confirm_totp(&principal, &code, &self.client(request))
             .await
+            .map_err(app_error)
+    }
+
+    async fn begin_passkey_registration(
+        &self,
+        access: Option<&str>,
+    ) -> Result<(String, String, i64), AppError> {
+        let principal = self.principal(access).await?;
+        let ceremony = self
+            .auth
+            .begin_passkey_registration(&principal)
+            .await
+            .map_err(app_error)?;
+        Ok(ceremony_parts(ceremony))
+    }
+
+    async fn finish_passkey_registration(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        ceremony: &str,
+        credential: String,
+        name: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .finish_passkey_registration(
+                &principal,
+                ceremony,
+                &credential,
+                &name,
+                &self.client(request),
+            )
+            .await
+            .map(|_| ())
+            .map_err(app_error)
+    }
+
+    async fn begin_passkey_sign_in(
+        &self,
+        request: &Parts,
+    ) -> Result<(String, String, i64), AppError> {
+        let ceremony = self
+            .auth
+            .begin_passkey_sign_in(&self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(ceremony_parts(ceremony))
+    }
+
+    async fn finish_passkey_sign_in(
+        &self,
+        request: &Parts,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<IssuedSession, AppError> {
+        let issued = self
+            .auth
+            .finish_passkey_sign_in(ceremony, &credential, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(self.issued(issued))
+    }
+
+    async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth.passkeys(&principal).await.map_err(app_error)
+    }
+
+    async fn remove_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: String,
+        current_password: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .remove_passkey(&principal, &id, current_password, &self.client(request))
+            .await
+            .map(|_| ())
             .map_err(app_error)
     }
 

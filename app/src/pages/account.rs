@@ -91,6 +91,9 @@ fn Account(viewer: Viewer) -> impl IntoView {
             <p>"Signed in as " <strong>{viewer.user.username.clone()}</strong> "."</p>
             <EmailSection user=viewer.user/>
             <TwoStepSection/>
+            <h2>"Passkeys"</h2>
+            <p>"Sign in with your device's screen lock instead of a password. "
+                <a href="/account/passkeys">"Manage your passkeys"</a></p>
             <h2>"Change your password"</h2>
             <p class="hint">"Changing it signs you out on every other device."</p>
             <ChangePasswordForm returned_error=password_form_error()/>

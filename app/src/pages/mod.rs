@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod dashboard;
 pub mod home;
+pub mod passkeys;
 pub mod recovery;
 pub mod sessions;
 pub mod sign_in;

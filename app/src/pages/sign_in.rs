@@ -26,7 +26,8 @@ pub fn LoginPage() -> impl IntoView {
         <section class="card narrow" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
-            <LoginForm next returned_error=query_error()/>
+            <LoginForm next=next.clone() returned_error=query_error()/>
+            <crate::pages::passkeys::PasskeySignIn next/>
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </section>

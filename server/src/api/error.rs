@@ -102,6 +102,9 @@ impl From<AuthError> for ApiError {
             },
             InvalidStepUp => ApiError::new(ErrorCode::InvalidStepUp, message),
             SecondFactorExists => ApiError::new(ErrorCode::SecondFactorExists, message),
+            InvalidCeremony => ApiError::new(ErrorCode::InvalidCeremony, message),
+            InvalidPasskey => ApiError::new(ErrorCode::InvalidPasskey, message),
+            PasskeyExists => ApiError::new(ErrorCode::PasskeyExists, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
                 ..ApiError::new(ErrorCode::Throttled, message)

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod market;
 mod meta;
+pub mod passkeys;
 pub mod recovery;
 pub mod two_step;
 
@@ -39,6 +40,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "sessions", description = "Your signed-in devices"),
         (name = "recovery", description = "Email verification and password reset by mailed links"),
         (name = "two-step", description = "Second factors: an authenticator app (TOTP) and recovery codes"),
+        (name = "passkeys", description = "Passkeys (WebAuthn): register them, sign in with one"),
         (name = "admin", description = "Admins only"),
         (name = "market", description = "The /market/api paths of the MongoDB ancestor"),
         (name = "operations", description = "Health and public keys"),
@@ -86,6 +88,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_step::confirm_totp))
         .routes(routes!(two_step::remove))
         .routes(routes!(two_step::admin_reset))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::begin_registration))
+        .routes(routes!(passkeys::finish_registration))
+        .routes(routes!(passkeys::remove))
+        .routes(routes!(passkeys::begin_sign_in))
+        .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(auth::admin_list_users))
         .routes(routes!(auth::admin_update_user))
         .routes(routes!(auth::admin_audit));

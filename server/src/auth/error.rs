@@ -42,6 +42,12 @@ pub enum AuthError {
     InvalidStepUp,
     #[error("Two-step sign-in with an authenticator app is already on for this account.")]
     SecondFactorExists,
+    #[error("This passkey ceremony is unknown, used or expired. Please try again.")]
+    InvalidCeremony,
+    #[error("The passkey was not accepted.")]
+    InvalidPasskey,
+    #[error("This passkey is registered already.")]
+    PasskeyExists,
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
     /// Too much work is queued already (password hashing); the caller may retry soon.

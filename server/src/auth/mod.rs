@@ -9,6 +9,7 @@
 //! - `admin`: the one role check (`AdminPrincipal`) and what only admins may do;
 //! - `recovery`: email verification, password reset by mail, the account's address;
 //! - `second_factor`: TOTP, recovery codes, and the second step of a sign-in;
+//! - `passkey`: WebAuthn registration and passkey sign-in;
 //! - `audit`: the security event log;
 //! - `operator`: what the CLI does beside a running server;
 //! - `token`, `password`, `throttle`, `sealing`: the mechanisms underneath.
@@ -20,6 +21,7 @@ mod audit;
 pub mod error;
 mod login;
 pub mod operator;
+mod passkey;
 pub mod password;
 mod recovery;
 pub mod sealing;
@@ -33,6 +35,7 @@ pub use account::SignupRequest;
 pub use admin::AdminPrincipal;
 pub use error::{AuthError, TokenProblem};
 pub use login::{IssuedTokens, SignIn};
+pub use passkey::{Ceremony, relying_party as passkey_relying_party};
 pub use second_factor::StepUp;
 pub use service::{AuthService, ClientInfo, view_of};
 

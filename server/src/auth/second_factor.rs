@@ -334,8 +334,9 @@ impl AuthService {
         Ok(ended)
     }
 
-    /// An admin's reset for a user who lost their app and codes: the factors go and so
-    /// does every session of that user (whoever holds one may be the reason for it).
+    /// An admin's reset for a user who lost their app, codes or passkeys: the app, the
+    /// recovery codes and every passkey go, and so does every session of that user
+    /// (whoever holds one may be the reason for it).
     #[tracing::instrument(name = "reset second factors", skip_all, fields(%user_id, by = %admin.principal().user_id))]
     pub async fn reset_second_factors(
         &self,
@@ -348,11 +349,13 @@ impl AuthService {
             .user_by_id(user_id)
             .await?
             .ok_or(AuthError::NotFound("user"))?;
-        match self.store.remove_second_factors(&user.id).await {
-            Ok(true) => {}
-            Ok(false) => return Err(AuthError::NotFound("second factor")),
+        let totp = match self.store.remove_second_factors(&user.id).await {
             Err(StoreError::NotFound) => return Err(AuthError::NotFound("user")),
-            Err(error) => return Err(error.into()),
+            outcome => outcome?,
+        };
+        let passkeys = self.store.remove_passkeys(&user.id, None).await?;
+        if !totp && passkeys == 0 {
+            return Err(AuthError::NotFound("second factor"));
         }
         let ended = self
             .store

@@ -72,6 +72,8 @@ pub struct AuthService {
     pub(super) recovery_limiter: WindowLimiter,
     pub(super) mail_limiter: WindowLimiter,
     pub(super) factor_keys: FactorKeys,
+    pub(super) webauthn: webauthn_rs::Webauthn,
+    pub(super) ceremony_limiter: WindowLimiter,
 }
 
 /// The keys every token operation needs, kept in the store so that every instance on it
@@ -129,6 +131,13 @@ impl AuthService {
         };
         let factor_keys = FactorKeys::load(config.factor_keys.as_deref(), &config.data_dir)
             .map_err(|error| AuthError::Unexpected(error.into()))?;
+        let webauthn = super::passkey::relying_party(
+            config
+                .passkey_origin
+                .as_deref()
+                .unwrap_or(&links.public_url),
+        )
+        .map_err(|error| AuthError::Unexpected(error.into()))?;
         let throttle = &config.throttle;
         let service = AuthService {
             store,
@@ -155,6 +164,8 @@ impl AuthService {
             ),
             mail_limiter: WindowLimiter::new(throttle.mails_per_account, throttle.window),
             factor_keys,
+            webauthn,
+            ceremony_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
         };
         match service.finish_start().await {
             Err(AuthError::Unavailable(error)) => {

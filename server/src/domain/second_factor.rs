@@ -8,8 +8,11 @@ use super::FieldError;
 
 /// What every step-up ticket starts with.
 pub const TICKET_PREFIX: &str = "su_";
+/// What every passkey ceremony's id starts with.
+pub const CEREMONY_PREFIX: &str = "pk_";
 
-/// SHA-256 of a step-up ticket, hex: the only form the stores keep.
+/// SHA-256 of a single-use server-side ticket (a step-up, or a passkey ceremony), hex:
+/// the only form the stores keep.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TicketHash(String);
 
@@ -20,8 +23,13 @@ impl TicketHash {
 
     /// Hashes a presented ticket, refusing anything not shaped like one.
     pub fn of_presented(ticket: &str) -> Option<TicketHash> {
+        Self::of_presented_with(TICKET_PREFIX, ticket)
+    }
+
+    /// Hashes a presented ticket made with `prefix`, refusing anything else.
+    pub fn of_presented_with(prefix: &str, ticket: &str) -> Option<TicketHash> {
         let ticket = ticket.trim();
-        super::stored::is_token_shaped(ticket, TICKET_PREFIX).then(|| TicketHash::of_issued(ticket))
+        super::stored::is_token_shaped(ticket, prefix).then(|| TicketHash::of_issued(ticket))
     }
 
     pub fn from_stored(hex: String) -> TicketHash {

@@ -202,6 +202,8 @@ contract!(
     a_recovery_code_works_once_even_when_presented_in_parallel,
     removing_second_factors_removes_the_app_and_every_code,
     a_step_up_ticket_is_taken_once_and_not_after_it_expires,
+    a_credential_belongs_to_one_account_and_is_listed_removed_and_updated,
+    a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expires,
 );
 
 mod factor_cases;
@@ -210,6 +212,8 @@ mod link_cases;
 
 mod cases {
     pub use super::factor_cases::{
+        a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expires,
+        a_credential_belongs_to_one_account_and_is_listed_removed_and_updated,
         a_recovery_code_works_once_even_when_presented_in_parallel,
         a_step_up_ticket_is_taken_once_and_not_after_it_expires,
         a_time_step_is_accepted_once_and_never_one_before_it,

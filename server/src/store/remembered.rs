@@ -27,10 +27,10 @@ use std::{
 use async_trait::async_trait;
 
 use super::{
-    AccessFacts, AccessStatus, AuditQuery, AuditRecord, LinkRecord, NewAuditEvent, NewEmail,
-    NewLink, NewSession, NewStepUp, NewTotp, NewUser, Page, Rotation, SecondFactors, SessionRecord,
-    StepUpRecord, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
-    UserRecord,
+    AccessFacts, AccessStatus, AuditQuery, AuditRecord, CeremonyPurpose, CeremonyRecord,
+    LinkRecord, NewAuditEvent, NewCeremony, NewEmail, NewLink, NewPasskey, NewSession, NewStepUp,
+    NewTotp, NewUser, Page, PasskeyRecord, Rotation, SecondFactors, SessionRecord, StepUpRecord,
+    Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery, UserRecord,
 };
 use crate::domain::{
     LinkHash, LinkPurpose, PasswordHashString, RecoveryCodeHash, RefreshHash, TicketHash,
@@ -519,6 +519,60 @@ impl Store for RememberedStore {
 
     async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
         self.shared.backend.take_step_up(hash, now).await
+    }
+
+    async fn add_passkey(&self, passkey: NewPasskey) -> StoreResult<()> {
+        self.shared.backend.add_passkey(passkey).await
+    }
+
+    async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRecord>> {
+        self.shared.backend.passkeys_of(user_id).await
+    }
+
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<PasskeyRecord>> {
+        self.shared
+            .backend
+            .passkey_by_credential(credential_id)
+            .await
+    }
+
+    async fn record_passkey_use(
+        &self,
+        credential_id: &str,
+        passkey: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.shared
+            .backend
+            .record_passkey_use(credential_id, passkey, now)
+            .await
+    }
+
+    async fn remove_passkeys(
+        &self,
+        user_id: &str,
+        credential_id: Option<&str>,
+    ) -> StoreResult<u64> {
+        self.shared
+            .backend
+            .remove_passkeys(user_id, credential_id)
+            .await
+    }
+
+    async fn create_ceremony(&self, ceremony: NewCeremony) -> StoreResult<()> {
+        self.shared.backend.create_ceremony(ceremony).await
+    }
+
+    async fn take_ceremony(
+        &self,
+        hash: &TicketHash,
+        purpose: CeremonyPurpose,
+        now: i64,
+    ) -> StoreResult<Option<CeremonyRecord>> {
+        self.shared.backend.take_ceremony(hash, purpose, now).await
     }
 }
 

@@ -11,6 +11,7 @@ mod helpers;
 mod instances;
 mod mailbox;
 mod meta;
+mod passkeys;
 mod processes;
 mod recovery;
 mod server_functions;

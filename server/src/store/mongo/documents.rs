@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     domain::{LinkPurpose, PasswordHashString},
     store::{
-        LinkRecord, NewLink, NewStepUp, NewUser, SecondFactors, SessionRecord, StepUpRecord,
-        TotpRecord, UserRecord,
+        CeremonyRecord, LinkRecord, NewCeremony, NewLink, NewPasskey, NewStepUp, NewUser,
+        PasskeyRecord, SecondFactors, SessionRecord, StepUpRecord, TotpRecord, UserRecord,
     },
 };
 
@@ -183,6 +183,82 @@ impl From<StepUpDoc> for StepUpRecord {
         StepUpRecord {
             user_id: doc.user_id,
             created_at: doc.created_at,
+            expires_at: doc.expires_at,
+        }
+    }
+}
+
+/// A passkey: `_id` is the credential id, so no credential can belong to two accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct PasskeyDoc {
+    #[serde(rename = "_id")]
+    pub credential_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub passkey: String,
+    pub created_at: i64,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+}
+
+impl From<&NewPasskey> for PasskeyDoc {
+    fn from(passkey: &NewPasskey) -> Self {
+        PasskeyDoc {
+            credential_id: passkey.credential_id.clone(),
+            user_id: passkey.user_id.clone(),
+            name: passkey.name.clone(),
+            passkey: passkey.passkey.clone(),
+            created_at: passkey.created_at,
+            last_used_at: None,
+        }
+    }
+}
+
+impl From<PasskeyDoc> for PasskeyRecord {
+    fn from(doc: PasskeyDoc) -> Self {
+        PasskeyRecord {
+            credential_id: doc.credential_id,
+            user_id: doc.user_id,
+            name: doc.name,
+            passkey: doc.passkey,
+            created_at: doc.created_at,
+            last_used_at: doc.last_used_at,
+        }
+    }
+}
+
+/// A passkey ceremony's server-side state: `_id` is its hash; `expires_on` feeds the TTL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct CeremonyDoc {
+    #[serde(rename = "_id")]
+    pub hash: String,
+    pub user_id: Option<String>,
+    pub purpose: String,
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expires_on: DateTime,
+}
+
+impl From<&NewCeremony> for CeremonyDoc {
+    fn from(ceremony: &NewCeremony) -> Self {
+        CeremonyDoc {
+            hash: ceremony.hash.as_str().to_owned(),
+            user_id: ceremony.user_id.clone(),
+            purpose: ceremony.purpose.as_str().to_owned(),
+            state: ceremony.state.clone(),
+            created_at: ceremony.created_at,
+            expires_at: ceremony.expires_at,
+            expires_on: date(ceremony.expires_at),
+        }
+    }
+}
+
+impl From<CeremonyDoc> for CeremonyRecord {
+    fn from(doc: CeremonyDoc) -> Self {
+        CeremonyRecord {
+            user_id: doc.user_id,
+            state: doc.state,
             expires_at: doc.expires_at,
         }
     }

@@ -37,7 +37,10 @@ use mongodb::{
     options::ClientOptions,
 };
 
-use documents::{AuditDoc, FactorDoc, KeyDoc, LinkDoc, RevokedDoc, StepUpDoc, SupersededDoc};
+use documents::{
+    AuditDoc, CeremonyDoc, FactorDoc, KeyDoc, LinkDoc, PasskeyDoc, RevokedDoc, StepUpDoc,
+    SupersededDoc,
+};
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
 
@@ -85,6 +88,8 @@ pub struct MongoStore {
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
+    passkeys: Collection<PasskeyDoc>,
+    ceremonies: Collection<CeremonyDoc>,
     superseded: Collection<SupersededDoc>,
     guards: Collection<Document>,
     revocation_log: Collection<Document>,
@@ -146,6 +151,8 @@ impl MongoStore {
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),
+            passkeys: database.collection("passkeys"),
+            ceremonies: database.collection("passkey_ceremonies"),
             superseded: database.collection("superseded_refresh"),
             guards: database.collection("guards"),
             revocation_log: database.collection("revocation_log"),

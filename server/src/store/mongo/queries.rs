@@ -63,6 +63,17 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"expires_on": 1}, ttl("step_up_ttl", Duration::ZERO)),
         ),
         (
+            "passkey_ceremonies",
+            index(
+                doc! {"expires_on": 1},
+                ttl("ceremonies_ttl", Duration::ZERO),
+            ),
+        ),
+        (
+            "passkeys",
+            index(doc! {"user_id": 1}, plain("passkeys_by_user")),
+        ),
+        (
             "sessions",
             index(
                 doc! {"current_refresh": 1},

@@ -115,6 +115,26 @@ CREATE TABLE step_up_tickets (
 ) WITHOUT ROWID;
 CREATE INDEX step_up_tickets_by_expiry ON step_up_tickets(expires_at);
 "#,
+    r#"
+CREATE TABLE passkeys (
+    credential_id TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    passkey       TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+) WITHOUT ROWID;
+CREATE INDEX passkeys_by_user ON passkeys(user_id);
+CREATE TABLE passkey_ceremonies (
+    hash       TEXT PRIMARY KEY,
+    user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'sign_in')),
+    state      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -1,0 +1,224 @@
+//! Passkeys in the browser. The ceremonies need `navigator.credentials`, so they run in a
+//! small script, `/passkeys.js`, rather than in the WASM bundle (which would need the
+//! WebAuthn bindings for a few calls): it calls the server functions below and never
+//! sees a token — the session cookies are set here. Listing and removing passkeys are
+//! plain forms and work with JavaScript off; buttons that need a passkey show only where
+//! the browser can make one.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::{
+    error::AppError,
+    forms::QueryError,
+    model::{PasskeyView, Viewer},
+    time::When,
+};
+
+#[cfg(feature = "ssr")]
+use crate::{model::ErrorCode, ssr};
+
+#[cfg(feature = "ssr")]
+fn no_ceremony() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidCeremony,
+        ErrorCode::InvalidCeremony.message(),
+    )
+}
+
+/// The options for `navigator.credentials.create`, as JSON.
+#[server(endpoint = "passkey/register/start")]
+pub async fn begin_passkey_registration() -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .begin_passkey_registration(ssr::presented(&request).access.as_deref())
+        .await
+        .map(|(options, id, max_age)| {
+            ssr::set_ceremony_cookie(id, max_age, backend.cookie_policy());
+            options
+        });
+    ssr::answer(outcome)
+}
+
+#[server(endpoint = "passkey/register/finish")]
+pub async fn finish_passkey_registration(name: String, credential: String) -> Result<(), AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = match ssr::presented_ceremony(&request) {
+        Some(ceremony) => {
+            backend
+                .finish_passkey_registration(
+                    &request,
+                    ssr::presented(&request).access.as_deref(),
+                    &ceremony,
+                    credential,
+                    name,
+                )
+                .await
+        }
+        None => Err(no_ceremony()),
+    };
+    ssr::clear_ceremony_cookie(backend.cookie_policy());
+    ssr::answer(outcome)
+}
+
+/// The options for `navigator.credentials.get`, as JSON.
+#[server(endpoint = "passkey/sign_in/start")]
+pub async fn begin_passkey_sign_in() -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .begin_passkey_sign_in(&request)
+        .await
+        .map(|(options, id, max_age)| {
+            ssr::set_ceremony_cookie(id, max_age, backend.cookie_policy());
+            options
+        });
+    ssr::answer(outcome)
+}
+
+/// Signs in and answers where to go next (the script goes there).
+#[server(endpoint = "passkey/sign_in/finish")]
+pub async fn finish_passkey_sign_in(
+    credential: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let policy = backend.cookie_policy();
+    let outcome = match ssr::presented_ceremony(&request) {
+        Some(ceremony) => {
+            backend
+                .finish_passkey_sign_in(&request, &ceremony, credential)
+                .await
+        }
+        None => Err(no_ceremony()),
+    };
+    ssr::clear_ceremony_cookie(policy);
+    let outcome = outcome.map(|issued| {
+        ssr::set_session_cookies(&issued, policy);
+        crate::session::safe_next_path(next.as_deref())
+    });
+    ssr::answer(outcome)
+}
+
+#[server(endpoint = "passkeys")]
+pub async fn list_passkeys() -> Result<Vec<PasskeyView>, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    ssr::answer(
+        backend
+            .passkeys(ssr::presented(&request).access.as_deref())
+            .await,
+    )
+}
+
+#[server(endpoint = "passkey/remove")]
+pub async fn remove_passkey(id: String, current_password: String) -> Result<(), AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .remove_passkey(
+            &request,
+            ssr::presented(&request).access.as_deref(),
+            id,
+            current_password,
+        )
+        .await;
+    match &outcome {
+        Ok(()) => leptos_axum::redirect("/account/passkeys?removed=1"),
+        Err(error) => ssr::redirect_form_error(&request, "/account/passkeys", error),
+    }
+    ssr::answer(outcome)
+}
+
+/// "Sign in with a passkey" on the sign-in page; `next` is where to go afterwards.
+#[component]
+pub fn PasskeySignIn(next: String) -> impl IntoView {
+    view! {
+        <div class="passkey-only" data-passkey-box="" data-next=next>
+            <p class="divider">"or"</p>
+            <button type="button" class="secondary" data-passkey-action="sign-in">
+                "Sign in with a passkey"
+            </button>
+            <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
+        </div>
+    }
+}
+
+#[component]
+pub fn PasskeysPage() -> impl IntoView {
+    view! { <crate::guard::SignedIn page=|_viewer: Viewer| view! { <Passkeys/> }/> }
+}
+
+#[component]
+fn Passkeys() -> impl IntoView {
+    let query = use_query_map().read_untracked();
+    let notice = if query.get("added").is_some() {
+        Some("Your passkey has been added. You can sign in with it now.")
+    } else if query.get("removed").is_some() {
+        Some("The passkey has been removed, and your other devices are signed out.")
+    } else {
+        None
+    };
+    let passkeys = Resource::new(|| (), |_| list_passkeys());
+    view! {
+        <section class="card narrow" aria-labelledby="passkeys-title">
+            <h1 id="passkeys-title">"Passkeys"</h1>
+            <p>"A passkey signs you in with your device's screen lock or a security key: no password, and nothing a phishing site could use."</p>
+            {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+            <QueryError/>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match passkeys.await {
+                        Ok(list) if list.is_empty() => view! { <p id="passkey-list">"No passkeys yet."</p> }.into_any(),
+                        Ok(list) => view! { <PasskeyList passkeys=list/> }.into_any(),
+                        Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <div class="passkey-only" data-passkey-box="">
+                <h2>"Add a passkey"</h2>
+                <div class="field">
+                    <label for="passkey-name">"Name (to tell it apart later)"</label>
+                    <input id="passkey-name" name="name" type="text" maxlength="64" placeholder="Laptop"/>
+                </div>
+                <button type="button" data-passkey-action="register">"Add a passkey"</button>
+                <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
+            </div>
+            <p class="no-passkeys hint">"Adding a passkey needs JavaScript and a browser that supports passkeys."</p>
+            <p><a href="/account">"Back to your account"</a></p>
+        </section>
+    }
+}
+
+#[component]
+fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
+    let remove = ServerAction::<RemovePasskey>::new();
+    let rows = passkeys
+        .into_iter()
+        .enumerate()
+        .map(|(index, passkey)| {
+            let password_id = format!("remove-passkey-{index}");
+            let used = match passkey.last_used_at {
+                Some(unix) => view! { <When unix/> }.into_any(),
+                None => "never".into_any(),
+            };
+            view! {
+                <li class="passkey">
+                    <strong class="passkey-name">{passkey.name.clone()}</strong>
+                    " — added " <When unix=passkey.created_at/> ", last used " {used}
+                    <ActionForm action=remove attr:class="inline-form">
+                        <input type="hidden" name="id" value=passkey.id/>
+                        <label for=password_id.clone()>{format!("Your password, to remove {}", passkey.name)}</label>
+                        <input id=password_id name="current_password" type="password"
+                            autocomplete="current-password" required=true/>
+                        <button type="submit" class="secondary">"Remove"</button>
+                    </ActionForm>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="passkeys" id="passkey-list">{rows}</ul> }
+}

@@ -1,0 +1,73 @@
+// Passkeys end to end in Chromium, with its DevTools virtual authenticator standing in for
+// a phone or a laptop's screen lock (CTAP2, internal, resident keys, user verification):
+// register one on the account page, sign in with it without typing a username, remove it.
+// Passkeys need a host name, not an IP address: these pages are opened at localhost,
+// which the server's relying party maps its loopback public URL to.
+import { expect, test } from "@playwright/test";
+import { PASSWORD, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+
+const port = Number(process.env.E2E_PORT ?? 3100);
+test.use({ baseURL: (process.env.BASE_URL ?? `http://127.0.0.1:${port}`).replace("127.0.0.1", "localhost") });
+
+test("a passkey registered on the account page signs in without a username, until it is removed", async ({ page, context }) => {
+  const problems = watchForScriptErrors(page);
+  const devtools = await context.newCDPSession(page);
+  await devtools.send("WebAuthn.enable");
+  const { authenticatorId } = await devtools.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+
+  const username = uniqueName("passkey");
+  await signUp(page, username);
+  await page.goto("/account");
+  await page.getByRole("link", { name: "Manage your passkeys" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys$/);
+  await expect(page.locator("#passkey-list")).toHaveText("No passkeys yet.");
+  await page.getByLabel("Name (to tell it apart later)").fill("Test laptop");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys\?added=1$/);
+  await expect(page.locator(".passkey-name")).toHaveText(["Test laptop"]);
+  await expect(page.locator("#passkey-list")).toContainText("last used never");
+  const { credentials } = await devtools.send("WebAuthn.getCredentials", { authenticatorId });
+  expect(credentials).toHaveLength(1);
+  expect(credentials[0].isResidentCredential).toBe(true);
+
+  // Signed out, the passkey alone signs in — no username — and goes on to `next`.
+  await signOut(page);
+  await page.goto("/login?next=%2Fsessions");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByRole("button", { name: new RegExp(`Sign out ${username}`) })).toBeVisible();
+  await page.goto("/account/passkeys");
+  await expect(page.locator("#passkey-list")).not.toContainText("last used never");
+  expect(problems).toEqual([]);
+
+  // Removing it needs the password; afterwards the same authenticator is refused.
+  await page.getByLabel("Your password, to remove Test laptop").fill(PASSWORD);
+  await page.getByRole("button", { name: "Remove" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys\?removed=1$/);
+  await expect(page.locator("#passkey-list")).toHaveText("No passkeys yet.");
+  await signOut(page);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page.locator("[data-passkey-message]")).toHaveText("The passkey was not accepted.");
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test.describe("JavaScript off", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the passkey buttons stay hidden and the pages still work", async ({ page }) => {
+    await page.goto("/login");
+    await expect(page.getByRole("button", { name: "Sign in with a passkey" })).toBeHidden();
+    await expect(page.getByRole("button", { name: "Sign in", exact: true })).toBeVisible();
+    await page.goto("/account/passkeys");
+    await expect(page).toHaveURL(/\/login\?next=/);
+  });
+});

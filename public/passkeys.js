@@ -1,0 +1,69 @@
+// Passkey ceremonies in the browser: the one piece of Gatehouse's client that is not
+// WASM, because it is a handful of calls to `navigator.credentials`, which the WASM
+// bundle would need WebAuthn bindings for. It talks only to Gatehouse's own server
+// functions and never sees a token: the server sets the session cookies. The
+// challenge's server-side half travels in an HttpOnly cookie, out of this script's reach.
+const supported =
+  window.PublicKeyCredential &&
+  typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
+  typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
+
+if (supported) document.documentElement.classList.add("passkeys");
+
+async function call(path, fields) {
+  const response = await fetch(`/api/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams(fields),
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(body?.error?.message ?? "Something went wrong. Please try again.");
+  return body;
+}
+
+function report(box, text) {
+  const message = box.querySelector("[data-passkey-message]");
+  message.textContent = text;
+  message.hidden = !text;
+}
+
+async function signIn(box) {
+  const options = JSON.parse(await call("passkey/sign_in/start", {}));
+  const credential = await navigator.credentials.get({
+    publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+  });
+  const next = await call("passkey/sign_in/finish", {
+    credential: JSON.stringify(credential.toJSON()),
+    next: box.dataset.next ?? "",
+  });
+  window.location.assign(next);
+}
+
+async function register(box) {
+  const name = box.querySelector("input[name=name]")?.value ?? "";
+  const options = JSON.parse(await call("passkey/register/start", {}));
+  const credential = await navigator.credentials.create({
+    publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
+  });
+  await call("passkey/register/finish", { name, credential: JSON.stringify(credential.toJSON()) });
+  window.location.assign("/account/passkeys?added=1");
+}
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest?.("[data-passkey-action]");
+  if (!button || !supported) return;
+  event.preventDefault();
+  const box = button.closest("[data-passkey-box]");
+  report(box, "");
+  button.disabled = true;
+  try {
+    await (button.dataset.passkeyAction === "sign-in" ? signIn(box) : register(box));
+  } catch (error) {
+    report(
+      box,
+      error.name === "NotAllowedError" ? "The passkey prompt was closed or timed out." : error.message,
+    );
+  } finally {
+    button.disabled = false;
+  }
+});

@@ -1,0 +1,167 @@
+//! Passkeys over REST: a client runs the WebAuthn ceremony itself (its platform's
+//! authenticator API) between a start and a finish; the ceremony id from the start goes
+//! back with the finish, once, within five minutes.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+};
+use serde::{Deserialize, Serialize};
+
+use app::model::{ErrorBody, PasskeyView};
+
+use super::{
+    auth::{ApiResult, Ended, LoginResponse, TokenPair, UserSummary, no_store},
+    extract::{ApiJson, AuthUser, Client},
+};
+use crate::{auth::Ceremony, state::AppState};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CeremonyStarted {
+    /// Send back with the finish.
+    pub ceremony: String,
+    pub expires_in: i64,
+    /// `{"publicKey": …}`: the options for `navigator.credentials.create` / `get`, with
+    /// binary values in unpadded base64url (the WebAuthn JSON form).
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+impl From<Ceremony> for CeremonyStarted {
+    fn from(ceremony: Ceremony) -> Self {
+        CeremonyStarted {
+            ceremony: ceremony.id,
+            expires_in: ceremony.expires_in,
+            options: ceremony.options,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationFinish {
+    pub ceremony: String,
+    /// At most 64 characters; "Passkey" when empty.
+    #[serde(default)]
+    pub name: String,
+    /// The new credential as `PublicKeyCredential.toJSON()` gives it.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInFinish {
+    pub ceremony: String,
+    /// The assertion as `PublicKeyCredential.toJSON()` gives it.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeyView>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRemoval {
+    pub current_password: String,
+}
+
+/// `GET /auth/passkeys` — the caller's passkeys.
+#[utoipa::path(get, path = "/passkeys", tag = "passkeys", security(("bearer" = [])), responses((status = 200, body = PasskeyList), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Json<PasskeyList>> {
+    Ok(Json(PasskeyList {
+        passkeys: state.auth.passkeys(&principal).await?,
+    }))
+}
+
+/// `POST /auth/passkeys/register/start` — any signed-in user: options to create a
+/// passkey (discoverable, with user verification).
+#[utoipa::path(post, path = "/passkeys/register/start", tag = "passkeys", security(("bearer" = [])), responses((status = 200, body = CeremonyStarted), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "20 passkeys already", body = ErrorBody)))]
+pub async fn begin_registration(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Response> {
+    let ceremony = state.auth.begin_passkey_registration(&principal).await?;
+    Ok(no_store(StatusCode::OK, CeremonyStarted::from(ceremony)))
+}
+
+/// `POST /auth/passkeys/register/finish` — the same user, with the new credential.
+#[utoipa::path(post, path = "/passkeys/register/finish", tag = "passkeys", request_body = RegistrationFinish, security(("bearer" = [])), responses((status = 201, body = PasskeyView), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), a credential that does not verify (`invalid_passkey`), or a missing or invalid access token", body = ErrorBody), (status = 409, description = "Registered already", body = ErrorBody), (status = 422, description = "Not a credential, or a bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+pub async fn finish_registration(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<RegistrationFinish>,
+) -> ApiResult<(StatusCode, Json<PasskeyView>)> {
+    let passkey = state
+        .auth
+        .finish_passkey_registration(
+            &principal,
+            &body.ceremony,
+            &body.credential.to_string(),
+            &body.name,
+            &client,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(passkey)))
+}
+
+/// `POST /auth/passkeys/{id}/remove` — with the password: removes one of the caller's
+/// passkeys and ends every other session of the caller.
+#[utoipa::path(post, path = "/passkeys/{id}/remove", tag = "passkeys", params(("id" = String, Path, description = "The passkey's id")), request_body = PasskeyRemoval, security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No such passkey of yours", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PasskeyRemoval>,
+) -> ApiResult<Json<Ended>> {
+    let ended = state
+        .auth
+        .remove_passkey(&principal, &id, body.current_password, &client)
+        .await?;
+    Ok(Json(Ended {
+        message: "passkey removed; your other sessions have been ended".into(),
+        sessions_ended: ended,
+    }))
+}
+
+/// `POST /auth/passkeys/sign-in/start` — anyone: options to sign in with a discoverable
+/// passkey (no username). Rate-limited per address.
+#[utoipa::path(post, path = "/passkeys/sign-in/start", tag = "passkeys", responses((status = 200, body = CeremonyStarted), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn begin_sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+) -> ApiResult<Response> {
+    let ceremony = state.auth.begin_passkey_sign_in(&client).await?;
+    Ok(no_store(StatusCode::OK, CeremonyStarted::from(ceremony)))
+}
+
+/// `POST /auth/passkeys/sign-in/finish` — with the assertion: a token pair, as a password
+/// sign-in gives (no second step: a passkey verifies its user).
+#[utoipa::path(post, path = "/passkeys/sign-in/finish", tag = "passkeys", request_body = SignInFinish, responses((status = 200, body = LoginResponse), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), or a passkey that is unknown or does not verify (`invalid_passkey`)", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn finish_sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<SignInFinish>,
+) -> ApiResult<Response> {
+    let issued = state
+        .auth
+        .finish_passkey_sign_in(&body.ceremony, &body.credential.to_string(), &client)
+        .await?;
+    Ok(no_store(
+        StatusCode::OK,
+        LoginResponse {
+            tokens: TokenPair::from_issued(&issued),
+            user: UserSummary::from(&issued.user),
+        },
+    ))
+}
