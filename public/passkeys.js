@@ -39,6 +39,18 @@ async function signIn(box) {
   window.location.assign(next);
 }
 
+async function stepUp(box) {
+  const options = JSON.parse(await call("passkey/step_up/start", {}));
+  const credential = await navigator.credentials.get({
+    publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+  });
+  const next = await call("passkey/step_up/finish", {
+    credential: JSON.stringify(credential.toJSON()),
+    next: box.dataset.next ?? "",
+  });
+  window.location.assign(next);
+}
+
 async function register(box) {
   const name = box.querySelector("input[name=name]")?.value ?? "";
   const options = JSON.parse(await call("passkey/register/start", {}));
@@ -57,7 +69,8 @@ document.addEventListener("click", async (event) => {
   report(box, "");
   button.disabled = true;
   try {
-    await (button.dataset.passkeyAction === "sign-in" ? signIn(box) : register(box));
+    const action = { "sign-in": signIn, "step-up": stepUp, register }[button.dataset.passkeyAction];
+    await action(box);
   } catch (error) {
     report(
       box,

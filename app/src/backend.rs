@@ -161,6 +161,19 @@ pub trait AuthBackend: Send + Sync + 'static {
         ceremony: &str,
         credential: String,
     ) -> Result<IssuedSession, AppError>;
+    /// A passkey as the second step of a sign-in, for the ticket in its cookie.
+    async fn begin_step_up_passkey(
+        &self,
+        request: &Parts,
+        ticket: &str,
+    ) -> Result<(String, String, i64), AppError>;
+    async fn complete_sign_in_with_passkey(
+        &self,
+        request: &Parts,
+        ticket: &str,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<IssuedSession, AppError>;
     async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError>;
     async fn remove_passkey(
         &self,

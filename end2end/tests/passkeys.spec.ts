@@ -4,7 +4,8 @@
 // Passkeys need a host name, not an IP address: these pages are opened at localhost,
 // which the server's relying party maps its loopback public URL to.
 import { expect, test } from "@playwright/test";
-import { PASSWORD, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { PASSWORD, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { totpCode } from "./support/totp";
 
 const port = Number(process.env.E2E_PORT ?? 3100);
 test.use({ baseURL: (process.env.BASE_URL ?? `http://127.0.0.1:${port}`).replace("127.0.0.1", "localhost") });
@@ -58,6 +59,40 @@ test("a passkey registered on the account page signs in without a username, unti
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await expect(page.locator("[data-passkey-message]")).toHaveText("The passkey was not accepted.");
   await expect(page).toHaveURL(/\/login/);
+});
+
+test("on an account with an authenticator app, a passkey can stand in for the code", async ({ page, context }) => {
+  const problems = watchForScriptErrors(page);
+  const devtools = await context.newCDPSession(page);
+  await devtools.send("WebAuthn.enable");
+  await devtools.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  const username = uniqueName("stepup");
+  await signUp(page, username);
+  await page.goto("/account/passkeys");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+  await page.goto("/account/two-step");
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const secret = (await page.locator("#totp-secret").textContent())!.trim();
+  await page.getByLabel("Six-digit code").fill(totpCode(secret));
+  await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+  await expect(page).toHaveURL(/\/account\?two_step=on$/);
+  await signOut(page);
+
+  await signIn(page, username);
+  await expect(page).toHaveURL(/\/login\/code/);
+  await page.getByRole("button", { name: "Use a passkey instead" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  expect(problems).toEqual([]);
 });
 
 test.describe("JavaScript off", () => {

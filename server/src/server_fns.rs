@@ -308,6 +308,34 @@ impl AuthBackend for WebBackend {
         Ok(self.issued(issued))
     }
 
+    async fn begin_step_up_passkey(
+        &self,
+        request: &Parts,
+        ticket: &str,
+    ) -> Result<(String, String, i64), AppError> {
+        let ceremony = self
+            .auth
+            .begin_step_up_passkey(ticket, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(ceremony_parts(ceremony))
+    }
+
+    async fn complete_sign_in_with_passkey(
+        &self,
+        request: &Parts,
+        ticket: &str,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<IssuedSession, AppError> {
+        let issued = self
+            .auth
+            .complete_sign_in_with_passkey(ticket, ceremony, &credential, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(self.issued(issued))
+    }
+
     async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError> {
         let principal = self.principal(access).await?;
         self.auth.passkeys(&principal).await.map_err(app_error)

@@ -103,6 +103,60 @@ pub async fn finish_passkey_sign_in(
     ssr::answer(outcome)
 }
 
+/// A passkey as the second step, for the step-up ticket in its cookie.
+#[server(endpoint = "passkey/step_up/start")]
+pub async fn begin_step_up_passkey() -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome =
+        match ssr::presented_step_up(&request) {
+            Some(ticket) => backend.begin_step_up_passkey(&request, &ticket).await.map(
+                |(options, id, max_age)| {
+                    ssr::set_ceremony_cookie(id, max_age, backend.cookie_policy());
+                    options
+                },
+            ),
+            None => Err(AppError::new(
+                ErrorCode::InvalidStepUp,
+                ErrorCode::InvalidStepUp.message(),
+            )),
+        };
+    ssr::answer(outcome)
+}
+
+/// Completes the sign-in and answers where to go next.
+#[server(endpoint = "passkey/step_up/finish")]
+pub async fn finish_step_up_passkey(
+    credential: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let policy = backend.cookie_policy();
+    let outcome = match (
+        ssr::presented_step_up(&request),
+        ssr::presented_ceremony(&request),
+    ) {
+        (Some(ticket), Some(ceremony)) => {
+            backend
+                .complete_sign_in_with_passkey(&request, &ticket, &ceremony, credential)
+                .await
+        }
+        (None, _) => Err(AppError::new(
+            ErrorCode::InvalidStepUp,
+            ErrorCode::InvalidStepUp.message(),
+        )),
+        (Some(_), None) => Err(no_ceremony()),
+    };
+    ssr::clear_ceremony_cookie(policy);
+    let outcome = outcome.map(|issued| {
+        ssr::clear_step_up_cookie(policy);
+        ssr::set_session_cookies(&issued, policy);
+        crate::session::safe_next_path(next.as_deref())
+    });
+    ssr::answer(outcome)
+}
+
 #[server(endpoint = "passkeys")]
 pub async fn list_passkeys() -> Result<Vec<PasskeyView>, AppError> {
     let backend = ssr::backend()?;
@@ -131,6 +185,20 @@ pub async fn remove_passkey(id: String, current_password: String) -> Result<(), 
         Err(error) => ssr::redirect_form_error(&request, "/account/passkeys", error),
     }
     ssr::answer(outcome)
+}
+
+/// "Use a passkey instead" on the code page of a sign-in's second step.
+#[component]
+pub fn PasskeyStepUp(next: String) -> impl IntoView {
+    view! {
+        <div class="passkey-only" data-passkey-box="" data-next=next>
+            <p class="divider">"or"</p>
+            <button type="button" class="secondary" data-passkey-action="step-up">
+                "Use a passkey instead"
+            </button>
+            <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
+        </div>
+    }
 }
 
 /// "Sign in with a passkey" on the sign-in page; `next` is where to go afterwards.

@@ -115,18 +115,23 @@ fn finish(
 
 #[component]
 pub fn CodePage() -> impl IntoView {
-    let next = use_query_map().read_untracked().get("next");
+    let next = use_query_map()
+        .read_untracked()
+        .get("next")
+        .unwrap_or_default();
     let complete = ServerAction::<CompleteSignIn>::new();
+    let next_for_passkey = next.clone();
     view! {
         <section class="card narrow" aria-labelledby="code-title">
             <h1 id="code-title">"Two-step sign-in"</h1>
             <p>"Enter the six-digit code your authenticator app shows, or one of your recovery codes."</p>
             <QueryError/>
             <ActionForm action=complete>
-                <input type="hidden" name="next" value=next.unwrap_or_default()/>
+                <input type="hidden" name="next" value=next.clone()/>
                 <Field name="code" label="Code" autocomplete="one-time-code" required=true/>
                 <button type="submit">"Continue"</button>
             </ActionForm>
+            <crate::pages::passkeys::PasskeyStepUp next=next_for_passkey/>
             <p><a href="/login">"Start again"</a></p>
         </section>
     }

@@ -83,6 +83,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(recovery::request_verification))
         .routes(routes!(recovery::verify_email))
         .routes(routes!(two_step::complete_sign_in))
+        .routes(routes!(two_step::begin_passkey_step))
+        .routes(routes!(two_step::complete_with_passkey))
         .routes(routes!(two_step::status))
         .routes(routes!(two_step::begin_totp, two_step::pending_totp))
         .routes(routes!(two_step::confirm_totp))

@@ -15,6 +15,7 @@ use super::{
     auth::{ApiResult, Ended, LoginResponse, TokenPair, UserSummary, no_store},
     error::ApiError,
     extract::{ApiJson, AuthUser, Client, RequireAdmin},
+    passkeys::CeremonyStarted,
 };
 use crate::{
     auth::{IssuedTokens, SignIn, StepUp},
@@ -90,6 +91,57 @@ pub async fn complete_sign_in(
     let issued = state
         .auth
         .complete_sign_in(&body.ticket, &body.code, &client)
+        .await?;
+    Ok(no_store(StatusCode::OK, login_response(&issued)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketBody {
+    pub ticket: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyStepBody {
+    pub ticket: String,
+    pub ceremony: String,
+    /// The assertion as `PublicKeyCredential.toJSON()` gives it.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// `POST /auth/login/second-factor/passkey/start` — the holder of a step-up ticket whose
+/// account has passkeys: options naming that account's passkeys.
+#[utoipa::path(post, path = "/login/second-factor/passkey/start", tag = "two-step", request_body = TicketBody, responses((status = 200, body = CeremonyStarted), (status = 401, description = "Unknown, used or expired ticket (`invalid_step_up`)", body = ErrorBody), (status = 404, description = "The account has no passkey", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn begin_passkey_step(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<TicketBody>,
+) -> ApiResult<Response> {
+    let ceremony = state
+        .auth
+        .begin_step_up_passkey(&body.ticket, &client)
+        .await?;
+    Ok(no_store(StatusCode::OK, CeremonyStarted::from(ceremony)))
+}
+
+/// `POST /auth/login/second-factor/passkey/finish` — completes the sign-in with one of the
+/// account's passkeys; a refused assertion counts toward the login lockout.
+#[utoipa::path(post, path = "/login/second-factor/passkey/finish", tag = "two-step", request_body = PasskeyStepBody, responses((status = 200, description = "A token pair; the ticket is used up", body = LoginResponse), (status = 401, description = "`invalid_step_up`, `invalid_ceremony` or `invalid_passkey`", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn complete_with_passkey(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<PasskeyStepBody>,
+) -> ApiResult<Response> {
+    let issued = state
+        .auth
+        .complete_sign_in_with_passkey(
+            &body.ticket,
+            &body.ceremony,
+            &body.credential.to_string(),
+            &client,
+        )
         .await?;
     Ok(no_store(StatusCode::OK, login_response(&issued)))
 }

@@ -12,8 +12,8 @@
 use app::model::PasskeyView;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 use super::{
@@ -331,6 +331,89 @@ impl AuthService {
         self.check_verified_email(&user)?;
         self.login_throttle.record_success(&keys);
         self.start_session(&user, client, now, Some("passkey"))
+            .await
+    }
+
+    /// A passkey as the second step of a password sign-in: its options name the
+    /// account's own passkeys only.
+    pub async fn begin_step_up_passkey(
+        &self,
+        ticket: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<Ceremony> {
+        let (_, user, _) = self.step_up_in_progress(ticket, client).await?;
+        let passkeys = self
+            .store
+            .passkeys_of(&user.id)
+            .await?
+            .iter()
+            .filter_map(|record| serde_json::from_str::<Passkey>(&record.passkey).ok())
+            .collect::<Vec<_>>();
+        if passkeys.is_empty() {
+            return Err(AuthError::NotFound("passkey"));
+        }
+        let (challenge, state) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(unexpected)?;
+        let options = serde_json::to_value(&challenge).map_err(unexpected)?;
+        let state = serde_json::to_string(&state).map_err(unexpected)?;
+        self.open_ceremony(CeremonyPurpose::StepUp, Some(user.id), state, options)
+            .await
+    }
+
+    /// Completes a password sign-in with one of the account's passkeys. A refused
+    /// assertion counts like a wrong code.
+    #[tracing::instrument(name = "complete sign-in with a passkey", skip_all)]
+    pub async fn complete_sign_in_with_passkey(
+        &self,
+        ticket: &str,
+        ceremony_id: &str,
+        credential: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<IssuedTokens> {
+        let credential: PublicKeyCredential = parse_credential(credential)?;
+        let (hash, user, keys) = self.step_up_in_progress(ticket, client).await?;
+        let ceremony = self
+            .close_ceremony(ceremony_id, CeremonyPurpose::StepUp)
+            .await?;
+        if ceremony.user_id.as_deref() != Some(user.id.as_str()) {
+            return Err(AuthError::InvalidCeremony);
+        }
+        let state: PasskeyAuthentication =
+            serde_json::from_str(&ceremony.state).map_err(unexpected)?;
+        let result = match self
+            .webauthn
+            .finish_passkey_authentication(&credential, &state)
+        {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::info!(%error, "passkey assertion refused");
+                self.login_throttle.record_failure(&keys, self.now());
+                self.audit(
+                    "second_factor_failed",
+                    AuditActor::User(&user),
+                    client,
+                    Some("passkey"),
+                )
+                .await;
+                return Err(AuthError::InvalidPasskey);
+            }
+        };
+        let credential_bytes: &[u8] = result.cred_id().as_ref();
+        let credential_id = URL_SAFE_NO_PAD.encode(credential_bytes);
+        if let Some(record) = self.store.passkey_by_credential(&credential_id).await? {
+            let mut passkey: Passkey = serde_json::from_str(&record.passkey).map_err(unexpected)?;
+            passkey.update_credential(&result);
+            self.store
+                .record_passkey_use(
+                    &credential_id,
+                    &serde_json::to_string(&passkey).map_err(unexpected)?,
+                    self.now(),
+                )
+                .await?;
+        }
+        self.finish_step_up(&hash, &user, &keys, client, "passkey")
             .await
     }
 

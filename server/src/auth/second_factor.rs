@@ -32,6 +32,8 @@ const TOTP_ISSUER: &str = "Gatehouse";
 pub struct StepUp {
     ticket: String,
     pub expires_at: i64,
+    /// The account has a passkey to complete the sign-in with, too.
+    with_passkey: bool,
 }
 
 impl StepUp {
@@ -41,7 +43,11 @@ impl StepUp {
 
     /// What can complete the sign-in.
     pub fn methods(&self) -> &'static [&'static str] {
-        &["totp", "recovery_code"]
+        if self.with_passkey {
+            &["totp", "recovery_code", "passkey"]
+        } else {
+            &["totp", "recovery_code"]
+        }
     }
 }
 
@@ -87,7 +93,12 @@ impl AuthService {
                 expires_at,
             })
             .await?;
-        Ok(StepUp { ticket, expires_at })
+        let with_passkey = !self.store.passkeys_of(&user.id).await?.is_empty();
+        Ok(StepUp {
+            ticket,
+            expires_at,
+            with_passkey,
+        })
     }
 
     /// The second step of a sign-in: a step-up ticket and a code from the app or a
@@ -101,22 +112,8 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<IssuedTokens> {
         let now = self.now();
-        let hash = TicketHash::of_presented(ticket).ok_or(AuthError::InvalidStepUp)?;
-        let step_up = self
-            .store
-            .find_step_up(&hash, now)
-            .await?
-            .ok_or(AuthError::InvalidStepUp)?;
-        let user = self
-            .store
-            .user_by_id(&step_up.user_id)
-            .await?
-            .ok_or(AuthError::InvalidStepUp)?;
+        let (hash, user, keys) = self.step_up_in_progress(ticket, client).await?;
         tracing::Span::current().record("user_id", user.id.as_str());
-        let keys = LoginKeys::for_attempt(&user.username, client);
-        self.login_throttle
-            .check(&keys, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let code = OneTimeCode::parse(code)?;
         let method = match &code {
             OneTimeCode::Totp(_) => "totp",
@@ -133,19 +130,58 @@ impl AuthService {
             .await;
             return Err(AuthError::InvalidCode);
         }
-        // The code is spent; of several requests with one ticket, one signs in.
-        if self.store.take_step_up(&hash, now).await?.is_none() {
-            return Err(AuthError::InvalidStepUp);
-        }
-        self.login_throttle.record_success(&keys);
-        if user.disabled {
-            return Err(AuthError::AccountDisabled);
-        }
         if matches!(code, OneTimeCode::Recovery(_)) {
             self.audit("recovery_code_used", AuditActor::User(&user), client, None)
                 .await;
         }
-        self.start_session(&user, client, now, Some(method)).await
+        self.finish_step_up(&hash, &user, &keys, client, method)
+            .await
+    }
+
+    /// The live ticket and its user, and the lockout keys a second step counts under —
+    /// `Throttled` while they are locked out.
+    pub(super) async fn step_up_in_progress(
+        &self,
+        ticket: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<(TicketHash, UserRecord, LoginKeys)> {
+        let hash = TicketHash::of_presented(ticket).ok_or(AuthError::InvalidStepUp)?;
+        let step_up = self
+            .store
+            .find_step_up(&hash, self.now())
+            .await?
+            .ok_or(AuthError::InvalidStepUp)?;
+        let user = self
+            .store
+            .user_by_id(&step_up.user_id)
+            .await?
+            .ok_or(AuthError::InvalidStepUp)?;
+        let keys = LoginKeys::for_attempt(&user.username, client);
+        self.login_throttle
+            .check(&keys, self.now())
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        Ok((hash, user, keys))
+    }
+
+    /// The end of every successful second step: the ticket is used (of several requests
+    /// with one ticket, one signs in) and the session starts.
+    pub(super) async fn finish_step_up(
+        &self,
+        hash: &TicketHash,
+        user: &UserRecord,
+        keys: &LoginKeys,
+        client: &ClientInfo,
+        method: &str,
+    ) -> AuthResult<IssuedTokens> {
+        let now = self.now();
+        if self.store.take_step_up(hash, now).await?.is_none() {
+            return Err(AuthError::InvalidStepUp);
+        }
+        self.login_throttle.record_success(keys);
+        if user.disabled {
+            return Err(AuthError::AccountDisabled);
+        }
+        self.start_session(user, client, now, Some(method)).await
     }
 
     /// Whether `code` is good for `user` now, spending it if so.

@@ -314,6 +314,8 @@ pub struct PasskeyRecord {
 pub enum CeremonyPurpose {
     Register,
     SignIn,
+    /// A passkey as the second step of a password sign-in.
+    StepUp,
 }
 
 impl CeremonyPurpose {
@@ -321,6 +323,7 @@ impl CeremonyPurpose {
         match self {
             CeremonyPurpose::Register => "register",
             CeremonyPurpose::SignIn => "sign_in",
+            CeremonyPurpose::StepUp => "step_up",
         }
     }
 }

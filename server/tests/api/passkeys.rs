@@ -243,3 +243,75 @@ fn url_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_passkey_second_step_needs_a_live_ticket_an_own_passkey_and_its_own_ceremony() {
+    let app = spawn_app().await;
+    let app = &app;
+    let start = |ticket: &str| {
+        let body = json!({"ticket": ticket});
+        async move {
+            app.post_json("/auth/login/second-factor/passkey/start", &body)
+                .await
+        }
+    };
+    let garbage = start("su_nothing").await;
+    assert_eq!(error_code(garbage).await, "invalid_step_up");
+
+    let tokens = app.signup_and_login("ada").await;
+    let setup: Value = app
+        .post_bearer("/auth/two-step/totp", &tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = setup["secret"].as_str().unwrap();
+    let code = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap()
+        .generate(server::clock::Clock::now(app.clock.as_ref()) as u64)
+        .to_string();
+    let confirmed = app
+        .client
+        .post(app.url("/auth/two-step/totp/confirm"))
+        .bearer_auth(&tokens.access)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let login: Value = app
+        .login_response("ada", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        login["methods"],
+        json!(["totp", "recovery_code"]),
+        "no passkey offered"
+    );
+    let ticket = login["ticket"].as_str().unwrap();
+    let none = start(ticket).await;
+    assert_eq!(
+        none.status(),
+        StatusCode::NOT_FOUND,
+        "the account has no passkey"
+    );
+
+    // A sign-in ceremony is no step-up ceremony.
+    let sign_in: Value = app
+        .post_json("/auth/passkeys/sign-in/start", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mixed = app
+        .post_json(
+            "/auth/login/second-factor/passkey/finish",
+            &json!({"ticket": ticket, "ceremony": sign_in["ceremony"], "credential": forged_assertion()}),
+        )
+        .await;
+    assert_eq!(error_code(mixed).await, "invalid_ceremony");
+}

@@ -128,7 +128,7 @@ CREATE INDEX passkeys_by_user ON passkeys(user_id);
 CREATE TABLE passkey_ceremonies (
     hash       TEXT PRIMARY KEY,
     user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
-    purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'sign_in')),
+    purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'sign_in', 'step_up')),
     state      TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
