@@ -3,15 +3,12 @@
 // register one on the account page, sign in with it without typing a username, remove it.
 // Passkeys need a host name, not an IP address: these pages are opened at localhost,
 // which the server's relying party maps its loopback public URL to.
-import { expect, test } from "@playwright/test";
+import { type BrowserContext, expect, type Page, test } from "@playwright/test";
 import { PASSWORD, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
 import { totpCode } from "./support/totp";
 
-const port = Number(process.env.E2E_PORT ?? 3100);
-test.use({ baseURL: (process.env.BASE_URL ?? `http://127.0.0.1:${port}`).replace("127.0.0.1", "localhost") });
-
-test("a passkey registered on the account page signs in without a username, until it is removed", async ({ page, context }) => {
-  const problems = watchForScriptErrors(page);
+/** A platform authenticator with resident keys and user verification, always consenting. */
+async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
   const devtools = await context.newCDPSession(page);
   await devtools.send("WebAuthn.enable");
   const { authenticatorId } = await devtools.send("WebAuthn.addVirtualAuthenticator", {
@@ -24,6 +21,15 @@ test("a passkey registered on the account page signs in without a username, unti
       automaticPresenceSimulation: true,
     },
   });
+  return { devtools, authenticatorId };
+}
+
+const port = Number(process.env.E2E_PORT ?? 3100);
+test.use({ baseURL: (process.env.BASE_URL ?? `http://127.0.0.1:${port}`).replace("127.0.0.1", "localhost") });
+
+test("a passkey registered on the account page signs in without a username, until it is removed", async ({ page, context }) => {
+  const problems = watchForScriptErrors(page);
+  const { devtools, authenticatorId } = await addVirtualAuthenticator(context, page);
 
   const username = uniqueName("passkey");
   await signUp(page, username);
@@ -63,18 +69,7 @@ test("a passkey registered on the account page signs in without a username, unti
 
 test("on an account with an authenticator app, a passkey can stand in for the code", async ({ page, context }) => {
   const problems = watchForScriptErrors(page);
-  const devtools = await context.newCDPSession(page);
-  await devtools.send("WebAuthn.enable");
-  await devtools.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  await addVirtualAuthenticator(context, page);
   const username = uniqueName("stepup");
   await signUp(page, username);
   await page.goto("/account/passkeys");

@@ -187,29 +187,15 @@ pub async fn remove_passkey(id: String, current_password: String) -> Result<(), 
     ssr::answer(outcome)
 }
 
-/// "Use a passkey instead" on the code page of a sign-in's second step.
+/// A button that runs a passkey ceremony in `/passkeys.js` (`action`: `sign-in` on the
+/// sign-in page, `step-up` on the code page), then goes on to `next`; shown only where
+/// the browser can use passkeys.
 #[component]
-pub fn PasskeyStepUp(next: String) -> impl IntoView {
+pub fn PasskeyButton(action: &'static str, label: &'static str, next: String) -> impl IntoView {
     view! {
         <div class="passkey-only" data-passkey-box="" data-next=next>
             <p class="divider">"or"</p>
-            <button type="button" class="secondary" data-passkey-action="step-up">
-                "Use a passkey instead"
-            </button>
-            <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
-        </div>
-    }
-}
-
-/// "Sign in with a passkey" on the sign-in page; `next` is where to go afterwards.
-#[component]
-pub fn PasskeySignIn(next: String) -> impl IntoView {
-    view! {
-        <div class="passkey-only" data-passkey-box="" data-next=next>
-            <p class="divider">"or"</p>
-            <button type="button" class="secondary" data-passkey-action="sign-in">
-                "Sign in with a passkey"
-            </button>
+            <button type="button" class="secondary" data-passkey-action=action>{label}</button>
             <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
         </div>
     }

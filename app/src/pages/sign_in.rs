@@ -27,7 +27,7 @@ pub fn LoginPage() -> impl IntoView {
             <h1 id="login-title">"Sign in"</h1>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
             <LoginForm next=next.clone() returned_error=query_error()/>
-            <crate::pages::passkeys::PasskeySignIn next/>
+            <crate::pages::passkeys::PasskeyButton action="sign-in" label="Sign in with a passkey" next/>
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </section>

@@ -131,7 +131,7 @@ pub fn CodePage() -> impl IntoView {
                 <Field name="code" label="Code" autocomplete="one-time-code" required=true/>
                 <button type="submit">"Continue"</button>
             </ActionForm>
-            <crate::pages::passkeys::PasskeyStepUp next=next_for_passkey/>
+            <crate::pages::passkeys::PasskeyButton action="step-up" label="Use a passkey instead" next=next_for_passkey/>
             <p><a href="/login">"Start again"</a></p>
         </section>
     }
