@@ -28,9 +28,7 @@ use crate::{
     },
     server_fns::{self, SERVER_FUNCTION_PREFIX, WebBackend},
     state::AppState,
-    store::{
-        OperatorStore, Store, mongo::MongoStore, remembered::RememberedStore, sqlite::SqliteStore,
-    },
+    store::{OperatorStore, ServedStore, Store, mongo::MongoStore, sqlite::SqliteStore},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -67,12 +65,9 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
 
 /// The store as a server uses it: the backend with this instance's memory of access
 /// answers, kept true to the revocation log within the configured bound.
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+pub async fn open_store(config: &Config) -> Result<ServedStore, StartupError> {
     let backend = open_backend(config).await?;
-    Ok(Arc::new(RememberedStore::new(
-        backend,
-        config.revocation_bound,
-    )))
+    Ok(ServedStore::new(backend, config.revocation_bound))
 }
 
 /// The same store for an operator task (creating an admin) that may run while servers

@@ -35,7 +35,7 @@ impl AuthService {
             .verify(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
         let status = self
-            .store
+            .access
             .access_status(&claims.jti, &claims.sid, &claims.sub, now)
             .await?
             .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;

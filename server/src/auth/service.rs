@@ -18,7 +18,7 @@ use crate::{
     domain::{self, Password, Username},
     mail::Mailer,
     metrics::Metrics,
-    store::{NewUser, Store, StoredSigningKey, UserRecord},
+    store::{AccessStore, NewUser, ServedStore, Store, StoredSigningKey, UserRecord},
 };
 
 /// Where a request came from, as far as the server can tell.
@@ -52,7 +52,10 @@ impl ClientInfo {
 }
 
 pub struct AuthService {
+    /// Every concern, straight to the backend.
     pub(super) store: Arc<dyn Store>,
+    /// The access check, through this instance's memory: the hot path asks here only.
+    pub(super) access: Arc<dyn AccessStore>,
     /// Loaded from the store on first need: a server starts while its database is down.
     keys: tokio::sync::OnceCell<SigningKeys>,
     key_source: KeySource,
@@ -106,7 +109,7 @@ impl AuthService {
     /// service is not ready (a 503) and token operations answer 503.
     pub async fn start(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: ServedStore,
         clock: Arc<dyn Clock>,
     ) -> AuthResult<AuthService> {
         let hasher = PasswordHasherPool::new(
@@ -140,7 +143,8 @@ impl AuthService {
         .map_err(|error| AuthError::Unexpected(error.into()))?;
         let throttle = &config.throttle;
         let service = AuthService {
-            store,
+            store: store.backend,
+            access: store.access,
             keys: tokio::sync::OnceCell::new(),
             key_source: KeySource {
                 signing: config.signing.clone(),

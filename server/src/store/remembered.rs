@@ -2,10 +2,11 @@
 //!
 //! Every protected request asks "is this token still good". The answer changes only
 //! when a revoking write commits, and every such write appends to the store's revocation
-//! log (`Store::revocation_position`). So each instance keeps the answers it has read,
-//! and forgets all of them:
-//! - at once, after a revoking write of its own (the request that revoked gets its
-//!   answer only after the forgetting);
+//! log (`AccessStore::revocation_position`). So each instance keeps the answers it has
+//! read, and forgets all of them:
+//! - at once, after a revoking write of its own: the backend counts each one as it ends
+//!   (`LocalRevocations`), before the request that revoked gets its answer, and an answer
+//!   read before the count moved is not used again;
 //! - after another instance's, as soon as a poll of the log sees the position move.
 //!
 //! Polls run every `bound / 4` (at most every 100 ms). Remembered answers are trusted
@@ -16,7 +17,6 @@
 //! read the log keeps answering, from the store. A bound of zero turns memory off.
 
 use std::{
-    future::Future,
     sync::{
         Arc, Weak,
         atomic::{AtomicU64, Ordering},
@@ -26,15 +26,7 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::{
-    AccessFacts, AccessStatus, AuditQuery, AuditRecord, CeremonyPurpose, CeremonyRecord,
-    LinkRecord, NewAuditEvent, NewCeremony, NewEmail, NewLink, NewPasskey, NewSession, NewStepUp,
-    NewTotp, NewUser, Page, PasskeyRecord, Rotation, SecondFactors, SessionRecord, StepUpRecord,
-    Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery, UserRecord,
-};
-use crate::domain::{
-    LinkHash, LinkPurpose, PasswordHashString, RecoveryCodeHash, RefreshHash, TicketHash,
-};
+use super::{AccessFacts, AccessStatus, AccessStore, LocalRevocations, StoreResult};
 
 /// The default consistency bound: how long another instance's revocation may take to be
 /// honoured here.
@@ -43,24 +35,24 @@ const LONGEST_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Bounds memory at roughly 64k remembered tokens (a few MB).
 const REMEMBERED_TOKENS: usize = 64 * 1024;
 
-/// A backend with this instance's memory of access answers in front of it.
+/// A backend's access checks with this instance's memory of their answers in front.
 #[derive(Clone)]
-pub struct RememberedStore {
+pub struct RememberedAccess {
     shared: Arc<Shared>,
 }
 
 struct Shared {
-    backend: Arc<dyn Store>,
+    backend: Arc<dyn AccessStore>,
     memory: AccessMemory,
     trust: Trust,
 }
 
-impl RememberedStore {
+impl RememberedAccess {
     /// Starts the poll of the revocation log; it stops when the last handle is dropped.
-    pub fn new(backend: Arc<dyn Store>, bound: Duration) -> RememberedStore {
+    pub fn new(backend: Arc<dyn AccessStore>, bound: Duration) -> RememberedAccess {
         let shared = Arc::new(Shared {
+            memory: AccessMemory::new(backend.local_revocations().clone()),
             backend,
-            memory: AccessMemory::new(),
             trust: Trust::new(bound),
         });
         if !bound.is_zero() {
@@ -69,7 +61,7 @@ impl RememberedStore {
                 (bound / 4).min(LONGEST_POLL_INTERVAL),
             ));
         }
-        RememberedStore { shared }
+        RememberedAccess { shared }
     }
 
     /// Whether an access check would be answered from memory now (false until the first
@@ -77,36 +69,6 @@ impl RememberedStore {
     pub fn trusts_its_memory(&self) -> bool {
         self.shared.trust.holds(Instant::now())
     }
-
-    /// Runs a write that can refuse accepted tokens to its end, then forgets every
-    /// remembered answer when `forgets` says so — even if the caller stopped waiting (a
-    /// closed connection), since the write may commit all the same.
-    async fn revoking<T, W>(
-        &self,
-        write: impl FnOnce(Arc<dyn Store>) -> W,
-        forgets: fn(&StoreResult<T>) -> bool,
-    ) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        W: Future<Output = StoreResult<T>> + Send + 'static,
-    {
-        let shared = self.shared.clone();
-        let write = write(shared.backend.clone());
-        tokio::spawn(async move {
-            let outcome = write.await;
-            if forgets(&outcome) {
-                shared.memory.forget_all();
-            }
-            outcome
-        })
-        .await
-        .map_err(StoreError::unexpected)?
-    }
-}
-
-/// Any outcome: a failed write may still have committed before its answer was lost.
-fn always<T>(_: &StoreResult<T>) -> bool {
-    true
 }
 
 async fn follow_the_log(shared: Weak<Shared>, every: Duration) {
@@ -182,9 +144,11 @@ impl Trust {
     }
 }
 
-/// Answers this instance read, valid while no revocation has been seen since.
+/// Answers this instance read, valid while no revocation has been seen since: neither one
+/// of this process's own (`local`) nor, in a poll of the log, anyone's.
 struct AccessMemory {
-    generation: AtomicU64,
+    local: LocalRevocations,
+    seen_in_the_log: AtomicU64,
     /// Bounded (`quick_cache` evicts what is least used): a miss only costs a read.
     answers: quick_cache::sync::Cache<Box<str>, Remembered>,
 }
@@ -198,19 +162,23 @@ struct Remembered {
 }
 
 impl AccessMemory {
-    fn new() -> Self {
+    fn new(local: LocalRevocations) -> Self {
         AccessMemory {
-            generation: AtomicU64::new(0),
+            local,
+            seen_in_the_log: AtomicU64::new(0),
             answers: quick_cache::sync::Cache::new(REMEMBERED_TOKENS),
         }
     }
 
     fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.seen_in_the_log.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Both counts only grow, so their sum moves whenever either does.
     fn current_generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.seen_in_the_log
+            .load(Ordering::Acquire)
+            .wrapping_add(self.local.count())
     }
 
     fn recall(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Option<AccessFacts> {
@@ -246,7 +214,7 @@ impl AccessMemory {
 }
 
 #[async_trait]
-impl Store for RememberedStore {
+impl AccessStore for RememberedAccess {
     async fn access_facts(
         &self,
         jti: &str,
@@ -290,289 +258,8 @@ impl Store for RememberedStore {
         self.shared.backend.revocation_position().await
     }
 
-    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<UserRecord> {
-        let (user_id, change) = (user_id.to_owned(), change.clone());
-        self.revoking(
-            |backend| async move { backend.update_user(&user_id, &change).await },
-            always,
-        )
-        .await
-    }
-
-    async fn rotate_refresh(
-        &self,
-        presented: &RefreshHash,
-        successor: &RefreshHash,
-        now: i64,
-        new_expires_at: i64,
-        grace_secs: i64,
-    ) -> StoreResult<Rotation> {
-        let (presented, successor) = (presented.clone(), successor.clone());
-        // A rotation that worked refuses nothing; a replay ends the session.
-        self.revoking(
-            |backend| async move {
-                backend
-                    .rotate_refresh(&presented, &successor, now, new_expires_at, grace_secs)
-                    .await
-            },
-            |outcome| !matches!(outcome, Ok(Rotation::Rotated { .. } | Rotation::Invalid)),
-        )
-        .await
-    }
-
-    async fn revoke_session(&self, user_id: &str, session_id: &str, now: i64) -> StoreResult<bool> {
-        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
-        self.revoking(
-            |backend| async move { backend.revoke_session(&user_id, &session_id, now).await },
-            always,
-        )
-        .await
-    }
-
-    async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        now: i64,
-    ) -> StoreResult<u64> {
-        let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
-        self.revoking(
-            |backend| async move {
-                backend
-                    .revoke_user_sessions(&user_id, keep.as_deref(), now)
-                    .await
-            },
-            always,
-        )
-        .await
-    }
-
-    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
-        let jti = jti.to_owned();
-        self.revoking(
-            |backend| async move { backend.revoke_jti(&jti, expires_at).await },
-            always,
-        )
-        .await
-    }
-
-    async fn use_reset_link(
-        &self,
-        hash: &LinkHash,
-        new_hash: &PasswordHashString,
-        now: i64,
-    ) -> StoreResult<Option<UserRecord>> {
-        let (hash, new_hash) = (hash.clone(), new_hash.clone());
-        self.revoking(
-            |backend| async move { backend.use_reset_link(&hash, &new_hash, now).await },
-            always,
-        )
-        .await
-    }
-
-    async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
-        self.revoking(
-            |backend| async move { backend.purge_expired(now).await },
-            always,
-        )
-        .await
-    }
-
-    // Everything below refuses no accepted token: passed straight through.
-
-    async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord> {
-        self.shared.backend.create_user(user).await
-    }
-
-    async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<UserRecord>> {
-        self.shared.backend.create_first_admin(user).await
-    }
-
-    async fn user_by_username_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
-        self.shared.backend.user_by_username_key(key).await
-    }
-
-    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        self.shared.backend.user_by_id(id).await
-    }
-
-    async fn user_by_email_key(&self, key: &str) -> StoreResult<Option<UserRecord>> {
-        self.shared.backend.user_by_email_key(key).await
-    }
-
-    async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()> {
-        self.shared.backend.set_password_hash(user_id, hash).await
-    }
-
-    async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
-        self.shared.backend.set_email(user_id, email).await
-    }
-
-    async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {
-        self.shared.backend.list_users(query).await
-    }
-
-    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
-        self.shared.backend.create_session(session).await
-    }
-
-    async fn session_by_refresh(
-        &self,
-        presented: &RefreshHash,
-        now: i64,
-    ) -> StoreResult<Option<SessionRecord>> {
-        self.shared.backend.session_by_refresh(presented, now).await
-    }
-
-    async fn list_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRecord>> {
-        self.shared.backend.list_sessions(user_id, now).await
-    }
-
-    async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
-        self.shared.backend.append_audit(event).await
-    }
-
-    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
-        self.shared.backend.list_audit(query).await
-    }
-
-    async fn signing_key_or_insert(
-        &self,
-        candidate: StoredSigningKey,
-    ) -> StoreResult<StoredSigningKey> {
-        self.shared.backend.signing_key_or_insert(candidate).await
-    }
-
-    async fn create_link(&self, link: NewLink) -> StoreResult<()> {
-        self.shared.backend.create_link(link).await
-    }
-
-    async fn find_link(
-        &self,
-        hash: &LinkHash,
-        purpose: LinkPurpose,
-        now: i64,
-    ) -> StoreResult<Option<LinkRecord>> {
-        self.shared.backend.find_link(hash, purpose, now).await
-    }
-
-    async fn use_verification_link(
-        &self,
-        hash: &LinkHash,
-        now: i64,
-    ) -> StoreResult<Option<UserRecord>> {
-        self.shared.backend.use_verification_link(hash, now).await
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.shared.backend.ping().await
-    }
-
-    async fn second_factors(&self, user_id: &str) -> StoreResult<SecondFactors> {
-        self.shared.backend.second_factors(user_id).await
-    }
-
-    async fn begin_totp(&self, enrolment: NewTotp) -> StoreResult<()> {
-        self.shared.backend.begin_totp(enrolment).await
-    }
-
-    async fn confirm_totp(
-        &self,
-        user_id: &str,
-        step: i64,
-        recovery_codes: &[RecoveryCodeHash],
-        now: i64,
-    ) -> StoreResult<bool> {
-        self.shared
-            .backend
-            .confirm_totp(user_id, step, recovery_codes, now)
-            .await
-    }
-
-    async fn use_totp_step(
-        &self,
-        user_id: &str,
-        step: i64,
-        resealed: Option<&str>,
-    ) -> StoreResult<bool> {
-        self.shared
-            .backend
-            .use_totp_step(user_id, step, resealed)
-            .await
-    }
-
-    async fn use_recovery_code(&self, user_id: &str, code: &RecoveryCodeHash) -> StoreResult<bool> {
-        self.shared.backend.use_recovery_code(user_id, code).await
-    }
-
-    async fn remove_second_factors(&self, user_id: &str) -> StoreResult<bool> {
-        self.shared.backend.remove_second_factors(user_id).await
-    }
-
-    async fn create_step_up(&self, ticket: NewStepUp) -> StoreResult<()> {
-        self.shared.backend.create_step_up(ticket).await
-    }
-
-    async fn find_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
-        self.shared.backend.find_step_up(hash, now).await
-    }
-
-    async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
-        self.shared.backend.take_step_up(hash, now).await
-    }
-
-    async fn add_passkey(&self, passkey: NewPasskey) -> StoreResult<()> {
-        self.shared.backend.add_passkey(passkey).await
-    }
-
-    async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRecord>> {
-        self.shared.backend.passkeys_of(user_id).await
-    }
-
-    async fn passkey_by_credential(
-        &self,
-        credential_id: &str,
-    ) -> StoreResult<Option<PasskeyRecord>> {
-        self.shared
-            .backend
-            .passkey_by_credential(credential_id)
-            .await
-    }
-
-    async fn record_passkey_use(
-        &self,
-        credential_id: &str,
-        passkey: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        self.shared
-            .backend
-            .record_passkey_use(credential_id, passkey, now)
-            .await
-    }
-
-    async fn remove_passkeys(
-        &self,
-        user_id: &str,
-        credential_id: Option<&str>,
-    ) -> StoreResult<u64> {
-        self.shared
-            .backend
-            .remove_passkeys(user_id, credential_id)
-            .await
-    }
-
-    async fn create_ceremony(&self, ceremony: NewCeremony) -> StoreResult<()> {
-        self.shared.backend.create_ceremony(ceremony).await
-    }
-
-    async fn take_ceremony(
-        &self,
-        hash: &TicketHash,
-        purpose: CeremonyPurpose,
-        now: i64,
-    ) -> StoreResult<Option<CeremonyRecord>> {
-        self.shared.backend.take_ceremony(hash, purpose, now).await
+    fn local_revocations(&self) -> &LocalRevocations {
+        self.shared.backend.local_revocations()
     }
 }
 
@@ -585,7 +272,7 @@ mod tests {
     use super::*;
     use crate::{
         domain::{PasswordHashString, RefreshHash},
-        store::sqlite::SqliteStore,
+        store::{NewSession, NewUser, SessionStore, UserStore, sqlite::SqliteStore},
     };
 
     #[test]
@@ -614,8 +301,11 @@ mod tests {
         const NOW: i64 = 1_800_000_000;
         let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let store = Arc::new(RememberedStore::new(backend, Duration::from_secs(60)));
-        store
+        let store = Arc::new(RememberedAccess::new(
+            backend.clone(),
+            Duration::from_secs(60),
+        ));
+        backend
             .create_user(NewUser {
                 id: "u1".into(),
                 username: "ada".into(),
@@ -627,7 +317,7 @@ mod tests {
             })
             .await
             .unwrap();
-        store
+        backend
             .create_session(NewSession {
                 id: "s1".into(),
                 user_id: "u1".into(),
@@ -673,7 +363,7 @@ mod tests {
                     })
                 })
                 .collect();
-            store.revoke_jti(&jti, NOW + 900).await.unwrap();
+            backend.revoke_jti(&jti, NOW + 900).await.unwrap();
             returned.store(true, Ordering::Release);
             for reader in readers {
                 let (accepted_after_return, reads_after_return) = reader.await.unwrap();

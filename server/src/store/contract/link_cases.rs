@@ -197,15 +197,27 @@ pub async fn a_verification_link_works_once_and_only_for_the_address_it_was_sent
     );
 }
 
-pub async fn a_reset_link_sets_the_password_once_and_ends_every_session(store: &dyn Store) {
+pub async fn a_reset_link_sets_the_password_once_and_ends_every_session(store: &Served) {
     store
         .create_user(with_email("u1", "ada", "ada@example.org"))
         .await
         .unwrap();
-    session_for(store, "s1", "u1").await;
-    session_for(store, "s2", "u1").await;
-    let first = link_for(store, "u1", LinkPurpose::ResetPassword, "ada@example.org").await;
-    let second = link_for(store, "u1", LinkPurpose::ResetPassword, "ada@example.org").await;
+    session_for(&**store, "s1", "u1").await;
+    session_for(&**store, "s2", "u1").await;
+    let first = link_for(
+        &**store,
+        "u1",
+        LinkPurpose::ResetPassword,
+        "ada@example.org",
+    )
+    .await;
+    let second = link_for(
+        &**store,
+        "u1",
+        LinkPurpose::ResetPassword,
+        "ada@example.org",
+    )
+    .await;
     let new_hash = PasswordHashString::from_phc("$argon2id$new".into());
 
     let user = store
@@ -239,7 +251,13 @@ pub async fn a_reset_link_sets_the_password_once_and_ends_every_session(store: &
             .is_none()
     );
 
-    let expired = link_for(store, "u1", LinkPurpose::ResetPassword, "ada@example.org").await;
+    let expired = link_for(
+        &**store,
+        "u1",
+        LinkPurpose::ResetPassword,
+        "ada@example.org",
+    )
+    .await;
     assert!(
         store
             .use_reset_link(&expired, &new_hash, NOW + HOUR)

@@ -206,12 +206,12 @@ pub async fn parallel_revocations_take_consecutive_positions_none_lost(instances
 /// Ada signed in on session `session` with access token id `jti`, as both instances
 /// see it: accepted, and remembered by the other one.
 async fn signed_in_everywhere(
-    here: &RememberedStore,
-    there: &RememberedStore,
+    here: &Served,
+    there: &Served,
     session: &str,
     jti: &str,
 ) -> RefreshHash {
-    let refresh = session_for(here, session, "u1").await;
+    let refresh = session_for(&**here, session, "u1").await;
     wait_until_trusted(there).await;
     for store in [here, there] {
         let status = store.access_status(jti, session, "u1", NOW).await.unwrap();
@@ -220,7 +220,7 @@ async fn signed_in_everywhere(
     refresh
 }
 
-async fn wait_until_trusted(store: &RememberedStore) {
+async fn wait_until_trusted(store: &Served) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !store.trusts_its_memory() {
         assert!(Instant::now() < deadline, "the log was never read");
@@ -242,8 +242,8 @@ fn accepted(status: Option<&AccessStatus>) -> bool {
 /// some moment within the bound on, and never accepted after the bound.
 async fn honoured_within_the_bound(
     what: &str,
-    here: &RememberedStore,
-    there: &RememberedStore,
+    here: &Served,
+    there: &Served,
     session: &str,
     jti: &str,
     bound: Duration,
@@ -274,8 +274,8 @@ async fn honoured_within_the_bound(
 pub async fn another_instance_refuses_each_kind_of_revocation_within_the_bound_and_never_after(
     instances: Instances,
 ) {
-    let here = RememberedStore::new(instances.here.clone(), BOUND);
-    let there = RememberedStore::new(instances.there.clone(), BOUND);
+    let here = Served::new(instances.here.clone(), BOUND);
+    let there = Served::new(instances.there.clone(), BOUND);
     here.create_user(new_user("u0", "root", Role::Admin))
         .await
         .unwrap();
@@ -296,7 +296,7 @@ pub async fn another_instance_refuses_each_kind_of_revocation_within_the_bound_a
     honoured_within_the_bound("revoke-all", &here, &there, "s3", "j3", BOUND).await;
 
     let replayed = signed_in_everywhere(&here, &there, "s4", "j4").await;
-    rotate_with_grace(&here, &replayed, &fresh_hash(), NOW).await;
+    rotate_with_grace(&*here, &replayed, &fresh_hash(), NOW).await;
     let outcome = here
         .rotate_refresh(&replayed, &fresh_hash(), NOW + 60, NOW + WEEK, NO_GRACE)
         .await
@@ -327,13 +327,13 @@ pub async fn another_instance_refuses_each_kind_of_revocation_within_the_bound_a
 }
 
 pub async fn with_a_bound_of_zero_another_instance_refuses_at_once(instances: Instances) {
-    let here = RememberedStore::new(instances.here.clone(), Duration::ZERO);
-    let there = RememberedStore::new(instances.there.clone(), Duration::ZERO);
+    let here = Served::new(instances.here.clone(), Duration::ZERO);
+    let there = Served::new(instances.there.clone(), Duration::ZERO);
     assert!(!there.trusts_its_memory());
     here.create_user(new_user("u1", "ada", Role::Admin))
         .await
         .unwrap();
-    session_for(&here, "s1", "u1").await;
+    session_for(&*here, "s1", "u1").await;
     let before = there.access_status("j1", "s1", "u1", NOW).await.unwrap();
     assert!(accepted(before.as_ref()));
     here.revoke_jti("j1", NOW + 900).await.unwrap();
@@ -342,19 +342,19 @@ pub async fn with_a_bound_of_zero_another_instance_refuses_at_once(instances: In
 }
 
 pub async fn an_instance_started_after_a_revocation_refuses_at_once(instances: Instances) {
-    let here = RememberedStore::new(instances.here.clone(), BOUND);
+    let here = Served::new(instances.here.clone(), BOUND);
     here.create_user(new_user("u1", "ada", Role::Admin))
         .await
         .unwrap();
-    session_for(&here, "s1", "u1").await;
+    session_for(&*here, "s1", "u1").await;
     {
-        let there = RememberedStore::new(instances.there.clone(), BOUND);
+        let there = Served::new(instances.there.clone(), BOUND);
         wait_until_trusted(&there).await;
         let status = there.access_status("j1", "s1", "u1", NOW).await.unwrap();
         assert!(accepted(status.as_ref()));
     }
     here.revoke_session("u1", "s1", NOW).await.unwrap();
-    let restarted = RememberedStore::new(instances.there.clone(), BOUND);
+    let restarted = Served::new(instances.there.clone(), BOUND);
     let status = restarted
         .access_status("j1", "s1", "u1", NOW)
         .await

@@ -16,11 +16,19 @@
 //! - expiry: TTL indexes remove expired sessions and revocations by themselves;
 //! - the revocation log: a counter taken after each revoking write (`revocation_log`).
 
+mod access;
+mod audit;
 mod documents;
+mod factors;
+mod keys;
 mod lease;
+mod links;
+mod passkeys;
 mod queries;
 mod revocation_log;
-mod store;
+mod sessions;
+mod upkeep;
+mod users;
 
 use std::{
     sync::{
@@ -44,7 +52,7 @@ use documents::{
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
 
-use super::{StoreError, StoreResult};
+use super::{LocalRevocations, StoreError, StoreResult};
 
 const DUPLICATE_KEY: i32 = 11_000;
 /// How many superseded refresh hashes a session document keeps beside its current one:
@@ -94,6 +102,7 @@ pub struct MongoStore {
     guards: Collection<Document>,
     revocation_log: Collection<Document>,
     audit_ids: Arc<AuditIds>,
+    local_revocations: LocalRevocations,
     /// Set once the indexes exist; until then every operation first tries to create them.
     indexing: Arc<Indexing>,
 }
@@ -157,6 +166,7 @@ impl MongoStore {
             guards: database.collection("guards"),
             revocation_log: database.collection("revocation_log"),
             audit_ids: Arc::new(AuditIds::default()),
+            local_revocations: LocalRevocations::default(),
             indexing: Arc::default(),
             database,
         };
@@ -208,6 +218,16 @@ impl MongoStore {
     }
 
     /// Drops the whole database (tests run each in a fresh one).
+    /// The same database as another server process would hold it: its own count of
+    /// revoking writes, so its memory learns of this one's only from the log.
+    #[cfg(test)]
+    pub fn as_another_instance(&self) -> MongoStore {
+        MongoStore {
+            local_revocations: LocalRevocations::default(),
+            ..self.clone()
+        }
+    }
+
     pub async fn drop_database(&self) -> StoreResult<()> {
         self.database.drop().await.map_err(map_error)
     }
@@ -428,7 +448,7 @@ mod tests {
     async fn an_unreachable_server_is_unavailable_within_seconds_not_a_hang_nor_a_failed_start() {
         // Nothing listens on port 9 here: the driver's server selection gives up after the
         // 2-second timeout, and the error maps to Unavailable (a 503 for the API).
-        use crate::store::Store;
+        use crate::store::{Upkeep, UserStore};
         let started = std::time::Instant::now();
         let store = MongoStore::connect("mongodb://127.0.0.1:9/gatehouse", None)
             .await

@@ -2,15 +2,19 @@
 
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
 use mongodb::{
-    IndexModel,
+    Collection, IndexModel,
     bson::{Bson, Document, doc},
     options::IndexOptions,
 };
+use serde::de::DeserializeOwned;
 
 use super::{
     AUDIT_RETENTION, REMEMBERED_REFRESH_HASHES, REVOCATION_LOG_RETENTION, documents::date,
+    map_error,
 };
+use crate::store::StoreResult;
 
 /// The index every query relies on, created idempotently at start.
 pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
@@ -173,4 +177,32 @@ pub fn literal_regex(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// One page of `filter`'s matches, of which there are `total`. A page past the end asks
+/// the server nothing: `skip` would walk every document to get there.
+pub(super) async fn page_of<T>(
+    collection: &Collection<T>,
+    filter: Document,
+    sort: Document,
+    (offset, limit): (u64, u64),
+    total: u64,
+) -> StoreResult<Vec<T>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    if offset >= total {
+        return Ok(Vec::new());
+    }
+    collection
+        .find(filter)
+        .sort(sort)
+        .skip(offset)
+        // The driver's limit is signed; a page is at most a hundred rows long anyway.
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .await
+        .map_err(map_error)?
+        .try_collect()
+        .await
+        .map_err(map_error)
 }

@@ -11,13 +11,21 @@
 //!
 //! Several servers (processes) may share one store: SQLite serializes their writes, and
 //! each one learns of the others' revocations from the revocation log, a table appended
-//! to in the same transaction as the write it records (see `RememberedStore`). Operator
+//! to in the same transaction as the write it records (see `remembered`). Operator
 //! tasks (the CLI) open it the same way.
 
+mod access;
+mod audit;
+mod factors;
+mod keys;
+mod links;
+mod passkeys;
 mod rotation;
 mod rows;
 mod schema;
-mod store;
+mod sessions;
+mod upkeep;
+mod users;
 
 use std::{
     cell::RefCell,
@@ -35,7 +43,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use rows::map_error;
 use schema::migrate;
 
-use super::{StoreError, StoreResult};
+use super::{LocalRevocations, StoreError, StoreResult};
 
 const DATABASE_FILE: &str = "gatehouse.sqlite3";
 const MAX_IDLE_READERS: usize = 8;
@@ -52,6 +60,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     idle_readers: Mutex<Vec<Connection>>,
+    local_revocations: LocalRevocations,
 }
 
 impl SqliteStore {
@@ -86,6 +95,7 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(writer),
                 idle_readers: Mutex::new(Vec::new()),
+                local_revocations: LocalRevocations::default(),
             }),
         })
     }
@@ -141,7 +151,8 @@ impl SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_error)?;
             let value = change(&transaction)?;
-            if let Some(kind) = revoked(&value) {
+            let revoking = revoked(&value);
+            if let Some(kind) = revoking {
                 transaction
                     .prepare_cached(
                         "INSERT INTO revocation_log (at, kind) VALUES (unixepoch(), ?1)",
@@ -150,6 +161,12 @@ impl SqliteStore {
                     .map_err(map_error)?;
             }
             transaction.commit().map_err(map_error)?;
+            // Counted after the commit, on the blocking thread that a caller who stopped
+            // waiting does not stop: a reader that saw the count before it may have read
+            // the old state, and its answer is forgotten.
+            if revoking.is_some() {
+                inner.local_revocations.record();
+            }
             Ok(value)
         })
         .await
@@ -235,7 +252,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::{AccessStore, SessionStore};
 
     #[tokio::test]
     async fn several_servers_share_one_store_and_see_each_others_writes() {

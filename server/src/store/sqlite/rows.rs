@@ -158,3 +158,9 @@ pub(super) fn escape_like(text: &str) -> String {
     }
     escaped
 }
+
+/// SQLite's integers are signed, and a negative OFFSET means none at all: a count past
+/// `i64::MAX` stays there instead of wrapping to the first page.
+pub(super) fn sql_int(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}

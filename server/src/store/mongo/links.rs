@@ -1,0 +1,134 @@
+//! Mailed links on MongoDB: `find_one_and_delete` uses a link once.
+
+use super::documents::LinkDoc;
+use super::revocation_log::every_outcome;
+use super::{MongoStore, map_error};
+use crate::domain::{LinkHash, LinkPurpose, PasswordHashString};
+use crate::store::{LinkRecord, LinkStore, NewLink, StoreResult, UserRecord};
+use async_trait::async_trait;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::ReturnDocument;
+
+#[async_trait]
+impl LinkStore for MongoStore {
+    async fn create_link(&self, link: NewLink) -> StoreResult<()> {
+        self.indexed().await?;
+        self.links
+            .insert_one(LinkDoc::from(&link))
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn find_link(
+        &self,
+        hash: &LinkHash,
+        purpose: LinkPurpose,
+        now: i64,
+    ) -> StoreResult<Option<LinkRecord>> {
+        self.indexed().await?;
+        Ok(self
+            .links
+            .find_one(live_link(hash, purpose, now))
+            .await
+            .map_err(map_error)?
+            .and_then(LinkDoc::record))
+    }
+
+    /// Deleting the link is what uses it: of several callers one gets the document.
+    async fn use_verification_link(
+        &self,
+        hash: &LinkHash,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        self.indexed().await?;
+        let Some(link) = self
+            .links
+            .find_one_and_delete(live_link(hash, LinkPurpose::VerifyEmail, now))
+            .await
+            .map_err(map_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .users
+            .find_one_and_update(
+                doc! {"_id": &link.user_id, "email": &link.email},
+                doc! {"$set": {"email_verified": true}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
+    /// Not one transaction (servers without them are supported): the link is taken first,
+    /// so at most one caller goes on; then the password, the other links, the sessions.
+    async fn use_reset_link(
+        &self,
+        hash: &LinkHash,
+        new_hash: &PasswordHashString,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let store = self.clone();
+        let hash = hash.clone();
+        let new_hash = new_hash.clone();
+        self.to_the_end(every_outcome, async move {
+            let hash = &hash;
+            let new_hash = &new_hash;
+            store.indexed().await?;
+            let Some(link) = store
+                .links
+                .find_one_and_delete(live_link(hash, LinkPurpose::ResetPassword, now))
+                .await
+                .map_err(map_error)?
+            else {
+                return Ok(None);
+            };
+            let Some(user) = store
+                .users
+                .find_one_and_update(
+                    doc! {"_id": &link.user_id},
+                    doc! {"$set": {"password_hash": new_hash.as_str()}},
+                )
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(map_error)?
+            else {
+                return Ok(None);
+            };
+            store
+                .delete_links(&link.user_id, LinkPurpose::ResetPassword)
+                .await?;
+            store
+                .sessions
+                .update_many(
+                    doc! {"user_id": &link.user_id, "revoked_at": Bson::Null},
+                    doc! {"$set": {"revoked_at": now}},
+                )
+                .await
+                .map_err(map_error)?;
+            store.append_revocation("reset").await?;
+            Ok(Some(user.into()))
+        })
+        .await
+    }
+}
+
+fn live_link(hash: &LinkHash, purpose: LinkPurpose, now: i64) -> Document {
+    doc! {"_id": hash.as_str(), "purpose": purpose.as_str(), "expires_at": {"$gt": now}}
+}
+
+impl MongoStore {
+    pub(super) async fn delete_links(
+        &self,
+        user_id: &str,
+        purpose: LinkPurpose,
+    ) -> StoreResult<()> {
+        self.links
+            .delete_many(doc! {"user_id": user_id, "purpose": purpose.as_str()})
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+}

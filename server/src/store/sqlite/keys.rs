@@ -1,0 +1,46 @@
+//! Signing keys on SQLite: the first key of an algorithm wins, whoever writes it.
+
+use super::SqliteStore;
+use super::rows::map_error;
+use crate::store::{KeyStore, StoreResult, StoredSigningKey};
+use async_trait::async_trait;
+use rusqlite::params;
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn signing_key_or_insert(
+        &self,
+        candidate: StoredSigningKey,
+    ) -> StoreResult<StoredSigningKey> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO signing_keys (kid, algorithm, private_der, public_raw, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algorithm) DO NOTHING",
+                params![
+                    candidate.kid,
+                    candidate.algorithm,
+                    candidate.private_der,
+                    candidate.public_raw,
+                    candidate.created_at
+                ],
+            )
+            .map_err(map_error)?;
+            tx.query_row(
+                "SELECT kid, algorithm, private_der, public_raw, created_at
+                 FROM signing_keys WHERE algorithm = ?1",
+                [&candidate.algorithm],
+                |row| {
+                    Ok(StoredSigningKey {
+                        kid: row.get(0)?,
+                        algorithm: row.get(1)?,
+                        private_der: row.get(2)?,
+                        public_raw: row.get(3)?,
+                        created_at: row.get(4)?,
+                    })
+                },
+            )
+            .map_err(map_error)
+        })
+        .await
+    }
+}
