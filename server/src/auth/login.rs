@@ -89,41 +89,64 @@ impl AuthService {
             }
         };
         tracing::Span::current().record("user_id", user.id.as_str());
+        if !self.store.second_factors(&user.id).await?.required() {
+            return self
+                .admit(&user, &keys, client, now, None)
+                .await
+                .map(SignIn::Tokens);
+        }
+        // Refused now rather than after the second step: a disabled account gets no
+        // ticket. The account's count of failures is cleared only once the second step
+        // succeeds too: a known password must not reset the count of wrong codes.
+        self.refuse_unless_admissible(&user, client).await?;
+        let step_up = self.issue_step_up(&user, now).await?;
+        self.audit(
+            "login_second_factor_required",
+            AuditActor::User(&user),
+            client,
+            None,
+        )
+        .await;
+        Ok(SignIn::SecondFactor(step_up))
+    }
+
+    /// The end of every sign-in, once the user has proven who they are (a password on an
+    /// account without a second factor, a passkey, a second step): the one place that
+    /// refuses a disabled account or an unverified address, clears the count of failures
+    /// and starts the session. `method` is the audit detail of the `login` event.
+    pub(super) async fn admit(
+        &self,
+        user: &UserRecord,
+        keys: &LoginKeys,
+        client: &ClientInfo,
+        now: i64,
+        method: Option<&str>,
+    ) -> AuthResult<IssuedTokens> {
+        self.refuse_unless_admissible(user, client).await?;
+        self.login_throttle.record_success(keys);
+        self.start_session(user, client, now, method).await
+    }
+
+    /// Only after a proof was right: the answer tells nothing to a guesser.
+    async fn refuse_unless_admissible(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
         if user.disabled {
-            self.login_throttle.record_success(&keys);
             self.audit(
                 "login_refused_disabled",
-                AuditActor::User(&user),
+                AuditActor::User(user),
                 client,
                 None,
             )
             .await;
             return Err(AuthError::AccountDisabled);
         }
-        // Only after the password proved right: the answer tells nothing to a guesser.
-        self.check_verified_email(&user)?;
-        if self.store.second_factors(&user.id).await?.required() {
-            // The account's count of failures is cleared only once the second step
-            // succeeds too: a known password must not reset the count of wrong codes.
-            let step_up = self.issue_step_up(&user, now).await?;
-            self.audit(
-                "login_second_factor_required",
-                AuditActor::User(&user),
-                client,
-                None,
-            )
-            .await;
-            return Ok(SignIn::SecondFactor(step_up));
-        }
-        self.login_throttle.record_success(&keys);
-        self.start_session(&user, client, now, None)
-            .await
-            .map(SignIn::Tokens)
+        self.check_verified_email(user)
     }
 
-    /// A new session for a user who has proven who they are: the one way every sign-in
-    /// (password, password and second factor) ends.
-    pub(super) async fn start_session(
+    async fn start_session(
         &self,
         user: &UserRecord,
         client: &ClientInfo,

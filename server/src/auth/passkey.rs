@@ -318,20 +318,7 @@ impl AuthService {
                 now,
             )
             .await?;
-        if user.disabled {
-            self.audit(
-                "login_refused_disabled",
-                AuditActor::User(&user),
-                client,
-                None,
-            )
-            .await;
-            return Err(AuthError::AccountDisabled);
-        }
-        self.check_verified_email(&user)?;
-        self.login_throttle.record_success(&keys);
-        self.start_session(&user, client, now, Some("passkey"))
-            .await
+        self.admit(&user, &keys, client, now, Some("passkey")).await
     }
 
     /// A passkey as the second step of a password sign-in: its options name the

@@ -177,11 +177,9 @@ impl AuthService {
         if self.store.take_step_up(hash, now).await?.is_none() {
             return Err(AuthError::InvalidStepUp);
         }
-        self.login_throttle.record_success(keys);
-        if user.disabled {
-            return Err(AuthError::AccountDisabled);
-        }
-        self.start_session(user, client, now, Some(method)).await
+        // The user as read when the ticket was presented: disabled since the password
+        // step, it is refused here.
+        self.admit(user, keys, client, now, Some(method)).await
     }
 
     /// Whether `code` is good for `user` now, spending it if so.
