@@ -7,6 +7,7 @@ pub mod error;
 pub mod forms;
 mod guard;
 pub mod model;
+pub mod next_path;
 pub mod pages;
 pub mod session;
 #[cfg(feature = "ssr")]

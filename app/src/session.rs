@@ -6,24 +6,7 @@ use leptos::prelude::*;
 
 use crate::{error::AppError, model::Viewer};
 #[cfg(feature = "ssr")]
-use crate::{model::ErrorCode, ssr};
-
-/// Where to go after login: only a path on this site, never another origin.
-pub fn safe_next_path(next: Option<&str>) -> String {
-    const DEFAULT: &str = "/dashboard";
-    let Some(next) = next.map(str::trim).filter(|next| !next.is_empty()) else {
-        return DEFAULT.to_owned();
-    };
-    let same_site = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(char::is_control);
-    if same_site && !next.starts_with("/login") && !next.starts_with("/signup") {
-        next.to_owned()
-    } else {
-        DEFAULT.to_owned()
-    }
-}
+use crate::{model::ErrorCode, next_path::with_next, ssr};
 
 /// The signed-in user, from the session cookies. An expired access cookie is renewed
 /// with the refresh cookie here, so a page rendered on the server is already signed in.
@@ -99,17 +82,6 @@ pub async fn login(
     }
 }
 
-/// `path` with the `next` a form carried, if any (checked like every `next`).
-pub fn with_next(path: &str, next: Option<&str>) -> String {
-    match next {
-        Some(next) => format!(
-            "{path}?next={}",
-            crate::forms::encode_query_value(&safe_next_path(Some(next)))
-        ),
-        None => path.to_owned(),
-    }
-}
-
 #[server(endpoint = "signup")]
 pub async fn signup(
     username: String,
@@ -168,27 +140,4 @@ impl Session {
 
 pub fn use_session() -> Session {
     expect_context::<Session>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next_path;
-
-    #[test]
-    fn next_accepts_same_site_paths_only() {
-        assert_eq!(safe_next_path(Some("/sessions")), "/sessions");
-        assert_eq!(safe_next_path(Some("/admin?search=a")), "/admin?search=a");
-        for hostile in [
-            "https://evil.example/",
-            "//evil.example",
-            "/\\evil.example",
-            "javascript:alert(1)",
-            "/login",
-            "",
-            " ",
-        ] {
-            assert_eq!(safe_next_path(Some(hostile)), "/dashboard", "{hostile:?}");
-        }
-        assert_eq!(safe_next_path(None), "/dashboard");
-    }
 }

@@ -134,7 +134,7 @@ pub fn begin_session(
     match signed_in {
         SignedIn::Session(issued) => {
             set_session_cookies(&issued, policy);
-            leptos_axum::redirect(&crate::session::safe_next_path(next));
+            leptos_axum::redirect(&crate::next_path::safe_next_path(next));
             Some(issued.viewer)
         }
         SignedIn::SecondFactor {
@@ -142,7 +142,7 @@ pub fn begin_session(
             max_age_secs,
         } => {
             set_step_up_cookie(ticket, max_age_secs, policy);
-            leptos_axum::redirect(&crate::session::with_next("/login/code", next));
+            leptos_axum::redirect(&crate::next_path::with_next("/login/code", next));
             None
         }
     }

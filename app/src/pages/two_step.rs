@@ -12,7 +12,7 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-use crate::{model::ErrorCode, session::with_next, ssr};
+use crate::{model::ErrorCode, next_path::with_next, ssr};
 
 /// The second step: the ticket comes from its HttpOnly cookie, never from the form.
 #[server(endpoint = "second_factor")]
@@ -31,7 +31,7 @@ pub async fn complete_sign_in(code: String, next: Option<String>) -> Result<View
         Ok(issued) => {
             ssr::clear_step_up_cookie(policy);
             ssr::set_session_cookies(&issued, policy);
-            leptos_axum::redirect(&crate::session::safe_next_path(next.as_deref()));
+            leptos_axum::redirect(&crate::next_path::safe_next_path(next.as_deref()));
             Ok(issued.viewer)
         }
         Err(error) => {

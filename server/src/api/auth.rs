@@ -2,7 +2,7 @@
 //! Each handler: the extractor proves the caller, one call into the core, a mapping.
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
@@ -12,19 +12,18 @@ use serde::{Deserialize, Serialize};
 use app::model::{AuditEventView, ErrorBody, Role, SessionView, UserView};
 
 use super::{
-    error::ApiError,
+    answers::{
+        ApiResult, Ended, LoginAnswer, LoginResponse, Message, TokenPair, UserSummary, message,
+        no_store,
+    },
     extract::{ApiJson, ApiQuery, AuthUser, BearerToken, Client, RequireAdmin},
-    two_step::LoginAnswer,
 };
 use crate::{
-    auth::{AuthError, IssuedTokens, SignupRequest},
-    delivery::SecretInBody,
+    auth::{AuthError, SignupRequest},
     domain::PageRequest,
     state::AppState,
     store::{Page, UserChange},
 };
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,78 +59,6 @@ pub struct LoginBody {
 pub struct RefreshBody {
     #[serde(default)]
     pub refresh_token: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UserSummary {
-    pub id: String,
-    pub username: String,
-    pub role: Role,
-}
-
-impl From<&UserView> for UserSummary {
-    fn from(user: &UserView) -> Self {
-        UserSummary {
-            id: user.id.clone(),
-            username: user.username.clone(),
-            role: user.role,
-        }
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    pub refresh_expires_in: i64,
-}
-
-impl TokenPair {
-    pub fn from_issued(issued: &IssuedTokens) -> Self {
-        let now = issued.issued_at;
-        TokenPair {
-            access_token: issued.access_token.clone(),
-            refresh_token: issued.refresh_token.expose().to_owned(),
-            token_type: "Bearer",
-            expires_in: issued.access_expires_at - now,
-            refresh_expires_in: issued.refresh_expires_at - now,
-        }
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct LoginResponse {
-    #[serde(flatten)]
-    pub tokens: TokenPair,
-    pub user: UserSummary,
-}
-
-/// Token responses must never be cached by a browser or a proxy, nor compressed.
-pub fn no_store(status: StatusCode, body: impl Serialize) -> Response {
-    (
-        status,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        Extension(SecretInBody),
-        Json(body),
-    )
-        .into_response()
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Message {
-    pub message: String,
-}
-
-fn message(text: impl Into<String>) -> Json<Message> {
-    Json(Message {
-        message: text.into(),
-    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -230,12 +157,6 @@ pub async fn logout(
 ) -> ApiResult<Json<Message>> {
     state.auth.logout(&principal, &client).await?;
     Ok(message("logged out"))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Ended {
-    pub message: String,
-    pub sessions_ended: u64,
 }
 
 /// `POST /auth/logout-all` — ends every session of the caller, this one included.

@@ -12,9 +12,9 @@ use serde::Serialize;
 use app::model::{ErrorBody, UserView};
 
 use super::{
-    auth::{ApiResult, LoginBody, Message, SignupBody, SignupResponse, TokenPair, no_store},
+    answers::{ApiResult, Message, SecondFactorRequired, TokenPair, no_store},
+    auth::{LoginBody, SignupBody, SignupResponse},
     extract::{ApiJson, AuthUser, BearerToken, Client},
-    two_step::SecondFactorRequired,
 };
 use crate::{
     auth::{AuthError, SignIn},

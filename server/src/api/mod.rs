@@ -2,6 +2,7 @@
 //! Routes are registered through `utoipa_axum`, so the OpenAPI document is generated from
 //! the very definitions that serve requests.
 
+pub mod answers;
 pub mod auth;
 pub mod error;
 pub mod extract;

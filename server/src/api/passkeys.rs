@@ -13,31 +13,10 @@ use serde::{Deserialize, Serialize};
 use app::model::{ErrorBody, PasskeyView};
 
 use super::{
-    auth::{ApiResult, Ended, LoginResponse, TokenPair, UserSummary, no_store},
+    answers::{ApiResult, CeremonyStarted, Ended, LoginResponse, TokenPair, UserSummary, no_store},
     extract::{ApiJson, AuthUser, Client},
 };
-use crate::{auth::Ceremony, state::AppState};
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CeremonyStarted {
-    /// Send back with the finish.
-    pub ceremony: String,
-    pub expires_in: i64,
-    /// `{"publicKey": …}`: the options for `navigator.credentials.create` / `get`, with
-    /// binary values in unpadded base64url (the WebAuthn JSON form).
-    #[schema(value_type = Object)]
-    pub options: serde_json::Value,
-}
-
-impl From<Ceremony> for CeremonyStarted {
-    fn from(ceremony: Ceremony) -> Self {
-        CeremonyStarted {
-            ceremony: ceremony.id,
-            expires_in: ceremony.expires_in,
-            options: ceremony.options,
-        }
-    }
-}
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use app::model::{ErrorBody, RESET_REQUESTED, UserView};
 
 use super::{
-    auth::{ApiResult, Message},
+    answers::{ApiResult, Message},
     extract::{ApiJson, AuthUser, Client},
 };
 use crate::state::AppState;

@@ -7,70 +7,16 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use app::model::{ErrorBody, TotpSetupView, TwoStepView};
 
 use super::{
-    auth::{ApiResult, Ended, LoginResponse, TokenPair, UserSummary, no_store},
+    answers::{ApiResult, CeremonyStarted, Ended, LoginResponse, login_response, no_store},
     error::ApiError,
     extract::{ApiJson, AuthUser, Client, RequireAdmin},
-    passkeys::CeremonyStarted,
 };
-use crate::{
-    auth::{IssuedTokens, SignIn, StepUp},
-    state::AppState,
-};
-
-/// A right password on an account with a second factor: no tokens yet.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SecondFactorRequired {
-    /// Always true: tells this answer from a token pair.
-    pub mfa_required: bool,
-    /// Single use, for `POST /auth/login/second-factor`.
-    pub ticket: String,
-    /// Seconds the ticket stays good.
-    pub expires_in: i64,
-    /// What completes the sign-in: `totp`, `recovery_code`.
-    pub methods: Vec<&'static str>,
-}
-
-impl SecondFactorRequired {
-    pub fn of(step_up: &StepUp, now: i64) -> Self {
-        SecondFactorRequired {
-            mfa_required: true,
-            ticket: step_up.ticket().to_owned(),
-            expires_in: step_up.expires_at - now,
-            methods: step_up.methods().to_vec(),
-        }
-    }
-}
-
-/// What `POST /auth/login` answers: a token pair, or the need for a second step.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum LoginAnswer {
-    Tokens(LoginResponse),
-    SecondFactor(SecondFactorRequired),
-}
-
-impl LoginAnswer {
-    pub fn of(sign_in: &SignIn, now: i64) -> Self {
-        match sign_in {
-            SignIn::Tokens(issued) => LoginAnswer::Tokens(login_response(issued)),
-            SignIn::SecondFactor(step_up) => {
-                LoginAnswer::SecondFactor(SecondFactorRequired::of(step_up, now))
-            }
-        }
-    }
-}
-
-fn login_response(issued: &IssuedTokens) -> LoginResponse {
-    LoginResponse {
-        tokens: TokenPair::from_issued(issued),
-        user: UserSummary::from(&issued.user),
-    }
-}
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
