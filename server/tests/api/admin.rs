@@ -8,31 +8,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, error_code, spawn_app};
 
-async fn patch_user(
-    app: &crate::helpers::TestApp,
-    admin: &str,
-    id: &str,
-    body: Value,
-) -> reqwest::Response {
-    app.client
-        .patch(app.url(&format!("/auth/admin/users/{id}")))
-        .bearer_auth(admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn user_id(app: &crate::helpers::TestApp, access: &str) -> String {
-    let me: Value = app
-        .get("/auth/me", Some(access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    me["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
     let data_dir = tempfile::tempdir().unwrap();
@@ -86,8 +61,10 @@ async fn a_plain_user_gets_403_on_admin_routes() {
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
         assert_eq!(error_code(response).await, "forbidden");
     }
-    let id = user_id(&app, &user.access).await;
-    let promote_self = patch_user(&app, &user.access, &id, json!({"role": "admin"})).await;
+    let id = app.user_id(&user.access).await;
+    let promote_self = app
+        .patch_user(&user.access, &id, json!({"role": "admin"}))
+        .await;
     assert_eq!(promote_self.status(), StatusCode::FORBIDDEN);
 }
 
@@ -151,9 +128,11 @@ async fn a_promotion_takes_effect_at_once_and_the_last_admin_stays() {
     let app = spawn_app().await;
     let admin = app.admin("root").await;
     let user = app.signup_and_login("ada").await;
-    let ada = user_id(&app, &user.access).await;
+    let ada = app.user_id(&user.access).await;
 
-    let promoted = patch_user(&app, &admin.access, &ada, json!({"role": "admin"})).await;
+    let promoted = app
+        .patch_user(&admin.access, &ada, json!({"role": "admin"}))
+        .await;
     assert_eq!(promoted.status(), StatusCode::OK);
     // The store's role counts, not the one in the token: no new login needed.
     assert_eq!(
@@ -163,14 +142,16 @@ async fn a_promotion_takes_effect_at_once_and_the_last_admin_stays() {
         StatusCode::OK
     );
 
-    let root = user_id(&app, &admin.access).await;
+    let root = app.user_id(&admin.access).await;
     assert_eq!(
-        patch_user(&app, &user.access, &root, json!({"role": "user"}))
+        app.patch_user(&user.access, &root, json!({"role": "user"}))
             .await
             .status(),
         StatusCode::OK
     );
-    let last = patch_user(&app, &user.access, &ada, json!({"role": "user"})).await;
+    let last = app
+        .patch_user(&user.access, &ada, json!({"role": "user"}))
+        .await;
     assert_eq!(last.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(last).await, "last_admin");
     // And the demoted root has lost admin rights at once.
@@ -181,15 +162,13 @@ async fn a_promotion_takes_effect_at_once_and_the_last_admin_stays() {
         StatusCode::FORBIDDEN
     );
 
-    let unknown = patch_user(
-        &app,
-        &user.access,
-        "no-such-user",
-        json!({"disabled": true}),
-    )
-    .await;
+    let unknown = app
+        .patch_user(&user.access, "no-such-user", json!({"disabled": true}))
+        .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    let bad_role = patch_user(&app, &user.access, &root, json!({"role": "superuser"})).await;
+    let bad_role = app
+        .patch_user(&user.access, &root, json!({"role": "superuser"}))
+        .await;
     assert_eq!(bad_role.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -198,9 +177,11 @@ async fn disabling_a_user_ends_their_sessions_and_refuses_their_logins() {
     let app = spawn_app().await;
     let admin = app.admin("root").await;
     let user = app.signup_and_login("ada").await;
-    let ada = user_id(&app, &user.access).await;
+    let ada = app.user_id(&user.access).await;
 
-    let disabled = patch_user(&app, &admin.access, &ada, json!({"disabled": true})).await;
+    let disabled = app
+        .patch_user(&admin.access, &ada, json!({"disabled": true}))
+        .await;
     assert_eq!(disabled.status(), StatusCode::OK);
     assert_eq!(
         app.get("/auth/me", Some(&user.access)).await.status(),
@@ -213,6 +194,11 @@ async fn disabling_a_user_ends_their_sessions_and_refuses_their_logins() {
     let login = app.login_response("ada", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(login).await, "account_disabled");
+    let refused = app
+        .audit_events(&admin.access, "login_refused_disabled")
+        .await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["username"], "ada");
     // A wrong password for a disabled account says only "wrong credentials".
     assert_eq!(
         app.login_response("ada", "definitely not it")
@@ -221,7 +207,8 @@ async fn disabling_a_user_ends_their_sessions_and_refuses_their_logins() {
         StatusCode::UNAUTHORIZED
     );
 
-    patch_user(&app, &admin.access, &ada, json!({"disabled": false})).await;
+    app.patch_user(&admin.access, &ada, json!({"disabled": false}))
+        .await;
     assert_eq!(
         app.login_response("ada", PASSWORD).await.status(),
         StatusCode::OK

@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use reqwest::{Response, StatusCode};
+use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use server::{
     clock::ShiftedClock,
@@ -196,6 +196,50 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    pub async fn post_json_bearer(&self, path: &str, bearer: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A plain form post from a page of this site (its `Origin`), with the cookies given
+    /// as a `Cookie` header value.
+    pub async fn post_form(&self, path: &str, body: String, cookie: Option<&str>) -> Response {
+        self.form_request(path, body, cookie).send().await.unwrap()
+    }
+
+    /// The same form post as a browser sends it, asking for a page: answered with a
+    /// redirect rather than JSON.
+    pub async fn post_browser_form(
+        &self,
+        path: &str,
+        body: String,
+        cookie: Option<&str>,
+    ) -> Response {
+        self.form_request(path, body, cookie)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn form_request(&self, path: &str, body: String, cookie: Option<&str>) -> RequestBuilder {
+        let request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &self.address)
+            .body(body);
+        match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+
     pub async fn post_bearer(&self, path: &str, bearer: &str) -> Response {
         self.client
             .post(self.url(path))
@@ -234,6 +278,40 @@ impl TestApp {
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
         self.post_bearer("/auth/refresh", refresh_token).await
+    }
+
+    pub async fn patch_user(&self, admin: &str, id: &str, body: Value) -> Response {
+        self.client
+            .patch(self.url(&format!("/auth/admin/users/{id}")))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn user_id(&self, access: &str) -> String {
+        let me: Value = self
+            .get("/auth/me", Some(access))
+            .await
+            .json()
+            .await
+            .unwrap();
+        me["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The audit log's events of one kind, newest first, as an admin reads them.
+    pub async fn audit_events(&self, admin: &str, kind: &str) -> Vec<Value> {
+        let log: Value = self
+            .get(
+                &format!("/auth/admin/audit?kind={kind}&per_page=100"),
+                Some(admin),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        log["items"].as_array().unwrap().clone()
     }
 
     /// An admin made the way an operator makes one (the core call behind `admin create`).
@@ -276,4 +354,16 @@ pub async fn error_code(response: Response) -> String {
         .as_str()
         .expect("an error code")
         .to_owned()
+}
+
+/// `text` as a form field's value.
+pub fn form_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }

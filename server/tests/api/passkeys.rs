@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, error_code, spawn_app};
+use crate::helpers::{PASSWORD, error_code, form_encoded, spawn_app};
 
 /// A credential shaped like a browser's answer, signed by nobody.
 fn forged_assertion() -> Value {
@@ -182,21 +182,9 @@ async fn removing_a_passkey_needs_the_password_and_an_own_passkey() {
 #[tokio::test]
 async fn in_the_browser_the_ceremony_rides_in_a_strict_cookie() {
     let app = spawn_app().await;
-    let post = |path: &str, body: String, cookie: Option<&str>| {
-        let mut request = app
-            .client
-            .post(app.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("origin", &app.address)
-            .body(body);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send()
-    };
-    let started = post("/api/passkey/sign_in/start", String::new(), None)
-        .await
-        .unwrap();
+    let started = app
+        .post_form("/api/passkey/sign_in/start", String::new(), None)
+        .await;
     assert_eq!(started.status(), StatusCode::OK);
     let cookie = started.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("gatehouse_passkey=pk_"), "{cookie}");
@@ -207,15 +195,18 @@ async fn in_the_browser_the_ceremony_rides_in_a_strict_cookie() {
     let options: String = started.json().await.unwrap();
     let options: Value = serde_json::from_str(&options).unwrap();
     assert_eq!(options["publicKey"]["rpId"], "localhost");
-    let credential = format!("credential={}", url_encode(&forged_assertion().to_string()));
-    let without_cookie = post("/api/passkey/sign_in/finish", credential.clone(), None)
-        .await
-        .unwrap();
+    let credential = format!(
+        "credential={}",
+        form_encoded(&forged_assertion().to_string())
+    );
+    let without_cookie = app
+        .post_form("/api/passkey/sign_in/finish", credential.clone(), None)
+        .await;
     assert_eq!(without_cookie.status(), StatusCode::UNAUTHORIZED);
     let pair = cookie.split(';').next().unwrap();
-    let forged = post("/api/passkey/sign_in/finish", credential, Some(pair))
-        .await
-        .unwrap();
+    let forged = app
+        .post_form("/api/passkey/sign_in/finish", credential, Some(pair))
+        .await;
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
     let set: Vec<&str> = forged
         .headers()
@@ -231,17 +222,6 @@ async fn in_the_browser_the_ceremony_rides_in_a_strict_cookie() {
         !set.iter().any(|c| c.starts_with("gatehouse_access")),
         "{set:?}"
     );
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -273,13 +253,12 @@ async fn a_passkey_second_step_needs_a_live_ticket_an_own_passkey_and_its_own_ce
         .generate(server::clock::Clock::now(app.clock.as_ref()) as u64)
         .to_string();
     let confirmed = app
-        .client
-        .post(app.url("/auth/two-step/totp/confirm"))
-        .bearer_auth(&tokens.access)
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_bearer(
+            "/auth/two-step/totp/confirm",
+            &tokens.access,
+            &json!({"code": code}),
+        )
+        .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let login: Value = app
         .login_response("ada", PASSWORD)

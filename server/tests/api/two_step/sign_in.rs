@@ -1,100 +1,10 @@
-//! Two-step sign-in: setting up an authenticator app, signing in with a code or a
-//! recovery code, and every way to get it wrong.
+//! Signing in with a code or a recovery code, and every way to get it wrong.
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use server::clock::Clock;
-use totp_rs::{Builder, Secret};
 
-use crate::helpers::{PASSWORD, TestApp, Tokens, error_code, spawn_app, spawn_app_with, tokens_of};
-
-/// The code an authenticator app with `secret` shows at `at`.
-fn code_at(secret: &str, at: i64) -> String {
-    Builder::new()
-        .with_secret(Secret::try_from_base32(secret).unwrap())
-        .build()
-        .unwrap()
-        .generate(at as u64)
-        .to_string()
-}
-
-struct Enrolled {
-    secret: String,
-    recovery_codes: Vec<String>,
-}
-
-impl TestApp {
-    fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    async fn post_json_bearer(&self, path: &str, bearer: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(bearer)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Sets up and confirms an app for the holder of `tokens`, then moves the clock on
-    /// one step, so that the next code is not the (spent) confirming one.
-    async fn enrol(&self, tokens: &Tokens) -> Enrolled {
-        let started = self
-            .post_bearer("/auth/two-step/totp", &tokens.access)
-            .await;
-        assert_eq!(started.status(), StatusCode::CREATED);
-        assert_eq!(started.headers()["cache-control"], "no-store");
-        let setup: Value = started.json().await.unwrap();
-        let secret = setup["secret"].as_str().unwrap().to_owned();
-        let recovery_codes: Vec<String> = setup["recovery_codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|code| code.as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(recovery_codes.len(), 10);
-        assert!(setup["qr_svg"].as_str().unwrap().starts_with("<svg"));
-        let confirmed = self
-            .post_json_bearer(
-                "/auth/two-step/totp/confirm",
-                &tokens.access,
-                &json!({"code": code_at(&secret, self.now())}),
-            )
-            .await;
-        assert_eq!(confirmed.status(), StatusCode::OK);
-        let status: Value = confirmed.json().await.unwrap();
-        assert_eq!(status, json!({"totp": "on", "recovery_codes_left": 10}));
-        self.clock.shift(30);
-        Enrolled {
-            secret,
-            recovery_codes,
-        }
-    }
-
-    /// A right password on an account with a factor: the ticket.
-    async fn step_up(&self, username: &str) -> String {
-        let response = self.login_response(username, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["mfa_required"], true, "{body}");
-        assert!(
-            body.get("access_token").is_none(),
-            "tokens before the second step: {body}"
-        );
-        assert_eq!(body["methods"], json!(["totp", "recovery_code"]));
-        body["ticket"].as_str().unwrap().to_owned()
-    }
-
-    async fn second_step(&self, ticket: &str, code: &str) -> Response {
-        self.post_json(
-            "/auth/login/second-factor",
-            &json!({"ticket": ticket, "code": code}),
-        )
-        .await
-    }
-}
+use super::{ada_with_an_app_locked_after_three_failures, code_at};
+use crate::helpers::{PASSWORD, error_code, spawn_app, tokens_of};
 
 #[tokio::test]
 async fn once_an_app_is_confirmed_a_password_alone_gets_a_ticket_and_the_code_gets_tokens() {
@@ -239,18 +149,7 @@ async fn a_code_of_another_account_is_refused() {
 
 #[tokio::test]
 async fn wrong_codes_lock_the_account_as_wrong_passwords_do() {
-    let app = spawn_app_with(|config| {
-        config.throttle.login_failures_per_account = 3;
-    })
-    .await;
-    let tokens = app.signup_and_login("ada").await;
-    let enrolled = app.enrol(&tokens).await;
-    let right = code_at(&enrolled.secret, app.now());
-    let wrong = if right == "111111" {
-        "222222"
-    } else {
-        "111111"
-    };
+    let (app, right, wrong) = ada_with_an_app_locked_after_three_failures().await;
     let ticket = app.step_up("ada").await;
     for _ in 0..3 {
         let refused = app.second_step(&ticket, wrong).await;
@@ -266,18 +165,7 @@ async fn wrong_codes_lock_the_account_as_wrong_passwords_do() {
 
 #[tokio::test]
 async fn the_password_step_does_not_clear_the_count_of_wrong_codes() {
-    let app = spawn_app_with(|config| {
-        config.throttle.login_failures_per_account = 3;
-    })
-    .await;
-    let tokens = app.signup_and_login("ada").await;
-    let enrolled = app.enrol(&tokens).await;
-    let right = code_at(&enrolled.secret, app.now());
-    let wrong = if right == "111111" {
-        "222222"
-    } else {
-        "111111"
-    };
+    let (app, right, wrong) = ada_with_an_app_locked_after_three_failures().await;
     for _ in 0..2 {
         let ticket = app.step_up("ada").await;
         let refused = app.second_step(&ticket, wrong).await;
@@ -351,134 +239,6 @@ async fn malformed_codes_and_bodies_get_a_4xx() {
 }
 
 #[tokio::test]
-async fn setting_up_needs_a_session_and_cannot_start_again_once_on() {
-    let app = spawn_app().await;
-    let anonymous = app
-        .client
-        .post(app.url("/auth/two-step/totp"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let tokens = app.signup_and_login("ada").await;
-    let nothing = app
-        .post_json_bearer(
-            "/auth/two-step/totp/confirm",
-            &tokens.access,
-            &json!({"code": "123456"}),
-        )
-        .await;
-    assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
-    app.enrol(&tokens).await;
-    let again = app.post_bearer("/auth/two-step/totp", &tokens.access).await;
-    assert_eq!(again.status(), StatusCode::CONFLICT);
-    assert_eq!(error_code(again).await, "second_factor_exists");
-    let shown = app.get("/auth/two-step/totp", Some(&tokens.access)).await;
-    assert_eq!(
-        shown.status(),
-        StatusCode::NOT_FOUND,
-        "no secret is shown once on"
-    );
-}
-
-#[tokio::test]
-async fn turning_it_off_needs_the_password_and_ends_the_other_sessions() {
-    let app = spawn_app().await;
-    let here = app.signup_and_login("ada").await;
-    let enrolled = app.enrol(&here).await;
-    let elsewhere = app
-        .second_step(
-            &app.step_up("ada").await,
-            &code_at(&enrolled.secret, app.now()),
-        )
-        .await;
-    let elsewhere = tokens_of(elsewhere.json().await.unwrap());
-    let wrong = app
-        .post_json_bearer(
-            "/auth/two-step/remove",
-            &here.access,
-            &json!({"current_password": "not the password"}),
-        )
-        .await;
-    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let removed = app
-        .post_json_bearer(
-            "/auth/two-step/remove",
-            &here.access,
-            &json!({"current_password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(removed.status(), StatusCode::OK);
-    let body: Value = removed.json().await.unwrap();
-    assert_eq!(body["sessions_ended"], 1);
-    assert_eq!(
-        app.get("/auth/me", Some(&elsewhere.access)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.get("/auth/me", Some(&here.access)).await.status(),
-        StatusCode::OK
-    );
-    // The password alone signs in again.
-    app.login("ada").await;
-}
-
-#[tokio::test]
-async fn an_admin_reset_removes_the_factors_ends_the_sessions_and_is_audited() {
-    let app = spawn_app().await;
-    let admin = app.admin("root").await;
-    let ada = app.signup_and_login("ada").await;
-    app.enrol(&ada).await;
-    let me: Value = app
-        .get("/auth/me", Some(&ada.access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("/auth/admin/users/{}/two-step", me["id"].as_str().unwrap());
-    let by_user = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&ada.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_user.status(), StatusCode::FORBIDDEN);
-    let reset = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&admin.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reset.status(), StatusCode::OK);
-    assert_eq!(
-        app.get("/auth/me", Some(&ada.access)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    app.login("ada").await;
-    let audit: Value = app
-        .get(
-            "/auth/admin/audit?kind=second_factors_reset",
-            Some(&admin.access),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(audit["total"], 1, "{audit}");
-    assert_eq!(audit["items"][0]["detail"], "by root");
-    let unknown = app
-        .client
-        .delete(app.url("/auth/admin/users/nobody/two-step"))
-        .bearer_auth(&admin.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-}
-
-#[tokio::test]
 async fn the_market_login_asks_for_the_second_step_too() {
     let app = spawn_app().await;
     let tokens = app.signup_and_login("ada").await;
@@ -499,18 +259,9 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
     let app = spawn_app().await;
     let tokens = app.signup_and_login("ada").await;
     let enrolled = app.enrol(&tokens).await;
-    let form = |path: &str, body: String, cookie: Option<String>| {
-        let mut request = app
-            .client
-            .post(app.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "text/html")
-            .header("origin", &app.address)
-            .body(body);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send()
+    let form = |path: &'static str, body: String, cookie: Option<String>| {
+        let app = &app;
+        async move { app.post_browser_form(path, body, cookie.as_deref()).await }
     };
     let password = form(
         "/api/login",
@@ -520,8 +271,7 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
         ),
         None,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(password.status().is_redirection(), "{}", password.status());
     assert_eq!(
         password.headers()["location"],
@@ -547,15 +297,12 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
         "code=abc&next=%2Fsessions".into(),
         Some(pair.clone()),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         wrong.headers()["location"],
         "/login/code?next=%2Fsessions&error=invalid_input"
     );
-    let without_ticket = form("/api/second_factor", "code=123456".into(), None)
-        .await
-        .unwrap();
+    let without_ticket = form("/api/second_factor", "code=123456".into(), None).await;
     assert_eq!(
         without_ticket.headers()["location"],
         "/login?error=invalid_step_up"
@@ -566,8 +313,7 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
         format!("code={code}&next=%2Fsessions"),
         Some(pair),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(signed_in.headers()["location"], "/sessions");
     let set: Vec<&str> = signed_in
         .headers()
@@ -591,4 +337,33 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
     let page = app.get("/login/code", None).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("name=\"code\""));
+}
+
+#[tokio::test]
+async fn an_account_disabled_between_the_password_and_the_code_is_refused_and_audited() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let ada = app.user_id(&tokens.access).await;
+    let ticket = app.step_up("ada").await;
+    let disabled = app
+        .patch_user(&admin.access, &ada, json!({"disabled": true}))
+        .await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+
+    let code = code_at(&enrolled.secret, app.now());
+    let refused = app.second_step(&ticket, &code).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(refused).await, "account_disabled");
+    let audited = app
+        .audit_events(&admin.access, "login_refused_disabled")
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["username"], "ada");
+    assert_eq!(
+        app.audit_events(&admin.access, "login").await.len(),
+        2,
+        "only root's and ada's first sign-ins"
+    );
 }

@@ -1,0 +1,135 @@
+//! Setting an authenticator app up, turning it off, and an admin's reset.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::code_at;
+use crate::helpers::{PASSWORD, error_code, spawn_app, tokens_of};
+
+#[tokio::test]
+async fn setting_up_needs_a_session_and_cannot_start_again_once_on() {
+    let app = spawn_app().await;
+    let anonymous = app
+        .client
+        .post(app.url("/auth/two-step/totp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let tokens = app.signup_and_login("ada").await;
+    let nothing = app
+        .post_json_bearer(
+            "/auth/two-step/totp/confirm",
+            &tokens.access,
+            &json!({"code": "123456"}),
+        )
+        .await;
+    assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
+    app.enrol(&tokens).await;
+    let again = app.post_bearer("/auth/two-step/totp", &tokens.access).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(again).await, "second_factor_exists");
+    let shown = app.get("/auth/two-step/totp", Some(&tokens.access)).await;
+    assert_eq!(
+        shown.status(),
+        StatusCode::NOT_FOUND,
+        "no secret is shown once on"
+    );
+}
+
+#[tokio::test]
+async fn turning_it_off_needs_the_password_and_ends_the_other_sessions() {
+    let app = spawn_app().await;
+    let here = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&here).await;
+    let elsewhere = app
+        .second_step(
+            &app.step_up("ada").await,
+            &code_at(&enrolled.secret, app.now()),
+        )
+        .await;
+    let elsewhere = tokens_of(elsewhere.json().await.unwrap());
+    let wrong = app
+        .post_json_bearer(
+            "/auth/two-step/remove",
+            &here.access,
+            &json!({"current_password": "not the password"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let removed = app
+        .post_json_bearer(
+            "/auth/two-step/remove",
+            &here.access,
+            &json!({"current_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let body: Value = removed.json().await.unwrap();
+    assert_eq!(body["sessions_ended"], 1);
+    assert_eq!(
+        app.get("/auth/me", Some(&elsewhere.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/auth/me", Some(&here.access)).await.status(),
+        StatusCode::OK
+    );
+    // The password alone signs in again.
+    app.login("ada").await;
+}
+
+#[tokio::test]
+async fn an_admin_reset_removes_the_factors_ends_the_sessions_and_is_audited() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let ada = app.signup_and_login("ada").await;
+    app.enrol(&ada).await;
+    let me: Value = app
+        .get("/auth/me", Some(&ada.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/auth/admin/users/{}/two-step", me["id"].as_str().unwrap());
+    let by_user = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&ada.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_user.status(), StatusCode::FORBIDDEN);
+    let reset = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/auth/me", Some(&ada.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.login("ada").await;
+    let audit: Value = app
+        .get(
+            "/auth/admin/audit?kind=second_factors_reset",
+            Some(&admin.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["total"], 1, "{audit}");
+    assert_eq!(audit["items"][0]["detail"], "by root");
+    let unknown = app
+        .client
+        .delete(app.url("/auth/admin/users/nobody/two-step"))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
