@@ -8,7 +8,7 @@ const supported =
   typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
   typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
 
-if (supported) document.documentElement.classList.add("passkeys");
+if (supported) document.documentElement.classList.add("passkeys-supported");
 
 async function call(path, fields) {
   const response = await fetch(`/api/${path}`, {

@@ -98,7 +98,7 @@ pub async fn finish_passkey_sign_in(
     ssr::clear_ceremony_cookie(policy);
     let outcome = outcome.map(|issued| {
         ssr::set_session_cookies(&issued, policy);
-        crate::session::safe_next_path(next.as_deref())
+        crate::next_path::safe_next_path(next.as_deref())
     });
     ssr::answer(outcome)
 }
@@ -152,7 +152,7 @@ pub async fn finish_step_up_passkey(
     let outcome = outcome.map(|issued| {
         ssr::clear_step_up_cookie(policy);
         ssr::set_session_cookies(&issued, policy);
-        crate::session::safe_next_path(next.as_deref())
+        crate::next_path::safe_next_path(next.as_deref())
     });
     ssr::answer(outcome)
 }
@@ -274,5 +274,5 @@ fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
             }
         })
         .collect_view();
-    view! { <ul class="passkeys" id="passkey-list">{rows}</ul> }
+    view! { <ul class="passkey-list" id="passkey-list">{rows}</ul> }
 }
