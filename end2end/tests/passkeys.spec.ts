@@ -4,7 +4,7 @@
 // Passkeys need a host name, not an IP address: these pages are opened at localhost,
 // which the server's relying party maps its loopback public URL to.
 import { type BrowserContext, expect, type Page, test } from "@playwright/test";
-import { PASSWORD, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { PASSWORD, createAdminWithCli, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
 import { totpCode } from "./support/totp";
 
 /** A platform authenticator with resident keys and user verification, always consenting. */
@@ -88,6 +88,31 @@ test("on an account with an authenticator app, a passkey can stand in for the co
   await page.getByRole("button", { name: "Use a passkey instead" }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   expect(problems).toEqual([]);
+});
+
+test("a disabled account's passkey is refused, and the refusal is audited", async ({ page, context, request }) => {
+  await addVirtualAuthenticator(context, page);
+  const username = uniqueName("disabled");
+  await signUp(page, username);
+  await page.goto("/account/passkeys");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+  await signOut(page);
+
+  const root = uniqueName("root");
+  createAdminWithCli(root);
+  const login = await request.post("/auth/login", { data: { username: root, password: PASSWORD } });
+  const admin = { Authorization: `Bearer ${(await login.json()).access_token}` };
+  const found = await (await request.get(`/auth/admin/users?search=${username}`, { headers: admin })).json();
+  const disabled = await request.patch(`/auth/admin/users/${found.items[0].id}`, { headers: admin, data: { disabled: true } });
+  expect(disabled.status()).toBe(200);
+
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page.locator("[data-passkey-message]")).toHaveText("This account is disabled.");
+  await expect(page).toHaveURL(/\/login/);
+  const audit = await (await request.get("/auth/admin/audit?kind=login_refused_disabled&per_page=100", { headers: admin })).json();
+  const refusals = audit.items.filter((event: { username: string }) => event.username === username);
+  expect(refusals).toHaveLength(1);
 });
 
 test.describe("JavaScript off", () => {
