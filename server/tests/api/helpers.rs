@@ -367,3 +367,13 @@ pub fn form_encoded(text: &str) -> String {
         })
         .collect()
 }
+
+/// Every cookie a response sets, as its `Set-Cookie` headers say them.
+pub fn set_cookies(response: &Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect()
+}

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, error_code, form_encoded, spawn_app};
+use crate::helpers::{PASSWORD, error_code, form_encoded, set_cookies, spawn_app};
 
 /// A credential shaped like a browser's answer, signed by nobody.
 fn forged_assertion() -> Value {
@@ -208,12 +208,7 @@ async fn in_the_browser_the_ceremony_rides_in_a_strict_cookie() {
         .post_form("/api/passkey/sign_in/finish", credential, Some(pair))
         .await;
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
-    let set: Vec<&str> = forged
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|value| value.to_str().unwrap())
-        .collect();
+    let set = set_cookies(&forged);
     assert!(
         set.iter().any(|c| c.starts_with("gatehouse_passkey=;")),
         "cleared: {set:?}"

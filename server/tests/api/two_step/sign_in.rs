@@ -4,7 +4,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::{ada_with_an_app_locked_after_three_failures, code_at};
-use crate::helpers::{PASSWORD, error_code, spawn_app, tokens_of};
+use crate::helpers::{set_cookies, PASSWORD, error_code, spawn_app, tokens_of};
 
 #[tokio::test]
 async fn once_an_app_is_confirmed_a_password_alone_gets_a_ticket_and_the_code_gets_tokens() {
@@ -277,12 +277,7 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
         password.headers()["location"],
         "/login/code?next=%2Fsessions"
     );
-    let cookies: Vec<String> = password
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|value| value.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = set_cookies(&password);
     assert_eq!(cookies.len(), 1, "no session before the code: {cookies:?}");
     let step_up = &cookies[0];
     assert!(step_up.starts_with("gatehouse_step_up=su_"), "{step_up}");
@@ -315,12 +310,7 @@ async fn in_the_browser_the_ticket_rides_in_a_strict_cookie_to_the_code_page() {
     )
     .await;
     assert_eq!(signed_in.headers()["location"], "/sessions");
-    let set: Vec<&str> = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|value| value.to_str().unwrap())
-        .collect();
+    let set = set_cookies(&signed_in);
     assert!(
         set.iter().any(|c| c.starts_with("gatehouse_step_up=;")),
         "{set:?}"
