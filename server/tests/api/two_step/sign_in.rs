@@ -4,7 +4,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::{ada_with_an_app_locked_after_three_failures, code_at};
-use crate::helpers::{set_cookies, PASSWORD, error_code, spawn_app, tokens_of};
+use crate::helpers::{PASSWORD, error_code, set_cookies, spawn_app, tokens_of};
 
 #[tokio::test]
 async fn once_an_app_is_confirmed_a_password_alone_gets_a_ticket_and_the_code_gets_tokens() {
