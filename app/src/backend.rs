@@ -22,6 +22,8 @@ pub struct IssuedSession {
     pub refresh_token: String,
     pub refresh_max_age_secs: i64,
     pub viewer: Viewer,
+    /// Set on a sign-in, for the browser to keep (see `ssr::DEVICE_COOKIE`).
+    pub device: Option<String>,
 }
 
 /// What a right password leads to in a browser.
@@ -198,6 +200,15 @@ pub trait AuthBackend: Send + Sync + 'static {
         disabled: Option<bool>,
     ) -> Result<UserView, AppError>;
     async fn audit_log(&self, access: Option<&str>, page: u64) -> Result<AuditPage, AppError>;
+    /// Admins only: lifts the lockout and cap failed sign-ins put on a user.
+    async fn unlock_sign_in(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        user_id: &str,
+    ) -> Result<(), AppError>;
+    /// Whether the caller's own account reached the cap of failed sign-ins.
+    async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError>;
 }
 
 pub type SharedBackend = Arc<dyn AuthBackend>;

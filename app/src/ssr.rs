@@ -23,6 +23,13 @@ pub const REFRESH_COOKIE: &str = "gatehouse_refresh";
 /// `Strict`, so the second step can only be taken in the browser that took the first.
 pub const STEP_UP_COOKIE: &str = "gatehouse_step_up";
 
+/// Set when a browser signs in, kept across sign-outs: the browser is recognised at its
+/// next sign-in and counted apart from failures elsewhere, so an attacker's guesses
+/// cannot lock its owner out. Sealed by the server to the account; HttpOnly.
+pub const DEVICE_COOKIE: &str = "gatehouse_device";
+/// How long a browser stays recognised (Chromium keeps a cookie 400 days at most).
+const DEVICE_MAX_AGE_SECS: i64 = 400 * 24 * 3600;
+
 pub fn backend() -> Result<SharedBackend, AppError> {
     use_context::<SharedBackend>()
         .ok_or_else(|| AppError::new(ErrorCode::Internal, "the auth backend is not available"))
@@ -36,6 +43,14 @@ pub fn request() -> Result<Parts, AppError> {
 pub fn presented_step_up(request: &Parts) -> Option<String> {
     CookieJar::from_headers(&request.headers)
         .get(STEP_UP_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// The device cookie, if the browser holds one (checked by the auth core).
+pub fn presented_device(request: &Parts) -> Option<String> {
+    CookieJar::from_headers(&request.headers)
+        .get(DEVICE_COOKIE)
         .map(|cookie| cookie.value().to_owned())
         .filter(|value| !value.is_empty())
 }
@@ -122,6 +137,15 @@ pub fn set_session_cookies(issued: &IssuedSession, policy: CookiePolicy) {
         SameSite::Strict,
         policy,
     ));
+    if let Some(device) = &issued.device {
+        append(cookie(
+            DEVICE_COOKIE,
+            device.clone(),
+            DEVICE_MAX_AGE_SECS,
+            SameSite::Strict,
+            policy,
+        ));
+    }
 }
 
 /// Where a right password leads a browser: signed in and on to `next`, or, with a second
@@ -234,7 +258,8 @@ pub fn back_to_form<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
 }
 
 /// The referring page's path and query, without an earlier `error`; `/` when the
-/// header is missing or names another site (the CSRF guard refuses those anyway).
+/// header is missing, names another site (the CSRF guard refuses those anyway), or its
+/// path is one a browser would read as another host (`//host`).
 fn referring_page(request: &Parts) -> String {
     let referer = request
         .headers
@@ -257,6 +282,9 @@ fn referring_page(request: &Parts) -> String {
         .filter(|pair| !pair.is_empty() && !pair.starts_with("error="))
         .collect();
     let path = referer.path();
+    if !crate::next_path::is_same_site_path(path) {
+        return "/".to_owned();
+    }
     if kept.is_empty() {
         path.to_owned()
     } else {

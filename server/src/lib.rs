@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod forwarded;
 pub mod domain;
 pub mod mail;
 pub mod metrics;

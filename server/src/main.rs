@@ -38,6 +38,11 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if config.metrics_token.is_none() {
+        tracing::warn!(
+            "GATEHOUSE_METRICS_TOKEN is unset: anyone who reaches this port can read /metrics"
+        );
+    }
     let application = Application::build(config).await?;
     tracing::info!("listening on http://{}", application.local_addr());
     application.run_until_stopped().await?;

@@ -7,6 +7,7 @@ use app::{App, backend::SharedBackend, shell};
 use axum::{
     Router,
     extract::Path,
+    http::Uri,
     middleware,
     response::Redirect,
     routing::{any, get},
@@ -127,12 +128,7 @@ impl Application {
             .merge(api::router())
             // The MongoDB ancestor's web prefix leads to the web app.
             .route("/market/web", get(|| async { Redirect::permanent("/") }))
-            .route(
-                "/market/web/{*page}",
-                get(|Path(page): Path<String>| async move {
-                    Redirect::permanent(&format!("/{}", page.trim_start_matches('/')))
-                }),
-            )
+            .route("/market/web/{*page}", get(market_web_page))
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -284,4 +280,20 @@ async fn count_response(
     let response = next.run(request).await;
     auth.metrics().response(response.status().as_u16());
     response
+}
+
+/// The MongoDB ancestor's `/market/web/<page>` is this site's `/<page>` (its query kept),
+/// when that is a path of this site by the one rule every redirect follows; else `/`.
+async fn market_web_page(Path(page): Path<String>, uri: Uri) -> Redirect {
+    let decoded = format!("/{page}");
+    let as_sent = uri
+        .path_and_query()
+        .map(|path| path.as_str())
+        .and_then(|path| path.strip_prefix("/market/web"))
+        .unwrap_or("/");
+    if app::next_path::is_same_site_path(&decoded) && app::next_path::is_same_site_path(as_sent) {
+        Redirect::permanent(as_sent)
+    } else {
+        Redirect::permanent("/")
+    }
 }

@@ -52,6 +52,16 @@ pub async fn change_email(password: String, email: String) -> Result<(), AppErro
     email_form_error(&request, outcome.map(|_| ()))
 }
 
+#[server(endpoint = "account/sign-in-locked")]
+pub async fn own_sign_in_locked() -> Result<bool, AppError> {
+    let request = request()?;
+    crate::ssr::answer(
+        backend()?
+            .own_sign_in_locked(presented(&request).access.as_deref())
+            .await,
+    )
+}
+
 #[server(endpoint = "verification")]
 pub async fn send_verification() -> Result<(), AppError> {
     let request = request()?;
@@ -89,6 +99,7 @@ fn Account(viewer: Viewer) -> impl IntoView {
         <section class="card narrow" aria-labelledby="account-title">
             <h1 id="account-title">"Your account"</h1>
             <p>"Signed in as " <strong>{viewer.user.username.clone()}</strong> "."</p>
+            <SignInLockNotice/>
             <EmailSection user=viewer.user/>
             <TwoStepSection/>
             <h2>"Passkeys"</h2>
@@ -98,6 +109,24 @@ fn Account(viewer: Viewer) -> impl IntoView {
             <p class="hint">"Changing it signs you out on every other device."</p>
             <ChangePasswordForm returned_error=password_form_error()/>
         </section>
+    }
+}
+
+/// Said only when someone's failed guesses reached the cap: why other browsers cannot
+/// sign in, and how to lift it.
+#[component]
+fn SignInLockNotice() -> impl IntoView {
+    let locked = Resource::new(|| (), |_| own_sign_in_locked());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                matches!(locked.await, Ok(true)).then(|| view! {
+                    <p class="notice" role="status" id="sign-in-locked">
+                        "Someone failed to sign in to this account too many times. Until you reset your password by email (or an admin unlocks it), only browsers that signed in to it before — like this one — can sign in."
+                    </p>
+                })
+            })}
+        </Suspense>
     }
 }
 

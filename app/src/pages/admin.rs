@@ -1,4 +1,5 @@
-//! The admin console: users (search, page, promote, demote, disable, enable) and the
+//! The admin console: users (search, page, promote, demote, disable, enable, unlock a
+//! sign-in locked by too many failures) and the
 //! audit log. Admins only — and the server checks the role on every call. Rendered on the
 //! server; its buttons are plain forms that come back to this page.
 
@@ -44,6 +45,16 @@ pub async fn admin_update_user(
     )
 }
 
+#[server(endpoint = "admin/users/unlock")]
+pub async fn admin_unlock_sign_in(user_id: String) -> Result<(), AppError> {
+    let request = request()?;
+    back_to_form(
+        backend()?
+            .unlock_sign_in(&request, presented(&request).access.as_deref(), &user_id)
+            .await,
+    )
+}
+
 #[server(endpoint = "admin/audit")]
 pub async fn admin_audit(page: u64) -> Result<AuditPage, AppError> {
     let request = request()?;
@@ -70,6 +81,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
     let users_page = move || page_param(query.read().get("page"));
     let audit_page = move || page_param(query.read().get("audit_page"));
     let update = ServerAction::<AdminUpdateUser>::new();
+    let unlock = ServerAction::<AdminUnlockSignIn>::new();
     let users = Resource::new(
         move || (search(), users_page()),
         |(search, page)| admin_users(search, page),
@@ -94,7 +106,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
                     let me = me.clone();
                     Suspend::new(async move {
                         match users.await {
-                            Ok(page) => view! { <UserTable page update me search=search()/> }.into_any(),
+                            Ok(page) => view! { <UserTable page update unlock me search=search()/> }.into_any(),
                             Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
                         }
                     })
@@ -117,6 +129,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
 fn UserTable(
     page: UserPage,
     update: ServerAction<AdminUpdateUser>,
+    unlock: ServerAction<AdminUnlockSignIn>,
     me: String,
     search: Option<String>,
 ) -> impl IntoView {
@@ -148,6 +161,15 @@ fn UserTable(
                     let role_aria = format!("{role_label}: {}", user.username);
                     let status_aria = format!("{status_label}: {}", user.username);
                     let (id_for_role, id_for_status) = (user.id.clone(), user.id.clone());
+                    let unlock_form = user.sign_in_locked.then(|| {
+                        let unlock_aria = format!("Unlock sign-in: {}", user.username);
+                        view! {
+                            <ActionForm action=unlock>
+                                <input type="hidden" name="user_id" value=user.id.clone()/>
+                                <button type="submit" class="secondary small" aria-label=unlock_aria>"Unlock sign-in"</button>
+                            </ActionForm>
+                        }
+                    });
                     view! {
                         <tr data-user=user.username.clone()>
                             <td>{user.username.clone()} {is_me.then(|| view! { <span class="badge">"you"</span> })}</td>
@@ -157,7 +179,11 @@ fn UserTable(
                                 (Some(address), false) => format!("{address} (unverified)"),
                             }}</td>
                             <td data-testid="user-role">{user.role.to_string()}</td>
-                            <td>{if user.disabled { "disabled" } else { "active" }}</td>
+                            <td>{if user.disabled { "disabled" } else { "active" }}
+                                {user.sign_in_locked.then(|| view! {
+                                    <span class="badge" title="Too many failed sign-ins: only browsers that signed in before get in until a reset or an unlock">"sign-in locked"</span>
+                                })}
+                            </td>
                             <td><crate::time::When unix=user.created_at/></td>
                             <td class="actions">
                                 <ActionForm action=update>
@@ -170,6 +196,7 @@ fn UserTable(
                                     <input type="hidden" name="disabled" value=disable.to_string()/>
                                     <button type="submit" class="secondary small" aria-label=status_aria>{status_label}</button>
                                 </ActionForm>
+                                {unlock_form}
                             </td>
                         </tr>
                     }

@@ -361,6 +361,22 @@ pub async fn admin_update_user(
     ))
 }
 
+/// `DELETE /auth/admin/users/{id}/sign-in-lock` — admins only: lifts the lockout and the
+/// cumulative cap that failed sign-ins put on an account (audited).
+#[utoipa::path(delete, path = "/admin/users/{id}/sign-in-lock", tag = "admin", params(("id" = String, Path, description = "User id")), security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
+pub async fn admin_unlock_sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+    RequireAdmin(admin): RequireAdmin,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    state
+        .auth
+        .unlock_sign_in(&admin, &user_id, &client)
+        .await?;
+    Ok(message("sign-in is unlocked for this account"))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

@@ -87,6 +87,7 @@ impl From<AuthError> for ApiError {
             RefreshTokenReused => ApiError::new(ErrorCode::RefreshTokenReused, message),
             Forbidden(_) => ApiError::new(ErrorCode::Forbidden, message),
             AccountDisabled => ApiError::new(ErrorCode::AccountDisabled, message),
+            SignInLocked => ApiError::new(ErrorCode::SignInLocked, message),
             NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
             UsernameTaken => ApiError::new(ErrorCode::UsernameTaken, message),
             EmailTaken => ApiError {

@@ -1,7 +1,7 @@
 //! Extractors: they turn a request into typed input or a proven caller, and every
 //! rejection is an `ApiError`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts},
@@ -11,6 +11,7 @@ use axum::{
 use super::error::ApiError;
 use crate::{
     auth::{AdminPrincipal, ClientInfo, Principal},
+    forwarded::TrustedProxies,
     state::AppState,
 };
 
@@ -100,32 +101,19 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(Client(client_info(parts, state.config.trust_forwarded_for)))
+        Ok(Client(client_info(parts, &state.config.trusted_proxies)))
     }
 }
 
-pub fn client_info(parts: &Parts, trust_forwarded_for: bool) -> ClientInfo {
-    let peer = parts
+pub fn client_info(parts: &Parts, trusted_proxies: &TrustedProxies) -> ClientInfo {
+    let client = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()?
-                .trim()
-                .parse::<IpAddr>()
-                .ok()
-        })
-        .flatten();
+        .map(|ConnectInfo(addr)| trusted_proxies.client_address(addr.ip(), &parts.headers));
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
-    ClientInfo::new(forwarded.or(peer), user_agent)
+    ClientInfo::new(client, user_agent)
+        .with_device(app::ssr::presented_device(parts).as_deref())
 }

@@ -99,6 +99,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(auth::admin_list_users))
         .routes(routes!(auth::admin_update_user))
+        .routes(routes!(auth::admin_unlock_sign_in))
         .routes(routes!(auth::admin_audit));
 
     let market = OpenApiRouter::new()

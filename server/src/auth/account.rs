@@ -8,7 +8,6 @@ use super::{
     audit::AuditActor,
     password::Verified,
     service::{new_id, view_of},
-    throttle::LoginKeys,
 };
 use crate::{
     domain::{Email, FieldError, Password, Username},
@@ -209,11 +208,10 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<UserRecord> {
         let now = self.now();
-        let keys = LoginKeys::for_attempt(&principal.username, client);
-        self.login_throttle
-            .check(&keys, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let current = Password::parse_offered(current_password, "current_password")?;
+        let attempt = self
+            .reserve_attempt(self.login_keys(&principal.username, client), now)
+            .await?;
         let user = self
             .store
             .user_by_id(&principal.user_id)
@@ -225,12 +223,12 @@ impl AuthService {
             .await?
             == Verified::No
         {
-            self.login_throttle.record_failure(&keys, now);
             return Err(AuthError::Invalid(FieldError::new(
                 "current_password",
                 "is not correct",
             )));
         }
+        self.attempt_was_right(attempt).await?;
         Ok(user)
     }
 }

@@ -61,8 +61,15 @@ impl AuthService {
                 limit: page.per_page(),
             })
             .await?;
+        let mut items = Vec::with_capacity(found.items.len());
+        for user in &found.items {
+            items.push(UserView {
+                sign_in_locked: self.sign_in_locked(&user.username).await?,
+                ..view_of(user)
+            });
+        }
         Ok(Page {
-            items: found.items.iter().map(view_of).collect(),
+            items,
             total: found.total,
         })
     }
@@ -104,6 +111,31 @@ impl AuthService {
         )
         .await;
         Ok(view_of(&updated))
+    }
+
+    /// Lifts a user's sign-in lockout and cumulative cap (too many failed sign-ins).
+    #[tracing::instrument(name = "unlock sign-in", skip_all, fields(%user_id, by = %admin.principal().user_id))]
+    pub async fn unlock_sign_in(
+        &self,
+        admin: &AdminPrincipal,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?;
+        self.clear_sign_in_failures(&user.username).await?;
+        let detail = format!("by {}", admin.principal().username);
+        self.audit(
+            "sign_in_unlocked",
+            AuditActor::User(&user),
+            client,
+            Some(&detail),
+        )
+        .await;
+        Ok(())
     }
 
     #[tracing::instrument(name = "audit log", skip_all, fields(page = page.page()))]

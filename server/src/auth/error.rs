@@ -24,6 +24,8 @@ pub enum AuthError {
     Forbidden(&'static str),
     #[error("This account is disabled.")]
     AccountDisabled,
+    #[error("{}", app::model::SIGN_IN_LOCKED)]
+    SignInLocked,
     #[error("No such {0}.")]
     NotFound(&'static str),
     #[error("This username is taken.")]

@@ -8,7 +8,7 @@ use super::{
     password::Verified,
     second_factor::StepUp,
     service::{new_id, view_of},
-    throttle::LoginKeys,
+    throttle::Attempt,
     token::{AccessGrant, RefreshSecret},
 };
 use crate::{
@@ -35,6 +35,9 @@ pub struct IssuedTokens {
     pub refresh_expires_at: i64,
     pub session_id: String,
     pub user: UserView,
+    /// For a sign-in (not a refresh): the device cookie that lets this browser past the
+    /// lockout others cause (see `login_keys`).
+    pub device: Option<String>,
 }
 
 impl AuthService {
@@ -48,10 +51,9 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<SignIn> {
         let now = self.now();
-        let keys = LoginKeys::for_attempt(username, client);
-        self.login_throttle
-            .check(&keys, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let attempt = self
+            .reserve_attempt(self.login_keys(username, client), now)
+            .await?;
 
         let password = Password::parse_offered(password, "password")
             .map_err(|_| AuthError::InvalidCredentials);
@@ -76,13 +78,15 @@ impl AuthService {
                 user
             }
             (user, _) => {
-                self.login_throttle.record_failure(&keys, now);
-                let detail = username.chars().take(64).collect::<String>();
+                // Counted already: the slot was taken before the guess. What was typed
+                // as a name is kept only when it names an account: people type their
+                // password into the name field.
+                let detail = user.is_none().then_some("unknown account");
                 self.audit(
                     "login_failed",
                     AuditActor::from_user(user.as_ref()),
                     client,
-                    Some(&detail),
+                    detail,
                 )
                 .await;
                 return Err(AuthError::InvalidCredentials);
@@ -91,13 +95,15 @@ impl AuthService {
         tracing::Span::current().record("user_id", user.id.as_str());
         if !self.store.second_factors(&user.id).await?.required() {
             return self
-                .admit(&user, &keys, client, now, None)
+                .admit(&user, attempt, client, now, None)
                 .await
                 .map(SignIn::Tokens);
         }
+        // The account's count of failures is cleared only once the second step succeeds
+        // too: a known password must not reset the count of wrong codes.
+        self.attempt_was_right(attempt).await?;
         // Refused now rather than after the second step: a disabled account gets no
-        // ticket. The account's count of failures is cleared only once the second step
-        // succeeds too: a known password must not reset the count of wrong codes.
+        // ticket.
         self.refuse_unless_admissible(&user, client).await?;
         let step_up = self.issue_step_up(&user, now).await?;
         self.audit(
@@ -117,13 +123,16 @@ impl AuthService {
     pub(super) async fn admit(
         &self,
         user: &UserRecord,
-        keys: &LoginKeys,
+        attempt: Attempt,
         client: &ClientInfo,
         now: i64,
         method: Option<&str>,
     ) -> AuthResult<IssuedTokens> {
-        self.refuse_unless_admissible(user, client).await?;
-        self.login_throttle.record_success(keys);
+        if let Err(refused) = self.refuse_unless_admissible(user, client).await {
+            self.attempt_was_right(attempt).await?;
+            return Err(refused);
+        }
+        self.attempt_succeeded(attempt).await?;
         self.start_session(user, client, now, method).await
     }
 
@@ -169,8 +178,11 @@ impl AuthService {
             .await?;
         self.audit("login", AuditActor::User(user), client, detail)
             .await;
-        self.issue(user, session_id, refresh, refresh_expires_at, now)
-            .await
+        let mut tokens = self
+            .issue(user, session_id, refresh, refresh_expires_at, now)
+            .await?;
+        tokens.device = Some(self.device_cookie(&user.username, client)?);
+        Ok(tokens)
     }
 
     /// Rotates a refresh token: the presented one dies, a new pair is returned. Presented
@@ -250,6 +262,7 @@ impl AuthService {
             refresh_expires_at,
             session_id,
             user: view_of(user),
+            device: None,
         })
     }
 

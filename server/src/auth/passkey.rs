@@ -18,7 +18,7 @@ use webauthn_rs::prelude::{
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, IssuedTokens, Principal, audit::AuditActor,
-    throttle::LoginKeys, token::random_token,
+    token::random_token,
 };
 use crate::{
     domain::{CEREMONY_PREFIX, TicketHash},
@@ -292,10 +292,9 @@ impl AuthService {
             .await?
             .ok_or(AuthError::InvalidPasskey)?;
         tracing::Span::current().record("user_id", user.id.as_str());
-        let keys = LoginKeys::for_attempt(&user.username, client);
-        self.login_throttle
-            .check(&keys, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let attempt = self
+            .reserve_attempt(self.login_keys(&user.username, client), now)
+            .await?;
         let mut passkey: Passkey = serde_json::from_str(&record.passkey).map_err(unexpected)?;
         let verified =
             self.webauthn
@@ -304,7 +303,6 @@ impl AuthService {
             Ok(result) => result,
             Err(error) => {
                 tracing::info!(%error, "passkey assertion refused");
-                self.login_throttle.record_failure(&keys, now);
                 self.audit("passkey_failed", AuditActor::User(&user), client, None)
                     .await;
                 return Err(AuthError::InvalidPasskey);
@@ -318,7 +316,7 @@ impl AuthService {
                 now,
             )
             .await?;
-        self.admit(&user, &keys, client, now, Some("passkey")).await
+        self.admit(&user, attempt, client, now, Some("passkey")).await
     }
 
     /// A passkey as the second step of a password sign-in: its options name the
@@ -328,7 +326,9 @@ impl AuthService {
         ticket: &str,
         client: &ClientInfo,
     ) -> AuthResult<Ceremony> {
-        let (_, user, _) = self.step_up_in_progress(ticket, client).await?;
+        let (_, user) = self.step_up_in_progress(ticket).await?;
+        self.refuse_while_locked_out(&self.login_keys(&user.username, client))
+            .await?;
         let passkeys = self
             .store
             .passkeys_of(&user.id)
@@ -360,7 +360,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<IssuedTokens> {
         let credential: PublicKeyCredential = parse_credential(credential)?;
-        let (hash, user, keys) = self.step_up_in_progress(ticket, client).await?;
+        let (hash, user, attempt) = self.guess_at_step_up(ticket, client).await?;
         let ceremony = self
             .close_ceremony(ceremony_id, CeremonyPurpose::StepUp)
             .await?;
@@ -376,7 +376,6 @@ impl AuthService {
             Ok(result) => result,
             Err(error) => {
                 tracing::info!(%error, "passkey assertion refused");
-                self.login_throttle.record_failure(&keys, self.now());
                 self.audit(
                     "second_factor_failed",
                     AuditActor::User(&user),
@@ -389,18 +388,25 @@ impl AuthService {
         };
         let credential_bytes: &[u8] = result.cred_id().as_ref();
         let credential_id = URL_SAFE_NO_PAD.encode(credential_bytes);
-        if let Some(record) = self.store.passkey_by_credential(&credential_id).await? {
-            let mut passkey: Passkey = serde_json::from_str(&record.passkey).map_err(unexpected)?;
-            passkey.update_credential(&result);
-            self.store
-                .record_passkey_use(
-                    &credential_id,
-                    &serde_json::to_string(&passkey).map_err(unexpected)?,
-                    self.now(),
-                )
-                .await?;
-        }
-        self.finish_step_up(&hash, &user, &keys, client, "passkey")
+        // Removed while its ceremony was open, the passkey proves nothing any more.
+        let Some(record) = self
+            .store
+            .passkey_by_credential(&credential_id)
+            .await?
+            .filter(|record| record.user_id == user.id)
+        else {
+            return Err(AuthError::InvalidPasskey);
+        };
+        let mut passkey: Passkey = serde_json::from_str(&record.passkey).map_err(unexpected)?;
+        passkey.update_credential(&result);
+        self.store
+            .record_passkey_use(
+                &credential_id,
+                &serde_json::to_string(&passkey).map_err(unexpected)?,
+                self.now(),
+            )
+            .await?;
+        self.finish_step_up(&hash, &user, attempt, client, "passkey")
             .await
     }
 

@@ -12,7 +12,7 @@ use app::model::{Role, UserView};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem, audit::AuditActor,
-    service::view_of, throttle::LoginKeys, token::random_token,
+    service::view_of, token::random_token,
 };
 use crate::{
     domain::{Email, FieldError, LINK_PREFIX, LinkHash, LinkPurpose, Password, Username},
@@ -186,9 +186,9 @@ impl AuthService {
             .await?
             .ok_or(AuthError::InvalidLink)?;
         tracing::Span::current().record("user_id", user.id.as_str());
-        // Whoever was guessing the old password has nothing left to guess.
-        self.login_throttle
-            .record_success(&LoginKeys::for_attempt(&user.username, client));
+        // Whoever was guessing the old password has nothing left to guess: the lockout
+        // and the cumulative cap are lifted.
+        self.clear_sign_in_failures(&user.username).await?;
         self.audit("password_reset", AuditActor::User(&user), client, None)
             .await;
         Ok(())

@@ -3,8 +3,9 @@
 //!
 //! A right password on an account with a confirmed factor yields a step-up ticket, not
 //! tokens: random, stored only as a hash, good for five minutes and for one successful
-//! second step. Each wrong code counts toward the same lockout as a wrong password, and
-//! the account's count is cleared only by a complete sign-in. A code is accepted for at
+//! second step, and for five guesses at most. Each code takes a slot of the same
+//! lockout as a password before it is checked, and the account's count is cleared only
+//! by a complete sign-in. A code is accepted for at
 //! most one time step, at most once (the store keeps the newest step used), with one
 //! step of clock drift either way.
 
@@ -13,15 +14,19 @@ use totp_rs::{Builder, Totp};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, IssuedTokens, Principal, admin::AdminPrincipal,
-    audit::AuditActor, throttle::LoginKeys, token::random_token,
+    audit::AuditActor,
+    throttle::Attempt,
+    token::random_token,
 };
 use crate::{
-    domain::{OneTimeCode, RecoveryCode, TICKET_PREFIX, TicketHash},
+    domain::{OneTimeCode, RECOVERY_CODE_BYTES, RecoveryCode, TICKET_PREFIX, TicketHash},
     store::{NewStepUp, NewTotp, StoreError, TotpRecord, UserRecord},
 };
 
 /// How long a right password waits for its second step.
 pub const STEP_UP_TTL_SECS: i64 = 300;
+/// Guesses one ticket gets; a sixth needs the password again.
+const STEP_UP_GUESSES: u32 = 5;
 const RECOVERY_CODES: usize = 10;
 /// 160 bits, as RFC 4226 recommends.
 const TOTP_SECRET_BYTES: usize = 20;
@@ -102,8 +107,9 @@ impl AuthService {
     }
 
     /// The second step of a sign-in: a step-up ticket and a code from the app or a
-    /// recovery code. Wrong codes leave the ticket usable until it expires, and count
-    /// toward the account's and the address's lockout.
+    /// recovery code. Each guess takes a slot of the account's and the address's lockout
+    /// before it is checked, and one of the ticket's five: a ticket dies after five
+    /// wrong codes.
     #[tracing::instrument(name = "complete sign-in", skip_all, fields(user_id))]
     pub async fn complete_sign_in(
         &self,
@@ -112,15 +118,14 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<IssuedTokens> {
         let now = self.now();
-        let (hash, user, keys) = self.step_up_in_progress(ticket, client).await?;
-        tracing::Span::current().record("user_id", user.id.as_str());
         let code = OneTimeCode::parse(code)?;
+        let (hash, user, attempt) = self.guess_at_step_up(ticket, client).await?;
+        tracing::Span::current().record("user_id", user.id.as_str());
         let method = match &code {
             OneTimeCode::Totp(_) => "totp",
             OneTimeCode::Recovery(_) => "recovery code",
         };
         if !self.accepts(&user, &code, now).await? {
-            self.login_throttle.record_failure(&keys, now);
             self.audit(
                 "second_factor_failed",
                 AuditActor::User(&user),
@@ -134,17 +139,15 @@ impl AuthService {
             self.audit("recovery_code_used", AuditActor::User(&user), client, None)
                 .await;
         }
-        self.finish_step_up(&hash, &user, &keys, client, method)
+        self.finish_step_up(&hash, &user, attempt, client, method)
             .await
     }
 
-    /// The live ticket and its user, and the lockout keys a second step counts under —
-    /// `Throttled` while they are locked out.
+    /// The live ticket and its user, without spending anything (to start a ceremony).
     pub(super) async fn step_up_in_progress(
         &self,
         ticket: &str,
-        client: &ClientInfo,
-    ) -> AuthResult<(TicketHash, UserRecord, LoginKeys)> {
+    ) -> AuthResult<(TicketHash, UserRecord)> {
         let hash = TicketHash::of_presented(ticket).ok_or(AuthError::InvalidStepUp)?;
         let step_up = self
             .store
@@ -156,11 +159,32 @@ impl AuthService {
             .user_by_id(&step_up.user_id)
             .await?
             .ok_or(AuthError::InvalidStepUp)?;
-        let keys = LoginKeys::for_attempt(&user.username, client);
-        self.login_throttle
-            .check(&keys, self.now())
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-        Ok((hash, user, keys))
+        Ok((hash, user))
+    }
+
+    /// One guess at a ticket's second step: a slot of the account's and the address's
+    /// lockout (`Throttled` while locked out), then one of the ticket's guesses
+    /// (`InvalidStepUp` once it has had its five).
+    pub(super) async fn guess_at_step_up(
+        &self,
+        ticket: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<(TicketHash, UserRecord, Attempt)> {
+        let now = self.now();
+        let (hash, user) = self.step_up_in_progress(ticket).await?;
+        let attempt = self
+            .reserve_attempt(self.login_keys(&user.username, client), now)
+            .await?;
+        if self
+            .store
+            .spend_step_up_guess(&hash, now, STEP_UP_GUESSES)
+            .await?
+            .is_none()
+        {
+            self.attempt_was_right(attempt).await?;
+            return Err(AuthError::InvalidStepUp);
+        }
+        Ok((hash, user, attempt))
     }
 
     /// The end of every successful second step: the ticket is used (of several requests
@@ -169,17 +193,18 @@ impl AuthService {
         &self,
         hash: &TicketHash,
         user: &UserRecord,
-        keys: &LoginKeys,
+        attempt: Attempt,
         client: &ClientInfo,
         method: &str,
     ) -> AuthResult<IssuedTokens> {
         let now = self.now();
         if self.store.take_step_up(hash, now).await?.is_none() {
+            self.attempt_was_right(attempt).await?;
             return Err(AuthError::InvalidStepUp);
         }
         // The user as read when the ticket was presented: disabled since the password
         // step, it is refused here.
-        self.admit(user, keys, client, now, Some(method)).await
+        self.admit(user, attempt, client, now, Some(method)).await
     }
 
     /// Whether `code` is good for `user` now, spending it if so.
@@ -235,7 +260,7 @@ impl AuthService {
         let secret = random_bytes::<TOTP_SECRET_BYTES>()?;
         let mut codes = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
-            codes.push(RecoveryCode::from_random(&random_bytes::<10>()?).display());
+            codes.push(RecoveryCode::from_random(&random_bytes::<RECOVERY_CODE_BYTES>()?).display());
         }
         let user_id = &principal.user_id;
         self.store
@@ -293,10 +318,6 @@ impl AuthService {
     ) -> AuthResult<()> {
         let now = self.now();
         let digits = OneTimeCode::parse_totp(code)?;
-        let keys = LoginKeys::for_attempt(&principal.username, client);
-        self.login_throttle
-            .check(&keys, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let factors = self.store.second_factors(&principal.user_id).await?;
         let pending = match factors.totp {
             Some(TotpRecord {
@@ -313,10 +334,13 @@ impl AuthService {
         };
         let user_id = &principal.user_id;
         let secret = self.factor_keys.open(user_id, &pending.0)?.plaintext;
+        let attempt = self
+            .reserve_attempt(self.login_keys(&principal.username, client), now)
+            .await?;
         let Some(step) = step_of(&totp_of(secret, &principal.username)?, &digits, now) else {
-            self.login_throttle.record_failure(&keys, now);
             return Err(AuthError::InvalidCode);
         };
+        self.attempt_was_right(attempt).await?;
         let codes = self.factor_keys.open(user_id, &pending.1)?.plaintext;
         let hashes = String::from_utf8(codes)
             .map_err(|error| AuthError::Unexpected(error.into()))?

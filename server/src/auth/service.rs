@@ -9,7 +9,7 @@ use super::{
     audit::AuditActor,
     password::PasswordHasherPool,
     sealing::FactorKeys,
-    throttle::{LoginThrottle, WindowLimiter},
+    throttle::{AttemptRules, WindowLimiter},
     token::{Ed25519KeyMaterial, SuccessorKey, TokenSigner},
 };
 use crate::{
@@ -26,6 +26,8 @@ use crate::{
 pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+    /// The device cookie a browser presented, unchecked: `login_keys` opens it.
+    pub device: Option<String>,
 }
 
 impl ClientInfo {
@@ -36,18 +38,50 @@ impl ClientInfo {
             ip,
             user_agent: user_agent
                 .map(|agent| agent.chars().take(Self::MAX_USER_AGENT_CHARS).collect()),
+            device: None,
         }
+    }
+
+    /// The same client, presenting a device cookie.
+    pub fn with_device(mut self, device: Option<&str>) -> Self {
+        const MAX_DEVICE_CHARS: usize = 200;
+        self.device = device
+            .filter(|value| !value.is_empty() && value.len() <= MAX_DEVICE_CHARS)
+            .map(str::to_owned);
+        self
     }
 
     pub(super) fn ip_string(&self) -> Option<String> {
         self.ip.map(|ip| ip.to_string())
     }
 
+    /// The key per-address limits count under. An IPv6 client is keyed by its /64: one
+    /// subscriber usually holds a whole /64, and would otherwise get 2^64 allowances.
     pub(super) fn throttle_key(&self) -> String {
-        format!(
-            "ip:{}",
-            self.ip_string().unwrap_or_else(|| "unknown".into())
-        )
+        match self.ip {
+            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("ip:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            Some(IpAddr::V6(v6)) => format!("ip:{}", v6.to_canonical()),
+            Some(ip) => format!("ip:{ip}"),
+            None => "ip:unknown".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::ClientInfo;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_ipv4_per_address() {
+        let key = |ip: &str| ClientInfo::new(Some(ip.parse().unwrap()), None).throttle_key();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:192.0.2.1"), "ip:192.0.2.1");
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
     }
 }
 
@@ -63,7 +97,7 @@ pub struct AuthService {
     pending_bootstrap: tokio::sync::Mutex<Option<(String, String)>>,
     pub(super) hasher: PasswordHasherPool,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) login_throttle: LoginThrottle,
+    pub(super) attempt_rules: AttemptRules,
     pub(super) signup_limiter: WindowLimiter,
     pub(super) refresh_limiter: WindowLimiter,
     pub(super) access_ttl: i64,
@@ -153,7 +187,7 @@ impl AuthService {
             pending_bootstrap: tokio::sync::Mutex::new(config.bootstrap_admin.clone()),
             hasher,
             clock,
-            login_throttle: LoginThrottle::new(throttle.clone()),
+            attempt_rules: AttemptRules::new(throttle),
             signup_limiter: WindowLimiter::new(throttle.signups_per_ip, throttle.window),
             refresh_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
             access_ttl: config.access_ttl.as_secs() as i64,
@@ -204,6 +238,9 @@ impl AuthService {
         self.keys.get_or_try_init(|| self.load_keys()).await
     }
 
+    /// The signing key and the refresh-successor key, from the store (the first
+    /// instance to start makes them). Both are sealed at rest with the factor keys, as
+    /// TOTP secrets are: a copy of the database alone signs no token.
     async fn load_keys(&self) -> AuthResult<SigningKeys> {
         let (store, now) = (&self.store, self.now());
         let issuer = &self.key_source.issuer;
@@ -215,14 +252,14 @@ impl AuthService {
                     .signing_key_or_insert(StoredSigningKey {
                         kid: candidate.kid.clone(),
                         algorithm: "EdDSA".into(),
-                        private_der: candidate.private_pkcs8.clone(),
+                        private_der: self.seal_key(&candidate.kid, &candidate.private_pkcs8)?,
                         public_raw: candidate.public_raw.clone(),
                         created_at: now,
                     })
                     .await?;
                 let key = Ed25519KeyMaterial {
+                    private_pkcs8: self.open_key(&stored.kid, stored.private_der)?,
                     kid: stored.kid,
-                    private_pkcs8: stored.private_der,
                     public_raw: stored.public_raw,
                 };
                 TokenSigner::ed25519(&key, issuer)?
@@ -232,15 +269,38 @@ impl AuthService {
             .signing_key_or_insert(StoredSigningKey {
                 kid: SuccessorKey::STORED_AS.into(),
                 algorithm: SuccessorKey::STORED_AS.into(),
-                private_der: SuccessorKey::generate_bytes()?,
+                private_der: self
+                    .seal_key(SuccessorKey::STORED_AS, &SuccessorKey::generate_bytes()?)?,
                 public_raw: Vec::new(),
                 created_at: now,
             })
             .await?;
         Ok(SigningKeys {
             signer,
-            successors: SuccessorKey::from_bytes(&stored.private_der)?,
+            successors: SuccessorKey::from_bytes(
+                &self.open_key(SuccessorKey::STORED_AS, stored.private_der)?,
+            )?,
         })
+    }
+
+    fn seal_key(&self, kid: &str, private: &[u8]) -> AuthResult<Vec<u8>> {
+        Ok(self
+            .factor_keys
+            .seal(&format!("key:{kid}"), private)?
+            .into_bytes())
+    }
+
+    /// A key as stored: sealed (`v1.…` text), or — written before keys were sealed —
+    /// the raw key, which no sealed value can be mistaken for (DER starts with 0x30; a
+    /// sealed value is ASCII text).
+    fn open_key(&self, kid: &str, stored: Vec<u8>) -> AuthResult<Vec<u8>> {
+        match std::str::from_utf8(&stored) {
+            Ok(sealed) if sealed.starts_with("v1.") => Ok(self
+                .factor_keys
+                .open(&format!("key:{kid}"), sealed)?
+                .plaintext),
+            _ => Ok(stored),
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -321,5 +381,6 @@ pub fn view_of(user: &UserRecord) -> UserView {
         role: user.role,
         disabled: user.disabled,
         created_at: user.created_at,
+        sign_in_locked: false,
     }
 }

@@ -9,6 +9,7 @@ mod tests;
 mod throttle;
 mod values;
 
+use crate::forwarded::TrustedProxies;
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use mail::{MailConfig, SmtpUrl};
@@ -28,7 +29,7 @@ pub enum ConfigError {
 
 const MAX_REVOCATION_BOUND: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// Where to listen; port 0 picks a free port (tests).
     pub listen: SocketAddr,
@@ -57,8 +58,9 @@ pub struct Config {
     /// to be honoured by the others sharing the store. Zero: every access check asks the
     /// store.
     pub revocation_bound: Duration,
-    /// Trust the left-most `X-Forwarded-For` address: only behind a proxy you run.
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies in front of this server: the client is the right-most
+    /// `X-Forwarded-For` address not among them. Empty: the peer is the client.
+    pub trusted_proxies: TrustedProxies,
     /// Served over HTTPS: adds HSTS and `Secure` cookies.
     pub https: bool,
     pub log_json: bool,
@@ -72,6 +74,44 @@ pub struct Config {
     pub factor_keys: Option<String>,
     /// The origin passkeys belong to (their relying party); unset: the public URL.
     pub passkey_origin: Option<String>,
+}
+
+/// Every secret redacted: a config is logged at start, and a database URL carries its
+/// password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redacted(&self.database_url))
+            .field("database_name", &self.database_name)
+            .field("issuer", &self.issuer)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("refresh_grace", &self.refresh_grace)
+            .field("signing", &self.signing)
+            .field("hash_params", &self.hash_params)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("max_queued_hashes", &self.max_queued_hashes)
+            .field("throttle", &self.throttle)
+            .field("revocation_bound", &self.revocation_bound)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("https", &self.https)
+            .field("log_json", &self.log_json)
+            .field(
+                "bootstrap_admin",
+                &self
+                    .bootstrap_admin
+                    .as_ref()
+                    .map(|(name, _)| (name, "[redacted]")),
+            )
+            .field("metrics_token", &redacted(&self.metrics_token))
+            .field("mail", &self.mail)
+            .field("factor_keys", &redacted(&self.factor_keys))
+            .field("passkey_origin", &self.passkey_origin)
+            .finish()
+    }
 }
 
 impl Config {
@@ -94,7 +134,7 @@ impl Config {
             max_queued_hashes: 128,
             throttle: ThrottleConfig::default(),
             revocation_bound: crate::store::remembered::DEFAULT_REVOCATION_BOUND,
-            trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::default(),
             https: false,
             metrics_token: None,
             log_json: false,
@@ -202,6 +242,9 @@ impl Config {
             throttle.login_failures_per_account =
                 parse(&n, "GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT")?;
         }
+        if let Some(n) = var("GATEHOUSE_LOGIN_FAILURE_CAP") {
+            throttle.login_failure_cap = parse(&n, "GATEHOUSE_LOGIN_FAILURE_CAP")?;
+        }
         if let Some(n) = var("GATEHOUSE_LOGIN_FAILURES_PER_IP") {
             throttle.login_failures_per_ip = parse(&n, "GATEHOUSE_LOGIN_FAILURES_PER_IP")?;
         }
@@ -230,8 +273,17 @@ impl Config {
                 ));
             }
         }
-        if let Some(flag) = var("GATEHOUSE_TRUST_FORWARDED_FOR") {
-            config.trust_forwarded_for = boolean(&flag, "GATEHOUSE_TRUST_FORWARDED_FOR")?;
+        if var("GATEHOUSE_TRUST_FORWARDED_FOR").is_some() {
+            // It trusted the left-most entry, which the client writes: refusing to start
+            // is kinder than silently counting every client as one.
+            return Err(invalid(
+                "GATEHOUSE_TRUST_FORWARDED_FOR",
+                "is replaced by GATEHOUSE_TRUSTED_PROXIES: list your proxies' addresses (CIDRs)",
+            ));
+        }
+        if let Some(list) = var("GATEHOUSE_TRUSTED_PROXIES") {
+            config.trusted_proxies = TrustedProxies::parse(&list)
+                .map_err(|message| invalid("GATEHOUSE_TRUSTED_PROXIES", &message))?;
         }
         if let Some(token) = var("GATEHOUSE_METRICS_TOKEN") {
             if token.len() < 16 {

@@ -113,3 +113,26 @@ fn refresh_must_outlive_access() {
         .is_err()
     );
 }
+
+#[test]
+fn debug_output_redacts_every_secret() {
+    let mut config = Config::defaults();
+    config.database_url = Some("mongodb://gh:database-secret@db.example/".into());
+    config.bootstrap_admin = Some(("root".into(), "bootstrap-secret".into()));
+    config.metrics_token = Some("metrics-secret".into());
+    config.factor_keys = Some("k1:factor-secret".into());
+    config.signing = SigningConfig::Hs256 {
+        secret: b"signing-secret-signing-secret-32".to_vec(),
+    };
+    let printed = format!("{config:?}");
+    for secret in [
+        "database-secret",
+        "bootstrap-secret",
+        "metrics-secret",
+        "factor-secret",
+        "signing-secret",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert!(printed.contains("root"));
+}

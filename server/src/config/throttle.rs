@@ -21,6 +21,9 @@ pub struct ThrottleConfig {
     /// address asked for, per `window`: nobody's inbox can be flooded.
     pub mails_per_account: u32,
     pub window: Duration,
+    /// Failed sign-ins without a success after which an account signs in no more until a
+    /// reset by email or an admin lifts it (NIST SP 800-63B §5.2.2: at most 100).
+    pub login_failure_cap: u32,
 }
 
 impl Default for ThrottleConfig {
@@ -35,6 +38,7 @@ impl Default for ThrottleConfig {
             recovery_requests_per_ip: 20,
             mails_per_account: 5,
             window: Duration::from_secs(10 * 60),
+            login_failure_cap: 100,
         }
     }
 }

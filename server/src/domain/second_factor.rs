@@ -41,9 +41,15 @@ impl TicketHash {
     }
 }
 
-/// Recovery codes are 16 characters of RFC 4648 base32 (80 random bits), shown in four
-/// groups of four; 80 bits make a plain hash safe to keep even if the store leaks.
-pub const RECOVERY_CODE_CHARS: usize = 16;
+/// Recovery codes are 24 characters of RFC 4648 base32 (120 random bits), shown in six
+/// groups of four. At 120 bits (ASVS 5.0 6.5.2 asks for 112) a plain hash is safe to keep
+/// even if the store leaks: no one can try 2^119 codes against it.
+pub const RECOVERY_CODE_CHARS: usize = 24;
+/// Codes given out before: 16 characters (80 bits), still accepted until used or
+/// replaced.
+const EARLIER_RECOVERY_CODE_CHARS: usize = 16;
+/// The random bytes behind one code.
+pub const RECOVERY_CODE_BYTES: usize = 15;
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// SHA-256 of a recovery code in its canonical form, hex.
@@ -64,8 +70,8 @@ impl RecoveryCodeHash {
 pub struct RecoveryCode(String);
 
 impl RecoveryCode {
-    /// `bytes`: at least 10 random bytes (the first 80 bits are used).
-    pub fn from_random(bytes: &[u8; 10]) -> RecoveryCode {
+    /// `bytes`: 120 random bits.
+    pub fn from_random(bytes: &[u8; RECOVERY_CODE_BYTES]) -> RecoveryCode {
         let mut bits: u128 = 0;
         for byte in bytes {
             bits = (bits << 8) | u128::from(*byte);
@@ -77,7 +83,7 @@ impl RecoveryCode {
         RecoveryCode(canonical)
     }
 
-    /// Grouped for reading aloud or copying: `abcd-efgh-ijkl-mnop`.
+    /// Grouped for reading aloud or copying: `abcd-efgh-ijkl-mnop-qrst-uvwx`.
     pub fn display(&self) -> String {
         let chars: Vec<char> = self.0.chars().collect();
         chars
@@ -120,8 +126,10 @@ impl OneTimeCode {
         if compact.len() == 6 && compact.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(OneTimeCode::Totp(compact));
         }
-        if compact.len() == RECOVERY_CODE_CHARS
-            && compact.bytes().all(|b| RECOVERY_ALPHABET.contains(&b))
+        if matches!(
+            compact.len(),
+            RECOVERY_CODE_CHARS | EARLIER_RECOVERY_CODE_CHARS
+        ) && compact.bytes().all(|b| RECOVERY_ALPHABET.contains(&b))
         {
             return Ok(OneTimeCode::Recovery(RecoveryCode(compact).hash()));
         }
@@ -153,9 +161,9 @@ mod tests {
             OneTimeCode::parse(" 123 456 "),
             Ok(OneTimeCode::Totp("123456".into()))
         );
-        let code = RecoveryCode::from_random(&[0xA5; 10]);
+        let code = RecoveryCode::from_random(&[0xA5; RECOVERY_CODE_BYTES]);
         let shown = code.display();
-        assert_eq!(shown.len(), 19);
+        assert_eq!(shown.len(), 29);
         assert_eq!(
             OneTimeCode::parse(&shown.to_uppercase()),
             Ok(OneTimeCode::Recovery(code.hash()))
@@ -170,18 +178,34 @@ mod tests {
             "1234567",
             "12345a",
             "abcd-efgh-ijkl-mno1",
+            "abcd-efgh-ijkl-mnop-qrst",
             "0'; --",
         ] {
             assert!(OneTimeCode::parse(garbage).is_err(), "{garbage:?}");
         }
         assert!(OneTimeCode::parse_totp(&shown).is_err());
+        // A code given out before 120-bit codes still works.
+        assert_eq!(
+            OneTimeCode::parse("abcd-efgh-ijkl-mnop"),
+            Ok(OneTimeCode::Recovery(RecoveryCode("abcdefghijklmnop".into()).hash()))
+        );
+    }
+
+    #[test]
+    fn a_code_carries_at_least_112_random_bits() {
+        assert!(RECOVERY_CODE_BYTES * 8 >= 112);
+        assert!(RECOVERY_CODE_CHARS * 5 >= RECOVERY_CODE_BYTES * 8);
+        let all_ones = RecoveryCode::from_random(&[0xFF; RECOVERY_CODE_BYTES]);
+        assert_eq!(all_ones.display(), "7777-7777-7777-7777-7777-7777");
     }
 
     #[test]
     fn distinct_random_bytes_give_distinct_codes() {
-        let a = RecoveryCode::from_random(&[0; 10]);
-        let b = RecoveryCode::from_random(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(a.display(), "aaaa-aaaa-aaaa-aaaa");
+        let a = RecoveryCode::from_random(&[0; RECOVERY_CODE_BYTES]);
+        let mut one = [0; RECOVERY_CODE_BYTES];
+        one[RECOVERY_CODE_BYTES - 1] = 1;
+        let b = RecoveryCode::from_random(&one);
+        assert_eq!(a.display(), "aaaa-aaaa-aaaa-aaaa-aaaa-aaaa");
         assert_ne!(a.hash(), b.hash());
     }
 

@@ -40,7 +40,7 @@ impl WebBackend {
     }
 
     fn client(&self, request: &Parts) -> ClientInfo {
-        client_info(request, self.config.trust_forwarded_for)
+        client_info(request, &self.config.trusted_proxies)
     }
 
     async fn principal(&self, access: Option<&str>) -> Result<Principal, AppError> {
@@ -66,6 +66,7 @@ impl WebBackend {
                 session_id: issued.session_id,
                 access_expires_in: issued.access_expires_at - now,
             },
+            device: issued.device,
         }
     }
 }
@@ -463,6 +464,27 @@ impl AuthBackend for WebBackend {
                 UserChange { role, disabled },
                 &self.client(request),
             )
+            .await
+            .map_err(app_error)
+    }
+
+    async fn unlock_sign_in(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        user_id: &str,
+    ) -> Result<(), AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .unlock_sign_in(&admin, user_id, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError> {
+        let principal = self.auth.authenticate(access).await.map_err(app_error)?;
+        self.auth
+            .own_sign_in_locked(&principal)
             .await
             .map_err(app_error)
     }

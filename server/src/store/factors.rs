@@ -94,6 +94,14 @@ pub trait FactorStore: Send + Sync + 'static {
     async fn create_step_up(&self, ticket: NewStepUp) -> StoreResult<()>;
     /// The unexpired ticket with this hash, without using it.
     async fn find_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>>;
+    /// Takes one of the ticket's `guesses`, atomically: `None` when it is unknown,
+    /// expired, or has had them all.
+    async fn spend_step_up_guess(
+        &self,
+        hash: &TicketHash,
+        now: i64,
+        guesses: u32,
+    ) -> StoreResult<Option<StepUpRecord>>;
     /// Uses the ticket, once and atomically: of several callers one gets it.
     async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>>;
 }

@@ -9,6 +9,7 @@
 //! | `users` | `UserStore` | accounts |
 //! | `sessions` | `SessionStore` | sessions, refresh rotation, revocation |
 //! | `access` | `AccessStore` | the access check's lookup, the revocation log |
+//! | `attempts` | `AttemptStore` | sign-in attempts: the lockout and the cumulative cap |
 //! | `audit` | `AuditStore` | the audit log |
 //! | `keys` | `KeyStore` | token signing keys |
 //! | `links` | `LinkStore` | mailed verification and reset links |
@@ -17,6 +18,7 @@
 //! | `upkeep` | `Upkeep` | purging, readiness |
 
 mod access;
+mod attempts;
 mod audit;
 mod factors;
 mod keys;
@@ -36,6 +38,7 @@ mod contract;
 use std::{sync::Arc, time::Duration};
 
 pub use access::{AccessFacts, AccessStatus, AccessStore, LocalRevocations};
+pub use attempts::{AttemptCount, AttemptRule, AttemptStore, Reservation};
 pub use audit::{AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};
 pub use keys::{KeyStore, StoredSigningKey};
@@ -109,6 +112,7 @@ pub trait Store:
     UserStore
     + SessionStore
     + AccessStore
+    + AttemptStore
     + AuditStore
     + KeyStore
     + LinkStore
@@ -122,6 +126,7 @@ impl<T> Store for T where
     T: UserStore
         + SessionStore
         + AccessStore
+        + AttemptStore
         + AuditStore
         + KeyStore
         + LinkStore

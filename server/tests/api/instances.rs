@@ -318,3 +318,31 @@ async fn an_instance_killed_and_started_again_refuses_what_was_revoked_while_it_
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_wrong_passwords_over_three_instances_share_one_allowance() {
+    let store = SharedStore::new();
+    let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
+    let client = Client::new();
+    signup(&client, &instances[0], "ada").await;
+    let attempts = (0..60).map(|attempt| {
+        let client = client.clone();
+        let url = instances[attempt % 3].url("/auth/login");
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({"username": "ada", "password": format!("wrong guess {attempt}")}))
+                .send()
+                .await
+                .unwrap();
+            let body: Value = response.json().await.unwrap();
+            body["error"]["code"].as_str().unwrap_or_default().to_owned()
+        }
+    });
+    let codes = futures::future::join_all(attempts).await;
+    let guessed = codes.iter().filter(|code| *code == "invalid_credentials");
+    // The default threshold, whichever instance each guess reached.
+    assert_eq!(guessed.count(), 5, "{codes:?}");
+    let throttled = codes.iter().filter(|code| *code == "throttled");
+    assert_eq!(throttled.count(), 55, "{codes:?}");
+}

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod delivery;
 mod durability;
+mod hardening;
 mod helpers;
 mod instances;
 mod mailbox;

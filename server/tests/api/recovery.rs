@@ -434,3 +434,40 @@ async fn without_smtp_mails_land_in_the_outbox_under_the_data_directory() {
     assert_eq!(mail.to, "ada <ada@example.org>");
     assert_eq!(verify(&app, &mail).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_reset_by_email_lifts_the_cap_of_failed_sign_ins() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |config| {
+        config.throttle.login_failures_per_account = 5;
+        config.throttle.login_failure_cap = 6;
+    })
+    .await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    let mut wrong = 0;
+    while wrong < 6 {
+        match error_code(app.login_response("ada", "not it").await)
+            .await
+            .as_str()
+        {
+            "invalid_credentials" => wrong += 1,
+            "throttled" => app.clock.shift(15 * 60),
+            other => panic!("after {wrong} wrong passwords: {other}"),
+        }
+    }
+    app.clock.shift(15 * 60);
+    assert_eq!(
+        error_code(app.login_response("ada", PASSWORD).await).await,
+        "sign_in_locked"
+    );
+    assert_eq!(forgot(&app, "ada").await.status(), StatusCode::ACCEPTED);
+    let token = smtp.wait_for(2).await[1].token_for("/reset-password");
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login_response("ada", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}

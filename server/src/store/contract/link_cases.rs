@@ -317,6 +317,28 @@ pub async fn a_password_change_ends_outstanding_reset_links_but_not_verification
     );
 }
 
+pub async fn an_address_change_ends_every_link_sent_to_the_old_address(store: &dyn Store) {
+    store
+        .create_user(with_email("u1", "ada", "ada@example.org"))
+        .await
+        .unwrap();
+    let reset = link_for(store, "u1", LinkPurpose::ResetPassword, "ada@example.org").await;
+    let verify = link_for(store, "u1", LinkPurpose::VerifyEmail, "ada@example.org").await;
+    store
+        .set_email("u1", Some(&address("ada@elsewhere.example")))
+        .await
+        .unwrap();
+    for (link, purpose) in [
+        (&reset, LinkPurpose::ResetPassword),
+        (&verify, LinkPurpose::VerifyEmail),
+    ] {
+        assert!(
+            store.find_link(link, purpose, NOW).await.unwrap().is_none(),
+            "{purpose:?}"
+        );
+    }
+}
+
 pub async fn purging_removes_expired_links(store: &dyn Store) {
     store
         .create_user(with_email("u1", "ada", "ada@example.org"))

@@ -240,6 +240,7 @@ contract!(
     a_reset_link_sets_the_password_once_and_ends_every_session,
     parallel_uses_of_one_reset_link_succeed_exactly_once,
     a_password_change_ends_outstanding_reset_links_but_not_verification,
+    an_address_change_ends_every_link_sent_to_the_old_address,
     purging_removes_expired_links,
     reuse_is_detected_however_many_rotations_ago_the_token_was_replaced,
     a_disabled_users_refresh_token_is_refused_and_left_as_it_was,
@@ -256,9 +257,14 @@ contract!(
     a_step_up_ticket_is_taken_once_and_not_after_it_expires,
     a_credential_belongs_to_one_account_and_is_listed_removed_and_updated,
     a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expires,
+    parallel_attempts_get_exactly_the_threshold_of_slots,
+    a_given_back_slot_undoes_its_lockout_and_a_clear_forgets_the_key,
+    a_capped_key_stays_capped_until_cleared,
+    a_step_up_ticket_gives_exactly_five_guesses_in_parallel,
 );
 
 mod access_cases;
+mod attempt_cases;
 mod factor_cases;
 mod lifetime_cases;
 mod link_cases;
@@ -269,6 +275,7 @@ mod user_cases;
 
 mod cases {
     pub use super::access_cases::*;
+    pub use super::attempt_cases::*;
     pub use super::factor_cases::*;
     pub use super::lifetime_cases::*;
     pub use super::link_cases::*;

@@ -164,6 +164,9 @@ pub(super) struct StepUpDoc {
     pub created_at: i64,
     pub expires_at: i64,
     pub expires_on: DateTime,
+    /// Guesses taken at the second step; the ticket dies at the limit.
+    #[serde(default)]
+    pub wrong_codes: i64,
 }
 
 impl From<&NewStepUp> for StepUpDoc {
@@ -174,6 +177,7 @@ impl From<&NewStepUp> for StepUpDoc {
             created_at: ticket.created_at,
             expires_at: ticket.expires_at,
             expires_on: date(ticket.expires_at),
+            wrong_codes: 0,
         }
     }
 }

@@ -157,6 +157,29 @@ impl FactorStore for MongoStore {
             .map(Into::into))
     }
 
+    /// One conditional increment: of parallel guesses, exactly `guesses` match.
+    async fn spend_step_up_guess(
+        &self,
+        hash: &TicketHash,
+        now: i64,
+        guesses: u32,
+    ) -> StoreResult<Option<StepUpRecord>> {
+        self.indexed().await?;
+        Ok(self
+            .step_ups
+            .find_one_and_update(
+                doc! {
+                    "_id": hash.as_str(),
+                    "expires_at": {"$gt": now},
+                    "wrong_codes": {"$lt": i64::from(guesses)},
+                },
+                doc! {"$inc": {"wrong_codes": 1_i64}},
+            )
+            .await
+            .map_err(map_error)?
+            .map(Into::into))
+    }
+
     /// Deleting the ticket is what uses it: of several callers one gets the document.
     async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
         self.indexed().await?;

@@ -12,11 +12,13 @@
 //!   superseded hash is remembered until the token would have expired
 //!   (`superseded_refresh`, written before the rotation that supersedes it), so a replay
 //!   is recognised and ends the session however many rotations later;
+//! - sign-in attempts: a compare-and-swap on a version field (`attempts`);
 //! - audit ids: time-ordered with random low bits, so no shared counter document;
 //! - expiry: TTL indexes remove expired sessions and revocations by themselves;
 //! - the revocation log: a counter taken after each revoking write (`revocation_log`).
 
 mod access;
+mod attempts;
 mod audit;
 mod documents;
 mod factors;
@@ -96,6 +98,7 @@ pub struct MongoStore {
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
+    attempts: Collection<attempts::AttemptDoc>,
     passkeys: Collection<PasskeyDoc>,
     ceremonies: Collection<CeremonyDoc>,
     superseded: Collection<SupersededDoc>,
@@ -160,6 +163,7 @@ impl MongoStore {
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),
+            attempts: database.collection("sign_in_attempts"),
             passkeys: database.collection("passkeys"),
             ceremonies: database.collection("passkey_ceremonies"),
             superseded: database.collection("superseded_refresh"),
@@ -436,6 +440,10 @@ mod tests {
         assert_eq!(
             find("audit_events", "at_date").expire_after,
             Some(AUDIT_RETENTION)
+        );
+        assert_eq!(
+            find("sign_in_attempts", "expires_on").expire_after,
+            Some(Duration::ZERO)
         );
         assert!(
             specs

@@ -67,6 +67,10 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"expires_on": 1}, ttl("step_up_ttl", Duration::ZERO)),
         ),
         (
+            "sign_in_attempts",
+            index(doc! {"expires_on": 1}, ttl("attempts_ttl", Duration::ZERO)),
+        ),
+        (
             "passkey_ceremonies",
             index(
                 doc! {"expires_on": 1},

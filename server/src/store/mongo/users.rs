@@ -98,6 +98,12 @@ impl UserStore for MongoStore {
 
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
         self.indexed().await?;
+        // Links mailed to the old address die with it (whoever reads that inbox now may
+        // not be the account's owner) — first, so that a failure between the two writes
+        // leaves the address unchanged and a retry does both.
+        self.delete_links(user_id, LinkPurpose::VerifyEmail).await?;
+        self.delete_links(user_id, LinkPurpose::ResetPassword)
+            .await?;
         let update = match email {
             Some(email) => doc! {
                 "$set": {"email": &email.address, "email_key": &email.key, "email_verified": false},
@@ -117,7 +123,6 @@ impl UserStore for MongoStore {
                 other => other,
             })?
             .ok_or(StoreError::NotFound)?;
-        self.delete_links(user_id, LinkPurpose::VerifyEmail).await?;
         Ok(updated.into())
     }
 

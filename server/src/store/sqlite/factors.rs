@@ -179,6 +179,35 @@ impl FactorStore for SqliteStore {
         self.read(move |db| live_step_up_in(db, &hash, now)).await
     }
 
+    async fn spend_step_up_guess(
+        &self,
+        hash: &TicketHash,
+        now: i64,
+        guesses: u32,
+    ) -> StoreResult<Option<StepUpRecord>> {
+        let hash = hash.clone();
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "UPDATE step_up_tickets SET wrong_codes = wrong_codes + 1
+                 WHERE hash = ?1 AND expires_at > ?2 AND wrong_codes < ?3
+                 RETURNING user_id, created_at, expires_at",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![hash.as_str(), now, guesses], |row| {
+                        Ok(StepUpRecord {
+                            user_id: row.get(0)?,
+                            created_at: row.get(1)?,
+                            expires_at: row.get(2)?,
+                        })
+                    })
+                    .optional()
+            })
+            .map_err(map_error)
+        })
+        .await
+    }
+
     async fn take_step_up(&self, hash: &TicketHash, now: i64) -> StoreResult<Option<StepUpRecord>> {
         let hash = hash.clone();
         self.write(move |tx| {

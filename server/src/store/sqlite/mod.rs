@@ -15,6 +15,7 @@
 //! tasks (the CLI) open it the same way.
 
 mod access;
+mod attempts;
 mod audit;
 mod factors;
 mod keys;

@@ -135,6 +135,18 @@ CREATE TABLE passkey_ceremonies (
 ) WITHOUT ROWID;
 CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
 "#,
+    r#"
+CREATE TABLE sign_in_attempts (
+    key           TEXT PRIMARY KEY,
+    run           INTEGER NOT NULL,
+    total         INTEGER NOT NULL,
+    last_at       INTEGER NOT NULL,
+    blocked_until INTEGER NOT NULL,
+    expires_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX sign_in_attempts_by_expiry ON sign_in_attempts(expires_at);
+ALTER TABLE step_up_tickets ADD COLUMN wrong_codes INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -32,6 +32,7 @@ impl Upkeep for SqliteStore {
                 for statement in [
                     "DELETE FROM step_up_tickets WHERE expires_at <= ?1",
                     "DELETE FROM passkey_ceremonies WHERE expires_at <= ?1",
+                    "DELETE FROM sign_in_attempts WHERE expires_at <= ?1",
                 ] {
                     tickets += tx.execute(statement, [now]).map_err(map_error)? as u64;
                 }

@@ -113,7 +113,10 @@ impl UserStore for SqliteStore {
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }
+            // Links mailed to the old address die with it: whoever reads that inbox now
+            // may not be the account's owner.
             delete_links_in(tx, &user_id, LinkPurpose::VerifyEmail)?;
+            delete_links_in(tx, &user_id, LinkPurpose::ResetPassword)?;
             user_by_id_in(tx, &user_id)
                 .map_err(map_error)?
                 .ok_or(StoreError::NotFound)

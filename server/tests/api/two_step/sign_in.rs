@@ -4,7 +4,12 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::{ada_with_an_app_locked_after_three_failures, code_at};
-use crate::helpers::{PASSWORD, error_code, set_cookies, spawn_app, tokens_of};
+use futures::future::join_all;
+
+use crate::helpers::{PASSWORD, error_code, set_cookies, spawn_app, spawn_app_with, tokens_of};
+
+/// Longer than the first lockouts, shorter than a ticket's five minutes.
+const STEP_UP_LOCKOUT_WAITED: i64 = 70;
 
 #[tokio::test]
 async fn once_an_app_is_confirmed_a_password_alone_gets_a_ticket_and_the_code_gets_tokens() {
@@ -161,6 +166,36 @@ async fn wrong_codes_lock_the_account_as_wrong_passwords_do() {
     assert!(locked.headers().contains_key("retry-after"));
     let password = app.login_response("ada", PASSWORD).await;
     assert_eq!(password.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_burst_of_wrong_codes_at_one_ticket_gets_the_threshold_of_guesses_and_kills_it() {
+    let app = spawn_app_with(|config| config.throttle.login_failures_per_account = 5).await;
+    let tokens = app.signup_and_login("ada").await;
+    let enrolled = app.enrol(&tokens).await;
+    let right = code_at(&enrolled.secret, app.now());
+    let wrong: Vec<String> = (0..101)
+        .map(|n| format!("{:06}", (n * 7919) % 1_000_000))
+        .filter(|code| *code != right)
+        .take(100)
+        .collect();
+    let ticket = app.step_up("ada").await;
+    let answers = join_all(wrong.iter().map(|code| app.second_step(&ticket, code))).await;
+    let mut codes = Vec::new();
+    for answer in answers {
+        codes.push(error_code(answer).await);
+    }
+    let guessed = codes.iter().filter(|code| *code == "invalid_code").count();
+    assert_eq!(guessed, 5, "{codes:?}");
+    let throttled = codes.iter().filter(|code| *code == "throttled").count();
+    assert_eq!(guessed + throttled, wrong.len(), "{codes:?}");
+    // Five wrong codes spent the ticket: once the lockout is over, even the right code
+    // needs a new password step.
+    app.clock.shift(STEP_UP_LOCKOUT_WAITED);
+    let spent = app
+        .second_step(&ticket, &code_at(&enrolled.secret, app.now()))
+        .await;
+    assert_eq!(error_code(spent).await, "invalid_step_up");
 }
 
 #[tokio::test]
