@@ -42,7 +42,6 @@ pub fn with_next(path: &str, next: Option<&str>) -> String {
 mod tests {
     use super::safe_next_path;
 
-
     #[test]
     fn next_accepts_same_site_paths_only() {
         assert_eq!(safe_next_path(Some("/sessions")), "/sessions");
@@ -63,7 +62,13 @@ mod tests {
 
     #[test]
     fn paths_a_browser_reads_as_another_host_are_not_same_site() {
-        for hostile in ["//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/x", "evil"] {
+        for hostile in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/x",
+            "evil",
+        ] {
             assert!(!super::is_same_site_path(hostile), "{hostile:?}");
         }
         assert!(super::is_same_site_path("/admin?search=a"));
