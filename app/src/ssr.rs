@@ -41,18 +41,13 @@ pub fn request() -> Result<Parts, AppError> {
 }
 
 pub fn presented_step_up(request: &Parts) -> Option<String> {
-    CookieJar::from_headers(&request.headers)
-        .get(STEP_UP_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
-        .filter(|value| !value.is_empty())
+    cookie_value(request, STEP_UP_COOKIE, secure_cookies())
 }
 
-/// The device cookie, if the browser holds one (checked by the auth core).
-pub fn presented_device(request: &Parts) -> Option<String> {
-    CookieJar::from_headers(&request.headers)
-        .get(DEVICE_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
-        .filter(|value| !value.is_empty())
+/// The device cookie, if the browser holds one (checked by the auth core). `secure`:
+/// served over HTTPS, where only the `__Host-` name counts.
+pub fn presented_device(request: &Parts, secure: bool) -> Option<String> {
+    cookie_value(request, DEVICE_COOKIE, secure)
 }
 
 pub fn set_step_up_cookie(ticket: String, max_age_secs: i64, policy: CookiePolicy) {
@@ -80,10 +75,7 @@ pub fn clear_step_up_cookie(policy: CookiePolicy) {
 pub const CEREMONY_COOKIE: &str = "gatehouse_passkey";
 
 pub fn presented_ceremony(request: &Parts) -> Option<String> {
-    CookieJar::from_headers(&request.headers)
-        .get(CEREMONY_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
-        .filter(|value| !value.is_empty())
+    cookie_value(request, CEREMONY_COOKIE, secure_cookies())
 }
 
 pub fn set_ceremony_cookie(id: String, max_age_secs: i64, policy: CookiePolicy) {
@@ -107,16 +99,34 @@ pub fn clear_ceremony_cookie(policy: CookiePolicy) {
 }
 
 pub fn presented(request: &Parts) -> PresentedTokens {
-    let jar = CookieJar::from_headers(&request.headers);
-    let value = |name: &str| {
-        jar.get(name)
-            .map(|cookie| cookie.value().to_owned())
-            .filter(|value| !value.is_empty())
-    };
+    let secure = secure_cookies();
     PresentedTokens {
-        access: value(ACCESS_COOKIE),
-        refresh: value(REFRESH_COOKIE),
+        access: cookie_value(request, ACCESS_COOKIE, secure),
+        refresh: cookie_value(request, REFRESH_COOKIE, secure),
     }
+}
+
+/// A cookie's name as set and read: over HTTPS with the `__Host-` prefix, which a
+/// browser accepts only from this host, `Secure`, for path `/` — so a sibling subdomain
+/// cannot plant or overwrite one (cookie tossing).
+fn cookie_name(name: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+fn cookie_value(request: &Parts, name: &str, secure: bool) -> Option<String> {
+    CookieJar::from_headers(&request.headers)
+        .get(&cookie_name(name, secure))
+        .map(|cookie| cookie.value().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether this server sets its cookies `Secure` (and so reads only `__Host-` names).
+fn secure_cookies() -> bool {
+    use_context::<SharedBackend>().is_some_and(|backend| backend.cookie_policy().secure)
 }
 
 /// The access cookie is `SameSite=Lax` so that following a link to Gatehouse from
@@ -196,7 +206,7 @@ fn cookie(
     same_site: SameSite,
     policy: CookiePolicy,
 ) -> Cookie<'static> {
-    Cookie::build((name, value))
+    Cookie::build((cookie_name(name, policy.secure), value))
         .path("/")
         .http_only(true)
         .secure(policy.secure)

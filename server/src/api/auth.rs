@@ -370,10 +370,7 @@ pub async fn admin_unlock_sign_in(
     RequireAdmin(admin): RequireAdmin,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Message>> {
-    state
-        .auth
-        .unlock_sign_in(&admin, &user_id, &client)
-        .await?;
+    state.auth.unlock_sign_in(&admin, &user_id, &client).await?;
     Ok(message("sign-in is unlocked for this account"))
 }
 

@@ -11,7 +11,7 @@ use axum::{
 use super::error::ApiError;
 use crate::{
     auth::{AdminPrincipal, ClientInfo, Principal},
-    forwarded::TrustedProxies,
+    config::Config,
     state::AppState,
 };
 
@@ -101,19 +101,25 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(Client(client_info(parts, &state.config.trusted_proxies)))
+        Ok(Client(client_info(parts, &state.config)))
     }
 }
 
-pub fn client_info(parts: &Parts, trusted_proxies: &TrustedProxies) -> ClientInfo {
+/// Where a request came from, and the device cookie it presents (which authenticates
+/// nothing: it only keys the sign-in lockout).
+pub fn client_info(parts: &Parts, config: &Config) -> ClientInfo {
     let client = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| trusted_proxies.client_address(addr.ip(), &parts.headers));
+        .map(|ConnectInfo(addr)| {
+            config
+                .trusted_proxies
+                .client_address(addr.ip(), &parts.headers)
+        });
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
     ClientInfo::new(client, user_agent)
-        .with_device(app::ssr::presented_device(parts).as_deref())
+        .with_device(app::ssr::presented_device(parts, config.https).as_deref())
 }

@@ -6,8 +6,8 @@ use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal,
     audit::AuditActor,
     password::Verified,
-    second_factor::StepUp,
     service::{new_id, view_of},
+    step_up::StepUp,
     throttle::Attempt,
     token::{AccessGrant, RefreshSecret},
 };

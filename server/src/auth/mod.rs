@@ -8,7 +8,8 @@
 //! - `account`: sign-up and what a user does with their own account;
 //! - `admin`: the one role check (`AdminPrincipal`) and what only admins may do;
 //! - `recovery`: email verification, password reset by mail, the account's address;
-//! - `second_factor`: TOTP, recovery codes, and the second step of a sign-in;
+//! - `second_factor`: TOTP and recovery codes;
+//! - `step_up`: the second step of a sign-in (step-up tickets);
 //! - `passkey`: WebAuthn registration and passkey sign-in;
 //! - `audit`: the security event log;
 //! - `operator`: what the CLI does beside a running server;
@@ -27,6 +28,7 @@ mod recovery;
 pub mod sealing;
 mod second_factor;
 mod service;
+mod step_up;
 pub mod throttle;
 pub mod token;
 
@@ -36,7 +38,7 @@ pub use admin::AdminPrincipal;
 pub use error::{AuthError, TokenProblem};
 pub use login::{IssuedTokens, SignIn};
 pub use passkey::{Ceremony, relying_party as passkey_relying_party};
-pub use second_factor::StepUp;
 pub use service::{AuthService, ClientInfo, view_of};
+pub use step_up::StepUp;
 
 pub type AuthResult<T> = Result<T, AuthError>;

@@ -316,7 +316,8 @@ impl AuthService {
                 now,
             )
             .await?;
-        self.admit(&user, attempt, client, now, Some("passkey")).await
+        self.admit(&user, attempt, client, now, Some("passkey"))
+            .await
     }
 
     /// A passkey as the second step of a password sign-in: its options name the

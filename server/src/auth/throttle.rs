@@ -130,7 +130,8 @@ impl AuthService {
             return Ok(presented.to_owned());
         }
         let mut id = [0u8; DEVICE_ID_BYTES];
-        getrandom::fill(&mut id).map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
+        getrandom::fill(&mut id)
+            .map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
         Ok(self.factor_keys.seal(&device_binding(&account), &id)?)
     }
 
@@ -315,7 +316,11 @@ mod tests {
         for n in 0..1_000_000u32 {
             let _ = limiter.hit(&format!("ip:{n}"), 0);
         }
-        assert!(limiter.tracked() <= MAX_TRACKED_KEYS, "{}", limiter.tracked());
+        assert!(
+            limiter.tracked() <= MAX_TRACKED_KEYS,
+            "{}",
+            limiter.tracked()
+        );
         // A key seen again is still counted.
         for _ in 0..5 {
             assert!(limiter.hit("ip:hot", 1).is_ok());

@@ -11,8 +11,8 @@ mod stored;
 pub use credentials::{Email, Password, Username, preload_common_passwords};
 pub use paging::PageRequest;
 pub use second_factor::{
-    CEREMONY_PREFIX, OneTimeCode, RECOVERY_CODE_BYTES, RECOVERY_CODE_CHARS, RecoveryCode, RecoveryCodeHash,
-    TICKET_PREFIX, TicketHash,
+    CEREMONY_PREFIX, OneTimeCode, RECOVERY_CODE_BYTES, RECOVERY_CODE_CHARS, RecoveryCode,
+    RecoveryCodeHash, TICKET_PREFIX, TicketHash,
 };
 pub use stored::{
     LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX, RefreshHash,

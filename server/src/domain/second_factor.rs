@@ -187,7 +187,9 @@ mod tests {
         // A code given out before 120-bit codes still works.
         assert_eq!(
             OneTimeCode::parse("abcd-efgh-ijkl-mnop"),
-            Ok(OneTimeCode::Recovery(RecoveryCode("abcdefghijklmnop".into()).hash()))
+            Ok(OneTimeCode::Recovery(
+                RecoveryCode("abcdefghijklmnop".into()).hash()
+            ))
         );
     }
 

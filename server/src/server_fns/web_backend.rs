@@ -40,7 +40,7 @@ impl WebBackend {
     }
 
     fn client(&self, request: &Parts) -> ClientInfo {
-        client_info(request, &self.config.trusted_proxies)
+        client_info(request, &self.config)
     }
 
     async fn principal(&self, access: Option<&str>) -> Result<Principal, AppError> {

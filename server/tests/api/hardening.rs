@@ -21,11 +21,7 @@ async fn the_market_web_prefix_redirects_only_to_paths_of_this_site() {
         ("/market/web/admin?search=ada", "/admin?search=ada"),
     ] {
         let response = app.client.get(app.url(asked)).send().await.unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::PERMANENT_REDIRECT,
-            "{asked}"
-        );
+        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{asked}");
         assert_eq!(response.headers()["location"], expected, "{asked}");
     }
 }
@@ -55,9 +51,7 @@ async fn a_plain_form_goes_back_only_to_a_path_of_this_site() {
             .unwrap();
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         assert!(
-            location.starts_with('/')
-                && !location.starts_with("//")
-                && !location.contains('\\'),
+            location.starts_with('/') && !location.starts_with("//") && !location.contains('\\'),
             "{referer} -> {location}"
         );
         assert!(location.starts_with("/?error="), "{referer} -> {location}");
@@ -141,7 +135,9 @@ async fn after_a_hundred_failures_without_a_success_the_account_waits_for_a_rese
         StatusCode::OK
     );
     assert_eq!(
-        app.audit_events(&admin.access, "sign_in_unlocked").await.len(),
+        app.audit_events(&admin.access, "sign_in_unlocked")
+            .await
+            .len(),
         1
     );
 }
@@ -260,4 +256,47 @@ async fn signing_keys_are_sealed_at_rest_and_still_sign_after_a_restart() {
         StatusCode::OK
     );
     assert_eq!(app.refresh(&before.refresh).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn over_https_cookies_carry_the_host_prefix_and_only_those_are_read() {
+    let app = spawn_app_with(|config| config.https = true).await;
+    app.signup("ada").await;
+    let signed_in = browser_sign_in(&app, "ada", None).await;
+    let cookies = set_cookies(&signed_in);
+    for name in ["gatehouse_access", "gatehouse_refresh", "gatehouse_device"] {
+        let cookie = cookies
+            .iter()
+            .find(|cookie| cookie.starts_with(&format!("__Host-{name}=")))
+            .unwrap_or_else(|| panic!("no __Host-{name} in {cookies:?}"));
+        assert!(
+            cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
+            "{cookie}"
+        );
+    }
+    let pair = |name: &str| {
+        cookies
+            .iter()
+            .find(|cookie| cookie.starts_with(name))
+            .and_then(|cookie| cookie.split(';').next())
+            .unwrap()
+            .to_owned()
+    };
+    let access = pair("__Host-gatehouse_access=");
+    let page = |cookie: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/sessions"))
+                .header("accept", "text/html")
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(page(access.clone()).await.status(), StatusCode::OK);
+    // The same token under the name a sibling subdomain could set is not read.
+    let tossed = access.replacen("__Host-", "", 1);
+    assert!(page(tossed).await.status().is_redirection());
 }

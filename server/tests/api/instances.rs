@@ -336,7 +336,10 @@ async fn parallel_wrong_passwords_over_three_instances_share_one_allowance() {
                 .await
                 .unwrap();
             let body: Value = response.json().await.unwrap();
-            body["error"]["code"].as_str().unwrap_or_default().to_owned()
+            body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         }
     });
     let codes = futures::future::join_all(attempts).await;
