@@ -14,8 +14,8 @@ COPY . .
 RUN cargo leptos build --release --precompress
 
 FROM debian:bookworm-slim
-# libssl3: passkeys (webauthn-rs) link against OpenSSL.
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl libssl3 \
+# Nothing links OpenSSL (webauthn-rs uses RustCrypto; MongoDB and SMTP use rustls).
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/gatehouse --create-home gatehouse
 COPY --from=build /src/target/release/gatehouse /src/target/release/hash.txt /usr/local/bin/

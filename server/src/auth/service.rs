@@ -103,6 +103,7 @@ pub struct AuthService {
     pub(super) access_ttl: i64,
     pub(super) refresh_ttl: i64,
     pub(super) refresh_grace: i64,
+    audit_retention: i64,
     pub(super) metrics: Metrics,
     pub(super) mailer: Mailer,
     pub(super) links: LinkSettings,
@@ -193,6 +194,7 @@ impl AuthService {
             access_ttl: config.access_ttl.as_secs() as i64,
             refresh_ttl: config.refresh_ttl.as_secs() as i64,
             refresh_grace: config.refresh_grace.as_secs() as i64,
+            audit_retention: config.audit_retention.as_secs() as i64,
             metrics,
             mailer,
             links,
@@ -330,8 +332,15 @@ impl AuthService {
 
     /// Removes what has expired; run periodically.
     #[tracing::instrument(name = "purge expired", skip_all)]
+    /// Removes what has expired, and the audit events past their retention.
     pub async fn purge_expired(&self) -> AuthResult<u64> {
-        Ok(self.store.purge_expired(self.now()).await?)
+        let now = self.now();
+        let expired = self.store.purge_expired(now).await?;
+        let old_events = self
+            .store
+            .purge_audit_before(now - self.audit_retention)
+            .await?;
+        Ok(expired + old_events)
     }
 
     /// Creates the configured first admin unless an admin exists already; several

@@ -66,6 +66,8 @@ pub struct Config {
     pub log_json: bool,
     /// Created on first start when no admin exists yet.
     pub bootstrap_admin: Option<(String, String)>,
+    /// Audit events older than this are removed (the purge runs every few minutes).
+    pub audit_retention: Duration,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
     pub mail: MailConfig,
@@ -106,6 +108,7 @@ impl std::fmt::Debug for Config {
                     .as_ref()
                     .map(|(name, _)| (name, "[redacted]")),
             )
+            .field("audit_retention", &self.audit_retention)
             .field("metrics_token", &redacted(&self.metrics_token))
             .field("mail", &self.mail)
             .field("factor_keys", &redacted(&self.factor_keys))
@@ -137,6 +140,7 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             https: false,
             metrics_token: None,
+            audit_retention: Duration::from_secs(180 * 24 * 3600),
             log_json: false,
             bootstrap_admin: None,
             mail: MailConfig::default(),
@@ -284,6 +288,16 @@ impl Config {
         if let Some(list) = var("GATEHOUSE_TRUSTED_PROXIES") {
             config.trusted_proxies = TrustedProxies::parse(&list)
                 .map_err(|message| invalid("GATEHOUSE_TRUSTED_PROXIES", &message))?;
+        }
+        if let Some(days) = var("GATEHOUSE_AUDIT_RETENTION_DAYS") {
+            let days: u64 = parse(&days, "GATEHOUSE_AUDIT_RETENTION_DAYS")?;
+            if days == 0 {
+                return Err(invalid(
+                    "GATEHOUSE_AUDIT_RETENTION_DAYS",
+                    "must be at least 1 day",
+                ));
+            }
+            config.audit_retention = Duration::from_secs(days.saturating_mul(24 * 3600));
         }
         if let Some(token) = var("GATEHOUSE_METRICS_TOKEN") {
             if token.len() < 16 {

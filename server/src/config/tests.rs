@@ -115,6 +115,17 @@ fn refresh_must_outlive_access() {
 }
 
 #[test]
+fn the_audit_retention_is_set_in_days() {
+    assert_eq!(
+        Config::defaults().audit_retention,
+        Duration::from_secs(180 * 24 * 3600)
+    );
+    let config = config_from(&[("GATEHOUSE_AUDIT_RETENTION_DAYS", "30")]).unwrap();
+    assert_eq!(config.audit_retention, Duration::from_secs(30 * 24 * 3600));
+    assert!(config_from(&[("GATEHOUSE_AUDIT_RETENTION_DAYS", "0")]).is_err());
+}
+
+#[test]
 fn debug_output_redacts_every_secret() {
     let mut config = Config::defaults();
     config.database_url = Some("mongodb://gh:database-secret@db.example/".into());

@@ -38,4 +38,6 @@ pub struct AuditQuery {
 pub trait AuditStore: Send + Sync + 'static {
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>>;
+    /// Forgets the events from before `cutoff` (the retention setting); how many went.
+    async fn purge_audit_before(&self, cutoff: i64) -> StoreResult<u64>;
 }

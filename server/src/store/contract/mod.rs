@@ -234,6 +234,7 @@ contract!(
     users_are_listed_paged_and_searched,
     audit_events_are_listed_newest_first_and_filtered,
     the_first_signing_key_wins,
+    audit_events_past_their_retention_are_purged,
     purging_removes_only_what_expired,
     an_address_is_unique_case_insensitively_and_starts_unverified,
     a_verification_link_works_once_and_only_for_the_address_it_was_sent_to,

@@ -37,6 +37,33 @@ pub async fn audit_events_are_listed_newest_first_and_filtered(store: &dyn Store
     assert_eq!(logins.total, 2);
 }
 
+pub async fn audit_events_past_their_retention_are_purged(store: &dyn Store) {
+    for at in [NOW - 100, NOW - 10, NOW] {
+        store
+            .append_audit(NewAuditEvent {
+                at,
+                kind: "login",
+                user_id: None,
+                username: None,
+                ip: None,
+                user_agent: None,
+                detail: None,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.purge_audit_before(NOW - 10).await.unwrap(), 1);
+    let left = store
+        .list_audit(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.total, 2);
+    assert!(left.items.iter().all(|event| event.at >= NOW - 10));
+}
+
 pub async fn the_first_signing_key_wins(store: &dyn Store) {
     let key = |kid: &str| StoredSigningKey {
         kid: kid.into(),

@@ -38,6 +38,16 @@ impl AuditStore for MongoStore {
         Err(StoreError::Conflict("audit id"))
     }
 
+    async fn purge_audit_before(&self, cutoff: i64) -> StoreResult<u64> {
+        self.indexed().await?;
+        Ok(self
+            .audit
+            .delete_many(doc! {"at": {"$lt": cutoff}})
+            .await
+            .map_err(map_error)?
+            .deleted_count)
+    }
+
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
         self.indexed().await?;
         let mut filter = Document::new();

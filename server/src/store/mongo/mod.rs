@@ -60,8 +60,8 @@ const DUPLICATE_KEY: i32 = 11_000;
 /// How many superseded refresh hashes a session document keeps beside its current one:
 /// only what the rotation grace needs. Reuse detection reads `superseded_refresh`.
 const REMEMBERED_REFRESH_HASHES: i32 = 4;
-/// Audit events are kept this long, then the TTL index removes them.
-const AUDIT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+/// Indexes earlier versions made that this one drops.
+const RETIRED_INDEXES: &[(&str, &str)] = &[("audit_events", "audit_retention")];
 /// Revocation log entries are for operators; instances read only the position counter.
 const REVOCATION_LOG_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_DATABASE: &str = "gatehouse";
@@ -211,6 +211,18 @@ impl MongoStore {
     }
 
     async fn create_indexes(&self) -> StoreResult<()> {
+        // Databases made before the audit retention became a setting have a 180-day TTL
+        // index on the audit log, which would cut any longer retention short.
+        for (collection, index) in RETIRED_INDEXES {
+            if let Err(error) = self
+                .database
+                .collection::<Document>(collection)
+                .drop_index(*index)
+                .await
+            {
+                tracing::debug!(%error, index, "no retired index to drop");
+            }
+        }
         for (collection, index) in index_specs() {
             self.database
                 .collection::<Document>(collection)
@@ -437,10 +449,7 @@ mod tests {
             find("revoked_tokens", "expires_on").expire_after,
             Some(Duration::ZERO)
         );
-        assert_eq!(
-            find("audit_events", "at_date").expire_after,
-            Some(AUDIT_RETENTION)
-        );
+        assert_eq!(find("audit_events", "at").expire_after, None);
         assert_eq!(
             find("sign_in_attempts", "expires_on").expire_after,
             Some(Duration::ZERO)

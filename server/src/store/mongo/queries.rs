@@ -10,10 +10,7 @@ use mongodb::{
 };
 use serde::de::DeserializeOwned;
 
-use super::{
-    AUDIT_RETENTION, REMEMBERED_REFRESH_HASHES, REVOCATION_LOG_RETENTION, documents::date,
-    map_error,
-};
+use super::{REMEMBERED_REFRESH_HASHES, REVOCATION_LOG_RETENTION, documents::date, map_error};
 use crate::store::StoreResult;
 
 /// The index every query relies on, created idempotently at start.
@@ -113,7 +110,7 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
         ),
         (
             "audit_events",
-            index(doc! {"at_date": 1}, ttl("audit_retention", AUDIT_RETENTION)),
+            index(doc! {"at": 1}, plain("audit_by_time")),
         ),
         (
             "audit_events",

@@ -31,6 +31,15 @@ impl AuditStore for SqliteStore {
         .await
     }
 
+    async fn purge_audit_before(&self, cutoff: i64) -> StoreResult<u64> {
+        self.write(move |tx| {
+            Ok(tx
+                .execute("DELETE FROM audit_events WHERE at < ?1", [cutoff])
+                .map_err(map_error)? as u64)
+        })
+        .await
+    }
+
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditRecord>> {
         let query = query.clone();
         self.read(move |db| {
