@@ -70,21 +70,6 @@ impl ClientInfo {
     }
 }
 
-#[cfg(test)]
-mod client_tests {
-    use super::ClientInfo;
-
-    #[test]
-    fn ipv6_clients_are_counted_per_64_and_ipv4_per_address() {
-        let key = |ip: &str| ClientInfo::new(Some(ip.parse().unwrap()), None).throttle_key();
-        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff::9"));
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-        assert_eq!(key("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
-        assert_eq!(key("::ffff:192.0.2.1"), "ip:192.0.2.1");
-        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
-    }
-}
-
 pub struct AuthService {
     /// Every concern, straight to the backend.
     pub(super) store: Arc<dyn Store>,
@@ -391,5 +376,20 @@ pub fn view_of(user: &UserRecord) -> UserView {
         disabled: user.disabled,
         created_at: user.created_at,
         sign_in_locked: false,
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::ClientInfo;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_ipv4_per_address() {
+        let key = |ip: &str| ClientInfo::new(Some(ip.parse().unwrap()), None).throttle_key();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:192.0.2.1"), "ip:192.0.2.1");
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
     }
 }
