@@ -17,7 +17,11 @@ async function call(path, fields) {
     body: new URLSearchParams(fields),
   });
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(body?.error?.message ?? "Something went wrong. Please try again.");
+  if (!response.ok) {
+    const error = new Error(body?.error?.message ?? "Something went wrong. Please try again.");
+    error.code = body?.error?.code;
+    throw error;
+  }
   return body;
 }
 
@@ -72,6 +76,11 @@ document.addEventListener("click", async (event) => {
     const action = { "sign-in": signIn, "step-up": stepUp, register }[button.dataset.passkeyAction];
     await action(box);
   } catch (error) {
+    // The page asks for the password in place, as a plain form does.
+    if (error.code === "reauthentication_required") {
+      window.location.assign(`${window.location.pathname}?error=reauthentication_required`);
+      return;
+    }
     report(
       box,
       error.name === "NotAllowedError" ? "The passkey prompt was closed or timed out." : error.message,

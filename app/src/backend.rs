@@ -101,13 +101,24 @@ pub trait AuthBackend: Send + Sync + 'static {
         new_password: String,
     ) -> Result<(), AppError>;
 
+    /// "Confirm it is you": the session counts as freshly signed in for the
+    /// re-authentication window.
+    async fn reauthenticate(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+    ) -> Result<(), AppError>;
+
     /// "Forgot your password?": the same answer whatever `login` names.
     async fn forgot_password(&self, request: &Parts, login: String) -> Result<(), AppError>;
+    /// `remove_factors`: every passkey and the authenticator app go too.
     async fn reset_password(
         &self,
         request: &Parts,
         token: String,
         new_password: String,
+        remove_factors: bool,
     ) -> Result<(), AppError>;
     async fn verify_email(&self, request: &Parts, token: String) -> Result<UserView, AppError>;
     async fn change_email(
@@ -124,7 +135,11 @@ pub trait AuthBackend: Send + Sync + 'static {
     ) -> Result<UserView, AppError>;
 
     async fn two_step(&self, access: Option<&str>) -> Result<TwoStepView, AppError>;
-    async fn pending_totp(&self, access: Option<&str>) -> Result<Option<TotpSetupView>, AppError>;
+    async fn pending_totp(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<Option<TotpSetupView>, AppError>;
     async fn begin_totp(&self, request: &Parts, access: Option<&str>) -> Result<(), AppError>;
     async fn confirm_totp(
         &self,
@@ -143,6 +158,7 @@ pub trait AuthBackend: Send + Sync + 'static {
     /// server-side half (for an HttpOnly cookie), and its lifetime in seconds.
     async fn begin_passkey_registration(
         &self,
+        request: &Parts,
         access: Option<&str>,
     ) -> Result<(String, String, i64), AppError>;
     async fn finish_passkey_registration(

@@ -105,6 +105,10 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
+/// Why adding a factor (and other steps that hand out a way in) asks for the password.
+pub const REAUTHENTICATION_REQUIRED: &str =
+    "Confirm it is you: enter your password (your last sign-in was a while ago).";
+
 /// Why an account signs in no more from an unrecognised browser, on every door.
 pub const SIGN_IN_LOCKED: &str = "Too many failed sign-ins for this account. Sign in from a browser you used before, reset your password by email, or ask an admin to unlock it.";
 
@@ -130,6 +134,9 @@ pub enum ErrorCode {
     /// Too many failed sign-ins without a success: this account signs in again from a
     /// browser that signed in before, or after a reset by email or an admin's unlock.
     SignInLocked,
+    /// The step hands out a way in: it needs the current password in the request, or a
+    /// sign-in within the last `GATEHOUSE_REAUTH_SECS` seconds.
+    ReauthenticationRequired,
     Csrf,
     NotFound,
     MethodNotAllowed,
@@ -159,7 +166,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -173,6 +180,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::AccountDisabled,
         ErrorCode::SignInLocked,
+        ErrorCode::ReauthenticationRequired,
         ErrorCode::Csrf,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
@@ -210,6 +218,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::SignInLocked => "sign_in_locked",
+            ErrorCode::ReauthenticationRequired => "reauthentication_required",
             ErrorCode::Csrf => "csrf",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -255,6 +264,7 @@ impl ErrorCode {
             ErrorCode::Forbidden
             | ErrorCode::AccountDisabled
             | ErrorCode::SignInLocked
+            | ErrorCode::ReauthenticationRequired
             | ErrorCode::EmailNotVerified
             | ErrorCode::Csrf => 403,
             ErrorCode::NotFound => 404,
@@ -293,6 +303,7 @@ impl ErrorCode {
             ErrorCode::Busy => "The server is busy. Try again in a moment.",
             ErrorCode::AccountDisabled => "This account is disabled.",
             ErrorCode::SignInLocked => SIGN_IN_LOCKED,
+            ErrorCode::ReauthenticationRequired => REAUTHENTICATION_REQUIRED,
             ErrorCode::UsernameTaken => "This username is taken.",
             ErrorCode::EmailTaken => "This email address belongs to another account.",
             ErrorCode::EmailNotVerified => {

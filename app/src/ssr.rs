@@ -267,6 +267,34 @@ pub fn back_to_form<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
     answer(outcome)
 }
 
+/// `back_to_form`, but a failure's way back also carries `mark` (`name=value`), which
+/// the page reads to show the same form again (a prompt that is shown only on demand).
+pub fn back_to_form_marked<T>(outcome: Result<T, AppError>, mark: &str) -> Result<T, AppError> {
+    if let Some(request) = use_context::<Parts>()
+        && is_plain_form(&request)
+    {
+        let back = referring_page(&request);
+        let (path, query) = back.split_once('?').unwrap_or((&back, ""));
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| !pair.is_empty() && *pair != mark)
+            .collect();
+        let back = if kept.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        };
+        match &outcome {
+            Ok(_) => leptos_axum::redirect(&back),
+            Err(error) => {
+                let separator = if back.contains('?') { '&' } else { '?' };
+                redirect_form_error(&request, &format!("{back}{separator}{mark}"), error);
+            }
+        }
+    }
+    answer(outcome)
+}
+
 /// The referring page's path and query, without an earlier `error`; `/` when the
 /// header is missing, names another site (the CSRF guard refuses those anyway), or its
 /// path is one a browser would read as another host (`//host`).

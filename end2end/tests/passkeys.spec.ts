@@ -115,6 +115,66 @@ test("a disabled account's passkey is refused, and the refusal is audited", asyn
   expect(refusals).toHaveLength(1);
 });
 
+test("a passkey removed while its step-up ceremony is open does not complete the sign-in", async ({ page, context, request }) => {
+  await addVirtualAuthenticator(context, page);
+  const username = uniqueName("midway");
+  await signUp(page, username);
+  await page.goto("/account/passkeys");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+  await page.goto("/account/two-step");
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const secret = (await page.locator("#totp-secret").textContent())!.trim();
+  const recoveryCode = (await page.locator("#recovery-codes li").first().textContent())!.trim();
+  await page.getByLabel("Six-digit code").fill(totpCode(secret));
+  await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+  await expect(page).toHaveURL(/\/account\?two_step=on$/);
+  await signOut(page);
+
+  await signIn(page, username);
+  await expect(page).toHaveURL(/\/login\/code/);
+  // Between the browser's answer and the server's check, the owner (signed in
+  // elsewhere with a recovery code) removes the passkey.
+  await page.route("**/api/passkey/step_up/finish", async (route) => {
+    const login = await request.post("/auth/login", { data: { username, password: PASSWORD } });
+    const { ticket } = await login.json();
+    const second = await request.post("/auth/login/second-factor", { data: { ticket, code: recoveryCode } });
+    const bearer = { Authorization: `Bearer ${(await second.json()).access_token}` };
+    const { passkeys } = await (await request.get("/auth/passkeys", { headers: bearer })).json();
+    const removed = await request.post(`/auth/passkeys/${passkeys[0].id}/remove`, {
+      headers: bearer,
+      data: { current_password: PASSWORD },
+    });
+    expect(removed.status()).toBe(200);
+    await route.continue();
+  });
+  await page.getByRole("button", { name: "Use a passkey instead" }).click();
+  await expect(page.locator("[data-passkey-message]")).toHaveText("The passkey was not accepted.");
+  await expect(page).toHaveURL(/\/login\/code/);
+});
+
+test("adding a passkey after a sign-in long ago asks for the password in place, then goes on", async ({ page, context }) => {
+  const problems = watchForScriptErrors(page);
+  await addVirtualAuthenticator(context, page);
+  await signUp(page, uniqueName("confirm"));
+  // How the page looks once the server answered `reauthentication_required` (the API
+  // tests make a sign-in old by moving the server's clock; this one cannot wait).
+  await page.goto("/account/passkeys?error=reauthentication_required");
+  const prompt = page.locator("#reauthenticate");
+  await expect(prompt.getByRole("heading", { name: "Confirm it is you" })).toBeVisible();
+  await prompt.getByLabel("Your password").fill("not the password");
+  await prompt.getByRole("button", { name: "Confirm" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys\?confirm=1&error=invalid_input$/);
+  await expect(prompt.getByText("The password is not correct.")).toBeVisible();
+  await prompt.getByLabel("Your password").fill(PASSWORD);
+  await prompt.getByRole("button", { name: "Confirm" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys$/);
+  await expect(prompt).toHaveCount(0);
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys\?added=1$/);
+  expect(problems).toEqual([]);
+});
+
 test.describe("JavaScript off", () => {
   test.use({ javaScriptEnabled: false });
 

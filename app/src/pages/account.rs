@@ -52,6 +52,27 @@ pub async fn change_email(password: String, email: String) -> Result<(), AppErro
     email_form_error(&request, outcome.map(|_| ()))
 }
 
+/// "Confirm it is you": with the password, the steps that add a way in (a passkey, an
+/// authenticator app) work for the re-authentication window; the browser goes back to
+/// the page it came from.
+#[server(endpoint = "account/reauthenticate")]
+pub async fn reauthenticate(current_password: String) -> Result<(), AppError> {
+    let request = request()?;
+    crate::ssr::back_to_form_marked(
+        backend()?
+            .reauthenticate(
+                &request,
+                presented(&request).access.as_deref(),
+                current_password,
+            )
+            .await,
+        CONFIRM_MARK,
+    )
+}
+
+/// On the way back from a failed "Confirm it is you": the prompt stays.
+const CONFIRM_MARK: &str = "confirm=1";
+
 #[server(endpoint = "account/sign-in-locked")]
 pub async fn own_sign_in_locked() -> Result<bool, AppError> {
     let request = request()?;
@@ -228,4 +249,48 @@ fn EmailSection(user: UserView) -> impl IntoView {
             <button type="submit">"Save the address"</button>
         </ActionForm>
     }
+}
+
+/// Asked in place when a step that adds a way in came back with
+/// `reauthentication_required`: the password, then the same page again.
+#[component]
+pub fn ConfirmItIsYou() -> impl IntoView {
+    let confirm = ServerAction::<Reauthenticate>::new();
+    let wrong_password = query_code() == Some(crate::model::ErrorCode::InvalidInput);
+    let errors = FormErrors::new(confirm.value(), None);
+    let field_error = errors.field("current_password");
+    let error = Signal::derive(move || {
+        field_error
+            .get()
+            .or_else(|| wrong_password.then(|| "The password is not correct.".to_owned()))
+    });
+    view! {
+        <div class="reauthenticate" id="reauthenticate">
+            <h2>"Confirm it is you"</h2>
+            <p class="hint">"Adding a way to sign in needs your password when your last sign-in was a while ago."</p>
+            <ActionForm action=confirm>
+                <Field name="current_password" label="Your password" kind="password"
+                    autocomplete="current-password" required=true error=error/>
+                <button type="submit">"Confirm"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+/// Whether a plain form post came back because the step needs the password again, or
+/// from a "Confirm it is you" that failed.
+pub fn reauthentication_asked() -> bool {
+    let query = use_query_map().read_untracked();
+    let came_back_from_confirming = query
+        .get("confirm")
+        .is_some_and(|mark| format!("confirm={mark}") == CONFIRM_MARK);
+    query_code() == Some(crate::model::ErrorCode::ReauthenticationRequired)
+        || (came_back_from_confirming && query_code().is_some())
+}
+
+fn query_code() -> Option<crate::model::ErrorCode> {
+    use_query_map()
+        .read_untracked()
+        .get("error")
+        .and_then(|code| crate::model::ErrorCode::parse(&code))
 }

@@ -12,6 +12,7 @@ use crate::{
     error::AppError,
     forms::QueryError,
     model::{PasskeyView, Viewer},
+    pages::account::{ConfirmItIsYou, reauthentication_asked},
     time::When,
 };
 
@@ -32,7 +33,7 @@ pub async fn begin_passkey_registration() -> Result<String, AppError> {
     let backend = ssr::backend()?;
     let request = ssr::request()?;
     let outcome = backend
-        .begin_passkey_registration(ssr::presented(&request).access.as_deref())
+        .begin_passkey_registration(&request, ssr::presented(&request).access.as_deref())
         .await
         .map(|(options, id, max_age)| {
             ssr::set_ceremony_cookie(id, max_age, backend.cookie_policy());
@@ -223,6 +224,7 @@ fn Passkeys() -> impl IntoView {
             <p>"A passkey signs you in with your device's screen lock or a security key: no password, and nothing a phishing site could use."</p>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
             <QueryError/>
+            {reauthentication_asked().then(|| view! { <ConfirmItIsYou/> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match passkeys.await {

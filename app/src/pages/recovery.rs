@@ -28,11 +28,17 @@ pub async fn forgot_password(login: String) -> Result<(), AppError> {
     back_to_form(outcome)
 }
 
+/// Every passkey and the authenticator app go too unless `keep_factors` is ticked:
+/// whoever forced the reset may have added their own.
 #[server(endpoint = "reset")]
-pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
+pub async fn reset_password(
+    token: String,
+    new_password: String,
+    keep_factors: Option<String>,
+) -> Result<(), AppError> {
     let request = request()?;
     let outcome = backend()?
-        .reset_password(&request, token, new_password)
+        .reset_password(&request, token, new_password, keep_factors.is_none())
         .await;
     if outcome.is_ok() {
         leptos_axum::redirect("/login?reset=1");
@@ -96,7 +102,12 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <Field name="new_password" label="New password" kind="password"
                     autocomplete="new-password" required=true/>
                 <p class="hint">"At least 8 characters, and not one of the most common passwords. \
-                    Choosing it signs you out on every device."</p>
+                    Choosing it signs you out on every device and removes your passkeys and \
+                    authenticator app, in case someone else added theirs."</p>
+                <div class="field checkbox">
+                    <input id="keep_factors" name="keep_factors" type="checkbox"/>
+                    <label for="keep_factors">"Keep my passkeys and authenticator app"</label>
+                </div>
                 <button type="submit">"Set the new password"</button>
             </ActionForm>
             <p>"Link not working? " <a href="/forgot-password">"Ask for a new one"</a></p>

@@ -8,11 +8,12 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     error::AppError,
     forms::{Field, QueryError},
-    model::{TotpSetupView, TotpState, TwoStepView, Viewer},
+    model::{ErrorCode, TotpSetupView, TotpState, TwoStepView, Viewer},
+    pages::account::{ConfirmItIsYou, reauthentication_asked},
 };
 
 #[cfg(feature = "ssr")]
-use crate::{model::ErrorCode, next_path::with_next, ssr};
+use crate::{next_path::with_next, ssr};
 
 /// The second step: the ticket comes from its HttpOnly cookie, never from the form.
 #[server(endpoint = "second_factor")]
@@ -55,7 +56,7 @@ pub async fn two_step_status() -> Result<(TwoStepView, Option<TotpSetupView>), A
     let status = backend.two_step(access.as_deref()).await;
     let outcome = match status {
         Ok(status) if status.totp == TotpState::Pending => backend
-            .pending_totp(access.as_deref())
+            .pending_totp(&request, access.as_deref())
             .await
             .map(|setup| (status, setup)),
         Ok(status) => Ok((status, None)),
@@ -145,10 +146,12 @@ pub fn TwoStepPage() -> impl IntoView {
 #[component]
 fn TwoStep() -> impl IntoView {
     let status = Resource::new(|| (), |_| two_step_status());
+    let asked = reauthentication_asked();
     view! {
         <section class="card narrow" aria-labelledby="two-step-title">
             <h1 id="two-step-title">"Two-step sign-in"</h1>
             <QueryError/>
+            {asked.then(|| view! { <ConfirmItIsYou/> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
@@ -157,6 +160,13 @@ fn TwoStep() -> impl IntoView {
                             view! { <Enabled status/> }.into_any()
                         }
                         Ok(_) => view! { <Off/> }.into_any(),
+                        // The set-up in progress shows its secret only to a recent sign-in.
+                        Err(error) if error.code == ErrorCode::ReauthenticationRequired => {
+                            (!asked).then(|| view! {
+                                <p class="form-error" role="alert">{error.message}</p>
+                                <ConfirmItIsYou/>
+                            }).into_any()
+                        }
                         Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
                     }
                 })}

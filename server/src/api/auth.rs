@@ -280,6 +280,39 @@ pub async fn change_password(
     ))
 }
 
+/// The current password, for the steps that hand out a way in (a passkey, an
+/// authenticator app) when the sign-in is older than `GATEHOUSE_REAUTH_SECS`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurrentPasswordBody {
+    #[serde(default)]
+    pub current_password: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthenticateBody {
+    pub current_password: String,
+}
+
+/// `POST /auth/reauthenticate` — any signed-in user, with the current password: the
+/// session counts as freshly signed in for `GATEHOUSE_REAUTH_SECS` (adding a passkey or
+/// an authenticator app needs that, or the password in the request). A wrong password
+/// counts toward the sign-in lockout.
+#[utoipa::path(post, path = "/reauthenticate", tag = "auth", request_body = ReauthenticateBody, security(("bearer" = [])), responses((status = 204, description = "Confirmed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<ReauthenticateBody>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .reauthenticate(&principal, body.current_password, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

@@ -88,6 +88,7 @@ impl From<AuthError> for ApiError {
             Forbidden(_) => ApiError::new(ErrorCode::Forbidden, message),
             AccountDisabled => ApiError::new(ErrorCode::AccountDisabled, message),
             SignInLocked => ApiError::new(ErrorCode::SignInLocked, message),
+            ReauthenticationRequired => ApiError::new(ErrorCode::ReauthenticationRequired, message),
             NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
             UsernameTaken => ApiError::new(ErrorCode::UsernameTaken, message),
             EmailTaken => ApiError {

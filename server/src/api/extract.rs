@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 
+use app::model::ErrorCode;
 use axum::{
-    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts},
+    body::Bytes,
+    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request},
     http::{HeaderMap, header, request::Parts},
 };
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::{
@@ -19,6 +22,42 @@ use crate::{
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// A JSON body that may be left out, for routes whose every field is optional: no
+/// `Content-Type` and an empty body is `None`; anything else is read as `ApiJson`.
+pub struct OptionalApiJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if request.headers().contains_key(header::CONTENT_TYPE) {
+            let ApiJson(body) = ApiJson::<T>::from_request(request, state).await?;
+            return Ok(OptionalApiJson(Some(body)));
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(ErrorCode::BodyTooLarge, rejection.body_text())
+                } else {
+                    ApiError::new(ErrorCode::BadRequest, "The request body could not be read.")
+                }
+            })?;
+        if body.is_empty() {
+            Ok(OptionalApiJson(None))
+        } else {
+            Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "A body needs `Content-Type: application/json`.",
+            ))
+        }
+    }
+}
 
 /// `axum::extract::Query` whose rejections are `ApiError`s.
 #[derive(FromRequestParts)]

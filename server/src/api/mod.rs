@@ -78,6 +78,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::sessions, auth::revoke_other_sessions))
         .routes(routes!(auth::revoke_session))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::reauthenticate))
         .routes(routes!(recovery::forgot_password))
         .routes(routes!(recovery::reset_password))
         .routes(routes!(recovery::change_email))

@@ -14,7 +14,8 @@ use app::model::{ErrorBody, PasskeyView};
 
 use super::{
     answers::{ApiResult, CeremonyStarted, Ended, LoginResponse, TokenPair, UserSummary, no_store},
-    extract::{ApiJson, AuthUser, Client},
+    auth::CurrentPasswordBody,
+    extract::{ApiJson, AuthUser, Client, OptionalApiJson},
 };
 use crate::state::AppState;
 
@@ -61,19 +62,26 @@ pub async fn list(
     }))
 }
 
-/// `POST /auth/passkeys/register/start` — any signed-in user: options to create a
-/// passkey (discoverable, with user verification).
-#[utoipa::path(post, path = "/passkeys/register/start", tag = "passkeys", security(("bearer" = [])), responses((status = 200, body = CeremonyStarted), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "20 passkeys already", body = ErrorBody)))]
+/// `POST /auth/passkeys/register/start` — any signed-in user who signed in within
+/// `GATEHOUSE_REAUTH_SECS` or sends the current password: options to create a passkey
+/// (discoverable, with user verification).
+#[utoipa::path(post, path = "/passkeys/register/start", tag = "passkeys", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 200, body = CeremonyStarted), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "20 passkeys already (`forbidden`), or the sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn begin_registration(
     State(state): State<AppState>,
+    Client(client): Client,
     AuthUser(principal): AuthUser,
+    OptionalApiJson(body): OptionalApiJson<CurrentPasswordBody>,
 ) -> ApiResult<Response> {
-    let ceremony = state.auth.begin_passkey_registration(&principal).await?;
+    let current_password = body.and_then(|body| body.current_password);
+    let ceremony = state
+        .auth
+        .begin_passkey_registration(&principal, current_password, &client)
+        .await?;
     Ok(no_store(StatusCode::OK, CeremonyStarted::from(ceremony)))
 }
 
 /// `POST /auth/passkeys/register/finish` — the same user, with the new credential.
-#[utoipa::path(post, path = "/passkeys/register/finish", tag = "passkeys", request_body = RegistrationFinish, security(("bearer" = [])), responses((status = 201, body = PasskeyView), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), a credential that does not verify (`invalid_passkey`), or a missing or invalid access token", body = ErrorBody), (status = 409, description = "Registered already", body = ErrorBody), (status = 422, description = "Not a credential, or a bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(post, path = "/passkeys/register/finish", tag = "passkeys", request_body = RegistrationFinish, security(("bearer" = [])), responses((status = 201, body = PasskeyView), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), a credential that does not verify (`invalid_passkey`), or a missing or invalid access token", body = ErrorBody), (status = 403, description = "The sign-in or the password given at the start is too old (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "Registered already", body = ErrorBody), (status = 422, description = "Not a credential, or a bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn finish_registration(
     State(state): State<AppState>,
     Client(client): Client,

@@ -44,10 +44,19 @@ pub struct ResetPasswordBody {
     /// The `token` of the mailed link.
     pub token: String,
     pub new_password: String,
+    /// Also remove every passkey and the authenticator app (whoever forced the reset may
+    /// have added their own). Default: true.
+    #[serde(default = "remove_factors_by_default")]
+    pub remove_factors: bool,
+}
+
+fn remove_factors_by_default() -> bool {
+    true
 }
 
 /// `POST /auth/password/reset` — holder of a reset link: sets the new password, once, and
-/// ends every session of the account.
+/// ends every session of the account; unless `remove_factors` is false, every passkey and
+/// the authenticator app go too.
 #[utoipa::path(post, path = "/password/reset", tag = "recovery", request_body = ResetPasswordBody, responses((status = 200, body = Message), (status = 410, description = "The link is invalid, used or expired", body = ErrorBody), (status = 422, description = "The new password breaks a rule", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password hashes queued (see Retry-After)", body = ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -56,7 +65,7 @@ pub async fn reset_password(
 ) -> ApiResult<Json<Message>> {
     state
         .auth
-        .reset_password(&body.token, body.new_password, &client)
+        .reset_password(&body.token, body.new_password, body.remove_factors, &client)
         .await?;
     Ok(Json(Message {
         message: "password changed; every session has been ended, sign in with the new password"

@@ -13,8 +13,9 @@ use app::model::{ErrorBody, TotpSetupView, TwoStepView};
 
 use super::{
     answers::{ApiResult, CeremonyStarted, Ended, LoginResponse, login_response, no_store},
+    auth::CurrentPasswordBody,
     error::ApiError,
-    extract::{ApiJson, AuthUser, Client, RequireAdmin},
+    extract::{ApiJson, AuthUser, Client, OptionalApiJson, RequireAdmin},
 };
 use crate::state::AppState;
 
@@ -101,26 +102,34 @@ pub async fn status(
     Ok(Json(state.auth.two_step(&principal).await?))
 }
 
-/// `POST /auth/two-step/totp` — any signed-in user: starts setting up an authenticator
-/// app (replacing an unconfirmed set-up). The secret and recovery codes are in the
-/// answer; nothing changes at sign-in until it is confirmed.
-#[utoipa::path(post, path = "/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 201, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 409, description = "An authenticator app is on already (`second_factor_exists`)", body = ErrorBody)))]
+/// `POST /auth/two-step/totp` — any signed-in user who signed in within
+/// `GATEHOUSE_REAUTH_SECS` or sends the current password: starts setting up an
+/// authenticator app (replacing an unconfirmed set-up). The secret and recovery codes
+/// are in the answer; nothing changes at sign-in until it is confirmed.
+#[utoipa::path(post, path = "/two-step/totp", tag = "two-step", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 201, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "An authenticator app is on already (`second_factor_exists`)", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn begin_totp(
     State(state): State<AppState>,
     Client(client): Client,
     AuthUser(principal): AuthUser,
+    OptionalApiJson(body): OptionalApiJson<CurrentPasswordBody>,
 ) -> ApiResult<Response> {
-    let setup = state.auth.begin_totp(&principal, &client).await?;
+    let current_password = body.and_then(|body| body.current_password);
+    let setup = state
+        .auth
+        .begin_totp(&principal, current_password, &client)
+        .await?;
     Ok(no_store(StatusCode::CREATED, setup))
 }
 
-/// `GET /auth/two-step/totp` — the set-up in progress, shown again.
-#[utoipa::path(get, path = "/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody)))]
+/// `GET /auth/two-step/totp` — the set-up in progress, shown again (within
+/// `GATEHOUSE_REAUTH_SECS` of a sign-in or a re-entered password).
+#[utoipa::path(get, path = "/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody)))]
 pub async fn pending_totp(
     State(state): State<AppState>,
+    Client(client): Client,
     AuthUser(principal): AuthUser,
 ) -> ApiResult<Response> {
-    match state.auth.pending_totp(&principal).await? {
+    match state.auth.pending_totp(&principal, &client).await? {
         Some(setup) => Ok(no_store(StatusCode::OK, setup)),
         None => Err(ApiError::from(crate::auth::AuthError::NotFound(
             "authenticator set-up in progress",
@@ -133,10 +142,13 @@ pub async fn pending_totp(
 pub struct CodeBody {
     /// Six digits from the authenticator app.
     pub code: String,
+    /// Needed when the sign-in is older than `GATEHOUSE_REAUTH_SECS`.
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 /// `POST /auth/two-step/totp/confirm` — turns the app on with its first code.
-#[utoipa::path(post, path = "/two-step/totp/confirm", tag = "two-step", request_body = CodeBody, security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Wrong code (`invalid_code`), or a missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody), (status = 409, description = "On already", body = ErrorBody), (status = 422, description = "Not six digits", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/two-step/totp/confirm", tag = "two-step", request_body = CodeBody, security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Wrong code (`invalid_code`), or a missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody), (status = 409, description = "On already", body = ErrorBody), (status = 422, description = "Not six digits", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Client(client): Client,
@@ -145,7 +157,7 @@ pub async fn confirm_totp(
 ) -> ApiResult<Json<TwoStepView>> {
     state
         .auth
-        .confirm_totp(&principal, &body.code, &client)
+        .confirm_totp(&principal, &body.code, body.current_password, &client)
         .await?;
     Ok(Json(state.auth.two_step(&principal).await?))
 }

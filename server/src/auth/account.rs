@@ -6,6 +6,7 @@ use app::model::{Role, SessionView, UserView};
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem,
     audit::AuditActor,
+    notices::AccountChange,
     password::Verified,
     service::{new_id, view_of},
 };
@@ -195,6 +196,7 @@ impl AuthService {
             .await?;
         self.audit("password_changed", AuditActor::User(&user), client, None)
             .await;
+        self.tell_owner(&user, AccountChange::PasswordChanged, client, None);
         Ok(())
     }
 
@@ -229,6 +231,11 @@ impl AuthService {
             )));
         }
         self.attempt_was_right(attempt).await?;
+        // The password was just typed: the session counts as freshly signed in, so the
+        // steps of one ceremony (a passkey, an authenticator app) need it only once.
+        self.store
+            .mark_session_authenticated(&principal.user_id, &principal.session_id, now)
+            .await?;
         Ok(user)
     }
 }

@@ -26,6 +26,8 @@ pub enum AuthError {
     AccountDisabled,
     #[error("{}", app::model::SIGN_IN_LOCKED)]
     SignInLocked,
+    #[error("{}", app::model::REAUTHENTICATION_REQUIRED)]
+    ReauthenticationRequired,
     #[error("No such {0}.")]
     NotFound(&'static str),
     #[error("This username is taken.")]

@@ -11,6 +11,8 @@
 //! - `second_factor`: TOTP and recovery codes;
 //! - `step_up`: the second step of a sign-in (step-up tickets);
 //! - `passkey`: WebAuthn registration and passkey sign-in;
+//! - `reauth`: fresh authentication before a step that hands out a way in;
+//! - `notices`: mails telling the owner how the way into their account changed;
 //! - `audit`: the security event log;
 //! - `operator`: what the CLI does beside a running server;
 //! - `token`, `password`, `throttle`, `sealing`: the mechanisms underneath.
@@ -21,9 +23,11 @@ mod admin;
 mod audit;
 pub mod error;
 mod login;
+mod notices;
 pub mod operator;
 mod passkey;
 pub mod password;
+mod reauth;
 mod recovery;
 pub mod sealing;
 mod second_factor;

@@ -18,7 +18,7 @@ use webauthn_rs::prelude::{
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, IssuedTokens, Principal, audit::AuditActor,
-    token::random_token,
+    notices::AccountChange, token::random_token,
 };
 use crate::{
     domain::{CEREMONY_PREFIX, TicketHash},
@@ -139,9 +139,17 @@ impl AuthService {
 
     /// Starts registering a passkey for the caller; the caller's passkeys are excluded,
     /// and the authenticator is asked for a discoverable credential with user
-    /// verification.
+    /// verification. A passkey is a new way in: it needs a recent sign-in or the current
+    /// password, at the start and again at the finish.
     #[tracing::instrument(name = "begin passkey registration", skip_all, fields(user_id = %principal.user_id))]
-    pub async fn begin_passkey_registration(&self, principal: &Principal) -> AuthResult<Ceremony> {
+    pub async fn begin_passkey_registration(
+        &self,
+        principal: &Principal,
+        current_password: Option<String>,
+        client: &ClientInfo,
+    ) -> AuthResult<Ceremony> {
+        self.require_recent_sign_in(principal, current_password, client)
+            .await?;
         let user_handle = Uuid::parse_str(&principal.user_id).map_err(unexpected)?;
         let existing = self.store.passkeys_of(&principal.user_id).await?;
         if existing.len() >= MAX_PASSKEYS {
@@ -186,6 +194,7 @@ impl AuthService {
     ) -> AuthResult<PasskeyView> {
         let name = passkey_name(name)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential)?;
+        self.require_recent_sign_in(principal, None, client).await?;
         let ceremony = self
             .close_ceremony(ceremony_id, CeremonyPurpose::Register)
             .await?;
@@ -224,6 +233,9 @@ impl AuthService {
             Some(&name),
         )
         .await;
+        if let Ok(user) = self.current_user(principal).await {
+            self.tell_owner(&user, AccountChange::PasskeyAdded, client, None);
+        }
         Ok(PasskeyView {
             id: credential_id,
             name,
@@ -453,6 +465,7 @@ impl AuthService {
             .await?;
         self.audit("passkey_removed", AuditActor::User(&user), client, None)
             .await;
+        self.tell_owner(&user, AccountChange::PasskeyRemoved, client, None);
         Ok(ended)
     }
 }

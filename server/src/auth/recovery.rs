@@ -12,7 +12,7 @@ use app::model::{Role, UserView};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem, audit::AuditActor,
-    service::view_of, token::random_token,
+    notices::AccountChange, service::view_of, token::random_token,
 };
 use crate::{
     domain::{Email, FieldError, LINK_PREFIX, LinkHash, LinkPurpose, Password, Username},
@@ -166,6 +166,7 @@ impl AuthService {
         &self,
         token: &str,
         new_password: String,
+        remove_factors: bool,
         client: &ClientInfo,
     ) -> AuthResult<()> {
         let now = self.now();
@@ -191,6 +192,26 @@ impl AuthService {
         self.clear_sign_in_failures(&user.username).await?;
         self.audit("password_reset", AuditActor::User(&user), client, None)
             .await;
+        // Whoever forced the reset may have added a passkey or an app of their own; by
+        // default they go too. After the password and the sessions, so that an
+        // interruption here leaves the account in its owner's hands, factors to remove
+        // by hand from the account page.
+        let factors_removed = remove_factors && self.remove_every_factor(&user.id).await?;
+        if factors_removed {
+            self.audit(
+                "second_factors_removed",
+                AuditActor::User(&user),
+                client,
+                Some("with a password reset"),
+            )
+            .await;
+        }
+        self.tell_owner(
+            &user,
+            AccountChange::PasswordReset { factors_removed },
+            client,
+            None,
+        );
         Ok(())
     }
 
@@ -263,12 +284,23 @@ impl AuthService {
         if email.as_ref().map(Email::as_str) == user.email.as_deref() {
             return Ok(view_of(&user));
         }
+        let previous = user
+            .email
+            .clone()
+            .map(|address| (address, user.email_verified));
         let user = self
             .store
             .set_email(&user.id, email.as_ref().map(NewEmail::from).as_ref())
             .await?;
         self.audit("email_changed", AuditActor::User(&user), client, None)
             .await;
+        if let Some((address, verified)) = &previous {
+            let change = match email {
+                Some(_) => AccountChange::AddressChanged,
+                None => AccountChange::AddressRemoved,
+            };
+            self.tell_owner(&user, change, client, Some((address, *verified)));
+        }
         if user.email.is_some()
             && self
                 .mail_limiter
@@ -334,7 +366,7 @@ impl AuthService {
         Ok(())
     }
 
-    async fn current_user(&self, principal: &Principal) -> AuthResult<UserRecord> {
+    pub(super) async fn current_user(&self, principal: &Principal) -> AuthResult<UserRecord> {
         self.store
             .user_by_id(&principal.user_id)
             .await?
@@ -371,7 +403,7 @@ impl AuthService {
     }
 }
 
-fn recipient(user: &UserRecord, address: &str) -> AuthResult<lettre::message::Mailbox> {
+pub(super) fn recipient(user: &UserRecord, address: &str) -> AuthResult<lettre::message::Mailbox> {
     let address = address
         .parse()
         .map_err(|error: lettre::address::AddressError| AuthError::Unexpected(error.into()))?;

@@ -8,11 +8,11 @@ use totp_rs::{Builder, Totp};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal, admin::AdminPrincipal,
-    audit::AuditActor,
+    audit::AuditActor, notices::AccountChange,
 };
 use crate::{
     domain::{OneTimeCode, RECOVERY_CODE_BYTES, RecoveryCode},
-    store::{NewTotp, StoreError, TotpRecord, UserRecord},
+    store::{NewTotp, StoreError, StoreResult, TotpRecord, UserRecord},
 };
 
 const RECOVERY_CODES: usize = 10;
@@ -94,13 +94,17 @@ impl AuthService {
     }
 
     /// Starts setting up an authenticator app (again, if an earlier set-up was never
-    /// confirmed): a new secret and ten recovery codes, shown until confirmed.
+    /// confirmed): a new secret and ten recovery codes, shown until confirmed. Like every
+    /// step of the set-up, it needs a recent sign-in or the current password.
     #[tracing::instrument(name = "begin totp", skip_all, fields(user_id = %principal.user_id))]
     pub async fn begin_totp(
         &self,
         principal: &Principal,
+        current_password: Option<String>,
         client: &ClientInfo,
     ) -> AuthResult<TotpSetupView> {
+        self.require_recent_sign_in(principal, current_password, client)
+            .await?;
         let secret = random_bytes::<TOTP_SECRET_BYTES>()?;
         let mut codes = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
@@ -129,7 +133,12 @@ impl AuthService {
     }
 
     /// The set-up in progress, to show again (a reload of the page); `None` when none is.
-    pub async fn pending_totp(&self, principal: &Principal) -> AuthResult<Option<TotpSetupView>> {
+    pub async fn pending_totp(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<Option<TotpSetupView>> {
+        self.require_recent_sign_in(principal, None, client).await?;
         let factors = self.store.second_factors(&principal.user_id).await?;
         let Some(TotpRecord {
             sealed_secret,
@@ -159,10 +168,13 @@ impl AuthService {
         &self,
         principal: &Principal,
         code: &str,
+        current_password: Option<String>,
         client: &ClientInfo,
     ) -> AuthResult<()> {
-        let now = self.now();
         let digits = OneTimeCode::parse_totp(code)?;
+        self.require_recent_sign_in(principal, current_password, client)
+            .await?;
+        let now = self.now();
         let factors = self.store.second_factors(&principal.user_id).await?;
         let pending = match factors.totp {
             Some(TotpRecord {
@@ -205,6 +217,9 @@ impl AuthService {
             None,
         )
         .await;
+        if let Ok(user) = self.current_user(principal).await {
+            self.tell_owner(&user, AccountChange::AuthenticatorAdded, client, None);
+        }
         Ok(())
     }
 
@@ -234,7 +249,16 @@ impl AuthService {
             None,
         )
         .await;
+        self.tell_owner(&user, AccountChange::SecondStepRemoved, client, None);
         Ok(ended)
+    }
+
+    /// The authenticator app, its recovery codes and every passkey; false when there
+    /// were none.
+    pub(super) async fn remove_every_factor(&self, user_id: &str) -> StoreResult<bool> {
+        let totp = self.store.remove_second_factors(user_id).await?;
+        let passkeys = self.store.remove_passkeys(user_id, None).await?;
+        Ok(totp || passkeys > 0)
     }
 
     /// An admin's reset for a user who lost their app, codes or passkeys: the app, the
@@ -252,12 +276,11 @@ impl AuthService {
             .user_by_id(user_id)
             .await?
             .ok_or(AuthError::NotFound("user"))?;
-        let totp = match self.store.remove_second_factors(&user.id).await {
+        let removed = match self.remove_every_factor(&user.id).await {
             Err(StoreError::NotFound) => return Err(AuthError::NotFound("user")),
             outcome => outcome?,
         };
-        let passkeys = self.store.remove_passkeys(&user.id, None).await?;
-        if !totp && passkeys == 0 {
+        if !removed {
             return Err(AuthError::NotFound("second factor"));
         }
         let ended = self
@@ -272,6 +295,7 @@ impl AuthService {
             Some(&detail),
         )
         .await;
+        self.tell_owner(&user, AccountChange::SecondStepResetByAdmin, client, None);
         Ok(ended)
     }
 }

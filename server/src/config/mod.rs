@@ -68,6 +68,9 @@ pub struct Config {
     pub bootstrap_admin: Option<(String, String)>,
     /// Audit events older than this are removed (the purge runs every few minutes).
     pub audit_retention: Duration,
+    /// Adding a factor needs a sign-in (or a re-entry of the password) at most this long
+    /// ago; otherwise the current password in the request.
+    pub reauth_window: Duration,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
     pub mail: MailConfig,
@@ -109,6 +112,7 @@ impl std::fmt::Debug for Config {
                     .map(|(name, _)| (name, "[redacted]")),
             )
             .field("audit_retention", &self.audit_retention)
+            .field("reauth_window", &self.reauth_window)
             .field("metrics_token", &redacted(&self.metrics_token))
             .field("mail", &self.mail)
             .field("factor_keys", &redacted(&self.factor_keys))
@@ -141,6 +145,7 @@ impl Config {
             https: false,
             metrics_token: None,
             audit_retention: Duration::from_secs(180 * 24 * 3600),
+            reauth_window: Duration::from_secs(300),
             log_json: false,
             bootstrap_admin: None,
             mail: MailConfig::default(),
@@ -298,6 +303,18 @@ impl Config {
                 ));
             }
             config.audit_retention = Duration::from_secs(days.saturating_mul(24 * 3600));
+        }
+        if let Some(secs) = var("GATEHOUSE_REAUTH_SECS") {
+            let secs: u64 = parse(&secs, "GATEHOUSE_REAUTH_SECS")?;
+            // A ceremony's two halves (a passkey's start and finish, an app's set-up and
+            // its first code) must fit in the window.
+            if secs < 60 {
+                return Err(invalid(
+                    "GATEHOUSE_REAUTH_SECS",
+                    "must be at least 60 seconds",
+                ));
+            }
+            config.reauth_window = Duration::from_secs(secs);
         }
         if let Some(token) = var("GATEHOUSE_METRICS_TOKEN") {
             if token.len() < 16 {

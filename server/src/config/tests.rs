@@ -115,6 +115,15 @@ fn refresh_must_outlive_access() {
 }
 
 #[test]
+fn the_reauthentication_window_is_set_in_seconds_and_fits_a_ceremony() {
+    assert_eq!(Config::defaults().reauth_window, Duration::from_secs(300));
+    let config = config_from(&[("GATEHOUSE_REAUTH_SECS", "60")]).unwrap();
+    assert_eq!(config.reauth_window, Duration::from_secs(60));
+    assert!(config_from(&[("GATEHOUSE_REAUTH_SECS", "59")]).is_err());
+    assert!(config_from(&[("GATEHOUSE_REAUTH_SECS", "five minutes")]).is_err());
+}
+
+#[test]
 fn the_audit_retention_is_set_in_days() {
     assert_eq!(
         Config::defaults().audit_retention,

@@ -148,15 +148,22 @@ impl AuthBackend for WebBackend {
         self.auth.two_step(&principal).await.map_err(app_error)
     }
 
-    async fn pending_totp(&self, access: Option<&str>) -> Result<Option<TotpSetupView>, AppError> {
+    async fn pending_totp(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<Option<TotpSetupView>, AppError> {
         let principal = self.principal(access).await?;
-        self.auth.pending_totp(&principal).await.map_err(app_error)
+        self.auth
+            .pending_totp(&principal, &self.client(request))
+            .await
+            .map_err(app_error)
     }
 
     async fn begin_totp(&self, request: &Parts, access: Option<&str>) -> Result<(), AppError> {
         let principal = self.principal(access).await?;
         self.auth
-            .begin_totp(&principal, &self.client(request))
+            .begin_totp(&principal, None, &self.client(request))
             .await
             .map(|_| ())
             .map_err(app_error)
@@ -170,19 +177,20 @@ impl AuthBackend for WebBackend {
     ) -> Result<(), AppError> {
         let principal = self.principal(access).await?;
         self.auth
-            .confirm_totp(&principal, &code, &self.client(request))
+            .confirm_totp(&principal, &code, None, &self.client(request))
             .await
             .map_err(app_error)
     }
 
     async fn begin_passkey_registration(
         &self,
+        request: &Parts,
         access: Option<&str>,
     ) -> Result<(String, String, i64), AppError> {
         let principal = self.principal(access).await?;
         let ceremony = self
             .auth
-            .begin_passkey_registration(&principal)
+            .begin_passkey_registration(&principal, None, &self.client(request))
             .await
             .map_err(app_error)?;
         Ok(ceremony_parts(ceremony))
@@ -386,9 +394,23 @@ impl AuthBackend for WebBackend {
         request: &Parts,
         token: String,
         new_password: String,
+        remove_factors: bool,
     ) -> Result<(), AppError> {
         self.auth
-            .reset_password(&token, new_password, &self.client(request))
+            .reset_password(&token, new_password, remove_factors, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn reauthenticate(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        current_password: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .reauthenticate(&principal, current_password, &self.client(request))
             .await
             .map_err(app_error)
     }

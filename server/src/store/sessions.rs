@@ -77,6 +77,23 @@ pub trait SessionStore: Send + Sync + 'static {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<u64>;
+    /// When the holder of this live session of this user last proved who they are: the
+    /// sign-in that created it, or a later re-entry of the password. `None` when there is
+    /// no such live session.
+    async fn session_authenticated_at(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// Records that the holder of this live session proved who they are at `now` (never
+    /// moving the time back); false when there is no such live session.
+    async fn mark_session_authenticated(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Remembers a revoked access token id until the token would have expired anyway.
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
 }

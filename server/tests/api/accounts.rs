@@ -270,12 +270,15 @@ async fn brute_force_on_an_account_reaches_429_with_retry_after_whether_or_not_i
             .unwrap();
         assert!(retry_after >= 1);
         assert_eq!(error_code(throttled).await, "throttled");
+        if name == "ada" {
+            // While locked, even the right password waits: guessing gains nothing.
+            // Asked at once: the first lockout lasts only two seconds.
+            assert_eq!(
+                app.login_response("ada", PASSWORD).await.status(),
+                StatusCode::TOO_MANY_REQUESTS
+            );
+        }
     }
-    // While locked, even the right password waits: guessing gains nothing.
-    assert_eq!(
-        app.login_response("ada", PASSWORD).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
 }
 
 #[tokio::test]

@@ -84,17 +84,7 @@ async fn after_a_hundred_failures_without_a_success_the_account_waits_for_a_rese
     })
     .await;
     app.signup("ada").await;
-    let mut wrong = 0;
-    while wrong < 100 {
-        let answer = app.login_response("ada", "not the password").await;
-        match error_code(answer).await.as_str() {
-            "invalid_credentials" => wrong += 1,
-            // Each lockout is waited out, as a patient guesser would.
-            "throttled" => app.clock.shift(15 * 60),
-            other => panic!("after {wrong} wrong passwords: {other}"),
-        }
-    }
-    app.clock.shift(15 * 60);
+    app.fail_sign_ins("ada", 100).await;
     let right = app.login_response("ada", PASSWORD).await;
     assert_eq!(right.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(right).await, "sign_in_locked");
@@ -173,16 +163,7 @@ async fn a_browser_that_signed_in_before_is_not_locked_out_by_failures_from_else
     let someone_elses = device_cookie_of(&browser_sign_in(&app, "bob", None).await);
     assert!(owners_browser.len() > "gatehouse_device=".len() + 20);
 
-    let mut wrong = 0;
-    while wrong < 10 {
-        let answer = app.login_response("ada", "not the password").await;
-        match error_code(answer).await.as_str() {
-            "invalid_credentials" => wrong += 1,
-            "throttled" => app.clock.shift(15 * 60),
-            other => panic!("after {wrong} wrong passwords: {other}"),
-        }
-    }
-    app.clock.shift(15 * 60);
+    app.fail_sign_ins("ada", 10).await;
     assert_eq!(
         error_code(app.login_response("ada", PASSWORD).await).await,
         "sign_in_locked"

@@ -271,6 +271,21 @@ impl TestApp {
         tokens_of(response.json().await.unwrap())
     }
 
+    /// Guesses wrong passwords for `username` until `failures` of them were counted,
+    /// waiting out each lockout as a patient guesser would; then waits out the last one.
+    pub async fn fail_sign_ins(&self, username: &str, failures: usize) {
+        let mut wrong = 0;
+        while wrong < failures {
+            let answer = self.login_response(username, "not the password").await;
+            match error_code(answer).await.as_str() {
+                "invalid_credentials" => wrong += 1,
+                "throttled" => self.clock.shift(15 * 60),
+                other => panic!("after {wrong} wrong passwords: {other}"),
+            }
+        }
+        self.clock.shift(15 * 60);
+    }
+
     pub async fn signup_and_login(&self, username: &str) -> Tokens {
         assert_eq!(self.signup(username).await.status(), StatusCode::CREATED);
         self.login(username).await

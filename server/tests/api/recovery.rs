@@ -119,7 +119,15 @@ async fn a_reset_for_a_verified_account_mails_one_link_that_works_once_and_ends_
     let again = reset(&app, &token, "yet another passphrase").await;
     assert_eq!(again.status(), StatusCode::GONE);
     assert_eq!(error_code(again).await, "invalid_link");
-    assert_eq!(smtp.settled().await.len(), 2, "exactly one reset mail");
+    let mails = smtp.settled().await;
+    let resets = mails
+        .iter()
+        .filter(|mail| mail.subject.starts_with("Reset"));
+    assert_eq!(resets.count(), 1, "exactly one reset mail: {mails:#?}");
+    // And the owner hears that the password changed.
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    assert_eq!(mails[2].subject, "Your Gatehouse password was changed");
+    assert_eq!(mails[2].to, "ada <ada@example.org>");
 }
 
 #[tokio::test]
@@ -289,11 +297,24 @@ async fn changing_the_address_needs_the_password_makes_it_unverified_and_refuses
         .unwrap();
     assert_eq!(changed["email"], "ada@new.example.org");
     assert_eq!(changed["email_verified"], false);
-    let mails = smtp.wait_for(3).await;
-    assert_eq!(mails[2].to, "ada <ada@new.example.org>");
+    let mails = smtp.wait_for(4).await;
+    let to_new = mails
+        .iter()
+        .find(|mail| mail.to == "ada <ada@new.example.org>");
+    assert!(to_new.unwrap().subject.starts_with("Confirm"), "{mails:#?}");
+    // The old address hears of it, in case the change was not its owner's doing.
+    let to_old = mails[2..]
+        .iter()
+        .find(|mail| mail.to == "ada <ada@example.org>")
+        .expect("a notice to the old address");
+    assert_eq!(
+        to_old.subject,
+        "The email address of your Gatehouse account was changed"
+    );
+    assert!(!to_old.text.contains("new.example.org"), "{}", to_old.text);
     // The old address no longer finds the account.
     forgot(&app, "ada@example.org").await;
-    assert_eq!(smtp.settled().await.len(), 3);
+    assert_eq!(smtp.settled().await.len(), 4);
 }
 
 #[tokio::test]
@@ -444,18 +465,7 @@ async fn a_reset_by_email_lifts_the_cap_of_failed_sign_ins() {
     })
     .await;
     verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
-    let mut wrong = 0;
-    while wrong < 6 {
-        match error_code(app.login_response("ada", "not it").await)
-            .await
-            .as_str()
-        {
-            "invalid_credentials" => wrong += 1,
-            "throttled" => app.clock.shift(15 * 60),
-            other => panic!("after {wrong} wrong passwords: {other}"),
-        }
-    }
-    app.clock.shift(15 * 60);
+    app.fail_sign_ins("ada", 6).await;
     assert_eq!(
         error_code(app.login_response("ada", PASSWORD).await).await,
         "sign_in_locked"
@@ -469,5 +479,125 @@ async fn a_reset_by_email_lifts_the_cap_of_failed_sign_ins() {
     assert_eq!(
         app.login_response("ada", NEW_PASSWORD).await.status(),
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_owner_hears_at_the_verified_address_of_every_change_to_the_ways_in() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    let ada = app.login("ada").await;
+    app.enrol(&ada).await;
+    let removed = app
+        .post_json_bearer(
+            "/auth/two-step/remove",
+            &ada.access,
+            &json!({"current_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let changed = app
+        .post_json_bearer(
+            "/auth/password",
+            &ada.access,
+            &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let mails = smtp.wait_for(4).await;
+    let notices: Vec<(&str, &str)> = mails[1..]
+        .iter()
+        .map(|mail| (mail.to.as_str(), mail.subject.as_str()))
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            (
+                "ada <ada@example.org>",
+                "Two-step sign-in was turned on for your Gatehouse account"
+            ),
+            (
+                "ada <ada@example.org>",
+                "Two-step sign-in was turned off for your Gatehouse account"
+            ),
+            (
+                "ada <ada@example.org>",
+                "Your Gatehouse password was changed"
+            ),
+        ]
+    );
+    assert!(mails[3].text.contains("127.0.0.1"), "{}", mails[3].text);
+    assert!(
+        mails[3].text.contains("reset your password"),
+        "{}",
+        mails[3].text
+    );
+
+    // An address nobody verified hears nothing: it may not be the owner's.
+    signup_with_email(&app, "bob", "bob@example.org").await;
+    smtp.wait_for(5).await;
+    let bob = app.login("bob").await;
+    app.enrol(&bob).await;
+    assert_eq!(smtp.settled().await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_reset_removes_every_factor_unless_asked_to_keep_them() {
+    let smtp = SmtpServer::start();
+    let app = spawn_with_mail(&smtp, |_| {}).await;
+    verified_account(&app, &smtp, "ada", "ada@example.org", 0).await;
+    let ada = app.login("ada").await;
+    app.enrol(&ada).await;
+    smtp.wait_for(2).await;
+
+    // Kept when asked: the next sign-in still asks for a code.
+    forgot(&app, "ada").await;
+    let token = smtp.wait_for(3).await[2].token_for("/reset-password");
+    let kept = app
+        .post_json(
+            "/auth/password/reset",
+            &json!({"token": token, "new_password": NEW_PASSWORD, "remove_factors": false}),
+        )
+        .await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    let body: Value = app
+        .login_response("ada", NEW_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["mfa_required"], true, "{body}");
+
+    // By default whoever forced the reset loses the app they may have added.
+    forgot(&app, "ada").await;
+    let mails = smtp.wait_for(5).await;
+    let token = mails
+        .iter()
+        .rev()
+        .find(|mail| mail.subject.starts_with("Reset"))
+        .unwrap()
+        .token_for("/reset-password");
+    assert_eq!(
+        reset(&app, &token, "a third passphrase").await.status(),
+        StatusCode::OK
+    );
+    let signed_in = app.login_response("ada", "a third passphrase").await;
+    let tokens = tokens_of(signed_in.json().await.unwrap());
+    let status: Value = app
+        .get("/auth/two-step", Some(&tokens.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["totp"], "off", "{status}");
+    let notice = smtp.wait_for(6).await.pop().unwrap();
+    assert_eq!(notice.subject, "Your Gatehouse password was changed");
+    assert!(
+        notice
+            .text
+            .contains("every passkey and the authenticator app were removed"),
+        "{}",
+        notice.text
     );
 }

@@ -230,6 +230,7 @@ contract!(
     access_status_reflects_revocation_session_and_user_state,
     an_answered_access_status_follows_every_later_change,
     revoking_other_sessions_keeps_the_current_one,
+    a_session_is_authenticated_at_its_sign_in_until_a_later_proof_and_only_while_live,
     the_last_active_admin_cannot_be_demoted_or_disabled,
     users_are_listed_paged_and_searched,
     audit_events_are_listed_newest_first_and_filtered,

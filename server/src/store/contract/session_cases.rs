@@ -248,3 +248,67 @@ pub async fn a_replay_after_the_grace_or_with_another_successor_is_reuse(store: 
     ));
     assert!(store.list_sessions("u1", NOW + 1).await.unwrap().is_empty());
 }
+
+pub async fn a_session_is_authenticated_at_its_sign_in_until_a_later_proof_and_only_while_live(
+    store: &dyn Store,
+) {
+    let refresh = ada_with_session(store).await;
+    let authenticated_at = |at| store.session_authenticated_at("u1", "s1", at);
+    assert_eq!(authenticated_at(NOW + 1).await.unwrap(), Some(NOW));
+    // A rotation is not a proof of who is holding the token.
+    store
+        .rotate_refresh(&refresh, &fresh_hash(), NOW + 50, NOW + WEEK, NO_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(authenticated_at(NOW + 51).await.unwrap(), Some(NOW));
+    assert!(
+        store
+            .mark_session_authenticated("u1", "s1", NOW + 100)
+            .await
+            .unwrap()
+    );
+    assert_eq!(authenticated_at(NOW + 101).await.unwrap(), Some(NOW + 100));
+    // Two proofs that race: the later one stays, whichever lands last.
+    assert!(
+        store
+            .mark_session_authenticated("u1", "s1", NOW + 90)
+            .await
+            .unwrap()
+    );
+    assert_eq!(authenticated_at(NOW + 101).await.unwrap(), Some(NOW + 100));
+    // Someone else's session is not this user's to mark or read.
+    store
+        .create_user(new_user("u2", "bob", Role::User))
+        .await
+        .unwrap();
+    session_for(store, "s2", "u2").await;
+    assert!(
+        !store
+            .mark_session_authenticated("u1", "s2", NOW + 100)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .session_authenticated_at("u1", "s2", NOW + 101)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.revoke_session("u1", "s1", NOW + 200).await.unwrap());
+    assert_eq!(authenticated_at(NOW + 201).await.unwrap(), None);
+    assert!(
+        !store
+            .mark_session_authenticated("u1", "s1", NOW + 300)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .session_authenticated_at("u2", "s2", NOW + WEEK + 1)
+            .await
+            .unwrap(),
+        None,
+        "an expired session proves nothing"
+    );
+}

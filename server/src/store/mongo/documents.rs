@@ -46,6 +46,9 @@ pub struct SessionDoc {
     pub current_refresh: String,
     #[serde(default)]
     pub previous_refresh: Vec<String>,
+    /// A re-entry of the password after the sign-in; absent until the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticated_at: Option<i64>,
 }
 
 /// A refresh token that has been rotated away, remembered until the token itself would

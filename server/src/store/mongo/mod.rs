@@ -356,6 +356,7 @@ mod tests {
             ip: None,
             current_refresh: "abc".into(),
             previous_refresh: vec![],
+            authenticated_at: None,
         };
         let bson = bson::to_document(&doc).unwrap();
         assert_eq!(

@@ -31,6 +31,7 @@ impl SessionStore for MongoStore {
             ip: session.ip,
             current_refresh: session.refresh_hash.as_str().to_owned(),
             previous_refresh: Vec::new(),
+            authenticated_at: None,
         };
         self.sessions.insert_one(&doc).await.map_err(map_error)?;
         Ok(())
@@ -169,7 +170,7 @@ impl SessionStore for MongoStore {
             let result = store
                 .sessions
                 .update_one(
-                    doc! {"_id": session_id, "user_id": user_id, "revoked_at": Bson::Null, "expires_at": {"$gt": now}},
+                    live_session(user_id, session_id, now),
                     doc! {"$set": {"revoked_at": now}},
                 )
                 .await
@@ -211,6 +212,45 @@ impl SessionStore for MongoStore {
             Ok(result.modified_count)
         })
         .await
+    }
+
+    async fn session_authenticated_at(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        self.indexed().await?;
+        let session = self
+            .sessions
+            .find_one(live_session(user_id, session_id, now))
+            .await
+            .map_err(map_error)?;
+        Ok(session.map(|session| {
+            session
+                .authenticated_at
+                .map_or(session.created_at, |at| at.max(session.created_at))
+        }))
+    }
+
+    async fn mark_session_authenticated(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.indexed().await?;
+        // `$max` keeps the later of two re-entries that race; a match that changes nothing
+        // (the same second) is still a live session.
+        let result = self
+            .sessions
+            .update_one(
+                live_session(user_id, session_id, now),
+                doc! {"$max": {"authenticated_at": now}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(result.matched_count > 0)
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
@@ -293,4 +333,8 @@ impl MongoStore {
             .map_err(map_error)?
             .filter(|session| session.current_refresh != presented.as_str()))
     }
+}
+
+fn live_session(user_id: &str, session_id: &str, now: i64) -> mongodb::bson::Document {
+    doc! {"_id": session_id, "user_id": user_id, "revoked_at": Bson::Null, "expires_at": {"$gt": now}}
 }

@@ -147,6 +147,9 @@ CREATE TABLE sign_in_attempts (
 CREATE INDEX sign_in_attempts_by_expiry ON sign_in_attempts(expires_at);
 ALTER TABLE step_up_tickets ADD COLUMN wrong_codes INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+ALTER TABLE sessions ADD COLUMN authenticated_at INTEGER;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -128,6 +128,45 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn session_authenticated_at(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        self.read(move |db| {
+            db.prepare_cached(
+                "SELECT COALESCE(authenticated_at, created_at) FROM sessions
+                 WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+            )?
+            .query_row(params![session_id, user_id, now], |row| row.get(0))
+            .optional()
+        })
+        .await
+    }
+
+    async fn mark_session_authenticated(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE sessions
+                     SET authenticated_at = max(COALESCE(authenticated_at, created_at), ?3)
+                     WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                    params![session_id, user_id, now],
+                )
+                .map_err(map_error)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         let jti = jti.to_owned();
         self.write_revoking("token", move |tx| {

@@ -1,0 +1,47 @@
+//! Fresh authentication before a step that hands out a way in (ASVS 5.0 7.5.1): an access
+//! token proves a session, not that its owner is at the keyboard, and a passkey or an
+//! authenticator app added by whoever holds a stolen token would outlive every sign-out.
+
+use super::{AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem};
+
+impl AuthService {
+    /// Passes when the current password comes with the request (checked and counted like
+    /// a sign-in; it also renews the session's proof), or when the session's holder signed
+    /// in or re-entered the password within the re-authentication window.
+    pub(super) async fn require_recent_sign_in(
+        &self,
+        principal: &Principal,
+        current_password: Option<String>,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        if let Some(password) = current_password.filter(|password| !password.is_empty()) {
+            self.confirm_current_password(principal, password, client)
+                .await?;
+            return Ok(());
+        }
+        let now = self.now();
+        let authenticated_at = self
+            .store
+            .session_authenticated_at(&principal.user_id, &principal.session_id, now)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenProblem::SessionEnded))?;
+        if now.saturating_sub(authenticated_at) > self.reauth_window {
+            return Err(AuthError::ReauthenticationRequired);
+        }
+        Ok(())
+    }
+
+    /// Re-entering the password on its own ("confirm it is you"): the session counts as
+    /// freshly signed in for the re-authentication window.
+    #[tracing::instrument(name = "reauthenticate", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn reauthenticate(
+        &self,
+        principal: &Principal,
+        current_password: String,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        self.confirm_current_password(principal, current_password, client)
+            .await
+            .map(drop)
+    }
+}
