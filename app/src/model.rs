@@ -305,7 +305,9 @@ impl ErrorCode {
             ErrorCode::SignInLocked => SIGN_IN_LOCKED,
             ErrorCode::ReauthenticationRequired => REAUTHENTICATION_REQUIRED,
             ErrorCode::UsernameTaken => "This username is taken.",
-            ErrorCode::EmailTaken => "This email address belongs to another account.",
+            ErrorCode::EmailTaken => {
+                "Another account verified this email address first: use another one."
+            }
             ErrorCode::EmailNotVerified => {
                 "Verify your email address before signing in: use the link we mailed you."
             }

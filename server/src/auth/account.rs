@@ -1,6 +1,8 @@
 //! Sign-up, and what a signed-in user does with their own account: who am I, my
 //! sessions, my password.
 
+use std::sync::Arc;
+
 use app::model::{Role, SessionView, UserView};
 
 use super::{
@@ -27,7 +29,7 @@ pub struct SignupRequest {
 impl AuthService {
     #[tracing::instrument(name = "signup", skip_all, fields(user_id))]
     pub async fn signup(
-        &self,
+        self: &Arc<Self>,
         request: SignupRequest,
         client: &ClientInfo,
     ) -> AuthResult<UserView> {
@@ -69,7 +71,7 @@ impl AuthService {
         tracing::Span::current().record("user_id", user.id.as_str());
         self.audit("signup", AuditActor::User(&user), client, None)
             .await;
-        self.welcome(&user, client).await;
+        self.confirm_address_later(&user, client, super::recovery::MailCounted::NotYet);
         Ok(view_of(&user))
     }
 

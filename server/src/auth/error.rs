@@ -32,7 +32,7 @@ pub enum AuthError {
     NotFound(&'static str),
     #[error("This username is taken.")]
     UsernameTaken,
-    #[error("This email address belongs to another account.")]
+    #[error("Another account verified this email address first: use another one.")]
     EmailTaken,
     #[error("Verify your email address before signing in: use the link we mailed you.")]
     EmailNotVerified,

@@ -19,6 +19,8 @@ pub(super) enum AccountChange {
     /// Sent to the address the account had before.
     AddressChanged,
     AddressRemoved,
+    /// Sent to the owner of a verified address that another account was given.
+    AddressClaimed,
 }
 
 impl AccountChange {
@@ -38,6 +40,7 @@ impl AccountChange {
             AccountChange::AddressChanged | AccountChange::AddressRemoved => {
                 "The email address of your Gatehouse account was changed"
             }
+            AccountChange::AddressClaimed => "Someone tried to use your email address on Gatehouse",
         }
     }
 
@@ -70,6 +73,9 @@ impl AccountChange {
             }
             AccountChange::AddressRemoved => {
                 "the email address was removed from your account: this one gets no more mail about it"
+            }
+            AccountChange::AddressClaimed => {
+                "someone gave this address to another Gatehouse account; it stays yours, and that account cannot verify or use it"
             }
         }
     }
@@ -157,6 +163,7 @@ mod tests {
             AccountChange::SecondStepResetByAdmin,
             AccountChange::AddressChanged,
             AccountChange::AddressRemoved,
+            AccountChange::AddressClaimed,
         ];
         let mut seen = std::collections::HashSet::new();
         for change in changes {

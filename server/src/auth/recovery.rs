@@ -58,6 +58,13 @@ impl From<&Email> for NewEmail {
     }
 }
 
+/// Whether the caller already counted a mail to the account against its limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum MailCounted {
+    Already,
+    NotYet,
+}
+
 /// A link's token as mailed once; only its hash is stored.
 struct LinkSecret(String);
 
@@ -236,7 +243,7 @@ impl AuthService {
     /// Sends a new verification link to the signed-in user's address.
     #[tracing::instrument(name = "request verification", skip_all, fields(user_id = %principal.user_id))]
     pub async fn request_verification(
-        &self,
+        self: &Arc<Self>,
         principal: &Principal,
         client: &ClientInfo,
     ) -> AuthResult<UserView> {
@@ -251,7 +258,7 @@ impl AuthService {
             self.mail_limiter
                 .hit(&format!("account:{}", user.id), self.now())
                 .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-            self.send_verification(&user, client).await?;
+            self.confirm_address_later(&user, client, MailCounted::Already);
         }
         Ok(view_of(&user))
     }
@@ -261,7 +268,7 @@ impl AuthService {
     /// address is unverified and gets a verification link.
     #[tracing::instrument(name = "change email", skip_all, fields(user_id = %principal.user_id))]
     pub async fn change_email(
-        &self,
+        self: &Arc<Self>,
         principal: &Principal,
         current_password: String,
         email: &str,
@@ -274,7 +281,6 @@ impl AuthService {
         let user = self
             .confirm_current_password(principal, current_password, client)
             .await?;
-        let now = self.now();
         if self.links.require_verified_email && email.is_none() && user.role != Role::Admin {
             return Err(AuthError::Invalid(FieldError::new(
                 "email",
@@ -301,33 +307,76 @@ impl AuthService {
             };
             self.tell_owner(&user, change, client, Some((address, *verified)));
         }
-        if user.email.is_some()
-            && self
+        self.confirm_address_later(&user, client, MailCounted::NotYet);
+        Ok(view_of(&user))
+    }
+
+    /// After an address was given (a sign-up, a change): a verification link to it — or,
+    /// when another account verified it first, a word to that account's owner instead, and
+    /// nothing that would tell the asker (the answer is the same, status, body and time:
+    /// this runs in a task of its own). A failure to send is logged, never a failed request.
+    pub(super) fn confirm_address_later(
+        self: &Arc<Self>,
+        user: &UserRecord,
+        client: &ClientInfo,
+        counted: MailCounted,
+    ) {
+        if user.email.is_none() {
+            return;
+        }
+        let service = self.clone();
+        let user = user.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = service.confirm_address(&user, &client, counted).await {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "a verification link could not be sent"
+                );
+            }
+        });
+    }
+
+    async fn confirm_address(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+        counted: MailCounted,
+    ) -> AuthResult<()> {
+        let Some(address) = &user.email else {
+            return Ok(());
+        };
+        let key = Email::parse(address)?.key().to_owned();
+        let now = self.now();
+        if let Some(holder) = self.store.user_by_email_key(&key).await?
+            && holder.id != user.id
+            && holder.email_verified
+        {
+            self.audit(
+                "email_claim_refused",
+                AuditActor::User(user),
+                client,
+                Some("the address is another account's, verified"),
+            )
+            .await;
+            if self
+                .mail_limiter
+                .hit(&format!("account:{}", holder.id), now)
+                .is_ok()
+            {
+                self.tell_owner(&holder, AccountChange::AddressClaimed, client, None);
+            }
+            return Ok(());
+        }
+        if counted == MailCounted::Already
+            || self
                 .mail_limiter
                 .hit(&format!("account:{}", user.id), now)
                 .is_ok()
         {
-            self.send_verification(&user, client).await?;
+            self.send_verification(user, client).await?;
         }
-        Ok(view_of(&user))
-    }
-
-    /// After sign-up with an address: a failure to send is logged, never a failed sign-up.
-    pub(super) async fn welcome(&self, user: &UserRecord, client: &ClientInfo) {
-        if user.email.is_none()
-            || self
-                .mail_limiter
-                .hit(&format!("account:{}", user.id), self.now())
-                .is_err()
-        {
-            return;
-        }
-        if let Err(error) = self.send_verification(user, client).await {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "a verification link could not be sent"
-            );
-        }
+        Ok(())
     }
 
     /// Whether this account may sign in under the verified-address rule.

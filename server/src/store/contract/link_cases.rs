@@ -43,35 +43,30 @@ pub(super) async fn link_for(
     hash
 }
 
-pub async fn an_address_is_unique_case_insensitively_and_starts_unverified(store: &dyn Store) {
+pub async fn an_address_is_unique_among_verified_accounts_case_insensitively(store: &dyn Store) {
     let ada = store
         .create_user(with_email("u1", "ada", "Ada@Example.org"))
         .await
         .unwrap();
     assert_eq!(ada.email.as_deref(), Some("Ada@Example.org"));
     assert!(!ada.email_verified);
-    assert!(matches!(
-        store
-            .create_user(with_email("u2", "bob", "ADA@example.ORG"))
-            .await,
-        Err(StoreError::Conflict("email"))
-    ));
-    assert!(store.user_by_id("u2").await.unwrap().is_none());
-    // Accounts without an address never collide.
+    // Unverified, the address blocks nobody: a squatter cannot keep its owner out.
+    let squatter = store
+        .create_user(with_email("u2", "bob", "ADA@example.ORG"))
+        .await
+        .unwrap();
+    assert!(!squatter.email_verified);
     store
         .create_user(new_user("u3", "cy", Role::User))
         .await
         .unwrap();
     store
-        .create_user(new_user("u4", "di", Role::User))
+        .set_email("u3", Some(&address("ada@EXAMPLE.org")))
         .await
         .unwrap();
-    let found = store
-        .user_by_email_key("ada@example.org")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.id, "u1");
+    // With nobody verified, the address names the account that took it first.
+    let found = store.user_by_email_key("ada@example.org").await.unwrap();
+    assert_eq!(found.unwrap().id, "u1");
     assert!(
         store
             .user_by_email_key("nobody@example.org")
@@ -80,35 +75,63 @@ pub async fn an_address_is_unique_case_insensitively_and_starts_unverified(store
             .is_none()
     );
 
+    // The first to verify it owns it: the address then names that account, and the
+    // others' links no longer verify it.
+    let bobs = link_for(store, "u2", LinkPurpose::VerifyEmail, "ADA@example.ORG").await;
+    let adas = link_for(store, "u1", LinkPurpose::VerifyEmail, "Ada@Example.org").await;
+    let verified = store.use_verification_link(&bobs, NOW + 1).await.unwrap();
+    assert!(verified.unwrap().email_verified);
+    let found = store.user_by_email_key("ada@example.org").await.unwrap();
+    assert_eq!(found.unwrap().id, "u2");
     assert!(matches!(
-        store
-            .set_email("u3", Some(&address("ada@EXAMPLE.org")))
-            .await,
+        store.use_verification_link(&adas, NOW + 2).await,
         Err(StoreError::Conflict("email"))
     ));
-    let moved = store
-        .set_email("u3", Some(&address("cy@example.org")))
-        .await
-        .unwrap();
-    assert_eq!(moved.email.as_deref(), Some("cy@example.org"));
-    // Re-setting one's own address is no conflict; removing it frees it for others.
-    store
-        .set_email("u1", Some(&address("ada@example.org")))
-        .await
-        .unwrap();
-    let removed = store.set_email("u1", None).await.unwrap();
-    assert_eq!(removed.email, None);
     assert!(
-        store
-            .user_by_email_key("ada@example.org")
+        !store
+            .user_by_id("u1")
             .await
             .unwrap()
-            .is_none()
+            .unwrap()
+            .email_verified
     );
-    store
-        .set_email("u4", Some(&address("Ada@Example.org")))
-        .await
-        .unwrap();
+    // Once it is given up, another account can verify it.
+    store.set_email("u2", None).await.unwrap();
+    let adas = link_for(store, "u1", LinkPurpose::VerifyEmail, "Ada@Example.org").await;
+    let verified = store.use_verification_link(&adas, NOW + 3).await.unwrap();
+    assert!(verified.unwrap().email_verified);
+    let removed = store.set_email("u1", None).await.unwrap();
+    assert_eq!(removed.email, None);
+    let found = store.user_by_email_key("ada@example.org").await.unwrap();
+    assert_eq!(found.unwrap().id, "u3");
+}
+
+pub async fn parallel_verifications_of_one_address_by_two_accounts_verify_exactly_one(
+    store: &dyn Store,
+) {
+    let mut links = Vec::new();
+    for (id, name) in [("u1", "ada"), ("u2", "bob"), ("u3", "cy"), ("u4", "di")] {
+        store
+            .create_user(with_email(id, name, "shared@example.org"))
+            .await
+            .unwrap();
+        links.push(link_for(store, id, LinkPurpose::VerifyEmail, "shared@example.org").await);
+    }
+    let outcomes = futures::future::join_all(
+        links
+            .iter()
+            .map(|link| store.use_verification_link(link, NOW + 1)),
+    )
+    .await;
+    let verified = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(Some(user)) if user.email_verified))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(StoreError::Conflict("email"))))
+        .count();
+    assert_eq!((verified, refused), (1, 3), "{outcomes:?}");
 }
 
 pub async fn a_verification_link_works_once_and_only_for_the_address_it_was_sent_to(

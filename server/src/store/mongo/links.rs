@@ -4,7 +4,7 @@ use super::documents::LinkDoc;
 use super::revocation_log::every_outcome;
 use super::{MongoStore, map_error};
 use crate::domain::{LinkHash, LinkPurpose, PasswordHashString};
-use crate::store::{LinkRecord, LinkStore, NewLink, StoreResult, UserRecord};
+use crate::store::{LinkRecord, LinkStore, NewLink, StoreError, StoreResult, UserRecord};
 use async_trait::async_trait;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
@@ -50,6 +50,8 @@ impl LinkStore for MongoStore {
         else {
             return Ok(None);
         };
+        // The unique index on verified addresses refuses a second account; the link is
+        // spent either way, as on the embedded store.
         Ok(self
             .users
             .find_one_and_update(
@@ -58,7 +60,10 @@ impl LinkStore for MongoStore {
             )
             .return_document(ReturnDocument::After)
             .await
-            .map_err(map_error)?
+            .map_err(|error| match map_error(error) {
+                StoreError::Conflict(_) => StoreError::Conflict("email"),
+                other => other,
+            })?
             .map(Into::into))
     }
 

@@ -61,7 +61,11 @@ const DUPLICATE_KEY: i32 = 11_000;
 /// only what the rotation grace needs. Reuse detection reads `superseded_refresh`.
 const REMEMBERED_REFRESH_HASHES: i32 = 4;
 /// Indexes earlier versions made that this one drops.
-const RETIRED_INDEXES: &[(&str, &str)] = &[("audit_events", "audit_retention")];
+/// (`email_key_unique` made every address unique, verified or not: a squatter's.)
+const RETIRED_INDEXES: &[(&str, &str)] = &[
+    ("audit_events", "audit_retention"),
+    ("users", "email_key_unique"),
+];
 /// Revocation log entries are for operators; instances read only the position counter.
 const REVOCATION_LOG_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_DATABASE: &str = "gatehouse";
@@ -331,14 +335,15 @@ mod tests {
         let (_, email_index) = index_specs()
             .into_iter()
             .find(|(_, index)| {
-                index.options.as_ref().and_then(|o| o.name.as_deref()) == Some("email_key_unique")
+                index.options.as_ref().and_then(|o| o.name.as_deref())
+                    == Some("verified_email_key_unique")
             })
             .unwrap();
         let options = email_index.options.unwrap();
         assert_eq!(options.unique, Some(true));
         assert_eq!(
             options.partial_filter_expression,
-            Some(doc! {"email_key": {"$type": "string"}})
+            Some(doc! {"email_key": {"$type": "string"}, "email_verified": true})
         );
     }
 

@@ -42,9 +42,19 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
                 doc! {"email_key": 1},
                 IndexOptions::builder()
                     .unique(true)
-                    .partial_filter_expression(doc! {"email_key": {"$type": "string"}})
-                    .name("email_key_unique".to_owned())
+                    .partial_filter_expression(
+                        doc! {"email_key": {"$type": "string"}, "email_verified": true},
+                    )
+                    .name("verified_email_key_unique".to_owned())
                     .build(),
+            ),
+        ),
+        (
+            "users",
+            // Finding the account an address names: its verified holder first.
+            index(
+                doc! {"email_key": 1, "email_verified": -1, "created_at": 1},
+                plain("users_by_email_key"),
             ),
         ),
         (

@@ -91,6 +91,7 @@ impl UserStore for MongoStore {
         Ok(self
             .users
             .find_one(doc! {"email_key": key})
+            .sort(doc! {"email_verified": -1, "created_at": 1, "_id": 1})
             .await
             .map_err(map_error)?
             .map(Into::into))
@@ -118,10 +119,7 @@ impl UserStore for MongoStore {
             .find_one_and_update(doc! {"_id": user_id}, update)
             .return_document(ReturnDocument::After)
             .await
-            .map_err(|error| match map_error(error) {
-                StoreError::Conflict(_) => StoreError::Conflict("email"),
-                other => other,
-            })?
+            .map_err(map_error)?
             .ok_or(StoreError::NotFound)?;
         Ok(updated.into())
     }
@@ -243,15 +241,9 @@ impl MongoStore {
             .is_some())
     }
 
-    /// Which unique index refused a new user, asked of the data rather than read from the
-    /// server's message.
-    pub(super) async fn which_conflict(&self, user: &NewUser) -> StoreError {
-        if let Some(email) = &user.email
-            && let Ok(Some(holder)) = self.user_by_email_key(&email.key).await
-            && holder.username_key != user.username_key
-        {
-            return StoreError::Conflict("email");
-        }
+    /// Which unique index refused a new user: only the username's can (a new address is
+    /// unverified, and only verified addresses are unique).
+    pub(super) async fn which_conflict(&self, _user: &NewUser) -> StoreError {
         StoreError::Conflict("username")
     }
 }

@@ -87,30 +87,10 @@ pub(super) fn session_by_id_in(
         .optional()
 }
 
-/// Inside a write transaction (one writer at a time), so the answer holds until commit.
-pub(super) fn email_taken_in(
-    connection: &Connection,
-    key: &str,
-    other_than: Option<&str>,
-) -> StoreResult<bool> {
-    connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?1 AND (?2 IS NULL OR id <> ?2))",
-            params![key, other_than],
-            |row| row.get(0),
-        )
-        .map_err(map_error)
-}
-
 pub(super) fn insert_user(
     transaction: &rusqlite::Transaction<'_>,
     user: &NewUser,
 ) -> StoreResult<()> {
-    if let Some(email) = &user.email
-        && email_taken_in(transaction, &email.key, None)?
-    {
-        return Err(StoreError::Conflict("email"));
-    }
     transaction
         .prepare_cached(
             "INSERT INTO users (id, username, username_key, email, email_key, password_hash, role, disabled, created_at)

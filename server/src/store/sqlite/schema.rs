@@ -150,6 +150,13 @@ ALTER TABLE step_up_tickets ADD COLUMN wrong_codes INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE sessions ADD COLUMN authenticated_at INTEGER;
 "#,
+    // An address is unique among the accounts that verified it: an unverified claim
+    // blocks nobody (its owner proves it by the link, whoever typed it first).
+    r#"
+DROP INDEX users_by_email_key;
+CREATE INDEX users_by_email_key ON users(email_key);
+CREATE UNIQUE INDEX users_by_verified_email_key ON users(email_key) WHERE email_verified = 1;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

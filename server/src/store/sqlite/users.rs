@@ -4,8 +4,8 @@
 use super::SqliteStore;
 use super::links::delete_links_in;
 use super::rows::{
-    USER_COLUMNS, active_admins, count, email_taken_in, escape_like, insert_user, map_error,
-    sql_int, user_by_id_in, user_from_row,
+    USER_COLUMNS, active_admins, count, escape_like, insert_user, map_error, sql_int,
+    user_by_id_in, user_from_row,
 };
 use crate::domain::{LinkPurpose, PasswordHashString};
 use crate::store::{
@@ -66,7 +66,8 @@ impl UserStore for SqliteStore {
         let key = key.to_owned();
         self.read(move |db| {
             db.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1"
+                "SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1
+                 ORDER BY email_verified DESC, created_at, id LIMIT 1"
             ))?
             .query_row([key], user_from_row)
             .optional()
@@ -95,11 +96,6 @@ impl UserStore for SqliteStore {
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
         let (user_id, email) = (user_id.to_owned(), email.cloned());
         self.write(move |tx| {
-            if let Some(email) = &email
-                && email_taken_in(tx, &email.key, Some(&user_id))?
-            {
-                return Err(StoreError::Conflict("email"));
-            }
             let changed = tx
                 .execute(
                     "UPDATE users SET email = ?2, email_key = ?3, email_verified = 0 WHERE id = ?1",
