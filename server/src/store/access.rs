@@ -75,8 +75,10 @@ pub trait AccessStore: Send + Sync + 'static {
     /// write that can refuse a token accepted before (a revoked session, token or
     /// account, a role change, a detected replay, a reset, a purge) appends one entry,
     /// positioned after every entry before it, before it returns. Instances poll this to
-    /// know when their remembered answers may be stale.
-    async fn revocation_position(&self) -> StoreResult<u64>;
+    /// know when their remembered answers may be stale. `None` while such a write is under
+    /// way and not yet behind a position (a backend without transactions): remembered
+    /// answers must not be trusted longer on the strength of this read.
+    async fn revocation_position(&self) -> StoreResult<Option<u64>>;
     /// Counts this process's own revoking writes to this store, each counted once it has
     /// ended: what lets an instance forget its remembered answers before it answers the
     /// request that revoked, instead of at its next poll of the log.

@@ -13,8 +13,10 @@
 //! only while the last poll that succeeded *began* less than `bound` ago: a revocation
 //! committed before that poll began is behind its position, so once `bound` has passed
 //! after a revocation, either a poll has seen it (and the answers are forgotten) or no
-//! poll has succeeded since (and every check asks the store). An instance that cannot
-//! read the log keeps answering, from the store. A bound of zero turns memory off.
+//! poll has succeeded since (and every check asks the store). A poll that finds a
+//! revoking write under way (`None`: on a backend without transactions, between the write
+//! and its position) does not count as succeeded. An instance that cannot read the log
+//! keeps answering, from the store. A bound of zero turns memory off.
 
 use std::{
     sync::{
@@ -83,7 +85,9 @@ async fn follow_the_log(shared: Weak<Shared>, every: Duration) {
         };
         let began = Instant::now();
         match shared.backend.revocation_position().await {
-            Ok(position) => {
+            // Trust lapses at the end of the last renewal's bound unless the write ends first.
+            Ok(None) => {}
+            Ok(Some(position)) => {
                 // The first position read forgets too: answers read before it may be
                 // older than writes it covers.
                 if seen != Some(position) {
@@ -254,7 +258,7 @@ impl AccessStore for RememberedAccess {
         Ok(status)
     }
 
-    async fn revocation_position(&self) -> StoreResult<u64> {
+    async fn revocation_position(&self) -> StoreResult<Option<u64>> {
         self.shared.backend.revocation_position().await
     }
 

@@ -215,6 +215,9 @@ contract_between_instances!(
 
 mod revocation_cases;
 
+/// MongoDB only: one step of a revoking write fails.
+mod interrupted_cases;
+
 contract!(
     a_created_user_is_found_by_id_and_by_key,
     a_second_user_with_the_same_key_is_a_conflict,

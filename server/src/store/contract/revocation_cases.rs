@@ -21,12 +21,16 @@ pub struct Instances {
     pub there: Arc<dyn Store>,
 }
 
-const BOUND: Duration = DEFAULT_REVOCATION_BOUND;
+pub(super) const BOUND: Duration = DEFAULT_REVOCATION_BOUND;
 /// How long past the bound the other instance is still watched, to catch a late accept.
 const WATCHED_PAST_THE_BOUND: Duration = Duration::from_millis(300);
 
 async fn position(store: &dyn Store) -> u64 {
-    store.revocation_position().await.unwrap()
+    store
+        .revocation_position()
+        .await
+        .unwrap()
+        .expect("no revoking write is under way")
 }
 
 /// Runs `write`, which must succeed, and says how far it moved the log.
@@ -205,7 +209,7 @@ pub async fn parallel_revocations_take_consecutive_positions_none_lost(instances
 
 /// Ada signed in on session `session` with access token id `jti`, as both instances
 /// see it: accepted, and remembered by the other one.
-async fn signed_in_everywhere(
+pub(super) async fn signed_in_everywhere(
     here: &Served,
     there: &Served,
     session: &str,
@@ -240,7 +244,7 @@ fn accepted(status: Option<&AccessStatus>) -> bool {
 
 /// After `revoke` returned on `here`: refused there at once; on `there`, refused from
 /// some moment within the bound on, and never accepted after the bound.
-async fn honoured_within_the_bound(
+pub(super) async fn honoured_within_the_bound(
     what: &str,
     here: &Served,
     there: &Served,

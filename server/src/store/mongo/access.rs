@@ -35,7 +35,7 @@ impl AccessStore for MongoStore {
         }))
     }
 
-    async fn revocation_position(&self) -> StoreResult<u64> {
+    async fn revocation_position(&self) -> StoreResult<Option<u64>> {
         self.indexed().await?;
         self.read_revocation_position().await
     }

@@ -67,8 +67,12 @@ impl LinkStore for MongoStore {
             .map(Into::into))
     }
 
-    /// Not one transaction (servers without them are supported): the link is taken first,
-    /// so at most one caller goes on; then the password, the other links, the sessions.
+    /// Not one transaction (servers without them are supported), so ordered for every
+    /// interruption: the sessions end before the password changes (an interrupted reset
+    /// leaves the old password and no session, never a new password beside the sessions it
+    /// was meant to end); the link is taken next, so at most one caller goes on; then the
+    /// password, and once more the sessions (any signed in with the old password meanwhile).
+    /// The whole runs as one revocation in the log.
     async fn use_reset_link(
         &self,
         hash: &LinkHash,
@@ -84,37 +88,46 @@ impl LinkStore for MongoStore {
             store.indexed().await?;
             let Some(link) = store
                 .links
-                .find_one_and_delete(live_link(hash, LinkPurpose::ResetPassword, now))
+                .find_one(live_link(hash, LinkPurpose::ResetPassword, now))
                 .await
                 .map_err(map_error)?
             else {
                 return Ok(None);
             };
-            let Some(user) = store
-                .users
-                .find_one_and_update(
-                    doc! {"_id": &link.user_id},
-                    doc! {"$set": {"password_hash": new_hash.as_str()}},
-                )
-                .return_document(ReturnDocument::After)
-                .await
-                .map_err(map_error)?
-            else {
-                return Ok(None);
-            };
+            let user_id = link.user_id.as_str();
             store
-                .delete_links(&link.user_id, LinkPurpose::ResetPassword)
-                .await?;
-            store
-                .sessions
-                .update_many(
-                    doc! {"user_id": &link.user_id, "revoked_at": Bson::Null},
-                    doc! {"$set": {"revoked_at": now}},
-                )
+                .revoking("reset", |_| true, async {
+                    store.end_every_session(user_id, now).await?;
+                    store.fault("reset: sessions ended")?;
+                    if store
+                        .links
+                        .find_one_and_delete(live_link(hash, LinkPurpose::ResetPassword, now))
+                        .await
+                        .map_err(map_error)?
+                        .is_none()
+                    {
+                        return Ok(None);
+                    }
+                    let Some(user) = store
+                        .users
+                        .find_one_and_update(
+                            doc! {"_id": user_id},
+                            doc! {"$set": {"password_hash": new_hash.as_str()}},
+                        )
+                        .return_document(ReturnDocument::After)
+                        .await
+                        .map_err(map_error)?
+                    else {
+                        return Ok(None);
+                    };
+                    store.fault("reset: password set")?;
+                    store.end_every_session(user_id, now).await?;
+                    store
+                        .delete_links(user_id, LinkPurpose::ResetPassword)
+                        .await?;
+                    Ok(Some(user.into()))
+                })
                 .await
-                .map_err(map_error)?;
-            store.append_revocation("reset").await?;
-            Ok(Some(user.into()))
         })
         .await
     }
@@ -125,6 +138,17 @@ fn live_link(hash: &LinkHash, purpose: LinkPurpose, now: i64) -> Document {
 }
 
 impl MongoStore {
+    async fn end_every_session(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.sessions
+            .update_many(
+                doc! {"user_id": user_id, "revoked_at": Bson::Null},
+                doc! {"$set": {"revoked_at": now}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
     pub(super) async fn delete_links(
         &self,
         user_id: &str,

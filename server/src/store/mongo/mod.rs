@@ -15,7 +15,8 @@
 //! - sign-in attempts: a compare-and-swap on a version field (`attempts`);
 //! - audit ids: time-ordered with random low bits, so no shared counter document;
 //! - expiry: TTL indexes remove expired sessions and revocations by themselves;
-//! - the revocation log: a counter taken after each revoking write (`revocation_log`).
+//! - the revocation log: a counter document that brackets each revoking write
+//!   (`revocation_log`).
 
 mod access;
 mod attempts;
@@ -112,6 +113,8 @@ pub struct MongoStore {
     local_revocations: LocalRevocations,
     /// Set once the indexes exist; until then every operation first tries to create them.
     indexing: Arc<Indexing>,
+    #[cfg(test)]
+    faults: Arc<faults::Faults>,
 }
 
 #[derive(Default)]
@@ -176,6 +179,8 @@ impl MongoStore {
             audit_ids: Arc::new(AuditIds::default()),
             local_revocations: LocalRevocations::default(),
             indexing: Arc::default(),
+            #[cfg(test)]
+            faults: Arc::default(),
             database,
         };
         Ok(store)
@@ -244,8 +249,26 @@ impl MongoStore {
     pub fn as_another_instance(&self) -> MongoStore {
         MongoStore {
             local_revocations: LocalRevocations::default(),
+            faults: Arc::default(),
             ..self.clone()
         }
+    }
+
+    /// Makes the next `times` passes through `step` fail as a lost connection would.
+    #[cfg(test)]
+    pub fn fail(&self, step: &'static str, times: usize) {
+        self.faults.arm(step, times);
+    }
+
+    /// A step between two operations of one write, where a test can make it fail (the
+    /// failures a server without transactions can leave behind are tested this way).
+    pub(super) fn fault(&self, step: &'static str) -> StoreResult<()> {
+        #[cfg(test)]
+        if self.faults.take(step) {
+            return Err(StoreError::unavailable(format!("injected failure: {step}")));
+        }
+        let _ = step;
+        Ok(())
     }
 
     pub async fn drop_database(&self) -> StoreResult<()> {
@@ -284,6 +307,33 @@ impl AuditIds {
             })
             .unwrap_or_else(|last| last);
         candidate.max(previous + 1)
+    }
+}
+
+#[cfg(test)]
+mod faults {
+    use std::{collections::HashMap, sync::Mutex};
+
+    #[derive(Default)]
+    pub struct Faults {
+        armed: Mutex<HashMap<&'static str, usize>>,
+    }
+
+    impl Faults {
+        pub fn arm(&self, step: &'static str, times: usize) {
+            self.armed.lock().unwrap().insert(step, times);
+        }
+
+        pub fn take(&self, step: &str) -> bool {
+            let mut armed = self.armed.lock().unwrap();
+            match armed.get_mut(step) {
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    true
+                }
+                _ => false,
+            }
+        }
     }
 }
 

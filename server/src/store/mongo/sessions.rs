@@ -115,14 +115,17 @@ impl SessionStore for MongoStore {
                 return Ok(Rotation::Invalid);
             };
             store
-                .sessions
-                .update_one(
-                    doc! {"_id": &session.id, "revoked_at": Bson::Null},
-                    doc! {"$set": {"revoked_at": now}},
-                )
-                .await
-                .map_err(map_error)?;
-            store.append_revocation("reuse").await?;
+                .revoking("reuse", |_| true, async {
+                    store
+                        .sessions
+                        .update_one(
+                            doc! {"_id": &session.id, "revoked_at": Bson::Null},
+                            doc! {"$set": {"revoked_at": now}},
+                        )
+                        .await
+                        .map_err(map_error)
+                })
+                .await?;
             Ok(Rotation::Reused {
                 session_id: session.id,
                 user_id: session.user_id,
@@ -167,18 +170,20 @@ impl SessionStore for MongoStore {
             let user_id = user_id.as_str();
             let session_id = session_id.as_str();
             store.indexed().await?;
-            let result = store
-                .sessions
-                .update_one(
-                    live_session(user_id, session_id, now),
-                    doc! {"$set": {"revoked_at": now}},
-                )
-                .await
-                .map_err(map_error)?;
-            let revoked = result.modified_count > 0;
-            if revoked {
-                store.append_revocation("session").await?;
-            }
+            let revoked = store
+                .revoking("session", |revoked| *revoked, async {
+                    let result = store
+                        .sessions
+                        .update_one(
+                            live_session(user_id, session_id, now),
+                            doc! {"$set": {"revoked_at": now}},
+                        )
+                        .await
+                        .map_err(map_error)?;
+                    store.fault("session: revoked")?;
+                    Ok(result.modified_count > 0)
+                })
+                .await?;
             Ok(revoked)
         })
         .await
@@ -201,15 +206,16 @@ impl SessionStore for MongoStore {
             if let Some(keep) = keep {
                 filter.insert("_id", doc! {"$ne": keep});
             }
-            let result = store
-                .sessions
-                .update_many(filter, doc! {"$set": {"revoked_at": now}})
+            store
+                .revoking("sessions", |revoked| *revoked > 0, async {
+                    let result = store
+                        .sessions
+                        .update_many(filter, doc! {"$set": {"revoked_at": now}})
+                        .await
+                        .map_err(map_error)?;
+                    Ok(result.modified_count)
+                })
                 .await
-                .map_err(map_error)?;
-            if result.modified_count > 0 {
-                store.append_revocation("sessions").await?;
-            }
-            Ok(result.modified_count)
         })
         .await
     }
@@ -260,15 +266,19 @@ impl SessionStore for MongoStore {
             let jti = jti.as_str();
             store.indexed().await?;
             store
-                .revoked
-                .update_one(
-                    doc! {"_id": jti},
-                    doc! {"$max": {"expires_at": expires_at, "expires_on": date(expires_at)}},
-                )
-                .upsert(true)
+                .revoking("token", |_| true, async {
+                    store
+                        .revoked
+                        .update_one(
+                            doc! {"_id": jti},
+                            doc! {"$max": {"expires_at": expires_at, "expires_on": date(expires_at)}},
+                        )
+                        .upsert(true)
+                        .await
+                        .map_err(map_error)?;
+                    Ok(())
+                })
                 .await
-                .map_err(map_error)?;
-            store.append_revocation("token").await
         })
         .await
     }

@@ -15,11 +15,7 @@ impl Upkeep for MongoStore {
         self.to_the_end(every_outcome, async move {
             store.indexed().await?;
             // The TTL indexes do this within a minute anyway; this keeps both stores alike.
-            let links = store
-                .links
-                .delete_many(doc! {"expires_at": {"$lte": now}})
-                .await
-                .map_err(map_error)?;
+            // Tickets and ceremonies refuse no token: their removal alone is no revocation.
             let tickets = store
                 .step_ups
                 .delete_many(doc! {"expires_at": {"$lte": now}})
@@ -30,29 +26,34 @@ impl Upkeep for MongoStore {
                 .delete_many(doc! {"expires_at": {"$lte": now}})
                 .await
                 .map_err(map_error)?;
-            let revoked = store
-                .revoked
-                .delete_many(doc! {"expires_at": {"$lte": now}})
-                .await
-                .map_err(map_error)?;
-            let superseded = store
-                .superseded
-                .delete_many(doc! {"expires_on": {"$lte": date(now)}})
-                .await
-                .map_err(map_error)?;
-            let sessions = store
-                .sessions
-                .delete_many(doc! {"expires_at": {"$lte": now}})
-                .await
-                .map_err(map_error)?;
-            // Tickets refuse no token: their removal alone is no revocation.
-            let removed = links.deleted_count
-                + revoked.deleted_count
-                + superseded.deleted_count
-                + sessions.deleted_count;
-            if removed > 0 {
-                store.append_revocation("purge").await?;
-            }
+            let removed = store
+                .revoking("purge", |removed| *removed > 0, async {
+                    let links = store
+                        .links
+                        .delete_many(doc! {"expires_at": {"$lte": now}})
+                        .await
+                        .map_err(map_error)?;
+                    let revoked = store
+                        .revoked
+                        .delete_many(doc! {"expires_at": {"$lte": now}})
+                        .await
+                        .map_err(map_error)?;
+                    let superseded = store
+                        .superseded
+                        .delete_many(doc! {"expires_on": {"$lte": date(now)}})
+                        .await
+                        .map_err(map_error)?;
+                    let sessions = store
+                        .sessions
+                        .delete_many(doc! {"expires_at": {"$lte": now}})
+                        .await
+                        .map_err(map_error)?;
+                    Ok(links.deleted_count
+                        + revoked.deleted_count
+                        + superseded.deleted_count
+                        + sessions.deleted_count)
+                })
+                .await?;
             Ok(removed + tickets.deleted_count + ceremonies.deleted_count)
         })
         .await

@@ -166,16 +166,20 @@ impl UserStore for MongoStore {
                 change.role == Some(Role::User) || change.disabled == Some(true);
             if !could_remove_an_admin {
                 // A promotion or re-enabling: remembered answers hold the old role.
-                let changed = store.apply_user_change(user_id, change).await?;
-                store.append_revocation("user").await?;
-                return Ok(changed);
+                return store
+                    .revoking("user", |_| true, store.apply_user_change(user_id, change))
+                    .await;
             }
             let lease = store.admin_lease().await?;
-            let outcome = store.change_keeping_an_admin(user_id, change).await;
+            let outcome = store
+                .revoking(
+                    "user",
+                    |_| true,
+                    store.change_keeping_an_admin(user_id, change),
+                )
+                .await;
             lease.release().await;
-            let changed = outcome?;
-            store.append_revocation("user").await?;
-            Ok(changed)
+            outcome
         })
         .await
     }

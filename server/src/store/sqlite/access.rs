@@ -39,11 +39,12 @@ impl AccessStore for SqliteStore {
         })
     }
 
-    async fn revocation_position(&self) -> StoreResult<u64> {
+    async fn revocation_position(&self) -> StoreResult<Option<u64>> {
+        // One transaction writes and logs, so no write is ever under way here.
         self.inner.read_here(|db| {
             db.prepare_cached("SELECT coalesce(max(position), 0) FROM revocation_log")?
                 .query_row([], |row| row.get::<_, i64>(0))
-                .map(|position| position.max(0) as u64)
+                .map(|position| Some(position.max(0) as u64))
         })
     }
 

@@ -260,10 +260,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = SqliteStore::open(dir.path()).await.unwrap();
         let second = SqliteStore::open(dir.path()).await.unwrap();
-        assert_eq!(second.revocation_position().await.unwrap(), 0);
+        assert_eq!(second.revocation_position().await.unwrap(), Some(0));
         first.revoke_jti("jti-1", i64::MAX).await.unwrap();
-        assert_eq!(second.revocation_position().await.unwrap(), 1);
+        assert_eq!(second.revocation_position().await.unwrap(), Some(1));
         second.revoke_jti("jti-2", i64::MAX).await.unwrap();
-        assert_eq!(first.revocation_position().await.unwrap(), 2);
+        assert_eq!(first.revocation_position().await.unwrap(), Some(2));
     }
 }
