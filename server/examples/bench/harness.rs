@@ -8,12 +8,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 pub const PASSWORD: &str = "benchmark passphrase 1";
 pub const THREADS: &str = "2";
 pub const CONNECTIONS: &str = "32";
+/// Accounts the login loads sign in to, in turn: parallel guesses at one account are
+/// throttled (at most the lockout threshold may be in flight), so a login load spreads
+/// over many accounts as real sign-ins do.
+pub const LOGIN_ACCOUNTS: usize = 128;
 
 pub struct Table(pub Vec<[String; 3]>);
 
@@ -37,6 +42,8 @@ pub struct Load {
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Answers that were not 2xx (wrk counts them in the rate).
+    pub failed: f64,
 }
 
 impl Load {
@@ -46,6 +53,7 @@ impl Load {
             rps: runs.iter().map(|r| r.rps).sum::<f64>() / n,
             p50_ms: runs.iter().map(|r| r.p50_ms).sum::<f64>() / n,
             p99_ms: runs.iter().map(|r| r.p99_ms).sum::<f64>() / n,
+            failed: runs.iter().map(|r| r.failed).sum::<f64>() / n,
         }
     }
 
@@ -62,15 +70,20 @@ impl Load {
                 .unwrap_or(0.0)
         };
         Load {
-            rps: 0.0,
             p50_ms: at(0.5),
             p99_ms: at(0.99),
+            ..Load::default()
         }
     }
 
     pub fn show(&self) -> String {
+        let failed = if self.failed > 0.0 {
+            format!(" ({:.0} answers not 2xx)", self.failed)
+        } else {
+            String::new()
+        };
         format!(
-            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{failed}",
             self.rps, self.p50_ms, self.p99_ms
         )
     }
@@ -175,6 +188,9 @@ pub fn wrk(url: &str, secs: u64, extra: &[&str]) -> Load {
             ["Requests/sec:", rps] => load.rps = rps.parse().unwrap_or(0.0),
             ["50%", latency] => load.p50_ms = millis(latency),
             ["99%", latency] => load.p99_ms = millis(latency),
+            ["Non-2xx", "or", "3xx", "responses:", count] => {
+                load.failed = count.parse().unwrap_or(0.0)
+            }
             _ => {}
         }
     }
@@ -223,7 +239,9 @@ pub fn refresh_chain(runtime: &Runtime, bases: &[String], clients: usize, secs: 
             .map(|client| {
                 let (http, bases) = (http.clone(), bases.to_vec());
                 tokio::spawn(async move {
-                    let login = log_in(&http, &bases[client % bases.len()]).await;
+                    let login =
+                        log_in_as(&http, &bases[client % bases.len()], &login_account(client))
+                            .await;
                     let mut refresh = login["refresh_token"].as_str().unwrap().to_owned();
                     let mut latencies = Vec::new();
                     for step in client.. {
@@ -262,42 +280,90 @@ pub fn refresh_chain(runtime: &Runtime, bases: &[String], clients: usize, secs: 
     })
 }
 
-/// A signed-up user "bench" on this server, and a valid access token of theirs.
+/// The name of the `index`th login account.
+pub fn login_account(index: usize) -> String {
+    format!("bench-{}", index % LOGIN_ACCOUNTS)
+}
+
+/// Signs up "bench" and the `LOGIN_ACCOUNTS` login accounts on `base` (instances on one
+/// store need it once).
+pub async fn sign_up_bench_accounts(base: &str) {
+    let http = reqwest::Client::new();
+    let names = std::iter::once("bench".to_owned()).chain((0..LOGIN_ACCOUNTS).map(login_account));
+    futures::stream::iter(names)
+        .map(|username| {
+            let http = http.clone();
+            async move {
+                let signup = http
+                    .post(format!("{base}/auth/signup"))
+                    .json(&json!({"username": username, "password": PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    signup.status().is_success(),
+                    "signing up {username}: {}",
+                    signup.status()
+                );
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// The benchmark accounts signed up on this server, and a valid access token of "bench".
 pub fn bench_user(runtime: &Runtime, server: &Server) -> String {
     runtime.block_on(async {
-        let http = reqwest::Client::new();
-        let credentials = json!({"username": "bench", "password": PASSWORD});
-        http.post(format!("{}/auth/signup", server.base))
-            .json(&credentials)
-            .send()
-            .await
-            .unwrap();
-        let login = log_in(&http, &server.base).await;
+        sign_up_bench_accounts(&server.base).await;
+        let login = log_in(&reqwest::Client::new(), &server.base).await;
         login["access_token"].as_str().unwrap().to_owned()
     })
 }
 
 /// The login answer (tokens and user) for "bench".
 pub async fn log_in(http: &reqwest::Client, base: &str) -> Value {
-    http.post(format!("{base}/auth/login"))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    log_in_as(http, base, "bench").await
 }
 
-/// A `wrk` script that logs "bench" in with every request.
+/// The login answer (tokens and user) for one of the benchmark accounts.
+pub async fn log_in_as(http: &reqwest::Client, base: &str, username: &str) -> Value {
+    let answer = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "logging in {username}: {}",
+        answer.status()
+    );
+    answer.json().await.unwrap()
+}
+
+/// A `wrk` script that logs in with every request, each thread taking the login accounts
+/// in turn from its own starting point, so that no account has more than one or two
+/// attempts in flight.
 pub fn login_script(dir: &Path) -> PathBuf {
     let path = dir.join("login.lua");
     std::fs::File::create(&path)
         .unwrap()
         .write_all(
             format!(
-                "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-                 wrk.body = '{{\"username\":\"bench\",\"password\":\"{PASSWORD}\"}}'\n"
+                r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads_set_up = 0
+function setup(thread)
+  thread:set("turn", threads_set_up * 61)
+  threads_set_up = threads_set_up + 1
+end
+function request()
+  turn = turn + 1
+  local body = string.format('{{"username":"bench-%d","password":"{PASSWORD}"}}', turn % {LOGIN_ACCOUNTS})
+  return wrk.format(nil, nil, nil, body)
+end
+"#
             )
             .as_bytes(),
         )

@@ -4,13 +4,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::json;
 use tokio::runtime::Runtime;
 
 use crate::{
     harness::{
-        CONNECTIONS, Load, PASSWORD, Server, THREADS, Table, interleave, log_in, login_script,
-        refresh_chain, wrk,
+        CONNECTIONS, Load, Server, THREADS, Table, interleave, log_in, login_script, refresh_chain,
+        sign_up_bench_accounts, wrk,
     },
     release_build, seconds_per_measurement,
 };
@@ -162,16 +161,10 @@ pub fn run() {
     table.print();
 }
 
-/// "bench" signed up once and logged in on each instance: one access token each.
+/// The benchmark accounts signed up once and logged in on each instance: one access token each.
 async fn sign_up_and_log_in_everywhere(bases: &[String]) -> Vec<String> {
     let http = reqwest::Client::new();
-    let signup = http
-        .post(format!("{}/auth/signup", bases[0]))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
+    sign_up_bench_accounts(&bases[0]).await;
     let mut bearers = Vec::new();
     for base in bases {
         let login = log_in(&http, base).await;

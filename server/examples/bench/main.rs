@@ -5,6 +5,8 @@
 //! - `scripts/bench`: one server at a time, on a small and on a big embedded store.
 //! - `scripts/bench instances`: three servers on one store — the embedded one, or
 //!   MongoDB when `MONGODB_URI` is set.
+//! - `scripts/bench storm`: only the login-storm figures (login rate, protected-route
+//!   latency during a storm), in more rounds.
 //!
 //! Seconds per measurement: `BENCH_SECS` (default 5).
 
@@ -37,6 +39,9 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         None => one_server::run(),
         Some("instances") => instances::run(),
-        Some(other) => panic!("unknown benchmark mode `{other}` (expected `instances` or none)"),
+        Some("storm") => one_server::storm(),
+        Some(other) => {
+            panic!("unknown benchmark mode `{other}` (expected `instances`, `storm` or none)")
+        }
     }
 }
