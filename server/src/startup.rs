@@ -146,6 +146,9 @@ impl Application {
             .layer(middleware::from_fn(
                 server_fns::answer_mistakes_with_their_status,
             ))
+            .layer(middleware::from_fn(
+                server_fns::pages_redirect_with_a_redirect,
+            ))
             .layer(middleware::from_fn(refuse_cross_site_writes))
             .layer(middleware::from_fn(refuse_ambiguous_credentials))
             .layer(middleware::from_fn_with_state(auth.clone(), count_response))
@@ -209,12 +212,27 @@ fn leptos_options() -> Result<LeptosOptions, StartupError> {
     let configuration = leptos::config::get_configuration(None)
         .map_err(|error| StartupError::Leptos(error.to_string()))?;
     let mut options = configuration.leptos_options;
+    if std::env::var_os("LEPTOS_SITE_ROOT").is_none()
+        && let Some(site_root) = site_root_beside_binary()
+    {
+        options.site_root = site_root.display().to_string().into();
+    }
     // The build that left its hash file beside this binary gave the site's files hashed
     // names; run directly (not by cargo-leptos), the binary still links to those names.
     if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
         options.hash_files = delivery::hash_file_path(&options).is_some_and(|path| path.is_file());
     }
     Ok(options)
+}
+
+/// The site's files for a binary run from anywhere: `site/` beside it (a deployed copy),
+/// or `../site` (where cargo-leptos builds it: `target/site` beside `target/release/`).
+/// None: the default, relative to the working directory.
+fn site_root_beside_binary() -> Option<std::path::PathBuf> {
+    let binary_dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    [binary_dir.join("site"), binary_dir.join("../site")]
+        .into_iter()
+        .find(|candidate| candidate.is_dir())
 }
 
 /// A server that started while its store was unreachable loads its keys (and creates the

@@ -6,7 +6,10 @@
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::{
+    helpers::{PASSWORD, spawn_app},
+    processes,
+};
 
 fn header_of(response: &Response, name: header::HeaderName) -> Option<String> {
     response
@@ -151,4 +154,31 @@ async fn a_response_with_its_own_cache_policy_keeps_it() {
         header_of(&jwks, header::CACHE_CONTROL).as_deref(),
         Some("public, max-age=300")
     );
+}
+
+/// An operator copies the binary with its `site/` beside it and runs it from elsewhere:
+/// the files are found beside the binary, not under the working directory.
+#[tokio::test]
+async fn a_copied_binary_finds_the_site_beside_it_from_any_working_directory() {
+    let scratch = tempfile::tempdir().unwrap();
+    let deployed = scratch.path().join("opt/gatehouse");
+    std::fs::create_dir_all(deployed.join("site")).unwrap();
+    let binary = deployed.join("gatehouse");
+    std::fs::copy(env!("CARGO_BIN_EXE_gatehouse"), &binary).unwrap();
+    let icon = "<svg xmlns=\"http://www.w3.org/2000/svg\"><!-- the deployed one --></svg>";
+    std::fs::write(deployed.join("site/favicon.svg"), icon).unwrap();
+    let elsewhere = scratch.path().join("home");
+    std::fs::create_dir_all(elsewhere.join("target/site")).unwrap();
+    std::fs::write(elsewhere.join("target/site/favicon.svg"), "not this one").unwrap();
+    let server = processes::start_binary(
+        &binary,
+        Some(&elsewhere),
+        &[(
+            "GATEHOUSE_DATA_DIR",
+            scratch.path().join("data").display().to_string(),
+        )],
+    );
+    let answer = reqwest::get(server.url("/favicon.svg")).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.text().await.unwrap(), icon);
 }

@@ -3,6 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -15,11 +16,21 @@ pub struct Process {
 /// Starts the binary on a free loopback port with `env` on top of a clean environment
 /// for the store (no MongoDB unless `env` names one), and waits until it listens.
 pub fn start(env: &[(&str, String)]) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    start_binary(Path::new(env!("CARGO_BIN_EXE_gatehouse")), None, env)
+}
+
+/// `start` for a copy of the binary elsewhere, optionally run from `working_dir`.
+pub fn start_binary(binary: &Path, working_dir: Option<&Path>, env: &[(&str, String)]) -> Process {
+    let mut command = Command::new(binary);
+    if let Some(working_dir) = working_dir {
+        command.current_dir(working_dir);
+    }
     command
         .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
         .env_remove("MONGODB_URI")
         .env_remove("GATEHOUSE_DATABASE_URL")
+        // Where the site is comes from where the binary is, unless a test says.
+        .env_remove("LEPTOS_SITE_ROOT")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
