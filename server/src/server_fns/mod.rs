@@ -26,6 +26,23 @@ pub const SERVER_FUNCTION_PREFIX: &str = "/api/";
 /// An error body is a few hundred bytes; anything longer is not one of ours.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// A page that redirects answers 302, whoever asks. Leptos gives a redirect from a page
+/// the server-function shape (200, a `Location` and its own marker header) unless the
+/// request accepts HTML, which a `curl` or a monitor does not send: they got an empty 200.
+pub async fn pages_redirect_with_a_redirect(request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with(SERVER_FUNCTION_PREFIX) {
+        return next.run(request).await;
+    }
+    let mut response = next.run(request).await;
+    let marker = leptos::server_fn::redirect::REDIRECT_HEADER;
+    if response.headers().contains_key(header::LOCATION)
+        && response.headers_mut().remove(marker).is_some()
+    {
+        *response.status_mut() = StatusCode::FOUND;
+    }
+    response
+}
+
 /// The server-function door answers every mistake with a 4xx and the REST error body.
 /// Leptos answers an error raised before a function's body runs (arguments that do not
 /// parse, a body over the limit) with a 500 whose body is our `AppError`; this puts that

@@ -278,3 +278,26 @@ async fn two_authorization_headers_are_refused_with_400() {
     let once = app.get("/auth/me", Some(&tokens.access)).await;
     assert_eq!(once.status(), StatusCode::OK);
 }
+
+/// A signed-in page asked for by something that does not say it accepts HTML (curl, a
+/// monitor) gets the same redirect to the sign-in page a browser gets, not an empty 200.
+#[tokio::test]
+async fn a_signed_in_page_redirects_whatever_the_request_accepts() {
+    let app = spawn_app().await;
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("application/json"),
+        Some("text/html"),
+    ] {
+        let mut request = app.client.get(app.url("/sessions"));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::FOUND, "accept {accept:?}");
+        let location = answer.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login"), "{location}");
+        assert!(!answer.headers().contains_key("serverfnredirect"));
+    }
+}
