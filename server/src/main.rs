@@ -21,19 +21,20 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_json);
+    // Said once: a server's failure goes to its log, a command's to the terminal.
     let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config)
+            .await
+            .inspect_err(|error| tracing::error!("{error}")),
         Command::Admin {
             command: AdminCommand::Create { username },
-        } => create_admin(config, &username).await,
+        } => create_admin(config, &username)
+            .await
+            .inspect_err(|error| eprintln!("error: {error}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
+        Err(_) => ExitCode::FAILURE,
     }
 }
 

@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, error_code, spawn_app};
 
-#[tokio::test]
-async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
-    let data_dir = tempfile::tempdir().unwrap();
+/// `gatehouse admin create --username <username>` on the embedded store in `data_dir`,
+/// the password on standard input.
+fn create_admin_with_cli(data_dir: &std::path::Path, username: &str) -> std::process::Output {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["admin", "create", "--username", "root"])
-        .env("GATEHOUSE_DATA_DIR", data_dir.path())
+        .args(["admin", "create", "--username", username])
+        .env("GATEHOUSE_DATA_DIR", data_dir)
         .env_remove("GATEHOUSE_ADMIN_PASSWORD")
         // The CLI is exercised on the embedded store (the server below uses the same one).
         .env_remove("MONGODB_URI")
@@ -29,7 +29,13 @@ async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
         .unwrap()
         .write_all(format!("{PASSWORD}\n").as_bytes())
         .unwrap();
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = create_admin_with_cli(data_dir.path(), "root");
     assert!(
         output.status.success(),
         "{}",
@@ -50,6 +56,27 @@ async fn the_cli_creates_an_admin_reading_the_password_from_stdin() {
         .await
         .unwrap();
     assert_eq!(login["user"]["role"], "admin");
+}
+
+/// A failing command says why once, on standard error, and exits non-zero.
+#[test]
+fn the_cli_says_its_error_once() {
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(
+        create_admin_with_cli(data_dir.path(), "root")
+            .status
+            .success()
+    );
+    let again = create_admin_with_cli(data_dir.path(), "root");
+    assert!(!again.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let error_lines: Vec<&str> = said.lines().filter(|line| line.contains("taken")).collect();
+    assert_eq!(error_lines.len(), 1, "{said}");
+    assert!(error_lines[0].starts_with("error: "), "{said}");
 }
 
 #[tokio::test]
