@@ -179,6 +179,8 @@ pub trait AuthBackend: Send + Sync + 'static {
         ceremony: &str,
         credential: String,
     ) -> Result<IssuedSession, AppError>;
+    /// Whether the ticket's account has a passkey to complete the sign-in with.
+    async fn step_up_offers_passkey(&self, ticket: &str) -> Result<bool, AppError>;
     /// A passkey as the second step of a sign-in, for the ticket in its cookie.
     async fn begin_step_up_passkey(
         &self,

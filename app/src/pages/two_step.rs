@@ -48,6 +48,16 @@ pub async fn complete_sign_in(code: String, next: Option<String>) -> Result<View
     }
 }
 
+/// Whether the sign-in waiting in this browser's step-up cookie can end with a passkey.
+#[server(endpoint = "second_factor/passkey_offered")]
+pub async fn passkey_offered() -> Result<bool, AppError> {
+    let request = ssr::request()?;
+    let Some(ticket) = ssr::presented_step_up(&request) else {
+        return Ok(false);
+    };
+    ssr::answer(ssr::backend()?.step_up_offers_passkey(&ticket).await)
+}
+
 #[server(endpoint = "two_step")]
 pub async fn two_step_status() -> Result<(TwoStepView, Option<TotpSetupView>), AppError> {
     let backend = ssr::backend()?;
@@ -132,9 +142,27 @@ pub fn CodePage() -> impl IntoView {
                 <Field name="code" label="Code" autocomplete="one-time-code" required=true/>
                 <button type="submit">"Continue"</button>
             </ActionForm>
-            <crate::pages::passkeys::PasskeyButton action="step-up" label="Use a passkey instead" next=next_for_passkey/>
+            <PasskeyInstead next=next_for_passkey/>
             <p><a href="/login">"Start again"</a></p>
         </section>
+    }
+}
+
+/// Offered only to an account that has a passkey: to anyone else it could only fail.
+#[component]
+fn PasskeyInstead(next: String) -> impl IntoView {
+    let offered = Resource::new(|| (), |_| passkey_offered());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let next = next.clone();
+                Suspend::new(async move {
+                    matches!(offered.await, Ok(true)).then(|| view! {
+                        <crate::pages::passkeys::PasskeyButton action="step-up" label="Use a passkey instead" next=next/>
+                    })
+                })
+            }}
+        </Suspense>
     }
 }
 

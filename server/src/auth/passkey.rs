@@ -332,6 +332,17 @@ impl AuthService {
             .await
     }
 
+    /// Whether the second step of this ticket's sign-in can be a passkey (the code page
+    /// offers one only then). A dead or unknown ticket offers none.
+    pub async fn step_up_offers_passkey(&self, ticket: &str) -> AuthResult<bool> {
+        let user = match self.step_up_in_progress(ticket).await {
+            Ok((_, user)) => user,
+            Err(AuthError::InvalidStepUp) => return Ok(false),
+            Err(error) => return Err(error),
+        };
+        Ok(!self.store.passkeys_of(&user.id).await?.is_empty())
+    }
+
     /// A passkey as the second step of a password sign-in: its options name the
     /// account's own passkeys only.
     pub async fn begin_step_up_passkey(

@@ -244,6 +244,13 @@ impl AuthBackend for WebBackend {
         Ok(self.issued(issued))
     }
 
+    async fn step_up_offers_passkey(&self, ticket: &str) -> Result<bool, AppError> {
+        self.auth
+            .step_up_offers_passkey(ticket)
+            .await
+            .map_err(app_error)
+    }
+
     async fn begin_step_up_passkey(
         &self,
         request: &Parts,
