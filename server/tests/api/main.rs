@@ -14,6 +14,7 @@ mod mailbox;
 mod meta;
 mod passkeys;
 mod processes;
+mod readme;
 mod reauth;
 mod recovery;
 mod server_functions;
