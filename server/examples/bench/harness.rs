@@ -280,6 +280,53 @@ pub fn refresh_chain(runtime: &Runtime, bases: &[String], clients: usize, secs: 
     })
 }
 
+/// GETs `url` with `header` (`name: value`, as `wrk -H` takes it) at a steady `rate` per
+/// second for `secs` seconds, from `PACED_CLIENTS` connections taking turns, and times
+/// each answer from its request's send. Each connection sends every 16 ms at 1000/s,
+/// far longer than an answer takes, so a slow answer seldom holds back the next one. A
+/// closed loop such as `wrk` measures something else: a saturating load generator's own
+/// share of the CPU sets its tail, busy or not.
+pub fn paced(runtime: &Runtime, url: &str, header: &str, rate: u32, secs: u64) -> Load {
+    let (name, value) = header.split_once(": ").expect("a `name: value` header");
+    const PACED_CLIENTS: u32 = 16;
+    runtime.block_on(async {
+        let period = Duration::from_secs(1) / rate;
+        let begun = tokio::time::Instant::now() + Duration::from_millis(10);
+        let total = rate as u64 * secs;
+        let tasks: Vec<_> = (0..PACED_CLIENTS)
+            .map(|client| {
+                let http = reqwest::Client::builder()
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .unwrap();
+                let (url, name, value) = (url.to_owned(), name.to_owned(), value.to_owned());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    for turn in (client as u64..total).step_by(PACED_CLIENTS as usize) {
+                        let due = begun + period * turn as u32;
+                        tokio::time::sleep_until(due).await;
+                        let sent = Instant::now();
+                        let answer = http.get(&url).header(&name, &value).send().await.unwrap();
+                        assert!(answer.status().is_success(), "{}", answer.status());
+                        answer.bytes().await.unwrap();
+                        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        let answered = all.len() as f64;
+        Load {
+            rps: answered / begun.elapsed().as_secs_f64(),
+            ..Load::of_latencies(all)
+        }
+    })
+}
+
 /// The name of the `index`th login account.
 pub fn login_account(index: usize) -> String {
     format!("bench-{}", index % LOGIN_ACCOUNTS)
