@@ -226,16 +226,13 @@ pub fn run() {
     );
 
     eprintln!("3. protected-route latency while logins saturate the CPU");
-    login_storm(
-        &mut table,
-        &runtime,
-        &small_dashboard,
-        &small_login,
-        &small_bearer,
+    let target = StormTarget {
+        dashboard: &small_dashboard,
+        login: &small_login,
+        bearer: &small_bearer,
         login_lua,
-        2,
-        secs,
-    );
+    };
+    login_storm(&mut table, &runtime, &target, 2, secs);
 
     eprintln!("4. refresh (rotation writes)");
     let refresh = refresh_chain(&runtime, std::slice::from_ref(&small.base), 16, secs);
@@ -289,16 +286,27 @@ const PACED_RATE: u32 = 1000;
 /// Section 3: the protected route at a steady rate, idle and while 64 connections log
 /// in, `rounds` times each (idle, storm, storm, idle, …): a p99 over a few seconds is a
 /// noisy figure.
+/// The URLs and credentials a login storm is measured with.
+struct StormTarget<'a> {
+    dashboard: &'a str,
+    login: &'a str,
+    bearer: &'a str,
+    login_lua: &'a str,
+}
+
 fn login_storm(
     table: &mut Table,
     runtime: &Runtime,
-    dashboard: &str,
-    login: &str,
-    bearer: &str,
-    login_lua: &str,
+    target: &StormTarget,
     rounds: usize,
     secs: u64,
 ) {
+    let StormTarget {
+        dashboard,
+        login,
+        bearer,
+        login_lua,
+    } = *target;
     let loads = interleave(
         rounds,
         &mut [
@@ -385,9 +393,13 @@ pub fn storm() {
         "≥ 0.90",
     );
     eprintln!("3. protected-route latency while logins saturate the CPU");
-    login_storm(
-        &mut table, &runtime, &dashboard, &login, &bearer, login_lua, 3, secs,
-    );
+    let target = StormTarget {
+        dashboard: &dashboard,
+        login: &login,
+        bearer: &bearer,
+        login_lua,
+    };
+    login_storm(&mut table, &runtime, &target, 3, secs);
     let peak_kib = server.stop();
     table.add(
         "6. peak RSS during the runs",
