@@ -327,6 +327,16 @@ pub fn paced(runtime: &Runtime, url: &str, header: &str, rate: u32, secs: u64) -
     })
 }
 
+/// The benchmark's own runtime for its HTTP clients: one worker, so that it takes as
+/// little of the server's cores as it can.
+pub fn client_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// The name of the `index`th login account.
 pub fn login_account(index: usize) -> String {
     format!("bench-{}", index % LOGIN_ACCOUNTS)

@@ -8,8 +8,8 @@ use tokio::runtime::Runtime;
 
 use crate::{
     harness::{
-        CONNECTIONS, Load, Server, THREADS, Table, interleave, log_in, login_script, refresh_chain,
-        sign_up_bench_accounts, wrk,
+        CONNECTIONS, Load, Server, THREADS, Table, client_runtime, interleave, log_in,
+        login_script, refresh_chain, sign_up_bench_accounts, wrk,
     },
     release_build, seconds_per_measurement,
 };
@@ -24,11 +24,7 @@ pub fn run() {
     let secs = seconds_per_measurement();
     let (binary, site_root) = release_build();
     let scratch = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
     let mongo = std::env::var("MONGODB_URI").ok().map(|url| {
         let name = format!("gatehouse_bench_{}", uuid::Uuid::now_v7().simple());
         (url, name)
