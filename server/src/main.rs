@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
-    auth::operator,
+    auth::{operator, password::return_big_blocks_to_the_kernel},
     cli::{AdminCommand, Cli, Command, read_admin_password},
     clock::{Clock, SystemClock},
     config::Config,
@@ -10,8 +10,18 @@ use server::{
     telemetry,
 };
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    return_big_blocks_to_the_kernel();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -226,7 +226,7 @@ async fn dashboard(http: &reqwest::Client, base: &str, access: &str) -> StatusCo
         .status()
 }
 
-fn drop_database(runtime: &Runtime, url: &str, name: &str) {
+pub fn drop_database(runtime: &Runtime, url: &str, name: &str) {
     runtime.block_on(async {
         let store = server::store::mongo::MongoStore::connect_lazily(url, Some(name))
             .await

@@ -7,6 +7,8 @@
 //!   MongoDB when `MONGODB_URI` is set.
 //! - `scripts/bench storm`: only the login-storm figures (login rate, protected-route
 //!   latency during a storm), in more rounds.
+//! - `scripts/bench lean`: the user-info route and the server's memory after start, under
+//!   load and after a login burst.
 //!
 //! Seconds per measurement: `BENCH_SECS` (default 5).
 
@@ -15,6 +17,7 @@
 
 mod harness;
 mod instances;
+mod lean;
 mod one_server;
 
 use std::path::PathBuf;
@@ -40,8 +43,9 @@ fn main() {
         None => one_server::run(),
         Some("instances") => instances::run(),
         Some("storm") => one_server::storm(),
-        Some(other) => {
-            panic!("unknown benchmark mode `{other}` (expected `instances`, `storm` or none)")
-        }
+        Some("lean") => lean::run(),
+        Some(other) => panic!(
+            "unknown benchmark mode `{other}` (expected `instances`, `storm`, `lean` or none)"
+        ),
     }
 }

@@ -24,13 +24,13 @@ use crate::{
 const SMALL_PORT: u16 = 3477;
 const BIG_PORT: u16 = 3478;
 
-fn in_dir(data_dir: &Path) -> [(&'static str, String); 1] {
+pub fn in_dir(data_dir: &Path) -> [(&'static str, String); 1] {
     [("GATEHOUSE_DATA_DIR", data_dir.display().to_string())]
 }
 
 /// argon2id verifications per second on every core, with the service's default parameters
 /// and the same crate version.
-fn raw_argon2_rate(secs: u64) -> Load {
+pub fn raw_argon2_rate(secs: u64) -> Load {
     let hash = Argon2::default()
         .hash_password(PASSWORD.as_bytes())
         .unwrap()
@@ -271,7 +271,7 @@ pub fn run() {
 }
 
 /// Section 2's rows for one server: its login rate, and that rate against raw argon2id.
-fn add_login_rows(table: &mut Table, label: &str, login: Load, raw: Load) {
+pub fn add_login_rows(table: &mut Table, label: &str, login: Load, raw: Load) {
     table.add(format!("2. {label}POST /auth/login"), login.show(), "");
     table.add(
         format!("2. {label}login ÷ raw argon2id"),

@@ -1,0 +1,130 @@
+//! `scripts/bench lean`: what an identity provider's hot paths and memory cost, on one
+//! server with a small embedded store (or MongoDB when `MONGODB_URI` is set): the
+//! user-info route against the bare and the protected route, and the memory the server
+//! holds after start, under load and after a login burst has ended.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    harness::{Server, Table, bench_user, client_runtime, interleave, login_script, wrk},
+    instances::drop_database,
+    one_server::{add_login_rows, in_dir, raw_argon2_rate},
+    release_build, seconds_per_measurement,
+};
+
+const PORT: u16 = 3479;
+/// How long after its last login a server must have given the hashing memory back.
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn megabytes(kib: u64) -> String {
+    format!("{:.1} MB", kib as f64 / 1024.0)
+}
+
+pub fn run() {
+    let secs = seconds_per_measurement();
+    let (binary, site_root) = release_build();
+    let scratch = tempfile::tempdir().unwrap();
+    let runtime = client_runtime();
+    let mut table = Table(Vec::new());
+    let mongo = std::env::var("MONGODB_URI").ok().map(|url| {
+        let name = format!("gatehouse_bench_{}", uuid::Uuid::now_v7().simple());
+        (url, name)
+    });
+    let (store, store_label) = match &mongo {
+        Some((url, name)) => (
+            vec![
+                ("GATEHOUSE_DATABASE_URL", url.clone()),
+                ("GATEHOUSE_DATABASE_NAME", name.clone()),
+            ],
+            "MongoDB",
+        ),
+        None => (in_dir(&scratch.path().join("lean")).to_vec(), "embedded"),
+    };
+    eprintln!("Gatehouse lean benchmark ({store_label} store): {secs} s a measurement, loopback");
+
+    let server = Server::start(&runtime, &binary, &site_root, &store, PORT);
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_kib = server.memory_kib("VmRSS:");
+    table.add("8. idle RSS after start", megabytes(idle_kib), "");
+
+    let bearer = format!("Authorization: Bearer {}", bench_user(&runtime, &server));
+    std::thread::sleep(Duration::from_millis(300));
+    table.add(
+        "8. RSS after signing up 129 accounts and one login",
+        megabytes(server.memory_kib("VmRSS:")),
+        "",
+    );
+
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (healthz, dashboard, me) = (url("/healthz"), url("/auth/dashboard"), url("/auth/me"));
+    eprintln!("1. bare, protected and user-info routes interleaved");
+    let loads = interleave(
+        2,
+        &mut [
+            &mut || wrk(&healthz, secs, &[]),
+            &mut || wrk(&dashboard, secs, &["-H", &bearer]),
+            &mut || wrk(&me, secs, &["-H", &bearer]),
+        ],
+    );
+    let [bare, protected, user_info] = loads[..] else {
+        unreachable!()
+    };
+    table.add("1. bare GET /healthz", bare.show(), "");
+    table.add("1. protected GET /auth/dashboard", protected.show(), "");
+    table.add("1. user info GET /auth/me", user_info.show(), "");
+    table.add(
+        "1. protected ÷ bare, req/s",
+        format!("{:.2}", protected.rps / bare.rps),
+        "≥ 0.90",
+    );
+    table.add(
+        "1. /auth/me ÷ bare, req/s",
+        format!("{:.2}", user_info.rps / bare.rps),
+        "≥ 0.80",
+    );
+
+    eprintln!("2. login vs raw argon2id, interleaved");
+    let login_lua = login_script(scratch.path());
+    let login_lua = login_lua.to_str().unwrap();
+    let login = url("/auth/login");
+    let mut last_login = Instant::now();
+    let loads = interleave(
+        2,
+        &mut [&mut || raw_argon2_rate(secs), &mut || {
+            let load = wrk(&login, secs, &["-s", login_lua]);
+            last_login = Instant::now();
+            load
+        }],
+    );
+    let [raw, logins] = loads[..] else {
+        unreachable!()
+    };
+    table.add(
+        "2. raw argon2id verifications, all cores",
+        format!("{:.1} /s", raw.rps),
+        "",
+    );
+    add_login_rows(&mut table, "", logins, raw);
+
+    let settled_at = last_login + SETTLE;
+    std::thread::sleep(settled_at.saturating_duration_since(Instant::now()));
+    let settled_kib = server.memory_kib("VmRSS:");
+    table.add(
+        format!("8. RSS {} s after the last login", SETTLE.as_secs()),
+        format!(
+            "{} (+{})",
+            megabytes(settled_kib),
+            megabytes(settled_kib.saturating_sub(idle_kib))
+        ),
+        "≤ idle after start + 10 MB",
+    );
+    table.add(
+        "8. peak RSS during the runs",
+        megabytes(server.stop()),
+        "≤ 64 MB",
+    );
+    if let Some((url, name)) = &mongo {
+        drop_database(&runtime, url, name);
+    }
+    table.print();
+}
