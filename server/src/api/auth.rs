@@ -196,11 +196,8 @@ pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
 
 /// `GET /auth/me` — any signed-in user: the full account.
 #[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
-pub async fn me(
-    State(state): State<AppState>,
-    AuthUser(principal): AuthUser,
-) -> ApiResult<Json<UserView>> {
-    Ok(Json(state.auth.me(&principal).await?))
+pub async fn me(AuthUser(principal): AuthUser) -> Json<UserView> {
+    Json(principal.view())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

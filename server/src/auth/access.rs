@@ -1,6 +1,8 @@
 //! Who a request is: the check behind every protected route and server function.
 
-use app::model::Role;
+use app::model::{Role, UserView};
+
+use crate::store::UserFacts;
 
 use super::{AuthError, AuthResult, AuthService, TokenProblem};
 
@@ -14,6 +16,25 @@ pub struct Principal {
     pub session_id: String,
     pub jti: String,
     pub token_expires_at: i64,
+    /// The rest of what `/auth/me` shows, read with the access check.
+    pub user: UserFacts,
+}
+
+impl Principal {
+    /// The caller's account as the access check found it: enabled (a disabled account
+    /// fails the check), within the revocation bound of the store.
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.user_id.clone(),
+            username: self.username.clone(),
+            email: self.user.email.clone(),
+            email_verified: self.user.email_verified,
+            role: self.role,
+            disabled: false,
+            created_at: self.user.created_at,
+            sign_in_locked: false,
+        }
+    }
 }
 
 impl AuthService {
@@ -55,6 +76,7 @@ impl AuthService {
             session_id: claims.sid,
             jti: claims.jti,
             token_expires_at: claims.exp,
+            user: status.user,
         })
     }
 }

@@ -98,15 +98,6 @@ impl AuthService {
             .await?)
     }
 
-    pub async fn me(&self, principal: &Principal) -> AuthResult<UserView> {
-        let user = self
-            .store
-            .user_by_id(&principal.user_id)
-            .await?
-            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;
-        Ok(view_of(&user))
-    }
-
     pub async fn sessions(&self, principal: &Principal) -> AuthResult<Vec<SessionView>> {
         let sessions = self
             .store

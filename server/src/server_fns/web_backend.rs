@@ -81,9 +81,8 @@ impl AuthBackend for WebBackend {
 
     async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError> {
         let principal = self.principal(access).await?;
-        let user = self.auth.me(&principal).await.map_err(app_error)?;
         Ok(Viewer {
-            user,
+            user: principal.view(),
             session_id: principal.session_id,
             access_expires_in: principal.token_expires_at - self.auth.now(),
         })

@@ -1,5 +1,6 @@
-//! The hot path: what an access-token check needs, and the revocation log that tells
-//! remembered answers when to be forgotten (`remembered`).
+//! The hot path: what an access-token check needs (and the user facts that `/auth/me`
+//! shows), and the revocation log that tells remembered answers when to be forgotten
+//! (`remembered`).
 
 use std::sync::{
     Arc,
@@ -21,6 +22,16 @@ pub struct AccessFacts {
     pub user_disabled: bool,
     pub role: Role,
     pub username: String,
+    pub user: UserFacts,
+}
+
+/// What a signed-in user is told about their own account, beside the access facts:
+/// answered from the same memory, so `/auth/me` costs what a protected route does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserFacts {
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub created_at: i64,
 }
 
 impl AccessFacts {
@@ -31,6 +42,7 @@ impl AccessFacts {
             user_disabled: self.user_disabled,
             role: self.role,
             username: self.username.clone(),
+            user: self.user.clone(),
         }
     }
 }
@@ -44,6 +56,7 @@ pub struct AccessStatus {
     /// The user's current role (a demotion takes effect at once, not at token expiry).
     pub role: Role,
     pub username: String,
+    pub user: UserFacts,
 }
 
 #[async_trait]
@@ -73,7 +86,8 @@ pub trait AccessStore: Send + Sync + 'static {
     }
     /// The position of the newest entry in the revocation log, 0 before the first. Every
     /// write that can refuse a token accepted before (a revoked session, token or
-    /// account, a role change, a detected replay, a reset, a purge) appends one entry,
+    /// account, a role change, a detected replay, a reset, a purge) or change the user
+    /// facts remembered with it (an address set, changed, removed or verified) appends one entry,
     /// positioned after every entry before it, before it returns. Instances poll this to
     /// know when their remembered answers may be stale. `None` while such a write is under
     /// way and not yet behind a position (a backend without transactions): remembered

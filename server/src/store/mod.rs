@@ -37,7 +37,7 @@ mod contract;
 
 use std::{sync::Arc, time::Duration};
 
-pub use access::{AccessFacts, AccessStatus, AccessStore, LocalRevocations};
+pub use access::{AccessFacts, AccessStatus, AccessStore, LocalRevocations, UserFacts};
 pub use attempts::{AttemptCount, AttemptRule, AttemptStore, Reservation};
 pub use audit::{AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};

@@ -279,6 +279,91 @@ async fn what_one_instance_revokes_the_others_refuse_within_the_bound_and_never_
     );
 }
 
+async fn me(client: &Client, on: &Process, access: &str) -> Value {
+    let response = client
+        .get(on.url("/auth/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// Called right after a change returned on `here`: `/auth/me` shows `field` as `now`
+/// there at once; on each of `others` from some moment within the bound on, and never
+/// the old value after it.
+async fn shown_within_the_bound(
+    client: &Client,
+    here: &Process,
+    others: &[&Process],
+    access: &str,
+    field: &str,
+    now: &Value,
+) {
+    let returned = Instant::now();
+    assert_eq!(
+        &me(client, here, access).await[field],
+        now,
+        "{field}: the instance that changed it shows the old value"
+    );
+    let mut last_stale = None;
+    while returned.elapsed() < BOUND + WATCHED_PAST_THE_BOUND {
+        for other in others {
+            let asked = returned.elapsed();
+            if &me(client, other, access).await[field] != now {
+                last_stale = Some(asked);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        last_stale.is_none_or(|asked| asked < BOUND),
+        "{field}: another instance still showed the old value {last_stale:?} after it"
+    );
+}
+
+/// `/auth/me` answers from the memory that makes protected routes fast, and follows a
+/// change on another instance as a revocation is followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_auth_me_says_follows_a_change_on_another_instance_within_the_bound() {
+    let store = SharedStore::new();
+    let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
+    let [a, b, c] = [&instances[0], &instances[1], &instances[2]];
+    let client = Client::new();
+    let admin = login(&client, b, ADMIN).await;
+    let ada_id = signup(&client, a, "ada").await;
+    let ada = login(&client, a, "ada").await;
+    for instance in &instances {
+        let shown = me(&client, instance, &ada.access).await;
+        assert_eq!(shown["id"], ada_id.as_str());
+        assert_eq!(shown["username"], "ada");
+        assert_eq!(shown["email"], Value::Null);
+        assert_eq!(shown["role"], "user");
+    }
+
+    let changed = client
+        .post(a.url("/auth/email"))
+        .bearer_auth(&ada.access)
+        .json(&json!({"email": "ada@example.org", "current_password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    shown_within_the_bound(
+        &client,
+        a,
+        &[b, c],
+        &ada.access,
+        "email",
+        &json!("ada@example.org"),
+    )
+    .await;
+
+    change_user(&client, a, &admin, &ada_id, json!({"role": "admin"})).await;
+    shown_within_the_bound(&client, a, &[b, c], &ada.access, "role", &json!("admin")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_and_started_again_refuses_what_was_revoked_while_it_was_down() {
     let store = SharedStore::new();

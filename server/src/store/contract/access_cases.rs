@@ -1,6 +1,7 @@
 //! The access check, as a server asks it (through its memory): every change shows at once.
 
-use super::*;
+use super::{link_cases::link_for, *};
+use crate::{domain::LinkPurpose, store::NewEmail};
 
 pub async fn access_status_reflects_revocation_session_and_user_state(store: &Served) {
     ada_with_session(&**store).await;
@@ -10,6 +11,11 @@ pub async fn access_status_reflects_revocation_session_and_user_state(store: &Se
         user_disabled: false,
         role: Role::User,
         username: "ada".into(),
+        user: UserFacts {
+            email: None,
+            email_verified: false,
+            created_at: NOW,
+        },
     };
     assert_eq!(
         store.access_status("j1", "s1", "u1", NOW).await.unwrap(),
@@ -99,6 +105,39 @@ pub async fn an_answered_access_status_follows_every_later_change(store: &Served
     assert!(status(NOW).await.user_disabled);
     change(None, Some(false)).await;
     assert!(!status(NOW).await.user_disabled);
+
+    // The user facts `/auth/me` shows come with the answer: an address set, verified,
+    // changed or removed shows at once too.
+    let address = |text: &str| NewEmail {
+        address: text.into(),
+        key: text.to_lowercase(),
+    };
+    store
+        .set_email("u1", Some(&address("Ada@Example.org")))
+        .await
+        .unwrap();
+    let facts = status(NOW).await.user;
+    assert_eq!(facts.email.as_deref(), Some("Ada@Example.org"));
+    assert!(!facts.email_verified);
+    let link = link_for(&**store, "u1", LinkPurpose::VerifyEmail, "Ada@Example.org").await;
+    assert!(
+        store
+            .use_verification_link(&link, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(status(NOW).await.user.email_verified);
+    store
+        .set_email("u1", Some(&address("ada@elsewhere.example")))
+        .await
+        .unwrap();
+    let facts = status(NOW).await.user;
+    assert_eq!(facts.email.as_deref(), Some("ada@elsewhere.example"));
+    assert!(!facts.email_verified);
+    store.set_email("u1", None).await.unwrap();
+    assert_eq!(status(NOW).await.user.email, None);
+    assert_eq!(status(NOW).await.user.created_at, NOW);
 
     // A rotation extends the session: the token stays good past the first expiry.
     let later = NOW + WEEK + 10;

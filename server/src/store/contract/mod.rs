@@ -8,7 +8,8 @@ use app::model::Role;
 
 use super::{
     AccessStatus, AccessStore, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation,
-    SecondFactors, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserQuery,
+    SecondFactors, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserFacts,
+    UserQuery,
     mongo::MongoStore,
     remembered::{DEFAULT_REVOCATION_BOUND, RememberedAccess},
     sqlite::SqliteStore,

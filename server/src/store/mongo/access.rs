@@ -2,7 +2,7 @@
 //! written in `revocation_log`).
 
 use super::{MongoStore, map_error};
-use crate::store::{AccessFacts, AccessStore, LocalRevocations, StoreResult};
+use crate::store::{AccessFacts, AccessStore, LocalRevocations, StoreResult, UserFacts};
 use async_trait::async_trait;
 use mongodb::bson::doc;
 
@@ -32,6 +32,11 @@ impl AccessStore for MongoStore {
             user_disabled: user.disabled,
             role: user.role,
             username: user.username,
+            user: UserFacts {
+                email: user.email,
+                email_verified: user.email_verified,
+                created_at: user.created_at,
+            },
         }))
     }
 

@@ -51,20 +51,28 @@ impl LinkStore for MongoStore {
             return Ok(None);
         };
         // The unique index on verified addresses refuses a second account; the link is
-        // spent either way, as on the embedded store.
-        Ok(self
-            .users
-            .find_one_and_update(
-                doc! {"_id": &link.user_id, "email": &link.email},
-                doc! {"$set": {"email_verified": true}},
-            )
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(|error| match map_error(error) {
-                StoreError::Conflict(_) => StoreError::Conflict("email"),
-                other => other,
-            })?
-            .map(Into::into))
+        // spent either way, as on the embedded store. Logged as a revocation: instances
+        // remember whether the address is verified.
+        let store = self.clone();
+        self.to_the_end(every_outcome, async move {
+            let verify = async {
+                Ok(store
+                    .users
+                    .find_one_and_update(
+                        doc! {"_id": &link.user_id, "email": &link.email},
+                        doc! {"$set": {"email_verified": true}},
+                    )
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(|error| match map_error(error) {
+                        StoreError::Conflict(_) => StoreError::Conflict("email"),
+                        other => other,
+                    })?
+                    .map(Into::into))
+            };
+            store.revoking("verified", Option::is_some, verify).await
+        })
+        .await
     }
 
     /// Not one transaction (servers without them are supported), so ordered for every

@@ -97,31 +97,20 @@ impl UserStore for MongoStore {
             .map(Into::into))
     }
 
+    /// Logged as a revocation: instances remember the address with the access answers.
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
-        self.indexed().await?;
-        // Links mailed to the old address die with it (whoever reads that inbox now may
-        // not be the account's owner) — first, so that a failure between the two writes
-        // leaves the address unchanged and a retry does both.
-        self.delete_links(user_id, LinkPurpose::VerifyEmail).await?;
-        self.delete_links(user_id, LinkPurpose::ResetPassword)
-            .await?;
-        let update = match email {
-            Some(email) => doc! {
-                "$set": {"email": &email.address, "email_key": &email.key, "email_verified": false},
-            },
-            None => doc! {
-                "$set": {"email": Bson::Null, "email_verified": false},
-                "$unset": {"email_key": ""},
-            },
-        };
-        let updated = self
-            .users
-            .find_one_and_update(doc! {"_id": user_id}, update)
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(map_error)?
-            .ok_or(StoreError::NotFound)?;
-        Ok(updated.into())
+        let store = self.clone();
+        let (user_id, email) = (user_id.to_owned(), email.cloned());
+        self.to_the_end(every_outcome, async move {
+            store
+                .revoking(
+                    "email",
+                    |_| true,
+                    store.replace_email(&user_id, email.as_ref()),
+                )
+                .await
+        })
+        .await
     }
 
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {
@@ -186,6 +175,37 @@ impl UserStore for MongoStore {
 }
 
 impl MongoStore {
+    /// Links mailed to the old address die with it (whoever reads that inbox now may
+    /// not be the account's owner) — first, so that a failure between the writes leaves
+    /// the address unchanged and a retry does all.
+    async fn replace_email(
+        &self,
+        user_id: &str,
+        email: Option<&NewEmail>,
+    ) -> StoreResult<UserRecord> {
+        self.indexed().await?;
+        self.delete_links(user_id, LinkPurpose::VerifyEmail).await?;
+        self.delete_links(user_id, LinkPurpose::ResetPassword)
+            .await?;
+        let update = match email {
+            Some(email) => doc! {
+                "$set": {"email": &email.address, "email_key": &email.key, "email_verified": false},
+            },
+            None => doc! {
+                "$set": {"email": Bson::Null, "email_verified": false},
+                "$unset": {"email_key": ""},
+            },
+        };
+        let updated = self
+            .users
+            .find_one_and_update(doc! {"_id": user_id}, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .ok_or(StoreError::NotFound)?;
+        Ok(updated.into())
+    }
+
     pub(super) async fn change_keeping_an_admin(
         &self,
         user_id: &str,

@@ -2,7 +2,7 @@
 //! calling thread (see the module above).
 
 use super::SqliteStore;
-use crate::store::{AccessFacts, AccessStore, LocalRevocations, StoreResult};
+use crate::store::{AccessFacts, AccessStore, LocalRevocations, StoreResult, UserFacts};
 use app::model::Role;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -19,7 +19,8 @@ impl AccessStore for SqliteStore {
             db.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1),
                         s.revoked_at IS NOT NULL, s.expires_at,
-                        u.disabled, u.role, u.username
+                        u.disabled, u.role, u.username,
+                        u.email, u.email_verified, u.created_at
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.id = ?2 AND u.id = ?3",
             )?
@@ -33,6 +34,11 @@ impl AccessStore for SqliteStore {
                     // An unknown role grants nothing beyond a plain user's rights.
                     role: Role::parse(&role).unwrap_or(Role::User),
                     username: row.get(5)?,
+                    user: UserFacts {
+                        email: row.get(6)?,
+                        email_verified: row.get(7)?,
+                        created_at: row.get(8)?,
+                    },
                 })
             })
             .optional()

@@ -47,35 +47,39 @@ impl LinkStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
         let hash = hash.clone();
-        self.write(move |tx| {
-            let Some(link) = take_link_in(tx, &hash, LinkPurpose::VerifyEmail, now)? else {
-                return Ok(Ok(None));
-            };
-            // Another account verified the address first: the link is spent (it can
-            // never work), and the caller is told why.
-            let taken: bool = tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM users
+        self.write_then(
+            move |tx| {
+                let Some(link) = take_link_in(tx, &hash, LinkPurpose::VerifyEmail, now)? else {
+                    return Ok(Ok(None));
+                };
+                // Another account verified the address first: the link is spent (it can
+                // never work), and the caller is told why.
+                let taken: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM users
                      WHERE email_key = (SELECT email_key FROM users WHERE id = ?1 AND email = ?2)
                        AND email_verified = 1 AND id <> ?1)",
-                    params![link.user_id, link.email],
-                    |row| row.get(0),
-                )
-                .map_err(map_error)?;
-            if taken {
-                return Ok(Err(StoreError::Conflict("email")));
-            }
-            let changed = tx
-                .execute(
-                    "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2",
-                    params![link.user_id, link.email],
-                )
-                .map_err(map_error)?;
-            if changed == 0 {
-                return Ok(Ok(None));
-            }
-            Ok(user_by_id_in(tx, &link.user_id).map_err(map_error))
-        })
+                        params![link.user_id, link.email],
+                        |row| row.get(0),
+                    )
+                    .map_err(map_error)?;
+                if taken {
+                    return Ok(Err(StoreError::Conflict("email")));
+                }
+                let changed = tx
+                    .execute(
+                        "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2",
+                        params![link.user_id, link.email],
+                    )
+                    .map_err(map_error)?;
+                if changed == 0 {
+                    return Ok(Ok(None));
+                }
+                Ok(user_by_id_in(tx, &link.user_id).map_err(map_error))
+            },
+            // Logged: instances remember whether the address is verified.
+            |verified| matches!(verified, Ok(Some(_))).then_some("verified"),
+        )
         .await?
     }
 

@@ -125,7 +125,8 @@ impl SqliteStore {
     }
 
     /// A write that can refuse a token accepted before (revocation, disabling, a role
-    /// change): it appends a `kind` entry to the revocation log in its own transaction.
+    /// change) or change the user facts remembered with it (the address): it appends a
+    /// `kind` entry to the revocation log in its own transaction.
     async fn write_revoking<T: Send + 'static>(
         &self,
         kind: &'static str,

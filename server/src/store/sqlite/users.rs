@@ -95,7 +95,8 @@ impl UserStore for SqliteStore {
 
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord> {
         let (user_id, email) = (user_id.to_owned(), email.cloned());
-        self.write(move |tx| {
+        // Logged: instances remember the address with the access answers.
+        self.write_revoking("email", move |tx| {
             let changed = tx
                 .execute(
                     "UPDATE users SET email = ?2, email_key = ?3, email_verified = 0 WHERE id = ?1",
