@@ -12,7 +12,8 @@ pub mod passkeys;
 pub mod recovery;
 pub mod two_step;
 
-use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use app::model::ErrorCode;
+use axum::{Router, extract::DefaultBodyLimit, response::IntoResponse, routing::get};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -130,13 +131,29 @@ pub fn router() -> Router<AppState> {
     let api = api
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    let spec = openapi.clone();
+    // Kept as the JSON it is served as: the document itself is over a megabyte of small
+    // allocations, which the route's handler would hold (and axum clone) for good.
+    let spec = openapi.to_json().ok().map(axum::body::Bytes::from);
+    drop(openapi);
     Router::new()
         .merge(api)
         // Unknown paths under the API prefixes answer in JSON, not with the web 404 page.
         .route("/auth/{*rest}", axum::routing::any(not_found))
         .route("/market/api/{*rest}", axum::routing::any(not_found))
-        .route(OPENAPI_PATH, get(move || async move { Json(spec.clone()) }))
+        .route(
+            OPENAPI_PATH,
+            get(move || async move {
+                match spec {
+                    Some(json) => (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        json,
+                    )
+                        .into_response(),
+                    None => ApiError::new(ErrorCode::Internal, "Something went wrong on our side.")
+                        .into_response(),
+                }
+            }),
+        )
         // Swagger UI's assets are compiled into the binary (the `vendored` feature): no CDN.
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)))
 }
