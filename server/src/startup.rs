@@ -113,7 +113,7 @@ impl Application {
         let auth = Arc::new(AuthService::start(&config, store, clock).await?);
         let leptos_options = leptos_options()?;
         let state = AppState {
-            leptos_options: leptos_options.clone(),
+            leptos_options: Arc::new(leptos_options.clone()),
             auth: auth.clone(),
             config: Arc::new(config.clone()),
         };

@@ -165,20 +165,6 @@ impl PasswordHasherPool {
     }
 }
 
-/// Makes every allocation of 1 MiB or more its own mapping, unmapped when freed. glibc
-/// otherwise raises that threshold each time such a block is freed (up to 32 MiB), after
-/// which the 19 MiB hashing buffers come from its arenas, fragment them, and are rarely
-/// given back: measured, a sign-up added 19 MB to the resident size for good, up to
-/// 370 MB. Call once, before the first thread starts.
-pub fn return_big_blocks_to_the_kernel() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tunable of the allocator; it is called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
 /// A hashing thread's life: hashes until the pool is dropped, and gives its buffer back
 /// whenever `release_after` passes without a hash.
 fn run_hashes(queue: &Receiver<Job>, release_after: Duration) {
@@ -296,7 +282,7 @@ thread_local! {
 }
 
 /// Frees this thread's buffer; the allocator hands a block this big straight back to the
-/// kernel (`return_big_blocks_to_the_kernel`).
+/// kernel (the binary sets glibc's mmap threshold so: `tune_the_allocator` in main.rs).
 fn release_thread_memory() {
     HASH_MEMORY.with(|memory| *memory.borrow_mut() = Vec::new());
 }
