@@ -9,6 +9,8 @@
 //!   latency during a storm), in more rounds.
 //! - `scripts/bench lean`: the user-info route and the server's memory after start, under
 //!   load and after a login burst.
+//! - `scripts/bench peer`: Gatehouse's bare and user-info routes beside another auth
+//!   server's, given by URL and token.
 //!
 //! Seconds per measurement: `BENCH_SECS` (default 5).
 
@@ -19,6 +21,7 @@ mod harness;
 mod instances;
 mod lean;
 mod one_server;
+mod peer;
 
 use std::path::PathBuf;
 
@@ -44,8 +47,10 @@ fn main() {
         Some("instances") => instances::run(),
         Some("storm") => one_server::storm(),
         Some("lean") => lean::run(),
+        Some("peer") => peer::run(),
         Some(other) => panic!(
-            "unknown benchmark mode `{other}` (expected `instances`, `storm`, `lean` or none)"
+            "unknown benchmark mode `{other}` (expected `instances`, `storm`, `lean`, `peer` \
+             or none)"
         ),
     }
 }
