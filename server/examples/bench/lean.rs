@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::{
     harness::{Server, Table, bench_user, client_runtime, interleave, login_script, wrk},
     instances::drop_database,
-    one_server::{add_login_rows, in_dir, raw_argon2_rate},
+    one_server::{in_dir, login_against_raw},
     release_build, seconds_per_measurement,
 };
 
@@ -87,24 +87,7 @@ pub fn run() {
     let login_lua = login_script(scratch.path());
     let login_lua = login_lua.to_str().unwrap();
     let login = url("/auth/login");
-    let mut last_login = Instant::now();
-    let loads = interleave(
-        2,
-        &mut [&mut || raw_argon2_rate(secs), &mut || {
-            let load = wrk(&login, secs, &["-s", login_lua]);
-            last_login = Instant::now();
-            load
-        }],
-    );
-    let [raw, logins] = loads[..] else {
-        unreachable!()
-    };
-    table.add(
-        "2. raw argon2id verifications, all cores",
-        format!("{:.1} /s", raw.rps),
-        "",
-    );
-    add_login_rows(&mut table, "", logins, raw);
+    let last_login = login_against_raw(&mut table, &login, login_lua, 2, secs);
 
     let settled_at = last_login + SETTLE;
     std::thread::sleep(settled_at.saturating_duration_since(Instant::now()));

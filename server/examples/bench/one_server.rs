@@ -270,8 +270,38 @@ pub fn run() {
     table.print();
 }
 
+/// Section 2 for one server: its login rate against raw argon2id, interleaved `rounds`
+/// times. Returns when the last login measurement ended.
+pub fn login_against_raw(
+    table: &mut Table,
+    login: &str,
+    login_lua: &str,
+    rounds: usize,
+    secs: u64,
+) -> Instant {
+    let mut last_login = Instant::now();
+    let loads = interleave(
+        rounds,
+        &mut [&mut || raw_argon2_rate(secs), &mut || {
+            let load = wrk(login, secs, &["-s", login_lua]);
+            last_login = Instant::now();
+            load
+        }],
+    );
+    let [raw, logins] = loads[..] else {
+        unreachable!()
+    };
+    table.add(
+        "2. raw argon2id verifications, all cores",
+        format!("{:.1} /s", raw.rps),
+        "",
+    );
+    add_login_rows(table, "", logins, raw);
+    last_login
+}
+
 /// Section 2's rows for one server: its login rate, and that rate against raw argon2id.
-pub fn add_login_rows(table: &mut Table, label: &str, login: Load, raw: Load) {
+fn add_login_rows(table: &mut Table, label: &str, login: Load, raw: Load) {
     table.add(format!("2. {label}POST /auth/login"), login.show(), "");
     table.add(
         format!("2. {label}login ÷ raw argon2id"),
@@ -369,21 +399,7 @@ pub fn storm() {
     let login = format!("{}/auth/login", server.base);
 
     eprintln!("2. login vs raw argon2id");
-    let loads = interleave(
-        3,
-        &mut [&mut || raw_argon2_rate(secs), &mut || {
-            wrk(&login, secs, &["-s", login_lua])
-        }],
-    );
-    let [raw, logins] = loads[..] else {
-        unreachable!()
-    };
-    table.add(
-        "2. raw argon2id verifications, all cores",
-        format!("{:.1} /s", raw.rps),
-        "",
-    );
-    add_login_rows(&mut table, "", logins, raw);
+    login_against_raw(&mut table, &login, login_lua, 3, secs);
     eprintln!("3. protected-route latency while logins saturate the CPU");
     let target = StormTarget {
         dashboard: &dashboard,

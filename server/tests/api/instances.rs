@@ -124,6 +124,36 @@ async fn accepted_everywhere(client: &Client, instances: &[Process], path: &str,
     }
 }
 
+/// Three instances on `store`, the admin signed in on the second and "ada" signed up on
+/// the first (returned with her id).
+async fn three_instances_with_ada(store: &SharedStore) -> (Vec<Process>, Client, Tokens, String) {
+    let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
+    let client = Client::new();
+    let admin = login(&client, &instances[1], ADMIN).await;
+    let ada_id = signup(&client, &instances[0], "ada").await;
+    (instances, client, admin, ada_id)
+}
+
+/// Watches `others` from `returned` until past the bound; the last moment (after
+/// `returned`) at which one of them still answered the old way.
+async fn last_stale_answer(
+    returned: Instant,
+    others: &[&Process],
+    stale: impl AsyncFn(&Process) -> bool,
+) -> Option<Duration> {
+    let mut last_stale = None;
+    while returned.elapsed() < BOUND + WATCHED_PAST_THE_BOUND {
+        for other in others {
+            let asked = returned.elapsed();
+            if stale(other).await {
+                last_stale = Some(asked);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    last_stale
+}
+
 /// Called right after the revoking request returned on `here`: refused there at once;
 /// on each of `others`, refused from some moment within the bound on and never accepted
 /// after it. Returns when the last other instance stopped accepting.
@@ -141,16 +171,11 @@ async fn honoured_within_the_bound(
         StatusCode::OK,
         "{what}: accepted by the instance that made it"
     );
-    let mut last_accepted = Duration::ZERO;
-    while returned.elapsed() < BOUND + WATCHED_PAST_THE_BOUND {
-        for other in others {
-            let asked = returned.elapsed();
-            if get(client, other, path, access).await == StatusCode::OK {
-                last_accepted = last_accepted.max(asked);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let last_accepted = last_stale_answer(returned, others, async |other| {
+        get(client, other, path, access).await == StatusCode::OK
+    })
+    .await
+    .unwrap_or(Duration::ZERO);
     assert!(
         last_accepted < BOUND,
         "{what}: another instance still accepted {last_accepted:?} after it"
@@ -161,11 +186,8 @@ async fn honoured_within_the_bound(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_one_instance_revokes_the_others_refuse_within_the_bound_and_never_after() {
     let store = SharedStore::new();
-    let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
+    let (instances, client, admin, ada_id) = three_instances_with_ada(&store).await;
     let [a, b, c] = [&instances[0], &instances[1], &instances[2]];
-    let client = Client::new();
-    let admin = login(&client, b, ADMIN).await;
-    let ada_id = signup(&client, a, "ada").await;
 
     let ada = login(&client, a, "ada").await;
     accepted_everywhere(&client, &instances, "/auth/dashboard", &ada.access).await;
@@ -307,16 +329,10 @@ async fn shown_within_the_bound(
         now,
         "{field}: the instance that changed it shows the old value"
     );
-    let mut last_stale = None;
-    while returned.elapsed() < BOUND + WATCHED_PAST_THE_BOUND {
-        for other in others {
-            let asked = returned.elapsed();
-            if &me(client, other, access).await[field] != now {
-                last_stale = Some(asked);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let last_stale = last_stale_answer(returned, others, async |other| {
+        &me(client, other, access).await[field] != now
+    })
+    .await;
     assert!(
         last_stale.is_none_or(|asked| asked < BOUND),
         "{field}: another instance still showed the old value {last_stale:?} after it"
@@ -328,11 +344,8 @@ async fn shown_within_the_bound(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_auth_me_says_follows_a_change_on_another_instance_within_the_bound() {
     let store = SharedStore::new();
-    let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
+    let (instances, client, admin, ada_id) = three_instances_with_ada(&store).await;
     let [a, b, c] = [&instances[0], &instances[1], &instances[2]];
-    let client = Client::new();
-    let admin = login(&client, b, ADMIN).await;
-    let ada_id = signup(&client, a, "ada").await;
     let ada = login(&client, a, "ada").await;
     for instance in &instances {
         let shown = me(&client, instance, &ada.access).await;
