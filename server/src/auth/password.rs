@@ -378,7 +378,8 @@ mod tests {
     /// `release_after`; the next hash then takes a new one.
     #[test]
     fn a_hashing_thread_gives_its_memory_back_when_idle() {
-        let release_after = Duration::from_millis(300);
+        // Long enough that a busy test machine does not pause a second between two jobs.
+        let release_after = Duration::from_secs(1);
         let (jobs, queue) = crossbeam_channel::bounded::<Job>(4);
         let thread = std::thread::spawn(move || run_hashes(&queue, release_after));
         let held_blocks = |hash_first: bool| {
