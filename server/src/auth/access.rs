@@ -16,6 +16,8 @@ pub struct Principal {
     pub session_id: String,
     pub jti: String,
     pub token_expires_at: i64,
+    /// The session signed in with a second factor or a passkey.
+    pub second_factor: bool,
     /// The rest of what `/auth/me` shows, read with the access check.
     pub user: UserFacts,
 }
@@ -76,6 +78,7 @@ impl AuthService {
             session_id: claims.sid,
             jti: claims.jti,
             token_expires_at: claims.exp,
+            second_factor: status.session_second_factor,
             user: status.user,
         })
     }

@@ -174,6 +174,9 @@ impl AuthService {
                 expires_at: refresh_expires_at,
                 user_agent: client.user_agent.clone(),
                 ip: client.ip_string(),
+                // Every method an admission names is a passkey or a second step; a
+                // password alone names none.
+                second_factor: detail.is_some(),
             })
             .await?;
         self.audit("login", AuditActor::User(user), client, detail)

@@ -19,6 +19,8 @@ pub struct AccessFacts {
     pub jti_revoked: bool,
     pub session_revoked: bool,
     pub session_expires_at: i64,
+    /// The session signed in with a second factor or a passkey.
+    pub session_second_factor: bool,
     pub user_disabled: bool,
     pub role: Role,
     pub username: String,
@@ -39,6 +41,7 @@ impl AccessFacts {
         AccessStatus {
             jti_revoked: self.jti_revoked,
             session_active: !self.session_revoked && self.session_expires_at > now,
+            session_second_factor: self.session_second_factor,
             user_disabled: self.user_disabled,
             role: self.role,
             username: self.username.clone(),
@@ -52,6 +55,7 @@ impl AccessFacts {
 pub struct AccessStatus {
     pub jti_revoked: bool,
     pub session_active: bool,
+    pub session_second_factor: bool,
     pub user_disabled: bool,
     /// The user's current role (a demotion takes effect at once, not at token expiry).
     pub role: Role,
@@ -97,6 +101,13 @@ pub trait AccessStore: Send + Sync + 'static {
     /// ended: what lets an instance forget its remembered answers before it answers the
     /// request that revoked, instead of at its next poll of the log.
     fn local_revocations(&self) -> &LocalRevocations;
+    /// While this handle answers from memory: a number that changes whenever that memory
+    /// is forgotten (a revoking write here, a move of the log seen). What else an instance
+    /// remembers beside access answers (the forward-auth rules) is valid while it holds.
+    /// `None`: no memory to follow; read the store every time.
+    fn memory_generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// How many revoking writes this process has made through one store handle. A backend

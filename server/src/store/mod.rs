@@ -15,12 +15,14 @@
 //! | `links` | `LinkStore` | mailed verification and reset links |
 //! | `factors` | `FactorStore` | TOTP, recovery codes, step-up tickets |
 //! | `passkeys` | `PasskeyStore` | passkeys and their ceremonies |
+//! | `forward_rules` | `ForwardRuleStore` | who a reverse proxy lets through where |
 //! | `upkeep` | `Upkeep` | purging, readiness |
 
 mod access;
 mod attempts;
 mod audit;
 mod factors;
+pub mod forward_rules;
 mod keys;
 mod links;
 pub mod mongo;
@@ -41,6 +43,7 @@ pub use access::{AccessFacts, AccessStatus, AccessStore, LocalRevocations, UserF
 pub use attempts::{AttemptCount, AttemptRule, AttemptStore, Reservation};
 pub use audit::{AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};
+pub use forward_rules::{ForwardRule, ForwardRuleStore};
 pub use keys::{KeyStore, StoredSigningKey};
 pub use links::{LinkRecord, LinkStore, NewLink};
 pub use operator::OperatorStore;
@@ -118,6 +121,7 @@ pub trait Store:
     + LinkStore
     + FactorStore
     + PasskeyStore
+    + ForwardRuleStore
     + Upkeep
 {
 }
@@ -132,6 +136,7 @@ impl<T> Store for T where
         + LinkStore
         + FactorStore
         + PasskeyStore
+        + ForwardRuleStore
         + Upkeep
 {
 }

@@ -265,6 +265,14 @@ impl AccessStore for RememberedAccess {
     fn local_revocations(&self) -> &LocalRevocations {
         self.shared.backend.local_revocations()
     }
+
+    fn memory_generation(&self) -> Option<u64> {
+        let shared = &self.shared;
+        shared
+            .trust
+            .holds(Instant::now())
+            .then(|| shared.memory.current_generation())
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +338,7 @@ mod tests {
                 expires_at: NOW + 3600,
                 user_agent: None,
                 ip: None,
+                second_factor: false,
             })
             .await
             .unwrap();

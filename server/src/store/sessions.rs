@@ -26,6 +26,8 @@ pub struct NewSession {
     pub expires_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// Signed in with a second factor or a passkey, not a password alone.
+    pub second_factor: bool,
 }
 
 /// What a refresh attempt found, decided atomically by the store.

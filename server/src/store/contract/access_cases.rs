@@ -8,6 +8,7 @@ pub async fn access_status_reflects_revocation_session_and_user_state(store: &Se
     let live = AccessStatus {
         jti_revoked: false,
         session_active: true,
+        session_second_factor: false,
         user_disabled: false,
         role: Role::User,
         username: "ada".into(),

@@ -51,6 +51,7 @@ async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash 
             expires_at: NOW + WEEK,
             user_agent: Some("contract-test".into()),
             ip: Some("127.0.0.1".into()),
+            second_factor: false,
         })
         .await
         .unwrap();
@@ -268,11 +269,15 @@ contract!(
     a_given_back_slot_undoes_its_lockout_and_a_clear_forgets_the_key,
     a_capped_key_stays_capped_until_cleared,
     a_step_up_ticket_gives_exactly_five_guesses_in_parallel,
+    forward_rules_are_added_listed_replaced_and_removed_each_moving_the_log,
+    parallel_additions_of_one_host_and_prefix_add_exactly_one,
+    a_session_signed_in_with_a_second_factor_says_so_to_access_checks,
 );
 
 mod access_cases;
 mod attempt_cases;
 mod factor_cases;
+mod forward_rule_cases;
 mod lifetime_cases;
 mod link_cases;
 mod passkey_cases;
@@ -284,6 +289,7 @@ mod cases {
     pub use super::access_cases::*;
     pub use super::attempt_cases::*;
     pub use super::factor_cases::*;
+    pub use super::forward_rule_cases::*;
     pub use super::lifetime_cases::*;
     pub use super::link_cases::*;
     pub use super::passkey_cases::*;

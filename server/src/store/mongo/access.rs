@@ -29,6 +29,7 @@ impl AccessStore for MongoStore {
             jti_revoked: revoked.map_err(map_error)?.is_some(),
             session_revoked: session.revoked_at.is_some(),
             session_expires_at: session.expires_at,
+            session_second_factor: session.second_factor,
             user_disabled: user.disabled,
             role: user.role,
             username: user.username,

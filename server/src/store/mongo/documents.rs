@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     domain::{LinkPurpose, PasswordHashString},
     store::{
-        CeremonyRecord, LinkRecord, NewCeremony, NewLink, NewPasskey, NewStepUp, NewUser,
-        PasskeyRecord, SecondFactors, SessionRecord, StepUpRecord, TotpRecord, UserRecord,
+        CeremonyRecord, ForwardRule, LinkRecord, NewCeremony, NewLink, NewPasskey, NewStepUp,
+        NewUser, PasskeyRecord, SecondFactors, SessionRecord, StepUpRecord, TotpRecord, UserRecord,
     },
 };
 
@@ -49,6 +49,10 @@ pub struct SessionDoc {
     /// A re-entry of the password after the sign-in; absent until the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticated_at: Option<i64>,
+    /// Signed in with a second factor or a passkey; absent (false) in sessions made
+    /// before it was recorded.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// A refresh token that has been rotated away, remembered until the token itself would
@@ -267,6 +271,49 @@ impl From<CeremonyDoc> for CeremonyRecord {
             user_id: doc.user_id,
             state: doc.state,
             expires_at: doc.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct ForwardRuleDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub host: String,
+    pub path_prefix: String,
+    pub roles: Vec<Role>,
+    pub users: Vec<String>,
+    pub two_factor: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<ForwardRule> for ForwardRuleDoc {
+    fn from(rule: ForwardRule) -> Self {
+        ForwardRuleDoc {
+            id: rule.id,
+            host: rule.host,
+            path_prefix: rule.path_prefix,
+            roles: rule.roles,
+            users: rule.users,
+            two_factor: rule.two_factor,
+            created_at: rule.created_at,
+            updated_at: rule.updated_at,
+        }
+    }
+}
+
+impl From<ForwardRuleDoc> for ForwardRule {
+    fn from(doc: ForwardRuleDoc) -> Self {
+        ForwardRule {
+            id: doc.id,
+            host: doc.host,
+            path_prefix: doc.path_prefix,
+            roles: doc.roles,
+            users: doc.users,
+            two_factor: doc.two_factor,
+            created_at: doc.created_at,
+            updated_at: doc.updated_at,
         }
     }
 }

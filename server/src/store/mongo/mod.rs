@@ -23,6 +23,7 @@ mod attempts;
 mod audit;
 mod documents;
 mod factors;
+mod forward_rules;
 mod keys;
 mod lease;
 mod links;
@@ -49,8 +50,8 @@ use mongodb::{
 };
 
 use documents::{
-    AuditDoc, CeremonyDoc, FactorDoc, KeyDoc, LinkDoc, PasskeyDoc, RevokedDoc, StepUpDoc,
-    SupersededDoc,
+    AuditDoc, CeremonyDoc, FactorDoc, ForwardRuleDoc, KeyDoc, LinkDoc, PasskeyDoc, RevokedDoc,
+    StepUpDoc, SupersededDoc,
 };
 pub use documents::{SessionDoc, UserDoc};
 pub use queries::{grace_filter, index_specs, literal_regex, rotation_filter, rotation_update};
@@ -100,6 +101,7 @@ pub struct MongoStore {
     revoked: Collection<RevokedDoc>,
     audit: Collection<AuditDoc>,
     keys: Collection<KeyDoc>,
+    forward_rules: Collection<ForwardRuleDoc>,
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
@@ -167,6 +169,7 @@ impl MongoStore {
             revoked: database.collection("revoked_tokens"),
             audit: database.collection("audit_events"),
             keys: database.collection("signing_keys"),
+            forward_rules: database.collection("forward_rules"),
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),
@@ -412,6 +415,7 @@ mod tests {
             current_refresh: "abc".into(),
             previous_refresh: vec![],
             authenticated_at: None,
+            second_factor: false,
         };
         let bson = bson::to_document(&doc).unwrap();
         assert_eq!(

@@ -37,6 +37,13 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"username_key": 1}, unique("username_key_unique")),
         ),
         (
+            "forward_rules",
+            index(
+                doc! {"host": 1, "path_prefix": 1},
+                unique("host_path_prefix_unique"),
+            ),
+        ),
+        (
             "users",
             index(
                 doc! {"email_key": 1},

@@ -32,6 +32,7 @@ impl SessionStore for MongoStore {
             current_refresh: session.refresh_hash.as_str().to_owned(),
             previous_refresh: Vec::new(),
             authenticated_at: None,
+            second_factor: session.second_factor,
         };
         self.sessions.insert_one(&doc).await.map_err(map_error)?;
         Ok(())

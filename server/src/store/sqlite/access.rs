@@ -20,7 +20,7 @@ impl AccessStore for SqliteStore {
                 "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1),
                         s.revoked_at IS NOT NULL, s.expires_at,
                         u.disabled, u.role, u.username,
-                        u.email, u.email_verified, u.created_at
+                        u.email, u.email_verified, u.created_at, s.second_factor
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.id = ?2 AND u.id = ?3",
             )?
@@ -30,6 +30,7 @@ impl AccessStore for SqliteStore {
                     jti_revoked: row.get(0)?,
                     session_revoked: row.get(1)?,
                     session_expires_at: row.get(2)?,
+                    session_second_factor: row.get(9)?,
                     user_disabled: row.get(3)?,
                     // An unknown role grants nothing beyond a plain user's rights.
                     role: Role::parse(&role).unwrap_or(Role::User),

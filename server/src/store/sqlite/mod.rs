@@ -18,6 +18,7 @@ mod access;
 mod attempts;
 mod audit;
 mod factors;
+mod forward_rules;
 mod keys;
 mod links;
 mod passkeys;

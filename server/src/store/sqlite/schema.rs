@@ -157,6 +157,20 @@ DROP INDEX users_by_email_key;
 CREATE INDEX users_by_email_key ON users(email_key);
 CREATE UNIQUE INDEX users_by_verified_email_key ON users(email_key) WHERE email_verified = 1;
 "#,
+    r#"
+CREATE TABLE forward_rules (
+    id          TEXT PRIMARY KEY,
+    host        TEXT NOT NULL,
+    path_prefix TEXT NOT NULL,
+    roles       TEXT NOT NULL,
+    users       TEXT NOT NULL,
+    two_factor  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (host, path_prefix)
+) WITHOUT ROWID;
+ALTER TABLE sessions ADD COLUMN second_factor INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -13,21 +13,27 @@ impl SessionStore for SqliteStore {
     async fn create_session(&self, session: NewSession) -> StoreResult<()> {
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                "INSERT INTO sessions
+                 (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, second_factor)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     session.id,
                     session.user_id,
                     session.created_at,
                     session.expires_at,
                     session.user_agent,
-                    session.ip
+                    session.ip,
+                    session.second_factor
                 ],
             )
             .map_err(map_error)?;
             tx.execute(
                 "INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![session.refresh_hash.as_str(), session.id, session.expires_at],
+                params![
+                    session.refresh_hash.as_str(),
+                    session.id,
+                    session.expires_at
+                ],
             )
             .map_err(map_error)?;
             Ok(())
