@@ -54,6 +54,11 @@ pub struct CookiePolicy {
 #[async_trait]
 pub trait AuthBackend: Send + Sync + 'static {
     fn cookie_policy(&self) -> CookiePolicy;
+    /// The parent domain the access cookie covers, so that the apps behind a reverse
+    /// proxy on its subdomains see the sign-in (forward-auth); `None`: this host only.
+    fn cookie_domain(&self) -> Option<&str>;
+    /// Hosts besides this site that a sign-in may send the browser back to.
+    fn return_hosts(&self) -> &crate::next_path::ReturnHosts;
 
     /// The signed-in user behind an access token.
     async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError>;

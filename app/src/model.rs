@@ -157,6 +157,8 @@ pub enum ErrorCode {
     InvalidPasskey,
     /// That passkey is registered already.
     PasskeyExists,
+    /// A forward-auth rule for that host and path prefix exists already.
+    RuleExists,
     Throttled,
     Busy,
     StoreUnavailable,
@@ -166,7 +168,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -195,6 +197,7 @@ impl ErrorCode {
         ErrorCode::InvalidCeremony,
         ErrorCode::InvalidPasskey,
         ErrorCode::PasskeyExists,
+        ErrorCode::RuleExists,
         ErrorCode::Throttled,
         ErrorCode::Busy,
         ErrorCode::StoreUnavailable,
@@ -233,6 +236,7 @@ impl ErrorCode {
             ErrorCode::InvalidCeremony => "invalid_ceremony",
             ErrorCode::InvalidPasskey => "invalid_passkey",
             ErrorCode::PasskeyExists => "passkey_exists",
+            ErrorCode::RuleExists => "rule_exists",
             ErrorCode::Throttled => "throttled",
             ErrorCode::Busy => "busy",
             ErrorCode::StoreUnavailable => "store_unavailable",
@@ -273,7 +277,8 @@ impl ErrorCode {
             | ErrorCode::EmailTaken
             | ErrorCode::LastAdmin
             | ErrorCode::SecondFactorExists
-            | ErrorCode::PasskeyExists => 409,
+            | ErrorCode::PasskeyExists
+            | ErrorCode::RuleExists => 409,
             ErrorCode::InvalidLink => 410,
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -331,6 +336,7 @@ impl ErrorCode {
             }
             ErrorCode::InvalidPasskey => "That passkey was not accepted.",
             ErrorCode::PasskeyExists => "That passkey is registered already.",
+            ErrorCode::RuleExists => "A rule for that host and path exists already.",
             ErrorCode::NotFound => "That no longer exists.",
             ErrorCode::InvalidToken
             | ErrorCode::MissingToken
@@ -435,4 +441,39 @@ mod tests {
         }
         assert_eq!(ErrorCode::parse("no_such_code"), None);
     }
+}
+
+/// A forward-auth rule as admins see and write it: who may pass the reverse proxy to
+/// `host` (exact, or `*.domain` for every host under it) under `path_prefix`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ForwardRuleView {
+    pub id: String,
+    pub host: String,
+    pub path_prefix: String,
+    /// A holder of one of these roles passes (with `users`; both empty: anyone signed in).
+    pub roles: Vec<Role>,
+    /// These users pass (usernames, lower-case).
+    pub users: Vec<String>,
+    /// The session must have signed in with a second step or a passkey.
+    pub two_factor: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A new or changed forward-auth rule, as sent: parsed by the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRuleInput {
+    pub host: String,
+    /// `/` when left out.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub two_factor: bool,
 }

@@ -76,7 +76,11 @@ pub async fn login(
             backend.cookie_policy(),
         )),
         Err(error) => {
-            ssr::redirect_form_error(&request, &with_next("/login", next.as_deref()), &error);
+            ssr::redirect_form_error(
+                &request,
+                &with_next("/login", next.as_deref(), &ssr::return_hosts()),
+                &error,
+            );
             ssr::answer(Err(error))
         }
     }

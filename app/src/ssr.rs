@@ -100,10 +100,38 @@ pub fn clear_ceremony_cookie(policy: CookiePolicy) {
 
 pub fn presented(request: &Parts) -> PresentedTokens {
     let secure = secure_cookies();
+    let domain = use_context::<SharedBackend>()
+        .and_then(|backend| backend.cookie_domain().map(str::to_owned));
     PresentedTokens {
-        access: cookie_value(request, ACCESS_COOKIE, secure),
+        access: presented_access(request, secure, domain.is_some()),
         refresh: cookie_value(request, REFRESH_COOKIE, secure),
     }
+}
+
+/// The access cookie: the one rule for its name, for pages and the forward-auth gate.
+/// Shared with a parent domain it cannot carry `__Host-` (which forbids a domain), so
+/// over HTTPS it is `__Secure-`.
+pub fn presented_access(request: &Parts, secure: bool, domain_wide: bool) -> Option<String> {
+    if domain_wide {
+        let name = if secure {
+            format!("__Secure-{ACCESS_COOKIE}")
+        } else {
+            ACCESS_COOKIE.to_owned()
+        };
+        CookieJar::from_headers(&request.headers)
+            .get(&name)
+            .map(|cookie| cookie.value().to_owned())
+            .filter(|value| !value.is_empty())
+    } else {
+        cookie_value(request, ACCESS_COOKIE, secure)
+    }
+}
+
+/// Where a sign-in may send the browser back to besides this site's own paths.
+pub fn return_hosts() -> crate::next_path::ReturnHosts {
+    use_context::<SharedBackend>()
+        .map(|backend| backend.return_hosts().clone())
+        .unwrap_or_default()
 }
 
 /// A cookie's name as set and read: over HTTPS with the `__Host-` prefix, which a
@@ -133,11 +161,9 @@ fn secure_cookies() -> bool {
 /// elsewhere shows you signed in; the refresh cookie is `Strict`. Both are HttpOnly:
 /// no script ever reads a token.
 pub fn set_session_cookies(issued: &IssuedSession, policy: CookiePolicy) {
-    append(cookie(
-        ACCESS_COOKIE,
+    append(access_cookie(
         issued.access_token.clone(),
         issued.access_max_age_secs,
-        SameSite::Lax,
         policy,
     ));
     append(cookie(
@@ -168,7 +194,7 @@ pub fn begin_session(
     match signed_in {
         SignedIn::Session(issued) => {
             set_session_cookies(&issued, policy);
-            leptos_axum::redirect(&crate::next_path::safe_next_path(next));
+            leptos_axum::redirect(&crate::next_path::safe_next(next, &return_hosts()));
             Some(issued.viewer)
         }
         SignedIn::SecondFactor {
@@ -176,13 +202,19 @@ pub fn begin_session(
             max_age_secs,
         } => {
             set_step_up_cookie(ticket, max_age_secs, policy);
-            leptos_axum::redirect(&crate::next_path::with_next("/login/code", next));
+            leptos_axum::redirect(&crate::next_path::with_next(
+                "/login/code",
+                next,
+                &return_hosts(),
+            ));
             None
         }
     }
 }
 
 pub fn clear_session_cookies(policy: CookiePolicy) {
+    append(access_cookie(String::new(), 0, policy));
+    // One set before a cookie domain was configured would outlive the sign-out.
     append(cookie(
         ACCESS_COOKIE,
         String::new(),
@@ -197,6 +229,28 @@ pub fn clear_session_cookies(policy: CookiePolicy) {
         SameSite::Strict,
         policy,
     ));
+}
+
+/// The access cookie, over the configured parent domain when there is one.
+fn access_cookie(value: String, max_age_secs: i64, policy: CookiePolicy) -> Cookie<'static> {
+    let domain = use_context::<SharedBackend>()
+        .and_then(|backend| backend.cookie_domain().map(str::to_owned));
+    let Some(domain) = domain else {
+        return cookie(ACCESS_COOKIE, value, max_age_secs, SameSite::Lax, policy);
+    };
+    let name = if policy.secure {
+        format!("__Secure-{ACCESS_COOKIE}")
+    } else {
+        ACCESS_COOKIE.to_owned()
+    };
+    Cookie::build((name, value))
+        .domain(domain)
+        .path("/")
+        .http_only(true)
+        .secure(policy.secure)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::seconds(max_age_secs.max(0)))
+        .build()
 }
 
 fn cookie(

@@ -47,6 +47,8 @@ pub enum StartupError {
     Leptos(String),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("the forward-auth rules file {path}: {message}")]
+    RulesFile { path: String, message: String },
 }
 
 pub struct Application {
@@ -111,6 +113,9 @@ impl Application {
         }
         let store = open_store(&config).await?;
         let auth = Arc::new(AuthService::start(&config, store, clock).await?);
+        if let Some(path) = &config.forward.rules_file {
+            seed_forward_rules(&auth, path).await?;
+        }
         let leptos_options = leptos_options()?;
         let state = AppState {
             leptos_options: Arc::new(leptos_options.clone()),
@@ -237,6 +242,46 @@ fn site_root_beside_binary() -> Option<std::path::PathBuf> {
 
 /// A server that started while its store was unreachable loads its keys (and creates the
 /// bootstrap admin) as soon as the store answers; `/readyz` says 503 until then.
+/// The rules file, as TOML: `[[rule]]` tables with `host`, `path_prefix`, `roles`,
+/// `users` and `two_factor`. A rule whose host and path the store has already is left
+/// as the store has it (an admin may have changed it since).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    rule: Vec<app::model::ForwardRuleInput>,
+}
+
+async fn seed_forward_rules(
+    auth: &AuthService,
+    path: &std::path::Path,
+) -> Result<(), StartupError> {
+    let refuse = |message: String| StartupError::RulesFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| refuse(error.to_string()))?;
+    let file: RulesFile = toml::from_str(&text).map_err(|error| refuse(error.to_string()))?;
+    match auth.seed_forward_rules(&file.rule).await {
+        Ok(added) => {
+            tracing::info!(
+                added,
+                of = file.rule.len(),
+                "forward-auth rules from the rules file"
+            );
+            Ok(())
+        }
+        Err(AuthError::Invalid(error)) => {
+            Err(refuse(format!("{}: {}", error.field, error.message)))
+        }
+        Err(AuthError::Unavailable(error)) => {
+            tracing::warn!(%error, "the store is unreachable: the rules file is not applied");
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 async fn finish_starting(auth: Arc<AuthService>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     while !auth.started() {

@@ -99,7 +99,7 @@ pub async fn finish_passkey_sign_in(
     ssr::clear_ceremony_cookie(policy);
     let outcome = outcome.map(|issued| {
         ssr::set_session_cookies(&issued, policy);
-        crate::next_path::safe_next_path(next.as_deref())
+        crate::next_path::safe_next(next.as_deref(), &ssr::return_hosts())
     });
     ssr::answer(outcome)
 }
@@ -153,7 +153,7 @@ pub async fn finish_step_up_passkey(
     let outcome = outcome.map(|issued| {
         ssr::clear_step_up_cookie(policy);
         ssr::set_session_cookies(&issued, policy);
-        crate::next_path::safe_next_path(next.as_deref())
+        crate::next_path::safe_next(next.as_deref(), &ssr::return_hosts())
     });
     ssr::answer(outcome)
 }

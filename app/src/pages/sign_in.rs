@@ -12,8 +12,18 @@ use crate::{
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map().read_untracked();
-    let next = query.get("next").unwrap_or_default();
-    let notice = if query.get("signed_out").is_some() {
+    // `rd` is what reverse proxies' forward-auth conventions call it.
+    let next = query
+        .get("next")
+        .or_else(|| query.get("rd"))
+        .unwrap_or_default();
+    let needs_second_factor = query.get("second_factor").is_some();
+    let notice = if needs_second_factor {
+        Some(
+            "The app you opened needs a sign-in with a second step or a passkey. \
+             Sign in with one (turn two-step sign-in on from your account page first).",
+        )
+    } else if query.get("signed_out").is_some() {
         Some("You have signed out.")
     } else if query.get("reset").is_some() {
         Some("Your password has been changed and every session ended. Sign in with the new one.")
@@ -23,6 +33,7 @@ pub fn LoginPage() -> impl IntoView {
         None
     };
     view! {
+        <GoOnWhenSignedIn next=next.clone() needs_second_factor/>
         <section class="card narrow" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
@@ -31,6 +42,33 @@ pub fn LoginPage() -> impl IntoView {
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </section>
+    }
+}
+
+/// A visitor already signed in who was sent here with somewhere to go (an app behind
+/// the forward-auth gate whose access cookie had expired: rendering this page renewed
+/// it) goes straight on, unless the app asked for a stronger sign-in than the one held.
+#[component]
+fn GoOnWhenSignedIn(next: String, needs_second_factor: bool) -> impl IntoView {
+    let session = crate::session::use_session();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let next = next.clone();
+                Suspend::new(async move {
+                    let signed_in = matches!(session.viewer.await, Ok(Some(_)));
+                    #[cfg(feature = "ssr")]
+                    if signed_in && !needs_second_factor && !next.trim().is_empty() {
+                        leptos_axum::redirect(&crate::next_path::safe_next(
+                            Some(&next),
+                            &crate::ssr::return_hosts(),
+                        ));
+                    }
+                    #[cfg(not(feature = "ssr"))]
+                    let _ = (signed_in, next, needs_second_factor);
+                })
+            }}
+        </Suspense>
     }
 }
 

@@ -32,15 +32,18 @@ pub async fn complete_sign_in(code: String, next: Option<String>) -> Result<View
         Ok(issued) => {
             ssr::clear_step_up_cookie(policy);
             ssr::set_session_cookies(&issued, policy);
-            leptos_axum::redirect(&crate::next_path::safe_next_path(next.as_deref()));
+            leptos_axum::redirect(&crate::next_path::safe_next(
+                next.as_deref(),
+                &ssr::return_hosts(),
+            ));
             Ok(issued.viewer)
         }
         Err(error) => {
             let back = if error.code == ErrorCode::InvalidStepUp {
                 ssr::clear_step_up_cookie(policy);
-                with_next("/login", next.as_deref())
+                with_next("/login", next.as_deref(), &ssr::return_hosts())
             } else {
-                with_next("/login/code", next.as_deref())
+                with_next("/login/code", next.as_deref(), &ssr::return_hosts())
             };
             ssr::redirect_form_error(&request, &back, &error);
             ssr::answer(Err(error))

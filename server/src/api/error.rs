@@ -107,6 +107,7 @@ impl From<AuthError> for ApiError {
             InvalidCeremony => ApiError::new(ErrorCode::InvalidCeremony, message),
             InvalidPasskey => ApiError::new(ErrorCode::InvalidPasskey, message),
             PasskeyExists => ApiError::new(ErrorCode::PasskeyExists, message),
+            RuleExists => ApiError::new(ErrorCode::RuleExists, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
                 ..ApiError::new(ErrorCode::Throttled, message)

@@ -6,6 +6,7 @@ pub mod answers;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod forward;
 mod market;
 mod meta;
 pub mod passkeys;
@@ -43,6 +44,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "recovery", description = "Email verification and password reset by mailed links"),
         (name = "two-step", description = "Second factors: an authenticator app (TOTP) and recovery codes"),
         (name = "passkeys", description = "Passkeys (WebAuthn): register them, sign in with one"),
+        (name = "forward-auth", description = "The gate reverse proxies ask before letting a request through to an app"),
         (name = "admin", description = "Admins only"),
         (name = "market", description = "The /market/api paths of the MongoDB ancestor"),
         (name = "operations", description = "Health and public keys"),
@@ -102,7 +104,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::admin_list_users))
         .routes(routes!(auth::admin_update_user))
         .routes(routes!(auth::admin_unlock_sign_in))
-        .routes(routes!(auth::admin_audit));
+        .routes(routes!(auth::admin_audit))
+        .routes(routes!(forward::auth_request))
+        .routes(routes!(forward::redirect))
+        .routes(routes!(forward::list_rules, forward::add_rule))
+        .routes(routes!(forward::change_rule, forward::remove_rule));
 
     let market = OpenApiRouter::new()
         .routes(routes!(market::register))

@@ -52,6 +52,8 @@ pub enum AuthError {
     InvalidPasskey,
     #[error("This passkey is registered already.")]
     PasskeyExists,
+    #[error("A rule for that host and path exists already.")]
+    RuleExists,
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
     /// Too much work is queued already (password hashing); the caller may retry soon.

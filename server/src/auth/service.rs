@@ -98,6 +98,8 @@ pub struct AuthService {
     pub(super) factor_keys: FactorKeys,
     pub(super) webauthn: webauthn_rs::Webauthn,
     pub(super) ceremony_limiter: WindowLimiter,
+    pub(super) forward_default: crate::config::ForwardDefault,
+    pub(super) forward_rules: super::forward::RememberedRules,
 }
 
 /// The keys every token operation needs, kept in the store so that every instance on it
@@ -193,6 +195,8 @@ impl AuthService {
             factor_keys,
             webauthn,
             ceremony_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
+            forward_default: config.forward.default,
+            forward_rules: Default::default(),
         };
         match service.finish_start().await {
             Err(AuthError::Unavailable(error)) => {

@@ -2,6 +2,7 @@
 //! fresh machine, except secrets, which have none. What each part configures lives in a
 //! file of its own: `signing`, `throttle`, `mail`; `values` parses what the variables say.
 
+mod forward;
 mod mail;
 mod signing;
 #[cfg(test)]
@@ -12,6 +13,7 @@ mod values;
 use crate::forwarded::TrustedProxies;
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+pub use forward::{ForwardConfig, ForwardDefault};
 pub use mail::{MailConfig, SmtpUrl};
 pub use signing::SigningConfig;
 pub use throttle::ThrottleConfig;
@@ -79,6 +81,8 @@ pub struct Config {
     pub factor_keys: Option<String>,
     /// The origin passkeys belong to (their relying party); unset: the public URL.
     pub passkey_origin: Option<String>,
+    /// The forward-auth gate in front of other apps.
+    pub forward: ForwardConfig,
 }
 
 /// Every secret redacted: a config is logged at start, and a database URL carries its
@@ -117,6 +121,7 @@ impl std::fmt::Debug for Config {
             .field("mail", &self.mail)
             .field("factor_keys", &redacted(&self.factor_keys))
             .field("passkey_origin", &self.passkey_origin)
+            .field("forward", &self.forward)
             .finish()
     }
 }
@@ -151,6 +156,7 @@ impl Config {
             mail: MailConfig::default(),
             factor_keys: None,
             passkey_origin: None,
+            forward: ForwardConfig::default(),
         }
     }
 
@@ -354,6 +360,13 @@ impl Config {
             };
         }
         read_mail_config(&mut config.mail, &var)?;
+        let public_host = config
+            .mail
+            .public_url
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .and_then(|url| url.host_str().map(str::to_owned));
+        forward::read_forward_config(&mut config.forward, &var, public_host.as_deref())?;
         match (
             var("GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME"),
             var("GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD"),

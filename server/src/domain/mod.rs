@@ -4,6 +4,7 @@
 //! Nothing here does I/O.
 
 mod credentials;
+pub mod forward;
 mod paging;
 mod second_factor;
 mod stored;

@@ -79,6 +79,14 @@ impl AuthBackend for WebBackend {
         }
     }
 
+    fn cookie_domain(&self) -> Option<&str> {
+        self.config.forward.return_hosts.domain.as_deref()
+    }
+
+    fn return_hosts(&self) -> &app::next_path::ReturnHosts {
+        &self.config.forward.return_hosts
+    }
+
     async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError> {
         let principal = self.principal(access).await?;
         Ok(Viewer {

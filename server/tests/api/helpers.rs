@@ -169,6 +169,38 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// A second server on the same store (its own port and memory), as another instance
+    /// behind a load balancer would be.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut other = start(
+            self.config.clone(),
+            self.data_dir.clone(),
+            self.clock.clone(),
+        )
+        .await;
+        // The store is this app's: the other leaves it in place when it stops.
+        other.restarting = true;
+        other
+    }
+
+    /// An admin's Bearer request with a JSON body, any method.
+    pub async fn send_json_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))

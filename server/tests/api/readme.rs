@@ -12,12 +12,12 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn readme() -> String {
+pub fn readme() -> String {
     std::fs::read_to_string(repository().join("README.md")).unwrap()
 }
 
 /// The text of the section under `heading` (up to the next heading of its level).
-fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
+pub fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
     let start = readme
         .find(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("the README has no `{heading}`"));
@@ -30,7 +30,7 @@ fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
 }
 
 /// The fenced blocks of `language` in `text`, in order.
-fn fenced_blocks<'a>(text: &'a str, language: &str) -> Vec<&'a str> {
+pub fn fenced_blocks<'a>(text: &'a str, language: &str) -> Vec<&'a str> {
     let opening = format!("```{language}\n");
     let mut blocks = Vec::new();
     let mut rest = text;
