@@ -45,9 +45,9 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// A visitor already signed in who was sent here with somewhere to go (an app behind
-/// the forward-auth gate whose access cookie had expired: rendering this page renewed
-/// it) goes straight on, unless the app asked for a stronger sign-in than the one held.
+/// A visitor already signed in who was sent here by an app behind the forward-auth gate
+/// (its access cookie had expired: rendering this page renewed it) goes straight back,
+/// unless the app asked for a stronger sign-in than the one held.
 #[component]
 fn GoOnWhenSignedIn(next: String, needs_second_factor: bool) -> impl IntoView {
     let session = crate::session::use_session();
@@ -57,12 +57,14 @@ fn GoOnWhenSignedIn(next: String, needs_second_factor: bool) -> impl IntoView {
                 let next = next.clone();
                 Suspend::new(async move {
                     let signed_in = matches!(session.viewer.await, Ok(Some(_)));
+                    // Only to an app's URL: a path here is this site's own sign-in form,
+                    // shown as it always was.
                     #[cfg(feature = "ssr")]
-                    if signed_in && !needs_second_factor && !next.trim().is_empty() {
-                        leptos_axum::redirect(&crate::next_path::safe_next(
-                            Some(&next),
-                            &crate::ssr::return_hosts(),
-                        ));
+                    if signed_in
+                        && !needs_second_factor
+                        && let Some(app) = crate::ssr::return_hosts().allowed_url(next.trim())
+                    {
+                        leptos_axum::redirect(app);
                     }
                     #[cfg(not(feature = "ssr"))]
                     let _ = (signed_in, next, needs_second_factor);
