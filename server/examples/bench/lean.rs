@@ -1,6 +1,7 @@
 //! `scripts/bench lean`: what an identity provider's hot paths and memory cost, on one
 //! server with a small embedded store (or MongoDB when `MONGODB_URI` is set): the
-//! user-info route against the bare and the protected route, and the memory the server
+//! user-info and forward-auth routes against the bare and the protected route, and the
+//! memory the server
 //! holds after start, under load and after a login burst has ended.
 
 use std::time::{Duration, Instant};
@@ -41,6 +42,9 @@ pub fn run() {
         None => (in_dir(&scratch.path().join("lean")).to_vec(), "embedded"),
     };
     eprintln!("Gatehouse lean benchmark ({store_label} store): {secs} s a measurement, loopback");
+    // Where no rule says, anyone signed in passes: the gate's whole decision, no store.
+    let mut store = store;
+    store.push(("GATEHOUSE_FORWARD_AUTH_DEFAULT", "signed_in".to_owned()));
 
     let server = Server::start(&runtime, &binary, &site_root, &store, PORT);
     std::thread::sleep(Duration::from_millis(300));
@@ -57,16 +61,19 @@ pub fn run() {
 
     let url = |path: &str| format!("{}{path}", server.base);
     let (healthz, dashboard, me) = (url("/healthz"), url("/auth/dashboard"), url("/auth/me"));
-    eprintln!("1. bare, protected and user-info routes interleaved");
+    let forward = url("/auth/forward/auth-request");
+    let original = "X-Original-URL: https://wiki.example.org/page";
+    eprintln!("1. bare, protected, user-info and forward-auth routes interleaved");
     let loads = interleave(
         2,
         &mut [
             &mut || wrk(&healthz, secs, &[]),
             &mut || wrk(&dashboard, secs, &["-H", &bearer]),
             &mut || wrk(&me, secs, &["-H", &bearer]),
+            &mut || wrk(&forward, secs, &["-H", &bearer, "-H", original]),
         ],
     );
-    let [bare, protected, user_info] = loads[..] else {
+    let [bare, protected, user_info, gate] = loads[..] else {
         unreachable!()
     };
     table.add("1. bare GET /healthz", bare.show(), "");
@@ -80,6 +87,16 @@ pub fn run() {
     table.add(
         "1. /auth/me ÷ bare, req/s",
         format!("{:.2}", user_info.rps / bare.rps),
+        "≥ 0.80",
+    );
+    table.add(
+        "1. forward-auth GET /auth/forward/auth-request",
+        gate.show(),
+        "",
+    );
+    table.add(
+        "1. forward-auth ÷ bare, req/s",
+        format!("{:.2}", gate.rps / bare.rps),
         "≥ 0.80",
     );
 
