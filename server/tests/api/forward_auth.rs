@@ -537,3 +537,68 @@ async fn the_access_cookie_covers_the_parent_domain_when_one_is_configured() {
         "the refresh token stays with Gatehouse: {refresh}"
     );
 }
+
+#[tokio::test]
+async fn a_rules_file_seeds_the_store_once_and_a_bad_one_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.toml");
+    std::fs::write(
+        &file,
+        "[[rule]]\nhost = \"wiki.example.test\"\nusers = [\"ada\"]\n\n\
+         [[rule]]\nhost = \"*.example.test\"\npath_prefix = \"/admin\"\nroles = [\"admin\"]\ntwo_factor = true\n",
+    )
+    .unwrap();
+    let seeded = file.clone();
+    let app = spawn_app_with(move |config| {
+        config.forward.rules_file = Some(seeded);
+    })
+    .await;
+    let admin = app.admin("root").await;
+    let rules: Value = app
+        .send_json_bearer(Method::GET, RULES, &admin.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 2, "{rules}");
+    assert_eq!(
+        app.audit_events(&admin.access, "forward_rule_added")
+            .await
+            .len(),
+        2
+    );
+    // Started again on the same store: nothing added twice, an admin's change kept.
+    let id = rules[0]["id"].as_str().unwrap().to_owned();
+    let host = rules[0]["host"].as_str().unwrap().to_owned();
+    let changed = app
+        .send_json_bearer(
+            Method::PUT,
+            &format!("{RULES}/{id}"),
+            &admin.access,
+            Some(
+                &json!({"host": host, "path_prefix": rules[0]["path_prefix"], "users": ["grace"]}),
+            ),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let app = app.restart().await;
+    let admin = app.login("root").await;
+    let again: Value = app
+        .send_json_bearer(Method::GET, RULES, &admin.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again.as_array().unwrap().len(), 2, "{again}");
+    assert_eq!(again[0]["users"], json!(["grace"]));
+
+    std::fs::write(
+        &file,
+        "[[rule]]\nhost = \"ok.example.test\"\n\n[[rule]]\nhost = \"not a host\"\n",
+    )
+    .unwrap();
+    let mut config = crate::helpers::test_config(&dir);
+    config.forward.rules_file = Some(file.clone());
+    let refused = server::startup::Application::build(config).await;
+    assert!(refused.is_err(), "a bad rules file must stop the start");
+}
