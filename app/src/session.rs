@@ -110,14 +110,19 @@ pub async fn signup(
     }
 }
 
+/// Ends this browser's session; then on to `rd` when it is an app behind the
+/// forward-auth gate (a host the sign-in may return to), else to the sign-in page.
 #[server(endpoint = "logout")]
-pub async fn logout() -> Result<(), AppError> {
+pub async fn logout(rd: Option<String>) -> Result<(), AppError> {
     let backend = ssr::backend()?;
     let request = ssr::request()?;
     let tokens = ssr::presented(&request);
     let outcome = backend.logout(&request, &tokens).await;
     ssr::clear_session_cookies(backend.cookie_policy());
-    leptos_axum::redirect("/login?signed_out=1");
+    let app = rd
+        .as_deref()
+        .and_then(|rd| backend.return_hosts().allowed_url(rd.trim()));
+    leptos_axum::redirect(app.unwrap_or("/login?signed_out=1"));
     ssr::answer(outcome)
 }
 

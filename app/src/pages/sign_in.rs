@@ -94,6 +94,42 @@ fn LoginForm(next: String, returned_error: Option<String>) -> impl IntoView {
     }
 }
 
+/// `/logout?rd=…`: where an app behind the forward-auth gate links its "sign out". A
+/// button, not the visit itself, signs out: a link on any page must not be able to end
+/// someone's session. Then on to `rd` (an app's URL the sign-in may return to).
+#[component]
+pub fn SignOutPage() -> impl IntoView {
+    let query = use_query_map().read_untracked();
+    let rd = query.get("rd").unwrap_or_default();
+    let session = crate::session::use_session();
+    view! {
+        <section class="card narrow" aria-labelledby="logout-title">
+            <h1 id="logout-title">"Sign out"</h1>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let rd = rd.clone();
+                    Suspend::new(async move {
+                        match session.viewer.await {
+                            Ok(Some(viewer)) => view! {
+                                <p>"You are signed in as " <strong>{viewer.user.username}</strong>
+                                    ". Signing out ends this session in every app behind Gatehouse."</p>
+                                <ActionForm action=session.logout>
+                                    <input type="hidden" name="rd" value=rd/>
+                                    <button type="submit">"Sign out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            _ => view! {
+                                <p role="status">"You are signed out."</p>
+                                <p><a href="/login">"Sign in"</a></p>
+                            }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
 #[component]
 pub fn SignupPage() -> impl IntoView {
     view! {

@@ -602,3 +602,60 @@ async fn a_rules_file_seeds_the_store_once_and_a_bad_one_stops_the_start() {
     let refused = server::startup::Application::build(config).await;
     assert!(refused.is_err(), "a bad rules file must stop the start");
 }
+
+#[tokio::test]
+async fn signing_out_from_an_app_ends_the_session_and_goes_back_only_to_an_app() {
+    let app = gate().await;
+    let admin = app.admin("root").await;
+    add_rule(
+        &app,
+        &admin,
+        json!({"host": "wiki.example.test", "roles": ["admin"]}),
+    )
+    .await;
+    let cookie = format!("gatehouse_access={}", admin.access);
+    // Visiting the page signs nobody out: it asks.
+    let page = app
+        .client
+        .get(app.url("/logout?rd=https%3A%2F%2Fwiki.example.test%2F"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Signing out ends this session")
+    );
+    let url = "https://wiki.example.test/";
+    assert_eq!(
+        ask_nginx_way(&app, url, Some(&admin.access)).await.status(),
+        StatusCode::OK
+    );
+
+    let signed_out = app
+        .post_browser_form(
+            "/api/logout",
+            "rd=https%3A%2F%2Fwiki.example.test%2F".into(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(signed_out.status(), StatusCode::FOUND);
+    assert_eq!(header(&signed_out, "location"), url);
+    assert_eq!(
+        ask_nginx_way(&app, url, Some(&admin.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let other = app.login("root").await;
+    let elsewhere = app
+        .post_browser_form(
+            "/api/logout",
+            "rd=https%3A%2F%2Fevil.test%2F".into(),
+            Some(&format!("gatehouse_access={}", other.access)),
+        )
+        .await;
+    assert_eq!(header(&elsewhere, "location"), "/login?signed_out=1");
+}
