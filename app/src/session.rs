@@ -110,8 +110,10 @@ pub async fn signup(
     }
 }
 
-/// Ends this browser's session; then on to `rd` when it is an app behind the
-/// forward-auth gate (a host the sign-in may return to), else to the sign-in page.
+/// Ends this browser's session; then, when `rd` is an app behind the forward-auth gate
+/// (a host the sign-in may return to), to the sign-out page, which links back to it
+/// (the islands router follows a redirect with `fetch`, which cannot cross to another
+/// origin); else to the sign-in page.
 #[server(endpoint = "logout")]
 pub async fn logout(rd: Option<String>) -> Result<(), AppError> {
     let backend = ssr::backend()?;
@@ -122,7 +124,13 @@ pub async fn logout(rd: Option<String>) -> Result<(), AppError> {
     let app = rd
         .as_deref()
         .and_then(|rd| backend.return_hosts().allowed_url(rd.trim()));
-    leptos_axum::redirect(app.unwrap_or("/login?signed_out=1"));
+    match app {
+        Some(app) => leptos_axum::redirect(&format!(
+            "/logout?rd={}",
+            crate::forms::encode_query_value(app)
+        )),
+        None => leptos_axum::redirect("/login?signed_out=1"),
+    }
     ssr::answer(outcome)
 }
 

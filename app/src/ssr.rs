@@ -402,10 +402,20 @@ pub fn set_page_security_policy() {
     else {
         return;
     };
+    // A form's redirect counts as its action: a sign-in that goes back to an app behind
+    // the forward-auth gate must be allowed there (any port, this page's scheme).
+    let hosts = return_hosts();
+    let mut form_action = String::from("'self'");
+    if let Some(domain) = &hosts.domain {
+        form_action.push_str(&format!(" {domain}:* *.{domain}:*"));
+    }
+    for host in &hosts.hosts {
+        form_action.push_str(&format!(" {host}:*"));
+    }
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);

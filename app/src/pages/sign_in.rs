@@ -96,7 +96,7 @@ fn LoginForm(next: String, returned_error: Option<String>) -> impl IntoView {
 
 /// `/logout?rd=…`: where an app behind the forward-auth gate links its "sign out". A
 /// button, not the visit itself, signs out: a link on any page must not be able to end
-/// someone's session. Then on to `rd` (an app's URL the sign-in may return to).
+/// someone's session. Signed out, it links back to `rd` if that is an app's URL.
 #[component]
 pub fn SignOutPage() -> impl IntoView {
     let query = use_query_map().read_untracked();
@@ -108,6 +108,12 @@ pub fn SignOutPage() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || {
                     let rd = rd.clone();
+                    #[cfg(feature = "ssr")]
+                    let back = crate::ssr::return_hosts()
+                        .allowed_url(rd.trim())
+                        .map(str::to_owned);
+                    #[cfg(not(feature = "ssr"))]
+                    let back: Option<String> = None;
                     Suspend::new(async move {
                         match session.viewer.await {
                             Ok(Some(viewer)) => view! {
@@ -120,6 +126,9 @@ pub fn SignOutPage() -> impl IntoView {
                             }.into_any(),
                             _ => view! {
                                 <p role="status">"You are signed out."</p>
+                                {back.map(|back| view! {
+                                    <p><a href=back rel="external">"Back to the app"</a></p>
+                                })}
                                 <p><a href="/login">"Sign in"</a></p>
                             }.into_any(),
                         }

@@ -643,7 +643,14 @@ async fn signing_out_from_an_app_ends_the_session_and_goes_back_only_to_an_app()
         )
         .await;
     assert_eq!(signed_out.status(), StatusCode::FOUND);
-    assert_eq!(header(&signed_out, "location"), url);
+    let page = header(&signed_out, "location").to_owned();
+    assert!(page.starts_with("/logout?rd="), "{page}");
+    let back = app.client.get(app.url(&page)).send().await.unwrap();
+    let back = back.text().await.unwrap();
+    assert!(
+        back.contains(r#"href="https://wiki.example.test/""#) && back.contains("Back to the app"),
+        "no way back to the app"
+    );
     assert_eq!(
         ask_nginx_way(&app, url, Some(&admin.access)).await.status(),
         StatusCode::UNAUTHORIZED
