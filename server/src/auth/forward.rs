@@ -62,13 +62,11 @@ impl Rule {
         })
     }
 
-    fn admits(&self, principal: &Principal) -> bool {
+    /// `user_key`: the caller's username key, as the rule's `users` hold them.
+    fn admits(&self, principal: &Principal, user_key: &str) -> bool {
         (self.roles.is_empty() && self.users.is_empty())
             || self.roles.contains(&principal.role)
-            || self
-                .users
-                .iter()
-                .any(|user| *user == principal.username.to_lowercase())
+            || self.users.iter().any(|user| user == user_key)
     }
 }
 
@@ -181,8 +179,11 @@ impl AuthService {
             })
             .max_by_key(|(specificity, _)| *specificity)
             .map(|(_, rule)| rule);
+        let user_key = Username::key_of(&principal.username);
         let allowed = match deciding {
-            Some(rule) if !rule.admits(&principal) => return Ok(ForwardVerdict::Forbid),
+            Some(rule) if !rule.admits(&principal, &user_key) => {
+                return Ok(ForwardVerdict::Forbid);
+            }
             Some(rule) if rule.two_factor && !principal.second_factor => {
                 return Ok(ForwardVerdict::SignIn {
                     second_factor: true,

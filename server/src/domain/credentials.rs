@@ -45,7 +45,7 @@ impl Username {
             ));
         }
         // Lower-casing can change a string's NFKC form, so normalize once more.
-        let key = display.to_lowercase().nfkc().collect();
+        let key = Self::key_of(&display);
         Ok(Username { display, key })
     }
 
@@ -54,6 +54,12 @@ impl Username {
     }
 
     /// The case-folded form the store keeps unique.
+    /// The case-insensitive key of a name as shown (and stored): the one rule, for
+    /// names parsed here and names read back from the store.
+    pub fn key_of(display: &str) -> String {
+        display.to_lowercase().nfkc().collect()
+    }
+
     pub fn key(&self) -> &str {
         &self.key
     }
