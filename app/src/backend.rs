@@ -10,8 +10,8 @@ use http::request::Parts;
 use crate::{
     error::AppError,
     model::{
-        AuditPage, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView,
-        Viewer,
+        AuditPage, ForwardRuleInput, ForwardRuleView, PasskeyView, Role, SessionView,
+        TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
     },
 };
 
@@ -232,6 +232,23 @@ pub trait AuthBackend: Send + Sync + 'static {
     ) -> Result<(), AppError>;
     /// Whether the caller's own account reached the cap of failed sign-ins.
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError>;
+
+    /// Admins only: the forward-auth rules, ordered by host and path.
+    async fn forward_rules(&self, access: Option<&str>) -> Result<Vec<ForwardRuleView>, AppError>;
+    /// Admins only: adds a rule, or replaces the rule `id` names.
+    async fn save_forward_rule(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: Option<&str>,
+        input: &ForwardRuleInput,
+    ) -> Result<ForwardRuleView, AppError>;
+    async fn remove_forward_rule(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+    ) -> Result<(), AppError>;
 }
 
 pub type SharedBackend = Arc<dyn AuthBackend>;

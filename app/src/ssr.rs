@@ -371,7 +371,9 @@ fn referring_page(request: &Parts) -> String {
         .query()
         .unwrap_or_default()
         .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("error="))
+        .filter(|pair| {
+            !pair.is_empty() && !pair.starts_with("error=") && !pair.starts_with("field=")
+        })
         .collect();
     let path = referer.path();
     if !crate::next_path::is_same_site_path(path) {

@@ -32,4 +32,7 @@ test("the admin console is accessible", async ({ page }) => {
   await signIn(page, admin);
   await expect(page).toHaveURL(/\/dashboard$/);
   await checkAndCapture(page, "/admin", "admin");
+  await checkAndCapture(page, "/admin/forward-auth", "forward-rules");
+  // A refused rule: the page again with the field marked and the alert shown.
+  await checkAndCapture(page, "/admin/forward-auth?host=x%20y&path_prefix=%2F&users=&error=invalid_input&field=host", "forward-rules-refused");
 });

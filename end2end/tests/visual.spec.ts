@@ -15,10 +15,10 @@ const ADMIN = "vadmin";
 
 const pages: Record<Viewer, string[]> = {
   "signed-out": ["/", "/login", "/signup", "/forgot-password", "/reset-password", "/verify-email", "/login/code", "/no-such-page"],
-  user: ["/", "/dashboard", "/sessions", "/account", "/account/two-step", "/account/passkeys"],
+  user: ["/", "/logout", "/dashboard", "/sessions", "/account", "/account/two-step", "/account/passkeys"],
   // Searched for itself: the users table then has one row however many users other
   // tests made.
-  admin: ["/dashboard", `/admin?search=${ADMIN}`],
+  admin: ["/dashboard", `/admin?search=${ADMIN}`, "/admin/forward-auth"],
 };
 
 /** What changes between runs on its own: never part of a baseline. */

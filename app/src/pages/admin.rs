@@ -1,7 +1,8 @@
 //! The admin console: users (search, page, promote, demote, disable, enable, unlock a
-//! sign-in locked by too many failures) and the
-//! audit log. Admins only — and the server checks the role on every call. Rendered on the
-//! server; its buttons are plain forms that come back to this page.
+//! sign-in locked by too many failures) and the audit log; the forward-auth rules have
+//! their own page (`forward_rules`). Admins only — and the server checks the role on
+//! every call. Rendered on the server; its buttons are plain forms that come back to this
+//! page.
 
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
@@ -92,6 +93,10 @@ fn Admin(viewer: Viewer) -> impl IntoView {
     view! {
         <section class="card wide" aria-labelledby="admin-title">
             <h1 id="admin-title">"Administration"</h1>
+            <p>
+                <a href=crate::pages::forward_rules::RULES_PAGE>"Forward-auth rules"</a>
+                ": who may pass a reverse proxy to the apps behind Gatehouse."
+            </p>
             <h2 id="users-title">"Users"</h2>
             <Form method="GET" action="">
                 <label for="user-search">"Search by username"</label>

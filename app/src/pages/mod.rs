@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod dashboard;
+pub mod forward_rules;
 pub mod home;
 pub mod passkeys;
 pub mod recovery;

@@ -7,8 +7,8 @@ use app::{
     backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
     model::{
-        AuditPage, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView,
-        Viewer,
+        AuditPage, ForwardRuleInput, ForwardRuleView, PasskeyView, Role, SessionView,
+        TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
     },
 };
 use async_trait::async_trait;
@@ -540,5 +540,46 @@ impl AuthBackend for WebBackend {
             page: page.page(),
             per_page: page.per_page(),
         })
+    }
+
+    async fn forward_rules(&self, access: Option<&str>) -> Result<Vec<ForwardRuleView>, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .list_forward_rules(&admin)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn save_forward_rule(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: Option<&str>,
+        input: &ForwardRuleInput,
+    ) -> Result<ForwardRuleView, AppError> {
+        let admin = self.admin(access).await?;
+        let client = self.client(request);
+        match id {
+            Some(id) => {
+                self.auth
+                    .change_forward_rule(&admin, id, input, &client)
+                    .await
+            }
+            None => self.auth.add_forward_rule(&admin, input, &client).await,
+        }
+        .map_err(app_error)
+    }
+
+    async fn remove_forward_rule(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+    ) -> Result<(), AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .remove_forward_rule(&admin, id, &self.client(request))
+            .await
+            .map_err(app_error)
     }
 }

@@ -666,3 +666,107 @@ async fn signing_out_from_an_app_ends_the_session_and_goes_back_only_to_an_app()
         .await;
     assert_eq!(header(&elsewhere, "location"), "/login?signed_out=1");
 }
+
+/// The admin page's forms (plain posts, as a browser without JavaScript sends them) go
+/// through the same checks as REST, and a refused one comes back with what was typed.
+#[tokio::test]
+async fn the_rules_pages_forms_are_checked_like_rest_and_give_back_what_was_typed() {
+    let app = gate().await;
+    let admin = app.admin("root").await;
+    let ada = app.signup_and_login("ada").await;
+    let cookie = |tokens: &Tokens| format!("gatehouse_access={}", tokens.access);
+    let save = "/api/admin/forward-rules/save";
+
+    let by_a_user = app
+        .post_browser_form(save, "host=wiki.example.test".into(), Some(&cookie(&ada)))
+        .await;
+    assert_eq!(by_a_user.status(), StatusCode::FOUND);
+    assert!(header(&by_a_user, "location").ends_with("error=forbidden"));
+    assert_eq!(rule_count(&app, &admin).await, 0);
+
+    let typed = "host=not+a+host&path_prefix=%2Freports&users=ada%2C+bob&role_admin=on";
+    let refused = app
+        .post_browser_form(save, typed.into(), Some(&cookie(&admin)))
+        .await;
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    assert_eq!(
+        header(&refused, "location"),
+        "/admin/forward-auth?host=not%20a%20host&path_prefix=%2Freports&users=ada%2C%20bob\
+         &role_admin=on&field=host&error=invalid_input"
+    );
+    assert_eq!(rule_count(&app, &admin).await, 0);
+
+    let added = app
+        .post_browser_form(
+            save,
+            typed.replace("not+a+host", "wiki.example.test"),
+            Some(&cookie(&admin)),
+        )
+        .await;
+    assert_eq!(header(&added, "location"), "/admin/forward-auth");
+    let list: Value = app
+        .get(RULES, Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &list[0]["users"],
+            &list[0]["roles"],
+            &list[0]["path_prefix"]
+        ),
+        (
+            &json!(["ada", "bob"]),
+            &json!(["admin"]),
+            &json!("/reports")
+        )
+    );
+    assert_eq!(
+        app.audit_events(&admin.access, "forward_rule_added")
+            .await
+            .len(),
+        1
+    );
+
+    let no_such = app
+        .post_browser_form(
+            save,
+            "id=no-such-rule&host=wiki.example.test".into(),
+            Some(&cookie(&admin)),
+        )
+        .await;
+    let location = header(&no_such, "location");
+    assert!(
+        location.ends_with("&edit=no%2Dsuch%2Drule&error=not_found"),
+        "{location}"
+    );
+
+    let id = list[0]["id"].as_str().unwrap();
+    let by_a_user = app
+        .post_browser_form(
+            "/api/admin/forward-rules/remove",
+            format!("id={id}"),
+            Some(&cookie(&ada)),
+        )
+        .await;
+    assert!(header(&by_a_user, "location").ends_with("error=forbidden"));
+    assert_eq!(rule_count(&app, &admin).await, 1);
+    app.post_browser_form(
+        "/api/admin/forward-rules/remove",
+        format!("id={id}"),
+        Some(&cookie(&admin)),
+    )
+    .await;
+    assert_eq!(rule_count(&app, &admin).await, 0);
+}
+
+async fn rule_count(app: &TestApp, admin: &Tokens) -> usize {
+    let list: Value = app
+        .get(RULES, Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    list.as_array().unwrap().len()
+}

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -52,13 +52,65 @@ async fn the_readmes_api_examples_run_in_order_against_a_fresh_server() {
     let blocks = fenced_blocks(section(&readme, "## Using the API"), "sh");
     assert!(blocks.len() >= 2, "the API section's shell blocks");
     let app = spawn_app().await;
-    let host = app.address.trim_start_matches("http://").to_owned();
-    let examples = blocks.concat().replace("localhost:3000", &host);
+    let examples = blocks.concat();
     assert!(examples.matches("curl ").count() >= 10, "{examples}");
+    let printed = run_strictly(&app, &examples).await;
+    assert!(
+        printed.contains("Refresh token revoked; logged out"),
+        "{printed}"
+    );
+}
+
+/// The forward-auth section's REST example, with the first admin made as "The first
+/// admin" says (its name and passphrase).
+#[tokio::test]
+async fn the_readmes_forward_rules_example_runs_against_a_fresh_server() {
+    use server::clock::Clock;
+    let readme = readme();
+    let first_admin = fenced_blocks(section(&readme, "## The first admin"), "sh").concat();
+    assert!(
+        first_admin.contains("echo 'a long admin passphrase'")
+            && first_admin.contains("--username root"),
+        "{first_admin}"
+    );
+    let blocks: Vec<&str> = fenced_blocks(
+        section(&readme, "## Put Gatehouse in front of an app"),
+        "sh",
+    )
+    .into_iter()
+    .filter(|block| block.contains("/auth/admin/forward-rules"))
+    .collect();
+    assert_eq!(blocks.len(), 1, "the forward-auth section's REST example");
+    let app = spawn_app().await;
+    let store = server::startup::open_store_for_operator_task(&app.config)
+        .await
+        .unwrap();
+    server::auth::operator::create_admin(
+        store.as_ref(),
+        app.config.hash_params,
+        "root",
+        "a long admin passphrase".into(),
+        server::clock::SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let printed = run_strictly(&app, blocks[0]).await;
+    let list: serde_json::Value = serde_json::from_str(printed.trim().lines().last().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(list[0]["host"], "wiki.example.org", "{printed}");
+    assert_eq!(list[0]["users"], serde_json::json!(["ada"]), "{printed}");
+}
+
+/// Runs `examples` in one bash against `app`, each `curl` made strict
+/// (`--fail-with-body`): an answer that is not 2xx stops the script and fails the test.
+/// Returns what it printed.
+async fn run_strictly(app: &TestApp, examples: &str) -> String {
+    let host = app.address.trim_start_matches("http://").to_owned();
     let script = format!(
         "set -euo pipefail\n\
          curl() {{ command curl --fail-with-body --show-error --max-time 10 \"$@\"; echo; }}\n\
-         {examples}"
+         {}",
+        examples.replace("localhost:3000", &host)
     );
     let ran = tokio::task::spawn_blocking(move || {
         std::process::Command::new("bash")
@@ -74,11 +126,7 @@ async fn the_readmes_api_examples_run_in_order_against_a_fresh_server() {
         String::from_utf8_lossy(&ran.stdout),
         String::from_utf8_lossy(&ran.stderr)
     );
-    let printed = String::from_utf8_lossy(&ran.stdout);
-    assert!(
-        printed.contains("Refresh token revoked; logged out"),
-        "{printed}"
-    );
+    String::from_utf8_lossy(&ran.stdout).into_owned()
 }
 
 /// What the README's tree names: each entry's path (a name at the start of a line, under
