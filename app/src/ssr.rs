@@ -108,23 +108,19 @@ pub fn presented(request: &Parts) -> PresentedTokens {
     }
 }
 
-/// The access cookie: the one rule for its name, for pages and the forward-auth gate.
-/// Shared with a parent domain it cannot carry `__Host-` (which forbids a domain), so
-/// over HTTPS it is `__Secure-`.
-pub fn presented_access(request: &Parts, secure: bool, domain_wide: bool) -> Option<String> {
-    if domain_wide {
-        let name = if secure {
-            format!("__Secure-{ACCESS_COOKIE}")
-        } else {
-            ACCESS_COOKIE.to_owned()
-        };
-        CookieJar::from_headers(&request.headers)
-            .get(&name)
-            .map(|cookie| cookie.value().to_owned())
-            .filter(|value| !value.is_empty())
+/// The access cookie's name: the one rule for it, as set and as read by pages and the
+/// forward-auth gate. Shared with a parent domain it cannot carry `__Host-` (which
+/// forbids a domain), so over HTTPS it is `__Secure-`.
+fn access_cookie_name(secure: bool, domain_wide: bool) -> String {
+    if secure && domain_wide {
+        format!("__Secure-{ACCESS_COOKIE}")
     } else {
-        cookie_value(request, ACCESS_COOKIE, secure)
+        cookie_name(ACCESS_COOKIE, secure)
     }
+}
+
+pub fn presented_access(request: &Parts, secure: bool, domain_wide: bool) -> Option<String> {
+    named_cookie_value(request, &access_cookie_name(secure, domain_wide))
 }
 
 /// Where a sign-in may send the browser back to besides this site's own paths.
@@ -146,8 +142,12 @@ fn cookie_name(name: &str, secure: bool) -> String {
 }
 
 fn cookie_value(request: &Parts, name: &str, secure: bool) -> Option<String> {
+    named_cookie_value(request, &cookie_name(name, secure))
+}
+
+fn named_cookie_value(request: &Parts, full_name: &str) -> Option<String> {
     CookieJar::from_headers(&request.headers)
-        .get(&cookie_name(name, secure))
+        .get(full_name)
         .map(|cookie| cookie.value().to_owned())
         .filter(|value| !value.is_empty())
 }
@@ -238,12 +238,7 @@ fn access_cookie(value: String, max_age_secs: i64, policy: CookiePolicy) -> Cook
     let Some(domain) = domain else {
         return cookie(ACCESS_COOKIE, value, max_age_secs, SameSite::Lax, policy);
     };
-    let name = if policy.secure {
-        format!("__Secure-{ACCESS_COOKIE}")
-    } else {
-        ACCESS_COOKIE.to_owned()
-    };
-    Cookie::build((name, value))
+    Cookie::build((access_cookie_name(policy.secure, true), value))
         .domain(domain)
         .path("/")
         .http_only(true)
@@ -406,13 +401,15 @@ pub fn set_page_security_policy() {
     };
     // A form's redirect counts as its action: a sign-in that goes back to an app behind
     // the forward-auth gate must be allowed there (any port, this page's scheme).
-    let hosts = return_hosts();
     let mut form_action = String::from("'self'");
-    if let Some(domain) = &hosts.domain {
-        form_action.push_str(&format!(" {domain}:* *.{domain}:*"));
-    }
-    for host in &hosts.hosts {
-        form_action.push_str(&format!(" {host}:*"));
+    if let Some(backend) = use_context::<SharedBackend>() {
+        let hosts = backend.return_hosts();
+        if let Some(domain) = &hosts.domain {
+            form_action.push_str(&format!(" {domain}:* *.{domain}:*"));
+        }
+        for host in &hosts.hosts {
+            form_action.push_str(&format!(" {host}:*"));
+        }
     }
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \

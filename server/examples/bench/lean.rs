@@ -1,8 +1,8 @@
 //! `scripts/bench lean`: what an identity provider's hot paths and memory cost, on one
 //! server with a small embedded store (or MongoDB when `MONGODB_URI` is set): the
-//! user-info and forward-auth routes against the bare and the protected route, and the
-//! memory the server
-//! holds after start, under load and after a login burst has ended.
+//! user-info and forward-auth routes against the bare and the protected route, an app
+//! through nginx with and without the auth request, and the memory the server holds
+//! after start, under load and after a login burst has ended.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use crate::{
     harness::{Server, Table, bench_user, client_runtime, interleave, login_script, wrk},
     instances::drop_database,
     one_server::{in_dir, login_against_raw},
-    release_build, seconds_per_measurement,
+    proxy, release_build, seconds_per_measurement,
 };
 
 const PORT: u16 = 3479;
@@ -51,7 +51,8 @@ pub fn run() {
     let idle_kib = server.memory_kib("VmRSS:");
     table.add("8. idle RSS after start", megabytes(idle_kib), "");
 
-    let bearer = format!("Authorization: Bearer {}", bench_user(&runtime, &server));
+    let access_token = bench_user(&runtime, &server);
+    let bearer = format!("Authorization: Bearer {access_token}");
     std::thread::sleep(Duration::from_millis(300));
     table.add(
         "8. RSS after signing up 129 accounts and one login",
@@ -98,6 +99,22 @@ pub fn run() {
         "1. forward-auth ÷ bare, req/s",
         format!("{:.2}", gate.rps / bare.rps),
         "≥ 0.80",
+    );
+
+    eprintln!("9. an app through nginx, without and with the auth request, interleaved");
+    let nginx = proxy::start(scratch.path(), &server.base, PORT + 1);
+    let [open, gated] = proxy::measure(&nginx, &access_token, secs);
+    drop(nginx);
+    table.add("9. the app through nginx, no auth request", open.show(), "");
+    table.add(
+        "9. the app through nginx with the README's auth request",
+        gated.show(),
+        "",
+    );
+    table.add(
+        "9. with ÷ without the auth request, req/s",
+        format!("{:.2}", gated.rps / open.rps),
+        "",
     );
 
     eprintln!("2. login vs raw argon2id, interleaved");

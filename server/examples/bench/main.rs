@@ -7,8 +7,9 @@
 //!   MongoDB when `MONGODB_URI` is set.
 //! - `scripts/bench storm`: only the login-storm figures (login rate, protected-route
 //!   latency during a storm), in more rounds.
-//! - `scripts/bench lean`: the user-info route and the server's memory after start, under
-//!   load and after a login burst.
+//! - `scripts/bench lean`: the user-info and forward-auth routes, an app through nginx
+//!   with and without the auth request, and the server's memory after start, under load
+//!   and after a login burst.
 //! - `scripts/bench peer`: Gatehouse's bare and user-info routes beside another auth
 //!   server's, given by URL and token.
 //!
@@ -22,6 +23,7 @@ mod instances;
 mod lean;
 mod one_server;
 mod peer;
+mod proxy;
 
 use std::path::PathBuf;
 
