@@ -25,12 +25,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-function readmeBlock(language: string): string {
+function readmeBlocks(language: string, count: number): string[] {
   const readme = readFileSync(join(workspace, "README.md"), "utf8");
   const section = readme.split("\n## Put Gatehouse in front of an app\n")[1].split("\n## ")[0];
   const blocks = section.split("```" + language + "\n").slice(1).map((rest) => rest.split("```")[0]);
-  expect(blocks).toHaveLength(1);
-  return blocks[0];
+  expect(blocks).toHaveLength(count);
+  return blocks;
 }
 
 async function waitFor(url: string) {
@@ -79,9 +79,10 @@ test.beforeAll(async () => {
   });
   await new Promise<void>((done) => app.listen(0, "127.0.0.1", done));
   const appPort = (app.address() as AddressInfo).port;
-  const locations = readmeBlock("nginx")
-    .replaceAll("http://127.0.0.1:3000", `http://127.0.0.1:${gatehousePort}`)
-    .replaceAll("http://127.0.0.1:8080", `http://127.0.0.1:${appPort}`);
+  // The first block goes into `http { }`, the second into the app's `server { }`.
+  const [upstream, appLocations] = readmeBlocks("nginx", 2);
+  const gatehouseUpstream = upstream.replaceAll("127.0.0.1:3000", `127.0.0.1:${gatehousePort}`);
+  const locations = appLocations.replaceAll("http://127.0.0.1:8080", `http://127.0.0.1:${appPort}`);
   writeFileSync(
     join(dir, "nginx.conf"),
     `daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
@@ -90,6 +91,7 @@ http {
   access_log off;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+${gatehouseUpstream}
   server {
     listen 127.0.0.1:${proxyPort};
     server_name app1.${domain} app2.${domain};

@@ -29,8 +29,9 @@ impl Drop for Nginx {
     }
 }
 
-/// The README's nginx block, from "Put Gatehouse in front of an app".
-fn readme_locations() -> String {
+/// The README's nginx blocks, from "Put Gatehouse in front of an app": the upstream
+/// (for `http { }`) and the locations (for the app's `server { }`).
+fn readme_blocks() -> (String, String) {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .unwrap();
@@ -39,12 +40,15 @@ fn readme_locations() -> String {
         .nth(1)
         .and_then(|rest| rest.split("\n## ").next())
         .expect("the README's forward-auth section");
-    section
+    let blocks: Vec<&str> = section
         .split("```nginx\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("its nginx block")
-        .to_owned()
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    let [upstream, locations] = blocks[..] else {
+        panic!("the README's forward-auth section has two nginx blocks: {blocks:?}")
+    };
+    (upstream.to_owned(), locations.to_owned())
 }
 
 /// One nginx process: the app (a fixed answer, served by nginx itself so that the app
@@ -52,16 +56,16 @@ fn readme_locations() -> String {
 /// behind the README's auth request to `gatehouse`.
 pub fn start(dir: &Path, gatehouse: &str, first_port: u16) -> Nginx {
     let (app, open, gated) = (first_port, first_port + 1, first_port + 2);
-    let locations = readme_locations()
-        .replace("http://127.0.0.1:3000", gatehouse)
-        .replace("http://127.0.0.1:8080", &format!("http://127.0.0.1:{app}"));
+    let (upstream, locations) = readme_blocks();
+    let upstream = upstream.replace("127.0.0.1:3000", gatehouse.trim_start_matches("http://"));
+    let locations = locations.replace("http://127.0.0.1:8080", &format!("http://127.0.0.1:{app}"));
     let root = dir.display();
     let config = format!(
         "daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log error;\n\
          events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {root}/body;\n  \
          proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n  \
-         uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n  \
+         uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n{upstream}\n  \
          server {{ listen 127.0.0.1:{app}; location / {{ return 200 \"the app\"; }} }}\n  \
          server {{ listen 127.0.0.1:{open}; location / {{ proxy_pass http://127.0.0.1:{app}; }} }}\n  \
          server {{\n    listen 127.0.0.1:{gated};\n    server_name {APP_HOST};\n{locations}\n  }}\n}}\n"

@@ -97,29 +97,30 @@ async fn echo_app() -> SocketAddr {
     addr
 }
 
-fn readme_block(language: &str) -> String {
+fn readme_blocks(language: &str, count: usize) -> Vec<String> {
     let readme = readme();
     let blocks = fenced_blocks(
         section(&readme, "## Put Gatehouse in front of an app"),
         language,
     );
-    assert_eq!(blocks.len(), 1, "one {language} block in the README");
-    blocks[0].to_owned()
+    assert_eq!(blocks.len(), count, "{language} blocks in the README");
+    blocks.into_iter().map(str::to_owned).collect()
 }
 
 fn start_nginx(gatehouse: &str, app: SocketAddr) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let locations = readme_block("nginx")
-        .replace("http://127.0.0.1:3000", gatehouse)
-        .replace("http://127.0.0.1:8080", &format!("http://{app}"));
+    // The first block goes into `http { }`, the second into the app's `server { }`.
+    let [upstream, locations] = <[String; 2]>::try_from(readme_blocks("nginx", 2)).unwrap();
+    let upstream = upstream.replace("127.0.0.1:3000", gatehouse.trim_start_matches("http://"));
+    let locations = locations.replace("http://127.0.0.1:8080", &format!("http://{app}"));
     let root = dir.path().display();
     let config = format!(
         "daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n\
          events {{ worker_connections 64; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {root}/body;\n  \
          proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n  \
-         uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n  \
+         uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n{upstream}\n  \
          server {{\n    listen 127.0.0.1:{port};\n    server_name {WIKI};\n{locations}\n  }}\n}}\n"
     );
     let file = dir.path().join("nginx.conf");
@@ -150,7 +151,8 @@ fn start_caddy(gatehouse: &str, app: SocketAddr) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let gatehouse = gatehouse.trim_start_matches("http://");
-    let site = readme_block("caddy")
+    let [site] = <[String; 1]>::try_from(readme_blocks("caddy", 1)).unwrap();
+    let site = site
         .replace("wiki.example.org {", &format!("http://{WIKI}:{port} {{"))
         .replace("127.0.0.1:3000", gatehouse)
         .replace("127.0.0.1:8080", &app.to_string());
