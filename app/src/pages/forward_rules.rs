@@ -279,7 +279,7 @@ fn RulesAndForm(rules: Vec<ForwardRuleView>) -> impl IntoView {
 fn RuleEditor(form: RuleForm) -> impl IntoView {
     let save = ServerAction::<AdminSaveForwardRule>::new();
     let refused_field = use_query_map().read_untracked().get("field");
-    let invalid = move |name: &str| (refused_field.as_deref() == Some(name)).to_string();
+    let invalid = move |name: &str| refused_field.as_deref() == Some(name);
     let changing = form.id.is_some();
     let title = if changing {
         "Change the rule"
@@ -291,24 +291,15 @@ fn RuleEditor(form: RuleForm) -> impl IntoView {
         <QueryError/>
         <ActionForm action=save attr:id="rule-form" attr:aria-labelledby="rule-form-title">
             <input type="hidden" name="id" value=form.id.clone().unwrap_or_default()/>
-            <div class="field">
-                <label for="rule-host">"Host"</label>
-                <input id="rule-host" name="host" type="text" required value=form.host.clone()
-                    aria-invalid=invalid("host") aria-describedby="rule-host-hint"/>
-            </div>
-            <p class="hint" id="rule-host-hint">"One host (wiki.example.org), or every host under a domain (*.example.org)."</p>
-            <div class="field">
-                <label for="rule-path">"Path prefix"</label>
-                <input id="rule-path" name="path_prefix" type="text" value=form.path_prefix.clone()
-                    aria-invalid=invalid("path_prefix") aria-describedby="rule-path-hint"/>
-            </div>
-            <p class="hint" id="rule-path-hint">"Whole path segments: /admin covers /admin and /admin/users, not /administrator."</p>
-            <div class="field">
-                <label for="rule-users">"Users"</label>
-                <input id="rule-users" name="users" type="text" value=form.users.clone()
-                    aria-invalid=invalid("users") aria-describedby="rule-users-hint"/>
-            </div>
-            <p class="hint" id="rule-users-hint">"Usernames, separated by commas. With no user and no role ticked, anyone signed in passes."</p>
+            <RuleField id="rule-host" name="host" label="Host" value=form.host.clone()
+                invalid=invalid("host") required=true
+                hint="One host (wiki.example.org), or every host under a domain (*.example.org)."/>
+            <RuleField id="rule-path" name="path_prefix" label="Path prefix"
+                value=form.path_prefix.clone() invalid=invalid("path_prefix")
+                hint="Whole path segments: /admin covers /admin and /admin/users, not /administrator."/>
+            <RuleField id="rule-users" name="users" label="Users" value=form.users.clone()
+                invalid=invalid("users")
+                hint="Usernames, separated by commas. With no user and no role ticked, anyone signed in passes."/>
             <fieldset class="choices">
                 <legend>"Roles that pass"</legend>
                 <div class="field checkbox">
@@ -329,6 +320,28 @@ fn RuleEditor(form: RuleForm) -> impl IntoView {
                 {changing.then(|| view! { <a href=RULES_PAGE>"Cancel"</a> })}
             </div>
         </ActionForm>
+    }
+}
+
+/// A text field of the rule form, with its hint; `invalid`: the refused post named it.
+#[component]
+fn RuleField(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    hint: &'static str,
+    invalid: bool,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id name=name type="text" required=required value=value
+                aria-invalid=invalid.to_string() aria-describedby=hint_id.clone()/>
+        </div>
+        <p class="hint" id=hint_id>{hint}</p>
     }
 }
 

@@ -704,12 +704,7 @@ async fn the_rules_pages_forms_are_checked_like_rest_and_give_back_what_was_type
         )
         .await;
     assert_eq!(header(&added, "location"), "/admin/forward-auth");
-    let list: Value = app
-        .get(RULES, Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = listed_rules(&app, &admin).await;
     assert_eq!(
         (
             &list[0]["users"],
@@ -761,12 +756,14 @@ async fn the_rules_pages_forms_are_checked_like_rest_and_give_back_what_was_type
     assert_eq!(rule_count(&app, &admin).await, 0);
 }
 
-async fn rule_count(app: &TestApp, admin: &Tokens) -> usize {
-    let list: Value = app
-        .get(RULES, Some(&admin.access))
+async fn listed_rules(app: &TestApp, admin: &Tokens) -> Value {
+    app.get(RULES, Some(&admin.access))
         .await
         .json()
         .await
-        .unwrap();
-    list.as_array().unwrap().len()
+        .unwrap()
+}
+
+async fn rule_count(app: &TestApp, admin: &Tokens) -> usize {
+    listed_rules(app, admin).await.as_array().unwrap().len()
 }

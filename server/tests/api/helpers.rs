@@ -361,8 +361,15 @@ impl TestApp {
         log["items"].as_array().unwrap().clone()
     }
 
-    /// An admin made the way an operator makes one (the core call behind `admin create`).
+    /// An admin made the way an operator makes one (the core call behind `admin create`),
+    /// signed in.
     pub async fn admin(&self, username: &str) -> Tokens {
+        self.create_admin(username, PASSWORD).await;
+        self.login(username).await
+    }
+
+    /// The core call behind `gatehouse admin create`.
+    pub async fn create_admin(&self, username: &str, password: &str) {
         use server::clock::Clock;
         let store = server::startup::open_store_for_operator_task(&self.config)
             .await
@@ -371,12 +378,11 @@ impl TestApp {
             store.as_ref(),
             self.config.hash_params,
             username,
-            PASSWORD.into(),
+            password.into(),
             server::clock::SystemClock.now(),
         )
         .await
         .unwrap();
-        self.login(username).await
     }
 }
 

@@ -65,7 +65,6 @@ async fn the_readmes_api_examples_run_in_order_against_a_fresh_server() {
 /// admin" says (its name and passphrase).
 #[tokio::test]
 async fn the_readmes_forward_rules_example_runs_against_a_fresh_server() {
-    use server::clock::Clock;
     let readme = readme();
     let first_admin = fenced_blocks(section(&readme, "## The first admin"), "sh").concat();
     assert!(
@@ -82,18 +81,7 @@ async fn the_readmes_forward_rules_example_runs_against_a_fresh_server() {
     .collect();
     assert_eq!(blocks.len(), 1, "the forward-auth section's REST example");
     let app = spawn_app().await;
-    let store = server::startup::open_store_for_operator_task(&app.config)
-        .await
-        .unwrap();
-    server::auth::operator::create_admin(
-        store.as_ref(),
-        app.config.hash_params,
-        "root",
-        "a long admin passphrase".into(),
-        server::clock::SystemClock.now(),
-    )
-    .await
-    .unwrap();
+    app.create_admin("root", "a long admin passphrase").await;
     let printed = run_strictly(&app, blocks[0]).await;
     let list: serde_json::Value = serde_json::from_str(printed.trim().lines().last().unwrap())
         .unwrap_or_else(|e| panic!("{e}: {printed}"));
