@@ -230,6 +230,14 @@ pub trait AuthBackend: Send + Sync + 'static {
         access: Option<&str>,
         user_id: &str,
     ) -> Result<(), AppError>;
+    /// Admins only: removes a user's authenticator app, recovery codes and passkeys, and
+    /// ends all of that user's sessions. Returns how many ended.
+    async fn reset_second_factors(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        user_id: &str,
+    ) -> Result<u64, AppError>;
     /// Whether the caller's own account reached the cap of failed sign-ins.
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError>;
 

@@ -58,6 +58,10 @@ pub struct UserView {
     /// shown (the admin console); elsewhere false.
     #[serde(default)]
     pub sign_in_locked: bool,
+    /// The account has an authenticator app or a passkey, which an admin may reset.
+    /// Filled in where it is shown (the admin console); elsewhere false.
+    #[serde(default)]
+    pub has_second_factor: bool,
 }
 
 /// One signed-in device of a user.

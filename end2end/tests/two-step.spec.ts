@@ -2,7 +2,8 @@
 // test computes codes from the shown secret, as the app would), sign in with a code and
 // with a recovery code, turn it off — with and without JavaScript.
 import { expect, test, type Page } from "@playwright/test";
-import { PASSWORD, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { PASSWORD, createAdminWithCli, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { loginHeading, userRow } from "./support/finders";
 import { totpCode } from "./support/totp";
 
 async function setUpApp(page: Page): Promise<{ secret: string; recoveryCodes: string[] }> {
@@ -70,6 +71,38 @@ for (const javaScriptEnabled of [true, false]) {
       await signIn(page, username);
       await expect(page).toHaveURL(/\/dashboard$/);
       expect(problems).toEqual([]);
+    });
+
+    test("an admin resets the second factors of a user who lost them, from the admin page", async ({ page, browser }) => {
+      const username = uniqueName("lost");
+      await signUp(page, username);
+      await setUpApp(page);
+
+      const adminName = uniqueName("helpdesk");
+      createAdminWithCli(adminName);
+      const adminContext = await browser.newContext({ javaScriptEnabled });
+      const admin = await adminContext.newPage();
+      await signIn(admin, adminName);
+      await expect(admin).toHaveURL(/\/dashboard$/);
+      // Only accounts with a second factor offer the reset: the admin's own has none.
+      await admin.goto(`/admin?search=${adminName}`);
+      await expect(userRow(admin, adminName)).toBeVisible();
+      await expect(admin.getByRole("button", { name: /^Reset second factors/ })).toHaveCount(0);
+      await admin.goto(`/admin?search=${username}`);
+      const row = userRow(admin, username);
+      await row.getByRole("button", { name: `Reset second factors: ${username}` }).click();
+      await expect(row.getByRole("button", { name: /^Reset second factors/ })).toHaveCount(0);
+      await expect(row).toBeVisible();
+      await expect(admin.getByRole("cell", { name: "second_factors_reset" }).first()).toBeVisible();
+      await adminContext.close();
+
+      // The reset ended the user's sessions; the password alone signs in now.
+      await page.goto("/account");
+      await expect(loginHeading(page)).toBeVisible();
+      await signIn(page, username);
+      await expect(page).toHaveURL(/\/dashboard$/);
+      await page.goto("/account");
+      await expect(page.locator("#account-two-step")).toContainText("Off");
     });
   });
 }

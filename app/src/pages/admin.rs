@@ -1,5 +1,5 @@
 //! The admin console: users (search, page, promote, demote, disable, enable, unlock a
-//! sign-in locked by too many failures) and the audit log; the forward-auth rules have
+//! sign-in locked by too many failures, reset lost second factors) and the audit log; the forward-auth rules have
 //! their own page (`forward_rules`). Admins only — and the server checks the role on
 //! every call. Rendered on the server; its buttons are plain forms that come back to this
 //! page.
@@ -56,6 +56,18 @@ pub async fn admin_unlock_sign_in(user_id: String) -> Result<(), AppError> {
     )
 }
 
+/// The admin's answer to "I lost my phone": the user's authenticator app, recovery codes
+/// and passkeys go, and so do all of the user's sessions.
+#[server(endpoint = "admin/users/reset-second-factors")]
+pub async fn admin_reset_second_factors(user_id: String) -> Result<u64, AppError> {
+    let request = request()?;
+    back_to_form(
+        backend()?
+            .reset_second_factors(&request, presented(&request).access.as_deref(), &user_id)
+            .await,
+    )
+}
+
 #[server(endpoint = "admin/audit")]
 pub async fn admin_audit(page: u64) -> Result<AuditPage, AppError> {
     let request = request()?;
@@ -83,6 +95,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
     let audit_page = move || page_param(query.read().get("audit_page"));
     let update = ServerAction::<AdminUpdateUser>::new();
     let unlock = ServerAction::<AdminUnlockSignIn>::new();
+    let reset = ServerAction::<AdminResetSecondFactors>::new();
     let users = Resource::new(
         move || (search(), users_page()),
         |(search, page)| admin_users(search, page),
@@ -111,7 +124,7 @@ fn Admin(viewer: Viewer) -> impl IntoView {
                     let me = me.clone();
                     Suspend::new(async move {
                         match users.await {
-                            Ok(page) => view! { <UserTable page update unlock me search=search()/> }.into_any(),
+                            Ok(page) => view! { <UserTable page update unlock reset me search=search()/> }.into_any(),
                             Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
                         }
                     })
@@ -135,6 +148,7 @@ fn UserTable(
     page: UserPage,
     update: ServerAction<AdminUpdateUser>,
     unlock: ServerAction<AdminUnlockSignIn>,
+    reset: ServerAction<AdminResetSecondFactors>,
     me: String,
     search: Option<String>,
 ) -> impl IntoView {
@@ -166,12 +180,25 @@ fn UserTable(
                     let role_aria = format!("{role_label}: {}", user.username);
                     let status_aria = format!("{status_label}: {}", user.username);
                     let (id_for_role, id_for_status) = (user.id.clone(), user.id.clone());
+                    let (id_for_reset, reset_aria) =
+                        (user.id.clone(), format!("Reset second factors: {}", user.username));
                     let unlock_form = user.sign_in_locked.then(|| {
                         let unlock_aria = format!("Unlock sign-in: {}", user.username);
                         view! {
                             <ActionForm action=unlock>
                                 <input type="hidden" name="user_id" value=user.id.clone()/>
                                 <button type="submit" class="secondary small" aria-label=unlock_aria>"Unlock sign-in"</button>
+                            </ActionForm>
+                        }
+                    });
+                    let reset_form = user.has_second_factor.then(move || {
+                        view! {
+                            <ActionForm action=reset>
+                                <input type="hidden" name="user_id" value=id_for_reset/>
+                                <button type="submit" class="secondary small" aria-label=reset_aria
+                                    title="Removes the authenticator app, recovery codes and passkeys, and signs the user out everywhere">
+                                    "Reset second factors"
+                                </button>
                             </ActionForm>
                         }
                     });
@@ -202,6 +229,7 @@ fn UserTable(
                                     <button type="submit" class="secondary small" aria-label=status_aria>{status_label}</button>
                                 </ActionForm>
                                 {unlock_form}
+                                {reset_form}
                             </td>
                         </tr>
                     }

@@ -35,6 +35,7 @@ impl Principal {
             disabled: false,
             created_at: self.user.created_at,
             sign_in_locked: false,
+            has_second_factor: false,
         }
     }
 }

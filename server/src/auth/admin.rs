@@ -65,6 +65,8 @@ impl AuthService {
         for user in &found.items {
             items.push(UserView {
                 sign_in_locked: self.sign_in_locked(&user.username).await?,
+                has_second_factor: self.store.second_factors(&user.id).await?.required()
+                    || !self.store.passkeys_of(&user.id).await?.is_empty(),
                 ..view_of(user)
             });
         }

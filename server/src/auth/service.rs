@@ -382,6 +382,7 @@ pub fn view_of(user: &UserRecord) -> UserView {
         disabled: user.disabled,
         created_at: user.created_at,
         sign_in_locked: false,
+        has_second_factor: false,
     }
 }
 

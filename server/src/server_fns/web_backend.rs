@@ -517,6 +517,19 @@ impl AuthBackend for WebBackend {
             .map_err(app_error)
     }
 
+    async fn reset_second_factors(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        user_id: &str,
+    ) -> Result<u64, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .reset_second_factors(&admin, user_id, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError> {
         let principal = self.auth.authenticate(access).await.map_err(app_error)?;
         self.auth

@@ -133,3 +133,74 @@ async fn an_admin_reset_removes_the_factors_ends_the_sessions_and_is_audited() {
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+/// The admin page's reset: offered for accounts with a second factor only, a plain form
+/// through the same check as REST.
+#[tokio::test]
+async fn the_admin_pages_reset_is_offered_where_a_factor_exists_and_checked_like_rest() {
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let ada = app.signup_and_login("ada").await;
+    app.enrol(&ada).await;
+    let has_factor = |list: &Value, name: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|user| user["username"] == name)
+            .map(|user| user["has_second_factor"].as_bool().unwrap())
+            .unwrap()
+    };
+    let list: Value = app
+        .get("/auth/admin/users", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        has_factor(&list, "ada") && !has_factor(&list, "root"),
+        "{list}"
+    );
+    let ada_id = app.user_id(&ada.access).await;
+
+    let reset = "/api/admin/users/reset-second-factors";
+    let by_ada = app
+        .post_browser_form(
+            reset,
+            format!("user_id={ada_id}"),
+            Some(&format!("gatehouse_access={}", ada.access)),
+        )
+        .await;
+    let location = by_ada.headers()["location"].to_str().unwrap();
+    assert!(location.ends_with("error=forbidden"), "{location}");
+    assert_eq!(
+        app.get("/auth/me", Some(&ada.access)).await.status(),
+        StatusCode::OK
+    );
+
+    let by_admin = app
+        .post_browser_form(
+            reset,
+            format!("user_id={ada_id}"),
+            Some(&format!("gatehouse_access={}", admin.access)),
+        )
+        .await;
+    assert_eq!(by_admin.status(), StatusCode::FOUND);
+    assert!(
+        !by_admin.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=")
+    );
+    assert_eq!(
+        app.get("/auth/me", Some(&ada.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let list: Value = app
+        .get("/auth/admin/users", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!has_factor(&list, "ada"), "{list}");
+}
