@@ -126,11 +126,16 @@ impl RuleForm {
     /// field `refused` names marked. Only the field's name: its message stays out of the
     /// URL, where anyone could write one into a link.
     pub fn page_again(&self, refused: &AppError) -> String {
+        // A URL is no place for a pasted megabyte: past this, the form comes back empty.
+        const MAX_ECHOED_CHARS: usize = 4096;
         let mut query = vec![
             format!("host={}", encode_query_value(&self.host)),
             format!("path_prefix={}", encode_query_value(&self.path_prefix)),
             format!("users={}", encode_query_value(&self.users)),
         ];
+        if query.iter().map(String::len).sum::<usize>() > MAX_ECHOED_CHARS {
+            query.clear();
+        }
         if let Some(id) = &self.id {
             query.push(format!("edit={}", encode_query_value(id)));
         }
@@ -149,6 +154,9 @@ impl RuleForm {
                 .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
         }) {
             query.push(format!("field={field}"));
+        }
+        if query.is_empty() {
+            return RULES_PAGE.to_owned();
         }
         format!("{RULES_PAGE}?{}", query.join("&"))
     }
@@ -349,6 +357,16 @@ fn RuleField(
 mod tests {
     use super::RuleForm;
     use crate::{error::AppError, model::ErrorCode};
+
+    #[test]
+    fn a_refused_form_too_long_for_a_url_comes_back_empty() {
+        let form = RuleForm {
+            host: "a".repeat(5000),
+            ..RuleForm::default()
+        };
+        let refused = AppError::new(ErrorCode::InvalidInput, "not a host");
+        assert_eq!(form.page_again(&refused), "/admin/forward-auth");
+    }
 
     #[test]
     fn the_form_sends_ticked_roles_and_each_listed_name_once_split() {

@@ -696,6 +696,23 @@ async fn the_rules_pages_forms_are_checked_like_rest_and_give_back_what_was_type
     );
     assert_eq!(rule_count(&app, &admin).await, 0);
 
+    let pasted = app
+        .post_browser_form(
+            save,
+            format!("host={}", "a".repeat(10_000)),
+            Some(&cookie(&admin)),
+        )
+        .await;
+    assert_eq!(
+        (pasted.status(), header(&pasted, "location")),
+        (
+            StatusCode::FOUND,
+            "/admin/forward-auth?field=host&error=invalid_input"
+        ),
+        "{:?}",
+        pasted.headers()
+    );
+
     let added = app
         .post_browser_form(
             save,
