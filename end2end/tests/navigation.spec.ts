@@ -73,8 +73,9 @@ test("signing out without a page load stops the signed-in keeper", async ({ page
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
   await page.getByRole("button", { name: /^Sign out/ }).click();
   await expect(page).toHaveURL(/\/login\?signed_out=1$/);
-  // The URL changes as the router swaps the page in; the old keeper drops the shared
-  // facts as it stops, which may come a moment later (a fresh CI clone saw them once).
+  // The URL changes as the router swaps the page in; the keeper started for the
+  // signed-out page drops the shared facts once it runs, which may be a moment later
+  // (a fresh CI clone read them once before it had).
   await expect.poll(() => sharedFacts(page), { timeout: 2_000 }).toBeNull();
   // The sign-out was client-side, so the signed-in keeper's page never unloaded. Left
   // running, its timer would renew with the dead refresh cookie within one access
