@@ -66,7 +66,7 @@ impl AuthService {
             items.push(UserView {
                 sign_in_locked: self.sign_in_locked(&user.username).await?,
                 has_second_factor: self.store.second_factors(&user.id).await?.required()
-                    || !self.store.passkeys_of(&user.id).await?.is_empty(),
+                    || self.has_passkey(&user.id).await?,
                 ..view_of(user)
             });
         }

@@ -98,6 +98,12 @@ fn parse_credential<T: serde::de::DeserializeOwned>(credential: &str) -> AuthRes
 }
 
 impl AuthService {
+    /// Whether the user has registered a passkey: the one answer for the code page's
+    /// offer, the step-up ticket and the admin console.
+    pub(super) async fn has_passkey(&self, user_id: &str) -> AuthResult<bool> {
+        Ok(!self.store.passkeys_of(user_id).await?.is_empty())
+    }
+
     async fn open_ceremony(
         &self,
         purpose: CeremonyPurpose,
@@ -340,7 +346,7 @@ impl AuthService {
             Err(AuthError::InvalidStepUp) => return Ok(false),
             Err(error) => return Err(error),
         };
-        Ok(!self.store.passkeys_of(&user.id).await?.is_empty())
+        self.has_passkey(&user.id).await
     }
 
     /// A passkey as the second step of a password sign-in: its options name the

@@ -59,7 +59,7 @@ impl AuthService {
                 expires_at,
             })
             .await?;
-        let with_passkey = !self.store.passkeys_of(&user.id).await?.is_empty();
+        let with_passkey = self.has_passkey(&user.id).await?;
         Ok(StepUp {
             ticket,
             expires_at,

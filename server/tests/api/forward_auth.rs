@@ -30,6 +30,19 @@ pub async fn add_rule(app: &TestApp, admin: &Tokens, rule: Value) -> Value {
     response.json().await.unwrap()
 }
 
+/// The gate, its admin "root", and `wiki.example.test` open to admins only.
+async fn gate_with_an_admins_wiki() -> (TestApp, Tokens) {
+    let app = gate().await;
+    let admin = app.admin("root").await;
+    add_rule(
+        &app,
+        &admin,
+        json!({"host": "wiki.example.test", "roles": ["admin"]}),
+    )
+    .await;
+    (app, admin)
+}
+
 /// nginx's question about `url`, with `token` as the browser's access cookie.
 async fn ask_nginx_way(app: &TestApp, url: &str, token: Option<&str>) -> Response {
     let mut request = app
@@ -168,14 +181,7 @@ async fn with_the_signed_in_default_any_user_passes_where_no_rule_says() {
 
 #[tokio::test]
 async fn a_sign_out_a_demotion_or_a_disabled_account_is_refused_at_once() {
-    let app = gate().await;
-    let admin = app.admin("root").await;
-    add_rule(
-        &app,
-        &admin,
-        json!({"host": "wiki.example.test", "roles": ["admin"]}),
-    )
-    .await;
+    let (app, admin) = gate_with_an_admins_wiki().await;
     let other_admin = app.signup_and_login("grace").await;
     let grace_id = app.user_id(&other_admin.access).await;
     app.patch_user(&admin.access, &grace_id, json!({"role": "admin"}))
@@ -605,14 +611,7 @@ async fn a_rules_file_seeds_the_store_once_and_a_bad_one_stops_the_start() {
 
 #[tokio::test]
 async fn signing_out_from_an_app_ends_the_session_and_goes_back_only_to_an_app() {
-    let app = gate().await;
-    let admin = app.admin("root").await;
-    add_rule(
-        &app,
-        &admin,
-        json!({"host": "wiki.example.test", "roles": ["admin"]}),
-    )
-    .await;
+    let (app, admin) = gate_with_an_admins_wiki().await;
     let cookie = format!("gatehouse_access={}", admin.access);
     // Visiting the page signs nobody out: it asks.
     let page = app

@@ -163,14 +163,16 @@ async fn the_admin_pages_reset_is_offered_where_a_factor_exists_and_checked_like
     );
     let ada_id = app.user_id(&ada.access).await;
 
-    let reset = "/api/admin/users/reset-second-factors";
-    let by_ada = app
-        .post_browser_form(
-            reset,
+    let reset_by = async |access: &str| {
+        let cookie = format!("gatehouse_access={access}");
+        app.post_browser_form(
+            "/api/admin/users/reset-second-factors",
             format!("user_id={ada_id}"),
-            Some(&format!("gatehouse_access={}", ada.access)),
+            Some(&cookie),
         )
-        .await;
+        .await
+    };
+    let by_ada = reset_by(&ada.access).await;
     let location = by_ada.headers()["location"].to_str().unwrap();
     assert!(location.ends_with("error=forbidden"), "{location}");
     assert_eq!(
@@ -178,13 +180,7 @@ async fn the_admin_pages_reset_is_offered_where_a_factor_exists_and_checked_like
         StatusCode::OK
     );
 
-    let by_admin = app
-        .post_browser_form(
-            reset,
-            format!("user_id={ada_id}"),
-            Some(&format!("gatehouse_access={}", admin.access)),
-        )
-        .await;
+    let by_admin = reset_by(&admin.access).await;
     assert_eq!(by_admin.status(), StatusCode::FOUND);
     assert!(
         !by_admin.headers()["location"]
