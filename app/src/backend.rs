@@ -10,8 +10,8 @@ use http::request::Parts;
 use crate::{
     error::AppError,
     model::{
-        AuditPage, ForwardRuleInput, ForwardRuleView, PasskeyView, Role, SessionView,
-        TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        AuditPage, AuthorizeAnswer, ConsentDecision, ForwardRuleInput, ForwardRuleView,
+        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
     },
 };
 
@@ -59,6 +59,16 @@ pub trait AuthBackend: Send + Sync + 'static {
     fn cookie_domain(&self) -> Option<&str>;
     /// Hosts besides this site that a sign-in may send the browser back to.
     fn return_hosts(&self) -> &crate::next_path::ReturnHosts;
+
+    /// The OpenID Connect authorization endpoint: `query` as the app sent it, for the
+    /// user behind `access` (if any), with the consent form's `decision`.
+    async fn authorize(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        query: &str,
+        decision: ConsentDecision,
+    ) -> Result<AuthorizeAnswer, AppError>;
 
     /// The signed-in user behind an access token.
     async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError>;

@@ -481,3 +481,82 @@ pub struct ForwardRuleInput {
     #[serde(default)]
     pub two_factor: bool,
 }
+
+/// An OpenID Connect client (an app that signs its users in through Gatehouse), as an
+/// admin registers or changes it: parsed by the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClientInput {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// No secret: an app that cannot keep one (in a browser, on a phone); it must use
+    /// PKCE.
+    #[serde(default)]
+    pub public: bool,
+    /// `authorization_code` (the default), `refresh_token`, `client_credentials`.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Its users are not asked to consent (an app of the same owner).
+    #[serde(default)]
+    pub pre_consented: bool,
+}
+
+/// A registered client as admins see it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub grant_types: Vec<String>,
+    pub pre_consented: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A client just registered: its secret is shown this once (`None` for a public one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClientCreated {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub client: ClientView,
+}
+
+/// What the consent page shows: which app asks, for what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentView {
+    pub client_name: String,
+    /// The host the browser goes back to, so the user sees where.
+    pub redirect_host: String,
+    /// What each requested scope lets the app see, in words.
+    pub asks_for: Vec<String>,
+    /// Where the answer goes, as a Content-Security-Policy source: the consent form's
+    /// redirect must be allowed there.
+    pub redirect_origin: String,
+}
+
+/// What the authorization endpoint decided for this browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthorizeAnswer {
+    /// The app or its redirect URI is wrong: nothing goes back to it.
+    Refused(String),
+    /// Go on to this URL (the app, or the sign-in page).
+    Redirect(String),
+    Consent(ConsentView),
+}
+
+/// The consent form's buttons; `Ask` is the page's first visit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentDecision {
+    Ask,
+    Allow,
+    Deny,
+}

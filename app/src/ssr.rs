@@ -98,6 +98,33 @@ pub fn clear_ceremony_cookie(policy: CookiePolicy) {
     ));
 }
 
+/// The access token of this browser's session, renewed with its refresh cookie (and the
+/// new cookies set) when the access cookie has lapsed; `None` when signed out.
+pub async fn live_access(
+    request: &Parts,
+    backend: &SharedBackend,
+) -> Result<Option<String>, AppError> {
+    let tokens = presented(request);
+    if tokens.access.is_some() {
+        match backend.viewer(tokens.access.as_deref()).await {
+            Ok(_) => return Ok(tokens.access),
+            Err(error) if error.is_unauthenticated() => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let Some(refresh) = tokens.refresh else {
+        return Ok(None);
+    };
+    match backend.refresh(request, &refresh).await {
+        Ok(issued) => {
+            set_session_cookies(&issued, backend.cookie_policy());
+            Ok(Some(issued.access_token))
+        }
+        Err(error) if error.is_unauthenticated() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 pub fn presented(request: &Parts) -> PresentedTokens {
     let secure = secure_cookies();
     let domain = use_context::<SharedBackend>()
@@ -394,6 +421,16 @@ fn is_plain_form(request: &Parts) -> bool {
 /// scripts), so the page sets its Content-Security-Policy header itself. Nothing else
 /// runs inline; WASM instantiation needs `'wasm-unsafe-eval'`.
 pub fn set_page_security_policy() {
+    page_security_policy(None);
+}
+
+/// The page's policy again, its forms also allowed to lead to `source` (a CSP source:
+/// the origin an OpenID Connect consent sends the browser back to).
+pub fn allow_form_action_to(source: &str) {
+    page_security_policy(Some(source));
+}
+
+fn page_security_policy(extra_form_action: Option<&str>) {
     let (Some(response), Some(nonce)) =
         (use_context::<ResponseOptions>(), leptos::nonce::use_nonce())
     else {
@@ -410,6 +447,16 @@ pub fn set_page_security_policy() {
         for host in &hosts.hosts {
             form_action.push_str(&format!(" {host}:*"));
         }
+    }
+    // Only what a source expression may hold: nothing that could end the directive.
+    if let Some(source) = extra_form_action.filter(|source| {
+        !source.is_empty()
+            && source
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != ';' && c != ',')
+    }) {
+        form_action.push(' ');
+        form_action.push_str(source);
     }
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \

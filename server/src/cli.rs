@@ -24,6 +24,38 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Register the apps that sign their users in through Gatehouse (OpenID Connect).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register an app; prints its client_id and (unless --public) its client_secret as
+    /// JSON. The secret is shown this once: it is stored only as a hash.
+    Add {
+        /// The app's name, shown on the consent page.
+        #[arg(long)]
+        name: String,
+        /// Where the app may be sent back to after sign-in (repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where the app may be sent back to after sign-out (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// An app that cannot keep a secret (in a browser, on a phone): no secret, PKCE.
+        #[arg(long)]
+        public: bool,
+        /// authorization_code, refresh_token, client_credentials (repeat); default the
+        /// first two.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Its users are not asked to consent (an app of your own).
+        #[arg(long)]
+        pre_consented: bool,
+    },
 }
 
 #[derive(Subcommand)]

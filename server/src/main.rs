@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
+use app::model::ClientInput;
 use clap::Parser;
 use server::{
     auth::operator,
-    cli::{AdminCommand, Cli, Command, read_admin_password},
+    cli::{AdminCommand, Cli, ClientsCommand, Command, read_admin_password},
     clock::{Clock, SystemClock},
     config::Config,
     startup::{Application, open_store_for_operator_task},
@@ -57,7 +58,11 @@ async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_json);
+    match cli.command {
+        None | Some(Command::Serve) => telemetry::init(config.log_json),
+        // A command's standard output is its answer (JSON, for `clients add`).
+        Some(_) => telemetry::init_to_stderr(config.log_json),
+    }
     // Said once: a server's failure goes to its log, a command's to the terminal.
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config)
@@ -68,6 +73,29 @@ async fn run() -> ExitCode {
         } => create_admin(config, &username)
             .await
             .inspect_err(|error| eprintln!("error: {error}")),
+        Command::Clients {
+            command:
+                ClientsCommand::Add {
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    grant_types,
+                    pre_consented,
+                },
+        } => add_client(
+            config,
+            ClientInput {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                grant_types,
+                pre_consented,
+            },
+        )
+        .await
+        .inspect_err(|error| eprintln!("error: {error}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,6 +124,13 @@ fn give_back_what_starting_freed() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+async fn add_client(config: Config, input: ClientInput) -> Result<(), Box<dyn std::error::Error>> {
+    let store = open_store_for_operator_task(&config).await?;
+    let created = operator::register_client(store.as_ref(), input, SystemClock.now()).await?;
+    println!("{}", serde_json::to_string_pretty(&created)?);
+    Ok(())
 }
 
 async fn create_admin(config: Config, username: &str) -> Result<(), Box<dyn std::error::Error>> {

@@ -6,6 +6,21 @@ pub fn init(json: bool) {
     init_with_default_filter(json, "info");
 }
 
+/// As `init`, writing to standard error: for the CLI's commands, whose standard output
+/// is what they answer.
+pub fn init_to_stderr(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 /// As `init`, with another filter where `RUST_LOG` is unset (the tests' `TEST_LOG`).
 pub fn init_with_default_filter(json: bool, default_filter: &str) {
     let filter =

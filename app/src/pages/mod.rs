@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod authorize;
 pub mod dashboard;
 pub mod forward_rules;
 pub mod home;

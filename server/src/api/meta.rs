@@ -62,11 +62,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, description = "A JSON Web Key Set (empty when signing with HS256)"), (status = 503, description = "The store has not been reachable since the server started", body = ErrorBody)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     match state.auth.jwks().await {
-        Ok(jwks) => (
-            [(header::CACHE_CONTROL, "public, max-age=300")],
-            Json(jwks.clone()),
-        )
-            .into_response(),
+        Ok(jwks) => ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
 }

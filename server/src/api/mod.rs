@@ -9,6 +9,7 @@ pub mod extract;
 pub mod forward;
 mod market;
 mod meta;
+pub mod oidc;
 pub mod passkeys;
 pub mod recovery;
 pub mod two_step;
@@ -45,6 +46,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "two-step", description = "Second factors: an authenticator app (TOTP) and recovery codes"),
         (name = "passkeys", description = "Passkeys (WebAuthn): register them, sign in with one"),
         (name = "forward-auth", description = "The gate reverse proxies ask before letting a request through to an app"),
+        (name = "openid-connect", description = "Gatehouse as the OpenID Connect provider of other apps"),
         (name = "admin", description = "Admins only"),
         (name = "market", description = "The /market/api paths of the MongoDB ancestor"),
         (name = "operations", description = "Health and public keys"),
@@ -108,7 +110,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(forward::auth_request))
         .routes(routes!(forward::redirect))
         .routes(routes!(forward::list_rules, forward::add_rule))
-        .routes(routes!(forward::change_rule, forward::remove_rule));
+        .routes(routes!(forward::change_rule, forward::remove_rule))
+        .routes(routes!(oidc::list_clients, oidc::register_client))
+        .routes(routes!(oidc::remove_client));
 
     let market = OpenApiRouter::new()
         .routes(routes!(market::register))
@@ -124,6 +128,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::jwks))
+        .routes(routes!(oidc::discovery))
+        .routes(routes!(oidc::token))
+        .routes(routes!(oidc::userinfo, oidc::userinfo_by_post))
         .routes(routes!(meta::metrics))
 }
 

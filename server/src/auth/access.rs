@@ -4,7 +4,7 @@ use app::model::{Role, UserView};
 
 use crate::store::UserFacts;
 
-use super::{AuthError, AuthResult, AuthService, TokenProblem};
+use super::{AuthError, AuthResult, AuthService, TokenProblem, token::AccessClaims};
 
 /// Who is calling, proven by a verified, unrevoked access token.
 #[derive(Clone, Debug)]
@@ -58,6 +58,28 @@ impl AuthService {
             .signer
             .verify(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
+        self.principal_of(claims, now).await
+    }
+
+    /// A token issued to an OpenID Connect client, and its claims (audience, scope).
+    pub(super) async fn check_client_token(
+        &self,
+        access_token: Option<&str>,
+    ) -> AuthResult<(Principal, AccessClaims)> {
+        let token = access_token.ok_or(AuthError::InvalidToken(TokenProblem::Missing))?;
+        let now = self.now();
+        let claims = self
+            .keys()
+            .await?
+            .signer
+            .verify_for_client(token, now)
+            .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
+        let principal = self.principal_of(claims.clone(), now).await?;
+        Ok((principal, claims))
+    }
+
+    /// The store's one lookup behind every token check: revocation, session and user.
+    async fn principal_of(&self, claims: AccessClaims, now: i64) -> AuthResult<Principal> {
         let status = self
             .access
             .access_status(&claims.jti, &claims.sid, &claims.sub, now)

@@ -25,6 +25,7 @@ pub mod error;
 mod forward;
 mod login;
 mod notices;
+pub mod oidc;
 pub mod operator;
 mod passkey;
 pub mod password;

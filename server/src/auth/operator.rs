@@ -1,7 +1,7 @@
 //! What the operator's CLI does. It runs beside a server that may be using the same
 //! store, so it gets only an `OperatorStore`: it can add, never revoke.
 
-use app::model::{Role, UserView};
+use app::model::{ClientCreated, ClientInput, Role, UserView};
 
 use super::{
     AuthResult,
@@ -52,4 +52,33 @@ pub async fn create_admin(
         );
     }
     Ok(view_of(&user))
+}
+
+/// `gatehouse clients add`: registers an OpenID Connect client, as an admin would.
+pub async fn register_client(
+    store: &dyn OperatorStore,
+    input: ClientInput,
+    now: i64,
+) -> AuthResult<ClientCreated> {
+    let (stored, created) = super::oidc::new_client(input, now)?;
+    store.add_client(stored).await?;
+    let event = NewAuditEvent {
+        at: now,
+        kind: "oidc_client_registered",
+        user_id: None,
+        username: None,
+        ip: None,
+        user_agent: None,
+        detail: Some(format!(
+            "{} {} (cli)",
+            created.client.client_id, created.client.name
+        )),
+    };
+    if let Err(error) = store.add_audit_event(event).await {
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            "could not write an audit event"
+        );
+    }
+    Ok(created)
 }

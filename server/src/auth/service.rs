@@ -77,6 +77,8 @@ pub struct AuthService {
     pub(super) access: Arc<dyn AccessStore>,
     /// Loaded from the store on first need: a server starts while its database is down.
     keys: tokio::sync::OnceCell<SigningKeys>,
+    /// The RS256 key of ID tokens, loaded (or made) on first need.
+    pub(super) id_token_key: tokio::sync::OnceCell<super::token::IdTokenSigner>,
     key_source: KeySource,
     /// The configured first admin, until it exists (or another instance made one).
     pending_bootstrap: tokio::sync::Mutex<Option<(String, String)>>,
@@ -169,6 +171,7 @@ impl AuthService {
             store: store.backend,
             access: store.access,
             keys: tokio::sync::OnceCell::new(),
+            id_token_key: tokio::sync::OnceCell::new(),
             key_source: KeySource {
                 signing: config.signing.clone(),
                 issuer: config.issuer.clone(),
@@ -276,7 +279,7 @@ impl AuthService {
         })
     }
 
-    fn seal_key(&self, kid: &str, private: &[u8]) -> AuthResult<Vec<u8>> {
+    pub(super) fn seal_key(&self, kid: &str, private: &[u8]) -> AuthResult<Vec<u8>> {
         Ok(self
             .factor_keys
             .seal(&format!("key:{kid}"), private)?
@@ -286,7 +289,7 @@ impl AuthService {
     /// A key as stored: sealed (`v1.…` text), or — written before keys were sealed —
     /// the raw key, which no sealed value can be mistaken for (DER starts with 0x30; a
     /// sealed value is ASCII text).
-    fn open_key(&self, kid: &str, stored: Vec<u8>) -> AuthResult<Vec<u8>> {
+    pub(super) fn open_key(&self, kid: &str, stored: Vec<u8>) -> AuthResult<Vec<u8>> {
         match std::str::from_utf8(&stored) {
             Ok(sealed) if sealed.starts_with("v1.") => Ok(self
                 .factor_keys
@@ -300,8 +303,14 @@ impl AuthService {
         self.clock.now()
     }
 
-    pub async fn jwks(&self) -> AuthResult<&serde_json::Value> {
-        Ok(self.keys().await?.signer.jwks())
+    /// The public keys of access tokens and of OpenID Connect ID tokens.
+    pub async fn jwks(&self) -> AuthResult<serde_json::Value> {
+        let mut jwks = self.keys().await?.signer.jwks().clone();
+        let id_token_key = self.id_token_signer().await?.jwk().clone();
+        if let Some(keys) = jwks["keys"].as_array_mut() {
+            keys.push(id_token_key);
+        }
+        Ok(jwks)
     }
 
     pub fn access_ttl_secs(&self) -> i64 {

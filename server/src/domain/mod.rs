@@ -5,6 +5,7 @@
 
 mod credentials;
 pub mod forward;
+pub mod oidc;
 mod paging;
 mod second_factor;
 mod stored;

@@ -7,8 +7,8 @@ use app::{
     backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
     model::{
-        AuditPage, ForwardRuleInput, ForwardRuleView, PasskeyView, Role, SessionView,
-        TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        AuditPage, AuthorizeAnswer, ConsentDecision, ForwardRuleInput, ForwardRuleView,
+        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
     },
 };
 use async_trait::async_trait;
@@ -85,6 +85,24 @@ impl AuthBackend for WebBackend {
 
     fn return_hosts(&self) -> &app::next_path::ReturnHosts {
         &self.config.forward.return_hosts
+    }
+
+    async fn authorize(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        query: &str,
+        decision: ConsentDecision,
+    ) -> Result<AuthorizeAnswer, AppError> {
+        let principal = match self.auth.authenticate(access).await {
+            Ok(principal) => Some(principal),
+            Err(AuthError::InvalidToken(_)) => None,
+            Err(error) => return Err(app_error(error)),
+        };
+        self.auth
+            .authorize(query, principal.as_ref(), decision, &self.client(request))
+            .await
+            .map_err(app_error)
     }
 
     async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError> {

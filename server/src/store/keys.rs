@@ -21,4 +21,7 @@ pub trait KeyStore: Send + Sync + 'static {
         &self,
         candidate: StoredSigningKey,
     ) -> StoreResult<StoredSigningKey>;
+    /// The key of `algorithm` in force, if one was made: for keys costly to generate
+    /// (RSA), which a starting server should not make only to find one exists.
+    async fn signing_key(&self, algorithm: &str) -> StoreResult<Option<StoredSigningKey>>;
 }

@@ -16,11 +16,15 @@
 //! | `factors` | `FactorStore` | TOTP, recovery codes, step-up tickets |
 //! | `passkeys` | `PasskeyStore` | passkeys and their ceremonies |
 //! | `forward_rules` | `ForwardRuleStore` | who a reverse proxy lets through where |
+//! | `clients` | `ClientStore` | OpenID Connect clients (the apps that sign in here) |
+//! | `codes` | `CodeStore` | their single-use authorization codes |
 //! | `upkeep` | `Upkeep` | purging, readiness |
 
 mod access;
 mod attempts;
 mod audit;
+pub mod clients;
+pub mod codes;
 mod factors;
 pub mod forward_rules;
 mod keys;
@@ -42,6 +46,8 @@ use std::{sync::Arc, time::Duration};
 pub use access::{AccessFacts, AccessStatus, AccessStore, LocalRevocations, UserFacts};
 pub use attempts::{AttemptCount, AttemptRule, AttemptStore, Reservation};
 pub use audit::{AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
+pub use clients::{ClientStore, OidcClient};
+pub use codes::{AuthorizationCode, CodeRedemption, CodeStore};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};
 pub use forward_rules::{ForwardRule, ForwardRuleStore};
 pub use keys::{KeyStore, StoredSigningKey};
@@ -122,6 +128,8 @@ pub trait Store:
     + FactorStore
     + PasskeyStore
     + ForwardRuleStore
+    + ClientStore
+    + CodeStore
     + Upkeep
 {
 }
@@ -137,6 +145,8 @@ impl<T> Store for T where
         + FactorStore
         + PasskeyStore
         + ForwardRuleStore
+        + ClientStore
+        + CodeStore
         + Upkeep
 {
 }

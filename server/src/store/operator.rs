@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{NewAuditEvent, NewUser, Store, StoreResult, UserRecord};
+use super::{ClientStore, NewAuditEvent, NewUser, OidcClient, Store, StoreResult, UserRecord};
 
 /// Only adding: an account and its audit event. Nothing here can refuse a token a
 /// running server has accepted, so an operator task needs no revocation log entry and
@@ -14,6 +14,8 @@ pub trait OperatorStore: Send + Sync + 'static {
     /// Fails with `Conflict` when the username key is taken.
     async fn add_user(&self, user: NewUser) -> StoreResult<UserRecord>;
     async fn add_audit_event(&self, event: NewAuditEvent) -> StoreResult<()>;
+    /// Registers an OpenID Connect client; `Conflict` when its id is taken.
+    async fn add_client(&self, client: OidcClient) -> StoreResult<()>;
 }
 
 /// Any backend, opened as the servers open it.
@@ -25,5 +27,9 @@ impl OperatorStore for Arc<dyn Store> {
 
     async fn add_audit_event(&self, event: NewAuditEvent) -> StoreResult<()> {
         self.append_audit(event).await
+    }
+
+    async fn add_client(&self, client: OidcClient) -> StoreResult<()> {
+        ClientStore::add_client(self.as_ref(), client).await
     }
 }

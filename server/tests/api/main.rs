@@ -13,6 +13,7 @@ mod helpers;
 mod instances;
 mod mailbox;
 mod meta;
+mod oidc;
 mod passkeys;
 mod processes;
 mod proxies;

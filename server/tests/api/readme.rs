@@ -89,6 +89,82 @@ async fn the_readmes_forward_rules_example_runs_against_a_fresh_server() {
     assert_eq!(list[0]["users"], serde_json::json!(["ada"]), "{printed}");
 }
 
+/// The OpenID Connect section's CLI example, run as written (the built binary, on a
+/// fresh embedded store): it prints the client as JSON, and a server on that store then
+/// has it, with the settings the section's table names in its discovery document.
+#[tokio::test]
+async fn the_readmes_client_registration_example_runs_and_the_client_is_there() {
+    let readme = readme();
+    let part = section(&readme, "## Use Gatehouse to sign in to your apps");
+    let blocks = fenced_blocks(part, "sh");
+    assert_eq!(blocks.len(), 1, "the CLI example");
+    let command = blocks[0]
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("target/release/gatehouse", env!("CARGO_BIN_EXE_gatehouse"));
+    let data_dir = tempfile::tempdir().unwrap();
+    let ran = std::process::Command::new("bash")
+        .args(["-c", &format!("set -euo pipefail\n{command}")])
+        .env("GATEHOUSE_DATA_DIR", data_dir.path())
+        .env_remove("MONGODB_URI")
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert!(
+        created["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("gcs_")
+    );
+    assert_eq!(created["name"], "Grafana");
+
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.data_dir = data_dir.path().to_path_buf();
+        config.database_url = None;
+        config.database_name = None;
+    })
+    .await;
+    let admin = app.admin("root").await;
+    let clients: serde_json::Value = app
+        .get("/auth/admin/clients", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clients[0]["client_id"], created["client_id"]);
+    let discovery: serde_json::Value = app
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for endpoint in [
+        "/oauth2/authorize",
+        "/oauth2/token",
+        "/oauth2/userinfo",
+        "/.well-known/jwks.json",
+    ] {
+        assert!(
+            part.contains(&format!("GATEHOUSE_PUBLIC_URL{endpoint}")),
+            "{endpoint}"
+        );
+        assert!(
+            discovery
+                .to_string()
+                .contains(&format!("{}{endpoint}", app.address)),
+            "{endpoint}"
+        );
+    }
+}
+
 /// Runs `examples` in one bash against `app`, each `curl` made strict
 /// (`--fail-with-body`): an answer that is not 2xx stops the script and fails the test.
 /// Returns what it printed.

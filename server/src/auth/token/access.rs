@@ -11,6 +11,10 @@ use super::keys::{Ed25519KeyMaterial, KeyError, random_id};
 /// The `typ` claim of an access token. Refresh tokens are opaque and never parse as JWTs,
 /// but the marker keeps any future JWT kind from passing as an access token.
 pub const ACCESS_TOKEN_TYPE: &str = "access";
+/// The `aud` of Gatehouse's own access tokens (its API and pages, the forward-auth gate).
+/// Tokens issued to an OpenID Connect client carry the client's id instead, so a token
+/// for one app is refused by another and by Gatehouse itself.
+pub const OWN_AUDIENCE: &str = "gatehouse";
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECS: i64 = 5;
 /// No legitimate access token comes near this size; longer input is refused unparsed.
@@ -27,7 +31,11 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub iss: String,
+    pub aud: String,
     pub typ: String,
+    /// The scopes granted, on tokens issued to an OpenID Connect client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Who an access token speaks for.
@@ -62,6 +70,8 @@ pub enum TokenError {
     WrongType,
     #[error("the token was issued by someone else")]
     WrongIssuer,
+    #[error("the token was issued for another audience")]
+    WrongAudience,
     #[error("the token has expired")]
     Expired,
     #[error("the token is not valid yet")]
@@ -184,6 +194,30 @@ impl TokenSigner {
         now: i64,
         ttl_secs: i64,
     ) -> Result<IssuedAccess, KeyError> {
+        self.issue_for(grant, OWN_AUDIENCE, None, now, ttl_secs)
+    }
+
+    /// Issues an access token for an OpenID Connect client: `aud` is its id, `scope` what
+    /// the user granted it.
+    pub fn issue_for_client(
+        &self,
+        grant: AccessGrant<'_>,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<IssuedAccess, KeyError> {
+        self.issue_for(grant, client_id, Some(scope), now, ttl_secs)
+    }
+
+    fn issue_for(
+        &self,
+        grant: AccessGrant<'_>,
+        audience: &str,
+        scope: Option<&str>,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<IssuedAccess, KeyError> {
         let expires_at = now + ttl_secs;
         let claims = AccessClaims {
             sub: grant.user_id.to_owned(),
@@ -195,7 +229,9 @@ impl TokenSigner {
             nbf: now,
             exp: expires_at,
             iss: self.issuer.clone(),
+            aud: audience.to_owned(),
             typ: ACCESS_TOKEN_TYPE.to_owned(),
+            scope: scope.map(str::to_owned),
         };
         Ok(IssuedAccess {
             token: self.sign(&claims)?,
@@ -211,7 +247,25 @@ impl TokenSigner {
             .map_err(|e| KeyError::Invalid(e.to_string()))
     }
 
+    /// A token for Gatehouse itself.
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let claims = self.verify_any_audience(token, now)?;
+        if claims.aud != OWN_AUDIENCE {
+            return Err(TokenError::WrongAudience);
+        }
+        Ok(claims)
+    }
+
+    /// A token issued to an OpenID Connect client (any one: the caller compares `aud`).
+    pub fn verify_for_client(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let claims = self.verify_any_audience(token, now)?;
+        if claims.aud == OWN_AUDIENCE || claims.scope.is_none() {
+            return Err(TokenError::WrongAudience);
+        }
+        Ok(claims)
+    }
+
+    fn verify_any_audience(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
         if let Some(claims) = self.verified.get(token) {
             check_time(&claims, now)?;
             return Ok(claims);
@@ -280,7 +334,9 @@ mod tests {
             nbf: now,
             exp: now + 900,
             iss: ISSUER.into(),
+            aud: OWN_AUDIENCE.into(),
             typ: ACCESS_TOKEN_TYPE.into(),
+            scope: None,
         }
     }
 
@@ -321,6 +377,41 @@ mod tests {
         assert_eq!(
             signer.verify(&token, NOW - 60),
             Err(TokenError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn a_token_for_a_client_is_refused_by_gatehouse_and_gatehouses_by_client_checks() {
+        let signer = ed25519_signer();
+        let grant = AccessGrant {
+            user_id: "user-1",
+            username: "ada",
+            role: Role::User,
+            session_id: "session-1",
+        };
+        let for_wiki = signer
+            .issue_for_client(grant, "wiki", "openid profile", NOW, 900)
+            .unwrap()
+            .token;
+        let own = signer.issue(grant, NOW, 900).unwrap().token;
+        assert_eq!(
+            signer.verify(&for_wiki, NOW),
+            Err(TokenError::WrongAudience)
+        );
+        let claims = signer.verify_for_client(&for_wiki, NOW).unwrap();
+        assert_eq!(
+            (claims.aud.as_str(), claims.scope.as_deref()),
+            ("wiki", Some("openid profile"))
+        );
+        assert_eq!(
+            signer.verify_for_client(&own, NOW),
+            Err(TokenError::WrongAudience)
+        );
+        // Cached after the first check: the audience is still checked every time.
+        assert_eq!(signer.verify(&own, NOW).unwrap().aud, OWN_AUDIENCE);
+        assert_eq!(
+            signer.verify(&for_wiki, NOW),
+            Err(TokenError::WrongAudience)
         );
     }
 

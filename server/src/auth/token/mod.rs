@@ -2,12 +2,14 @@
 //! tokens (`refresh`) and the keys that sign them (`keys`).
 
 mod access;
+mod id_token;
 mod keys;
 mod refresh;
 
 pub use access::{
-    ACCESS_TOKEN_TYPE, AccessClaims, AccessGrant, IssuedAccess, LEEWAY_SECS, TokenError,
-    TokenSigner,
+    ACCESS_TOKEN_TYPE, AccessClaims, AccessGrant, IssuedAccess, LEEWAY_SECS, OWN_AUDIENCE,
+    TokenError, TokenSigner,
 };
+pub use id_token::{IdTokenSigner, RsaKeyMaterial, left_half_hash};
 pub use keys::{Ed25519KeyMaterial, KeyError, random_id};
 pub use refresh::{RefreshSecret, SuccessorKey, random_token};

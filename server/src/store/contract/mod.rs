@@ -272,6 +272,10 @@ contract!(
     forward_rules_are_added_listed_replaced_and_removed_each_moving_the_log,
     parallel_additions_of_one_host_and_prefix_add_exactly_one,
     a_session_signed_in_with_a_second_factor_says_so_to_access_checks,
+    clients_are_added_found_listed_replaced_and_removed,
+    a_code_is_redeemed_once_then_seen_as_a_replay,
+    parallel_redemptions_of_one_code_redeem_exactly_once,
+    an_expired_code_is_refused_and_purged_once_its_memory_is_over,
 );
 
 mod access_cases;
@@ -280,6 +284,7 @@ mod factor_cases;
 mod forward_rule_cases;
 mod lifetime_cases;
 mod link_cases;
+mod oidc_cases;
 mod passkey_cases;
 mod session_cases;
 mod upkeep_cases;
@@ -292,6 +297,7 @@ mod cases {
     pub use super::forward_rule_cases::*;
     pub use super::lifetime_cases::*;
     pub use super::link_cases::*;
+    pub use super::oidc_cases::*;
     pub use super::passkey_cases::*;
     pub use super::session_cases::*;
     pub use super::upkeep_cases::*;

@@ -72,6 +72,7 @@ pub async fn the_first_signing_key_wins(store: &dyn Store) {
         public_raw: vec![4, 5, 6],
         created_at: NOW,
     };
+    assert!(store.signing_key("EdDSA").await.unwrap().is_none());
     assert_eq!(
         store.signing_key_or_insert(key("first")).await.unwrap().kid,
         "first"
@@ -84,6 +85,12 @@ pub async fn the_first_signing_key_wins(store: &dyn Store) {
             .kid,
         "first"
     );
+    let found = store.signing_key("EdDSA").await.unwrap().unwrap();
+    assert_eq!(
+        (found.kid.as_str(), found.public_raw),
+        ("first", vec![4, 5, 6])
+    );
+    assert!(store.signing_key("RS256").await.unwrap().is_none());
 }
 
 pub async fn purging_removes_only_what_expired(store: &Served) {

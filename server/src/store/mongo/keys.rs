@@ -24,18 +24,24 @@ impl KeyStore for MongoStore {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(other) => return Err(other),
         }
+        self.signing_key(&candidate.algorithm)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn signing_key(&self, algorithm: &str) -> StoreResult<Option<StoredSigningKey>> {
+        self.indexed().await?;
         let stored = self
             .keys
-            .find_one(doc! {"algorithm": &candidate.algorithm})
+            .find_one(doc! {"algorithm": algorithm})
             .await
-            .map_err(map_error)?
-            .ok_or(StoreError::NotFound)?;
-        Ok(StoredSigningKey {
+            .map_err(map_error)?;
+        Ok(stored.map(|stored| StoredSigningKey {
             kid: stored.kid,
             algorithm: stored.algorithm,
             private_der: stored.private_der.bytes,
             public_raw: stored.public_raw.bytes,
             created_at: stored.created_at,
-        })
+        }))
     }
 }

@@ -21,6 +21,8 @@
 mod access;
 mod attempts;
 mod audit;
+mod clients;
+mod codes;
 mod documents;
 mod factors;
 mod forward_rules;
@@ -102,6 +104,8 @@ pub struct MongoStore {
     audit: Collection<AuditDoc>,
     keys: Collection<KeyDoc>,
     forward_rules: Collection<ForwardRuleDoc>,
+    clients: Collection<clients::ClientDoc>,
+    codes: Collection<codes::CodeDoc>,
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
@@ -170,6 +174,8 @@ impl MongoStore {
             audit: database.collection("audit_events"),
             keys: database.collection("signing_keys"),
             forward_rules: database.collection("forward_rules"),
+            clients: database.collection("oidc_clients"),
+            codes: database.collection("authorization_codes"),
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),

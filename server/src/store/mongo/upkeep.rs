@@ -4,7 +4,7 @@
 use super::documents::date;
 use super::revocation_log::every_outcome;
 use super::{MongoStore, map_error};
-use crate::store::{StoreResult, Upkeep};
+use crate::store::{StoreResult, Upkeep, codes::SPENT_CODE_MEMORY_SECS};
 use async_trait::async_trait;
 use mongodb::bson::doc;
 
@@ -24,6 +24,11 @@ impl Upkeep for MongoStore {
             let ceremonies = store
                 .ceremonies
                 .delete_many(doc! {"expires_at": {"$lte": now}})
+                .await
+                .map_err(map_error)?;
+            let codes = store
+                .codes
+                .delete_many(doc! {"expires_at": {"$lte": now - SPENT_CODE_MEMORY_SECS}})
                 .await
                 .map_err(map_error)?;
             let removed = store
@@ -54,7 +59,7 @@ impl Upkeep for MongoStore {
                         + sessions.deleted_count)
                 })
                 .await?;
-            Ok(removed + tickets.deleted_count + ceremonies.deleted_count)
+            Ok(removed + tickets.deleted_count + ceremonies.deleted_count + codes.deleted_count)
         })
         .await
     }

@@ -4,7 +4,7 @@ use super::SqliteStore;
 use super::rows::map_error;
 use crate::store::{KeyStore, StoreResult, StoredSigningKey};
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -25,22 +25,32 @@ impl KeyStore for SqliteStore {
                 ],
             )
             .map_err(map_error)?;
-            tx.query_row(
-                "SELECT kid, algorithm, private_der, public_raw, created_at
-                 FROM signing_keys WHERE algorithm = ?1",
-                [&candidate.algorithm],
-                |row| {
-                    Ok(StoredSigningKey {
-                        kid: row.get(0)?,
-                        algorithm: row.get(1)?,
-                        private_der: row.get(2)?,
-                        public_raw: row.get(3)?,
-                        created_at: row.get(4)?,
-                    })
-                },
-            )
-            .map_err(map_error)
+            tx.query_row(KEY_BY_ALGORITHM, [&candidate.algorithm], key_from_row)
+                .map_err(map_error)
         })
         .await
     }
+
+    async fn signing_key(&self, algorithm: &str) -> StoreResult<Option<StoredSigningKey>> {
+        let algorithm = algorithm.to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(KEY_BY_ALGORITHM, [&algorithm], key_from_row)
+                .optional()
+        })
+        .await
+    }
+}
+
+const KEY_BY_ALGORITHM: &str = "SELECT kid, algorithm, private_der, public_raw, created_at
+     FROM signing_keys WHERE algorithm = ?1";
+
+fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSigningKey> {
+    Ok(StoredSigningKey {
+        kid: row.get(0)?,
+        algorithm: row.get(1)?,
+        private_der: row.get(2)?,
+        public_raw: row.get(3)?,
+        created_at: row.get(4)?,
+    })
 }

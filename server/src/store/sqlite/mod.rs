@@ -17,6 +17,8 @@
 mod access;
 mod attempts;
 mod audit;
+mod clients;
+mod codes;
 mod factors;
 mod forward_rules;
 mod keys;

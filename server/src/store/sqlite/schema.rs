@@ -171,6 +171,36 @@ CREATE TABLE forward_rules (
 ) WITHOUT ROWID;
 ALTER TABLE sessions ADD COLUMN second_factor INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+CREATE TABLE oidc_clients (
+    id                        TEXT PRIMARY KEY,
+    name                      TEXT NOT NULL,
+    secret_hash               TEXT,
+    redirect_uris             TEXT NOT NULL,
+    post_logout_redirect_uris TEXT NOT NULL,
+    grant_types               TEXT NOT NULL,
+    pre_consented             INTEGER NOT NULL,
+    disabled                  INTEGER NOT NULL,
+    created_at                INTEGER NOT NULL,
+    updated_at                INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE authorization_codes (
+    code_hash      TEXT PRIMARY KEY,
+    client_id      TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    redirect_uri   TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    nonce          TEXT,
+    code_challenge TEXT,
+    session_id     TEXT NOT NULL,
+    auth_time      INTEGER NOT NULL,
+    second_factor  INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    redeemed       INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX authorization_codes_by_expiry ON authorization_codes(expires_at);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -2,7 +2,7 @@
 
 use super::SqliteStore;
 use super::rows::map_error;
-use crate::store::{StoreResult, Upkeep};
+use crate::store::{StoreResult, Upkeep, codes::SPENT_CODE_MEMORY_SECS};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -36,6 +36,12 @@ impl Upkeep for SqliteStore {
                 ] {
                     tickets += tx.execute(statement, [now]).map_err(map_error)? as u64;
                 }
+                tickets += tx
+                    .execute(
+                        "DELETE FROM authorization_codes WHERE expires_at <= ?1",
+                        [now - SPENT_CODE_MEMORY_SECS],
+                    )
+                    .map_err(map_error)? as u64;
                 Ok((removed, tickets))
             },
             |(removed, _)| (*removed > 0).then_some("purge"),

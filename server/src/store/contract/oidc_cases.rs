@@ -1,0 +1,147 @@
+//! OpenID Connect clients and authorization codes: a code is spent exactly once, however
+//! many redemptions race, and a later use is told apart from an unknown code.
+
+use super::*;
+use crate::store::{AuthorizationCode, CodeRedemption, OidcClient};
+
+fn client(id: &str) -> OidcClient {
+    OidcClient {
+        id: id.into(),
+        name: "Wiki".into(),
+        secret_hash: Some("ab".repeat(32)),
+        redirect_uris: vec![
+            "https://wiki.example.org/callback".into(),
+            "http://127.0.0.1/cb".into(),
+        ],
+        post_logout_redirect_uris: vec!["https://wiki.example.org/".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        pre_consented: false,
+        disabled: false,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn code(hash: &str, expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.into(),
+        client_id: "c1".into(),
+        user_id: "u1".into(),
+        redirect_uri: "https://wiki.example.org/callback".into(),
+        scope: "openid profile".into(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: None,
+        session_id: "s-code".into(),
+        auth_time: NOW - 30,
+        second_factor: true,
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+pub async fn clients_are_added_found_listed_replaced_and_removed(store: &dyn Store) {
+    assert!(store.clients().await.unwrap().is_empty());
+    assert_eq!(store.client("c1").await.unwrap(), None);
+    store.add_client(client("c1")).await.unwrap();
+    let public = OidcClient {
+        secret_hash: None,
+        post_logout_redirect_uris: vec![],
+        ..client("c2")
+    };
+    store.add_client(public.clone()).await.unwrap();
+    assert!(matches!(
+        store.add_client(client("c1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.client("c1").await.unwrap(), Some(client("c1")));
+    assert_eq!(store.client("c2").await.unwrap(), Some(public.clone()));
+    let mut listed = store.clients().await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, vec![client("c1"), public]);
+
+    let changed = OidcClient {
+        name: "Wiki (new)".into(),
+        secret_hash: Some("cd".repeat(32)),
+        redirect_uris: vec!["https://wiki.example.org/oidc".into()],
+        disabled: true,
+        pre_consented: true,
+        updated_at: NOW + 10,
+        ..client("c1")
+    };
+    store.replace_client(changed.clone()).await.unwrap();
+    assert_eq!(store.client("c1").await.unwrap(), Some(changed));
+    assert!(matches!(
+        store.replace_client(client("missing")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.remove_client("c1").await.unwrap());
+    assert!(!store.remove_client("c1").await.unwrap());
+    assert_eq!(store.client("c1").await.unwrap(), None);
+}
+
+pub async fn a_code_is_redeemed_once_then_seen_as_a_replay(store: &dyn Store) {
+    store.save_code(code("h1", NOW + 60)).await.unwrap();
+    assert_eq!(
+        store.redeem_code("h1", NOW + 1).await.unwrap(),
+        CodeRedemption::Redeemed(code("h1", NOW + 60))
+    );
+    assert_eq!(
+        store.redeem_code("h1", NOW + 2).await.unwrap(),
+        CodeRedemption::Replayed(code("h1", NOW + 60))
+    );
+    // Still a replay after its minute: the first use's tokens are what it revokes.
+    assert_eq!(
+        store.redeem_code("h1", NOW + 120).await.unwrap(),
+        CodeRedemption::Replayed(code("h1", NOW + 60))
+    );
+    assert_eq!(
+        store.redeem_code("unknown", NOW).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+    assert!(matches!(
+        store.save_code(code("h1", NOW + 60)).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn parallel_redemptions_of_one_code_redeem_exactly_once(store: &dyn Store) {
+    store.save_code(code("h-race", NOW + 60)).await.unwrap();
+    let outcomes =
+        futures::future::join_all((0..12).map(|_| store.redeem_code("h-race", NOW + 1))).await;
+    let redeemed = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(CodeRedemption::Redeemed(_))))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(CodeRedemption::Replayed(_))))
+        .count();
+    assert_eq!((redeemed, replayed), (1, 11), "{outcomes:?}");
+}
+
+pub async fn an_expired_code_is_refused_and_purged_once_its_memory_is_over(store: &dyn Store) {
+    store.save_code(code("h-old", NOW + 60)).await.unwrap();
+    store.save_code(code("h-spent", NOW + 60)).await.unwrap();
+    assert!(matches!(
+        store.redeem_code("h-spent", NOW + 1).await.unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
+    assert_eq!(
+        store.redeem_code("h-old", NOW + 60).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+    // Within the memory a purge keeps the spent code (a replay is still seen as one).
+    store.purge_expired(NOW + 61).await.unwrap();
+    assert!(matches!(
+        store.redeem_code("h-spent", NOW + 62).await.unwrap(),
+        CodeRedemption::Replayed(_)
+    ));
+    store
+        .purge_expired(NOW + 60 + crate::store::codes::SPENT_CODE_MEMORY_SECS)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.redeem_code("h-spent", NOW + 700).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+}
