@@ -1,6 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
-import { createAdminWithCli, signIn, signUp, uniqueName } from "./support/actions";
+import { createAdminWithCli, registerClientWithCli, signIn, signUp, uniqueName } from "./support/actions";
 
 async function checkAndCapture(page: Page, path: string, name: string) {
   await page.goto(path);
@@ -35,4 +35,13 @@ test("the admin console is accessible", async ({ page }) => {
   await checkAndCapture(page, "/admin/forward-auth", "forward-rules");
   // A refused rule: the page again with the field marked and the alert shown.
   await checkAndCapture(page, "/admin/forward-auth?host=x%20y&path_prefix=%2F&users=&error=invalid_input&field=host", "forward-rules-refused");
+});
+
+test("the OpenID Connect consent page and its refusal page are accessible", async ({ page }) => {
+  const client = registerClientWithCli("Accessible app", "https://app.example.org/callback");
+  await checkAndCapture(page, "/oauth2/authorize?client_id=gc_nobody", "authorize-refused");
+  await signUp(page, uniqueName("a11y-consent"));
+  const query = `response_type=code&scope=openid%20profile&client_id=${client.client_id}&redirect_uri=${encodeURIComponent("https://app.example.org/callback")}`;
+  await checkAndCapture(page, `/oauth2/authorize?${query}`, "consent");
+  await expect(page.getByRole("button", { name: "Allow" })).toBeVisible();
 });

@@ -5,7 +5,7 @@
 // Values that differ from run to run (times, other tests' users, token countdowns) are
 // masked; everything else must match.
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
-import { PASSWORD, createAdminWithCli } from "./support/actions";
+import { PASSWORD, createAdminWithCli, registerClientWithCli } from "./support/actions";
 
 type Viewer = "signed-out" | "user" | "admin";
 
@@ -13,9 +13,14 @@ type Viewer = "signed-out" | "user" | "admin";
 const USER = "vera";
 const ADMIN = "vadmin";
 
+// The consent page needs a client registered in this run: its id is random, so the
+// picture is named after this stand-in and the page visited with the real request.
+const CONSENT = "/oauth2/authorize?consent";
+let consentRequest = "";
+
 const pages: Record<Viewer, string[]> = {
-  "signed-out": ["/", "/login", "/signup", "/forgot-password", "/reset-password", "/verify-email", "/login/code", "/no-such-page"],
-  user: ["/", "/logout", "/dashboard", "/sessions", "/account", "/account/two-step", "/account/passkeys"],
+  "signed-out": ["/", "/login", "/signup", "/forgot-password", "/reset-password", "/verify-email", "/login/code", "/oauth2/authorize", "/no-such-page"],
+  user: ["/", "/logout", "/dashboard", "/sessions", "/account", "/account/two-step", "/account/passkeys", CONSENT],
   // Searched for itself: the users table then has one row however many users other
   // tests made.
   admin: ["/dashboard", `/admin?search=${ADMIN}`, "/admin/forward-auth"],
@@ -35,6 +40,8 @@ test.beforeAll(async ({ request }) => {
   const signedUp = await request.post("/auth/signup", { data: { username: USER, password: PASSWORD } });
   expect(signedUp.status()).toBe(201);
   createAdminWithCli(ADMIN);
+  const client = registerClientWithCli("Wiki", "https://wiki.example.org/callback");
+  consentRequest = `/oauth2/authorize?response_type=code&scope=openid%20profile%20email&client_id=${client.client_id}&redirect_uri=${encodeURIComponent("https://wiki.example.org/callback")}`;
   // More failed sign-ins than an audit page holds, with names of one length: the admin
   // page's newest 25 events are then the same rows, of the same height, on every run.
   for (let n = 0; n < 26; n++) {
@@ -65,7 +72,7 @@ for (const viewer of ["signed-out", "user", "admin"] as const) {
         const context = await signedIn(browser, viewer, javaScriptEnabled, colorScheme);
         const page = await context.newPage();
         for (const path of pages[viewer]) {
-          await page.goto(path);
+          await page.goto(path === CONSENT ? consentRequest : path);
           // Islands hydrate and /passkeys.js runs before the picture is taken.
           if (javaScriptEnabled) await page.waitForLoadState("networkidle");
           const name = `${variant}${path === "/" ? "-home" : path.replace(/[^a-z0-9]+/g, "-")}.png`;

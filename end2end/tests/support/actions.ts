@@ -55,3 +55,13 @@ export function watchForScriptErrors(page: Page): string[] {
   });
   return problems;
 }
+
+/** Registers an OpenID Connect client the way an operator does (`gatehouse clients add`);
+ * the JSON it prints: `client_id`, `client_secret` (unless `--public`), … */
+export function registerClientWithCli(name: string, redirectUri: string, ...extra: string[]): { client_id: string; client_secret?: string } {
+  const workspace = resolve(__dirname, "../../..");
+  const printed = execFileSync(join(workspace, "target/release/gatehouse"), ["clients", "add", "--name", name, "--redirect-uri", redirectUri, ...extra], {
+    env: { ...process.env, GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_E2E_DATA_DIR, RUST_LOG: "warn" },
+  });
+  return JSON.parse(printed.toString());
+}
