@@ -215,6 +215,7 @@ fn token_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthErr
             "code_verifier" => form.code_verifier = value,
             "client_id" => form.client_id = value,
             "client_secret" => form.client_secret = value,
+            "refresh_token" => form.refresh_token = value,
             // Other parameters (scope, resource, …) are not used by these grants.
             _ => {}
         }

@@ -177,6 +177,7 @@ impl AuthService {
                 // Every method an admission names is a passkey or a second step; a
                 // password alone names none.
                 second_factor: detail.is_some(),
+                grant: None,
             })
             .await?;
         self.audit("login", AuditActor::User(user), client, detail)
@@ -214,6 +215,11 @@ impl AuthService {
             )
             .await?
         {
+            // An app's session (OpenID Connect) never rotates here: its tokens have another
+            // prefix, which `of_presented` refuses, and this holds even if one got through.
+            Rotation::Rotated { session, .. } if session.grant.is_some() => {
+                Err(AuthError::InvalidRefreshToken)
+            }
             Rotation::Rotated { session, user } => {
                 tracing::Span::current().record("session_id", session.id.as_str());
                 self.metrics.refreshed();

@@ -21,11 +21,15 @@ use super::{
     token::{left_half_hash, random_token},
 };
 use crate::{
+    domain::RefreshHash,
     domain::oidc::{
-        ClientRegistration, GRANT_AUTHORIZATION_CODE, SCOPES, granted_scopes, parse_code_challenge,
-        redirect_uri_matches, secret_hash, secret_matches, verifier_matches,
+        ClientRegistration, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, SCOPES, granted_scopes,
+        parse_code_challenge, redirect_uri_matches, secret_hash, secret_matches, verifier_matches,
     },
-    store::{AuthorizationCode, CodeRedemption, NewSession, OidcClient, StoredSigningKey},
+    store::{
+        AuthorizationCode, ClientGrant, CodeRedemption, NewSession, OidcClient, Rotation,
+        StoredSigningKey,
+    },
 };
 
 /// How long an authorization code may wait for its exchange (RFC 9700: short).
@@ -104,6 +108,7 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub refresh_token: Option<String>,
 }
 
 /// Credentials from an `Authorization: Basic` header, decoded.
@@ -118,7 +123,12 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub id_token: String,
+    /// With `offline_access`, to a client allowed the `refresh_token` grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// On the code exchange; a refresh answers without one (Core §12.2 allows it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     pub scope: String,
 }
 
@@ -159,7 +169,7 @@ impl AuthService {
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": [GRANT_AUTHORIZATION_CODE],
+            "grant_types_supported": [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [ID_TOKEN_ALGORITHM],
             "scopes_supported": SCOPES,
@@ -529,10 +539,11 @@ impl AuthService {
         let client = self.token_client(&form, basic).await?;
         match form.grant_type.as_deref() {
             Some(GRANT_AUTHORIZATION_CODE) => self.redeem(form, client, client_info).await,
+            Some(GRANT_REFRESH_TOKEN) => self.refresh_for_client(form, client, client_info).await,
             Some(_) => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",
-                "Only authorization_code is supported.",
+                "Only authorization_code and refresh_token are supported.",
             )),
             None => Err(OAuthError::invalid_request("grant_type is missing.")),
         }
@@ -648,17 +659,27 @@ impl AuthService {
             .map_err(AuthError::from)?
             .filter(|user| !user.disabled)
             .ok_or_else(|| OAuthError::invalid_grant("The account is disabled or gone."))?;
+        let offline = code.scope.split(' ').any(|scope| scope == "offline_access")
+            && client
+                .grant_types
+                .iter()
+                .any(|grant| grant == GRANT_REFRESH_TOKEN);
+        // Without `offline_access` the session's refresh token is never handed out.
+        let refresh = RefreshSecret::generate_for_client().map_err(AuthError::from)?;
         self.store
             .create_session(NewSession {
                 id: code.session_id.clone(),
                 user_id: user.id.clone(),
-                // No refresh token is handed out (yet): this one is never known to anyone.
-                refresh_hash: RefreshSecret::generate().map_err(AuthError::from)?.hash(),
+                refresh_hash: refresh.hash(),
                 created_at: now,
                 expires_at: now + self.refresh_ttl,
                 user_agent: Some(format!("{} (signed in through Gatehouse)", client.name)),
                 ip: client_info.ip_string(),
                 second_factor: code.second_factor,
+                grant: Some(ClientGrant {
+                    client_id: client.id.clone(),
+                    scope: code.scope.clone(),
+                }),
             })
             .await
             .map_err(AuthError::from)?;
@@ -718,8 +739,121 @@ impl AuthService {
             access_token: access.token,
             token_type: "Bearer",
             expires_in: access.expires_at - now,
-            id_token,
+            refresh_token: offline.then(|| refresh.expose().to_owned()),
+            id_token: Some(id_token),
             scope: code.scope,
+        })
+    }
+
+    /// The `refresh_token` grant: the same rotation as Gatehouse's own sessions (one
+    /// atomic store step, the grace for racing retries, reuse ending the session), for a
+    /// token of this client's session only.
+    async fn refresh_for_client(
+        &self,
+        form: TokenRequest,
+        client: OidcClient,
+        client_info: &ClientInfo,
+    ) -> Result<TokenResponse, OAuthError> {
+        if !client
+            .grant_types
+            .iter()
+            .any(|grant| grant == GRANT_REFRESH_TOKEN)
+        {
+            return Err(OAuthError::new(
+                400,
+                "unauthorized_client",
+                "This client may not use refresh tokens.",
+            ));
+        }
+        let now = self.now();
+        self.refresh_limiter
+            .hit(&client_info.throttle_key(), now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let presented = form.refresh_token.unwrap_or_default();
+        let presented = presented.trim();
+        let hash = RefreshHash::of_presented_by_client(presented)
+            .ok_or_else(|| OAuthError::invalid_grant("The refresh token is invalid."))?;
+        let keys = self.keys().await?;
+        let successor = keys.successors.successor_of(presented);
+        let rotation = self
+            .store
+            .rotate_refresh(
+                &hash,
+                &successor.hash(),
+                now,
+                now + self.refresh_ttl,
+                self.refresh_grace,
+            )
+            .await
+            .map_err(AuthError::from)?;
+        let (session, user) = match rotation {
+            Rotation::Rotated { session, user } => (session, user),
+            Rotation::Reused {
+                session_id,
+                user_id,
+            } => {
+                let user = self
+                    .store
+                    .user_by_id(&user_id)
+                    .await
+                    .map_err(AuthError::from)?;
+                self.audit(
+                    "refresh_token_reuse",
+                    AuditActor::from_user(user.as_ref()),
+                    client_info,
+                    Some(&format!("{session_id} {}", client.id)),
+                )
+                .await;
+                return Err(OAuthError::invalid_grant(
+                    "The refresh token was used before, so its session has ended.",
+                ));
+            }
+            Rotation::Invalid => {
+                return Err(OAuthError::invalid_grant(
+                    "The refresh token is invalid, expired or revoked.",
+                ));
+            }
+        };
+        let Some(grant) = session.grant.filter(|grant| grant.client_id == client.id) else {
+            // Another client's token: it leaked, so the session it belongs to ends.
+            self.store
+                .revoke_session(&user.id, &session.id, now)
+                .await
+                .map_err(AuthError::from)?;
+            self.audit(
+                "oidc_refresh_wrong_client",
+                AuditActor::User(&user),
+                client_info,
+                Some(&client.id),
+            )
+            .await;
+            return Err(OAuthError::invalid_grant(
+                "The refresh token was not issued to this client.",
+            ));
+        };
+        let access = keys
+            .signer
+            .issue_for_client(
+                AccessGrant {
+                    user_id: &user.id,
+                    username: &user.username,
+                    role: user.role,
+                    session_id: &session.id,
+                },
+                &client.id,
+                &grant.scope,
+                now,
+                self.access_ttl,
+            )
+            .map_err(AuthError::from)?;
+        self.metrics.refreshed();
+        Ok(TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_at - now,
+            refresh_token: Some(successor.expose().to_owned()),
+            id_token: None,
+            scope: grant.scope,
         })
     }
 

@@ -17,7 +17,8 @@ pub use second_factor::{
     RecoveryCodeHash, TICKET_PREFIX, TicketHash,
 };
 pub use stored::{
-    LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX, RefreshHash,
+    CLIENT_REFRESH_PREFIX, LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX,
+    RefreshHash,
 };
 
 /// Why a field was refused; `field` names the input it concerns.

@@ -5,6 +5,9 @@ use sha2::{Digest, Sha256};
 /// What every refresh token starts with, so a leaked one is recognisable in logs and
 /// scanners.
 pub const REFRESH_PREFIX: &str = "rt_";
+/// The refresh tokens of apps that sign in through Gatehouse (OpenID Connect): another
+/// prefix, so that neither door takes the other's tokens.
+pub const CLIENT_REFRESH_PREFIX: &str = "grt_";
 /// 32 random bytes in unpadded base64url.
 const TOKEN_RANDOM_CHARS: usize = 43;
 
@@ -52,6 +55,11 @@ impl RefreshHash {
     /// Hashes a presented refresh token, refusing anything that is not shaped like one.
     pub fn of_presented(token: &str) -> Option<RefreshHash> {
         is_token_shaped(token, REFRESH_PREFIX).then(|| RefreshHash::of_issued(token))
+    }
+
+    /// An app's refresh token (`grt_…`), as presented at the token endpoint.
+    pub fn of_presented_by_client(token: &str) -> Option<RefreshHash> {
+        is_token_shaped(token, CLIENT_REFRESH_PREFIX).then(|| RefreshHash::of_issued(token))
     }
 
     pub fn from_stored(hex: String) -> RefreshHash {

@@ -339,6 +339,7 @@ mod tests {
                 user_agent: None,
                 ip: None,
                 second_factor: false,
+                grant: None,
             })
             .await
             .unwrap();

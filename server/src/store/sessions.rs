@@ -15,6 +15,16 @@ pub struct SessionRecord {
     pub revoked_at: Option<i64>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The app this session signed in (OpenID Connect); `None`: Gatehouse's own.
+    pub grant: Option<ClientGrant>,
+}
+
+/// What a session of an app that signs in through Gatehouse was granted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientGrant {
+    pub client_id: String,
+    /// Space-separated scopes.
+    pub scope: String,
 }
 
 #[derive(Clone, Debug)]
@@ -28,6 +38,7 @@ pub struct NewSession {
     pub ip: Option<String>,
     /// Signed in with a second factor or a passkey, not a password alone.
     pub second_factor: bool,
+    pub grant: Option<ClientGrant>,
 }
 
 /// What a refresh attempt found, decided atomically by the store.

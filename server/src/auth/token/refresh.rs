@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::KeyError;
-use crate::domain::{REFRESH_PREFIX, RefreshHash};
+use crate::domain::{CLIENT_REFRESH_PREFIX, REFRESH_PREFIX, RefreshHash};
 
 const REFRESH_RANDOM_BYTES: usize = 32;
 
@@ -24,8 +24,13 @@ impl RefreshSecret {
         Ok(RefreshSecret(random_token(REFRESH_PREFIX)?))
     }
 
-    fn from_bytes(bytes: &[u8]) -> RefreshSecret {
-        RefreshSecret(format!("{REFRESH_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    /// The first refresh token of an app's session (OpenID Connect).
+    pub fn generate_for_client() -> Result<RefreshSecret, KeyError> {
+        Ok(RefreshSecret(random_token(CLIENT_REFRESH_PREFIX)?))
+    }
+
+    fn from_bytes(prefix: &str, bytes: &[u8]) -> RefreshSecret {
+        RefreshSecret(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     pub fn expose(&self) -> &str {
@@ -76,11 +81,17 @@ impl SuccessorKey {
             .map_err(|e| KeyError::Invalid(e.to_string()))
     }
 
-    /// The one successor of `presented` (a token already checked for shape).
+    /// The one successor of `presented` (a token already checked for shape), of the same
+    /// kind: an app's token begets an app's token.
     pub fn successor_of(&self, presented: &str) -> RefreshSecret {
+        let prefix = if presented.starts_with(CLIENT_REFRESH_PREFIX) {
+            CLIENT_REFRESH_PREFIX
+        } else {
+            REFRESH_PREFIX
+        };
         let mut mac = self.0.clone();
         mac.update(presented.as_bytes());
-        RefreshSecret::from_bytes(&mac.finalize().into_bytes())
+        RefreshSecret::from_bytes(prefix, &mac.finalize().into_bytes())
     }
 }
 
@@ -115,5 +126,13 @@ mod tests {
             Some(successor.hash())
         );
         assert!(SuccessorKey::from_bytes(&[1; 16]).is_err());
+        // An app's token begets an app's token, which Gatehouse's own door refuses.
+        let apps = key.successor_of(RefreshSecret::generate_for_client().unwrap().expose());
+        assert!(apps.expose().starts_with("grt_"));
+        assert_eq!(RefreshHash::of_presented(apps.expose()), None);
+        assert_eq!(
+            RefreshHash::of_presented_by_client(apps.expose()),
+            Some(apps.hash())
+        );
     }
 }

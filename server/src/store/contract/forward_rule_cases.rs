@@ -111,6 +111,7 @@ pub async fn a_session_signed_in_with_a_second_factor_says_so_to_access_checks(s
             user_agent: None,
             ip: None,
             second_factor: true,
+            grant: None,
         })
         .await
         .unwrap();

@@ -52,6 +52,7 @@ async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash 
             user_agent: Some("contract-test".into()),
             ip: Some("127.0.0.1".into()),
             second_factor: false,
+            grant: None,
         })
         .await
         .unwrap();
@@ -276,6 +277,7 @@ contract!(
     a_code_is_redeemed_once_then_seen_as_a_replay,
     parallel_redemptions_of_one_code_redeem_exactly_once,
     an_expired_code_is_refused_and_purged_once_its_memory_is_over,
+    an_apps_session_keeps_its_client_and_scope_through_rotation,
 );
 
 mod access_cases;

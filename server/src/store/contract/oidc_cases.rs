@@ -145,3 +145,49 @@ pub async fn an_expired_code_is_refused_and_purged_once_its_memory_is_over(store
         CodeRedemption::Unknown
     );
 }
+
+pub async fn an_apps_session_keeps_its_client_and_scope_through_rotation(store: &dyn Store) {
+    store
+        .create_user(new_user("u1", "ada", Role::User))
+        .await
+        .unwrap();
+    let first = fresh_hash();
+    let grant = crate::store::ClientGrant {
+        client_id: "c1".into(),
+        scope: "openid offline_access".into(),
+    };
+    store
+        .create_session(NewSession {
+            id: "s-app".into(),
+            user_id: "u1".into(),
+            refresh_hash: first.clone(),
+            created_at: NOW,
+            expires_at: NOW + WEEK,
+            user_agent: Some("Wiki (signed in through Gatehouse)".into()),
+            ip: None,
+            second_factor: false,
+            grant: Some(grant.clone()),
+        })
+        .await
+        .unwrap();
+    let own = session_for(store, "s-own", "u1").await;
+    match store
+        .rotate_refresh(&first, &fresh_hash(), NOW + 1, NOW + WEEK, NO_GRACE)
+        .await
+        .unwrap()
+    {
+        Rotation::Rotated { session, .. } => assert_eq!(session.grant, Some(grant.clone())),
+        other => panic!("{other:?}"),
+    }
+    match store
+        .rotate_refresh(&own, &fresh_hash(), NOW + 1, NOW + WEEK, NO_GRACE)
+        .await
+        .unwrap()
+    {
+        Rotation::Rotated { session, .. } => assert_eq!(session.grant, None),
+        other => panic!("{other:?}"),
+    }
+    let listed = store.list_sessions("u1", NOW + 2).await.unwrap();
+    let app = listed.iter().find(|session| session.id == "s-app").unwrap();
+    assert_eq!(app.grant, Some(grant));
+}

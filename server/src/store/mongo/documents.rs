@@ -53,6 +53,11 @@ pub struct SessionDoc {
     /// before it was recorded.
     #[serde(default)]
     pub second_factor: bool,
+    /// The app this session signed in (OpenID Connect), and what it was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// A refresh token that has been rotated away, remembered until the token itself would
@@ -372,6 +377,12 @@ impl From<SessionDoc> for SessionRecord {
             revoked_at: doc.revoked_at,
             user_agent: doc.user_agent,
             ip: doc.ip,
+            grant: match (doc.client_id, doc.scope) {
+                (Some(client_id), Some(scope)) => {
+                    Some(crate::store::ClientGrant { client_id, scope })
+                }
+                _ => None,
+            },
         }
     }
 }

@@ -422,6 +422,8 @@ mod tests {
             previous_refresh: vec![],
             authenticated_at: None,
             second_factor: false,
+            client_id: None,
+            scope: None,
         };
         let bson = bson::to_document(&doc).unwrap();
         assert_eq!(

@@ -33,6 +33,8 @@ impl SessionStore for MongoStore {
             previous_refresh: Vec::new(),
             authenticated_at: None,
             second_factor: session.second_factor,
+            client_id: session.grant.as_ref().map(|grant| grant.client_id.clone()),
+            scope: session.grant.map(|grant| grant.scope),
         };
         self.sessions.insert_one(&doc).await.map_err(map_error)?;
         Ok(())

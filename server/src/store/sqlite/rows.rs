@@ -5,7 +5,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use crate::{
     domain::PasswordHashString,
-    store::{NewUser, SessionRecord, StoreError, StoreResult, UserRecord},
+    store::{ClientGrant, NewUser, SessionRecord, StoreError, StoreResult, UserRecord},
 };
 
 /// Maps SQLite's own result codes, never its message text.
@@ -28,8 +28,7 @@ pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
 
 pub(super) const USER_COLUMNS: &str =
     "id, username, username_key, email, password_hash, role, disabled, created_at, email_verified";
-pub(super) const SESSION_COLUMNS: &str =
-    "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
+pub(super) const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, client_id, scope";
 
 pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     let role: String = row.get(5)?;
@@ -62,6 +61,13 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         revoked_at: row.get(5)?,
         user_agent: row.get(6)?,
         ip: row.get(7)?,
+        grant: match (
+            row.get::<_, Option<String>>(8)?,
+            row.get::<_, Option<String>>(9)?,
+        ) {
+            (Some(client_id), Some(scope)) => Some(ClientGrant { client_id, scope }),
+            _ => None,
+        },
     })
 }
 

@@ -200,6 +200,8 @@ CREATE TABLE authorization_codes (
     redeemed       INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX authorization_codes_by_expiry ON authorization_codes(expires_at);
+ALTER TABLE sessions ADD COLUMN client_id TEXT;
+ALTER TABLE sessions ADD COLUMN scope TEXT;
 "#,
 ];
 

@@ -14,8 +14,9 @@ impl SessionStore for SqliteStore {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO sessions
-                 (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, second_factor)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
+                 (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, second_factor,
+                  client_id, scope)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     session.id,
                     session.user_id,
@@ -23,7 +24,9 @@ impl SessionStore for SqliteStore {
                     session.expires_at,
                     session.user_agent,
                     session.ip,
-                    session.second_factor
+                    session.second_factor,
+                    session.grant.as_ref().map(|grant| &grant.client_id),
+                    session.grant.as_ref().map(|grant| &grant.scope)
                 ],
             )
             .map_err(map_error)?;
@@ -68,7 +71,7 @@ impl SessionStore for SqliteStore {
         self.read(move |db| {
             db.prepare_cached(
                 "SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
-                        s.user_agent, s.ip
+                        s.user_agent, s.ip, s.client_id, s.scope
                  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
                  WHERE t.hash = ?1 AND t.superseded_at IS NULL AND t.expires_at > ?2
                    AND s.revoked_at IS NULL AND s.expires_at > ?2",

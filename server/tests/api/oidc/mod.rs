@@ -3,6 +3,7 @@
 //! checklist (`conformance`, one test per applicable module, named after it).
 
 mod conformance;
+mod refresh;
 mod relying_party;
 
 use reqwest::{Response, StatusCode};
