@@ -10,8 +10,9 @@ use http::request::Parts;
 use crate::{
     error::AppError,
     model::{
-        AuditPage, AuthorizeAnswer, ConsentDecision, ForwardRuleInput, ForwardRuleView,
-        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
+        ForwardRuleView, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
+        UserView, Viewer,
     },
 };
 
@@ -69,6 +70,15 @@ pub trait AuthBackend: Send + Sync + 'static {
         query: &str,
         decision: ConsentDecision,
     ) -> Result<AuthorizeAnswer, AppError>;
+
+    /// RP-initiated logout: `query` as the app sent it (`id_token_hint`,
+    /// `post_logout_redirect_uri`, `state`), for the browser's session behind `access`.
+    async fn end_session(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        query: &str,
+    ) -> Result<EndSessionAnswer, AppError>;
 
     /// The signed-in user behind an access token.
     async fn viewer(&self, access: Option<&str>) -> Result<Viewer, AppError>;

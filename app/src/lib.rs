@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("verify-email") ssr=SsrMode::Async view=|| view! { <Title text="Confirm your email address"/><pages::recovery::VerifyEmailPage/> }/>
                     <Route path=StaticSegment("admin") ssr=SsrMode::Async view=|| view! { <Title text="Administration"/><pages::admin::AdminPage/> }/>
                     <Route path=path!("oauth2/authorize") ssr=SsrMode::Async view=|| view! { <Title text="Sign in to an app"/><pages::authorize::AuthorizePage/> }/>
+                    <Route path=path!("oauth2/logout") ssr=SsrMode::Async view=|| view! { <Title text="Sign out"/><pages::authorize::EndSessionPage/> }/>
                     <Route path=path!("admin/forward-auth") ssr=SsrMode::Async view=|| view! { <Title text="Forward-auth rules"/><pages::forward_rules::ForwardRulesPage/> }/>
                 </Routes>
             </main>

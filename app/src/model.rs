@@ -553,6 +553,16 @@ pub enum AuthorizeAnswer {
     Consent(ConsentView),
 }
 
+/// What RP-initiated logout decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndSessionAnswer {
+    /// Signed out: go on here (the app's registered address, or the sign-in page).
+    SignedOut(String),
+    /// No valid ID token says which app asks: the user confirms on the sign-out page.
+    Confirm,
+    Refused(String),
+}
+
 /// The consent form's buttons; `Ask` is the page's first visit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsentDecision {

@@ -40,7 +40,9 @@ for (const javaScriptEnabled of [true, false]) {
 
     test("an app using openid-client signs a user in through Gatehouse, second step and consent included", async ({ page, baseURL }) => {
       const problems = watchForScriptErrors(page);
-      const client = registerClientWithCli("Test app", "http://127.0.0.1/callback");
+      // The relying party listens on a port it is given: registered by loopback IP, any port
+      // matches (RFC 8252), and so does its sign-out address.
+      const client = registerClientWithCli("Test app", "http://127.0.0.1/callback", "--post-logout-redirect-uri", "http://127.0.0.1/signed-out");
       const app = await startRelyingParty(client, baseURL!);
       try {
         const username = uniqueName("rp");
@@ -66,6 +68,11 @@ for (const javaScriptEnabled of [true, false]) {
         await expect(page).toHaveURL(`${app.url}/`);
         await expect(page.locator("#who")).toHaveText(`Signed in as ${username}`);
         await expect(page.locator("#amr")).toHaveText('["mfa"]');
+        await expect(page.locator("#offline")).toHaveText("can refresh");
+
+        // The app renews its tokens with the refresh token and reads UserInfo again.
+        await page.goto(`${app.url}/refresh`);
+        await expect(page.locator("#refreshed")).toHaveText(`Renewed for ${username}`);
 
         // Signed in to Gatehouse already: the app's next sign-in goes straight to consent;
         // denying it sends the app an error, not a code.
@@ -73,6 +80,13 @@ for (const javaScriptEnabled of [true, false]) {
         await expect(page.getByRole("heading", { name: "Sign in to Test app?" })).toBeVisible();
         await page.getByRole("button", { name: "Deny" }).click();
         await expect(page.locator("#error")).toHaveText("access_denied");
+
+        // RP-initiated logout: back in the app, and signed out of Gatehouse too.
+        await page.goto(`${app.url}/logout`);
+        await expect(page).toHaveURL(`${app.url}/signed-out?state=bye`);
+        await expect(page.locator("#who")).toHaveText("Signed out (bye)");
+        await page.goto("/dashboard");
+        await expect(page).toHaveURL(/\/login\?next=\/dashboard$/);
       } finally {
         app.process.kill();
       }

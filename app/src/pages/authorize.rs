@@ -1,4 +1,5 @@
-//! `/oauth2/authorize`: the OpenID Connect authorization endpoint, as a page. An app
+//! `/oauth2/authorize`: the OpenID Connect authorization endpoint, as a page (and
+//! `/oauth2/logout`, its RP-initiated logout). An app
 //! sends its users here; Gatehouse signs them in with its own pages (everything they
 //! do: second step, passkeys, lockout), asks whether the app may have what it asks for,
 //! and sends them back with a code. The decisions are the core's; this page shows them.
@@ -12,7 +13,7 @@ use leptos_router::hooks::use_location;
 use crate::model::ConsentDecision;
 use crate::{
     error::AppError,
-    model::{AuthorizeAnswer, ConsentView},
+    model::{AuthorizeAnswer, ConsentView, EndSessionAnswer},
 };
 
 pub const AUTHORIZE_PAGE: &str = "/oauth2/authorize";
@@ -140,5 +141,74 @@ fn ConsentForm(query: String) -> impl IntoView {
             <button type="submit" name="decision" value="allow">"Allow"</button>
             <button type="submit" name="decision" value="deny" class="secondary">"Deny"</button>
         </ActionForm>
+    }
+}
+
+/// RP-initiated logout for `query` as the app sent it: with a valid `id_token_hint` the
+/// app's session and this browser's end, and the browser goes back to the app.
+#[server(endpoint = "oauth2/end-session")]
+pub async fn end_session(query: String) -> Result<EndSessionAnswer, AppError> {
+    use crate::ssr::{answer, backend, clear_session_cookies, presented, request};
+    let backend = backend()?;
+    let request = request()?;
+    let access = presented(&request).access;
+    let outcome = answer(
+        backend
+            .end_session(&request, access.as_deref(), &query)
+            .await,
+    )?;
+    if matches!(outcome, EndSessionAnswer::SignedOut(_)) {
+        clear_session_cookies(backend.cookie_policy());
+    }
+    Ok(outcome)
+}
+
+/// `/oauth2/logout`: the `end_session_endpoint`.
+#[component]
+pub fn EndSessionPage() -> impl IntoView {
+    let location = use_location();
+    let query = location
+        .search
+        .get_untracked()
+        .trim_start_matches('?')
+        .to_owned();
+    let answer = Resource::new(move || query.clone(), end_session);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (to, refused) = match answer.await {
+                    Ok(EndSessionAnswer::SignedOut(to)) => (Some(to), None),
+                    Ok(EndSessionAnswer::Confirm) => (Some("/logout".to_owned()), None),
+                    Ok(EndSessionAnswer::Refused(why)) => (None, Some(why)),
+                    Err(error) => (None, Some(error.message)),
+                };
+                match (to, refused) {
+                    (Some(to), _) => {
+                        #[cfg(feature = "ssr")]
+                        leptos_axum::redirect(&to);
+                        view! {
+                            <section class="card narrow">
+                                <p><a href=to rel="external">"Continue"</a></p>
+                            </section>
+                        }
+                        .into_any()
+                    }
+                    (None, why) => {
+                        #[cfg(feature = "ssr")]
+                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                            response.set_status(http::StatusCode::BAD_REQUEST);
+                        }
+                        view! {
+                            <section class="card narrow" aria-labelledby="end-refused-title">
+                                <h1 id="end-refused-title">"This sign-out request cannot go on"</h1>
+                                <p class="form-error" role="alert">{why}</p>
+                                <p><a href="/logout">"Sign out of Gatehouse here"</a></p>
+                            </section>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Suspense>
     }
 }

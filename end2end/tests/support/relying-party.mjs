@@ -39,7 +39,7 @@ const server = createServer(async (request, response) => {
       pending.set(state, { verifier, nonce });
       const to = client.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
-        scope: "openid profile email",
+        scope: "openid profile email offline_access",
         code_challenge: await client.calculatePKCECodeChallenge(verifier),
         code_challenge_method: "S256",
         state,
@@ -67,15 +67,36 @@ const server = createServer(async (request, response) => {
       response.writeHead(302, { location: "/" });
       return response.end();
     }
+    if (here.pathname === "/refresh" && signedIn) {
+      const renewed = await client.refreshTokenGrant(config, signedIn.tokens.refresh_token);
+      const userinfo = await client.fetchUserInfo(config, renewed.access_token, signedIn.claims.sub);
+      signedIn = { ...signedIn, userinfo, tokens: { ...signedIn.tokens, ...renewed } };
+      return page(response, 200, `<p id="refreshed">Renewed for ${escape(userinfo.preferred_username)}</p><a href="/">Back</a>`);
+    }
+    if (here.pathname === "/logout" && signedIn) {
+      const to = client.buildEndSessionUrl(config, {
+        id_token_hint: signedIn.tokens.id_token,
+        post_logout_redirect_uri: `http://127.0.0.1:${server.address().port}/signed-out`,
+        state: "bye",
+      });
+      signedIn = null;
+      response.writeHead(302, { location: to.href });
+      return response.end();
+    }
+    if (here.pathname === "/signed-out") {
+      return page(response, 200, `<p id="who">Signed out (${escape(here.searchParams.get("state"))})</p>`);
+    }
     if (here.pathname === "/") {
       if (!signedIn) return page(response, 200, `<p id="who">Nobody is signed in.</p><a href="/login">Sign in</a>`);
       const { claims, userinfo } = signedIn;
+      const hasRefresh = Boolean(signedIn.tokens.refresh_token);
       return page(
         response,
         200,
         `<p id="who">Signed in as ${escape(userinfo.preferred_username)}</p>` +
           `<p id="amr">${escape(JSON.stringify(claims.amr))}</p>` +
-          `<p id="sub">${escape(claims.sub)}</p>`,
+          `<p id="sub">${escape(claims.sub)}</p>` +
+          `<p id="offline">${hasRefresh ? "can refresh" : "no refresh token"}</p>`,
       );
     }
     page(response, 404, "<p>not found</p>");

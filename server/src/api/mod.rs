@@ -130,6 +130,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::jwks))
         .routes(routes!(oidc::discovery))
         .routes(routes!(oidc::token))
+        .routes(routes!(oidc::revoke))
+        .routes(routes!(oidc::introspect))
         .routes(routes!(oidc::userinfo, oidc::userinfo_by_post))
         .routes(routes!(meta::metrics))
 }

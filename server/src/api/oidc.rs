@@ -55,6 +55,47 @@ pub async fn token(
     }
 }
 
+/// `POST /oauth2/revoke` — token revocation (RFC 7009): an app's refresh token (its
+/// session ends) or access token; 200 whether or not the token was known.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "openid-connect", request_body(content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint; the client's credentials as at the token endpoint"), responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, description = "invalid_request"), (status = 401, description = "invalid_client")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = async {
+        let form = token_form(&headers, &body)?;
+        let basic = basic_credentials(&headers)?;
+        state.auth.revoke_token(form, basic, &client).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => (StatusCode::OK, no_store()).into_response(),
+        Err(error) => oauth_error(error, headers.contains_key(header::AUTHORIZATION)),
+    }
+}
+
+/// `POST /oauth2/introspect` — token introspection (RFC 7662), for a confidential
+/// client about its own tokens: `{"active": false}` for anything else.
+#[utoipa::path(post, path = "/oauth2/introspect", tag = "openid-connect", request_body(content_type = "application/x-www-form-urlencoded", description = "token; the client's credentials"), responses((status = 200, description = "active, and for an active token: sub, client_id, scope, exp…"), (status = 401, description = "invalid_client")))]
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = async {
+        let form = token_form(&headers, &body)?;
+        let basic = basic_credentials(&headers)?;
+        state.auth.introspect(form, basic).await
+    }
+    .await;
+    match outcome {
+        Ok(answer) => (no_store(), Json(answer)).into_response(),
+        Err(error) => oauth_error(error, headers.contains_key(header::AUTHORIZATION)),
+    }
+}
+
 /// `GET /oauth2/userinfo` — OpenID Connect Core §5.3, with a client's access token.
 #[utoipa::path(get, path = "/oauth2/userinfo", tag = "openid-connect", security(("bearer" = [])), responses((status = 200, description = "sub, and the claims the token's scopes allow"), (status = 401, description = "invalid_token (WWW-Authenticate says so)")))]
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -216,6 +257,7 @@ fn token_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthErr
             "client_id" => form.client_id = value,
             "client_secret" => form.client_secret = value,
             "refresh_token" => form.refresh_token = value,
+            "token" => form.token = value,
             // Other parameters (scope, resource, …) are not used by these grants.
             _ => {}
         }

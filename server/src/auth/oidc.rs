@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use app::model::{
     AuthorizeAnswer as Authorization, ClientCreated, ClientInput, ClientView, ConsentDecision,
-    ConsentView, Role,
+    ConsentView, EndSessionAnswer, Role,
 };
 use serde_json::{Value, json};
 
@@ -109,6 +109,8 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub refresh_token: Option<String>,
+    /// What revocation and introspection are asked about.
+    pub token: Option<String>,
 }
 
 /// Credentials from an `Authorization: Basic` header, decoded.
@@ -166,6 +168,13 @@ impl AuthService {
             "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
             "token_endpoint": format!("{issuer}/oauth2/token"),
             "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+            "end_session_endpoint": format!("{issuer}/oauth2/logout"),
+            "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+            "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+            "revocation_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"],
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -175,7 +184,7 @@ impl AuthService {
             "scopes_supported": SCOPES,
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp",
-                "at_hash", "preferred_username", "name", "email", "email_verified", "roles"
+                "at_hash", "sid", "preferred_username", "name", "email", "email_verified", "roles"
             ],
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
@@ -709,6 +718,8 @@ impl AuthService {
             "iat": now,
             "auth_time": code.auth_time,
             "amr": if code.second_factor { json!(["mfa"]) } else { json!(["pwd"]) },
+            // The app's session: what RP-initiated logout ends.
+            "sid": code.session_id,
             "at_hash": left_half_hash(&access.token),
         });
         if let Some(nonce) = &code.nonce {
@@ -855,6 +866,220 @@ impl AuthService {
             id_token: None,
             scope: grant.scope,
         })
+    }
+
+    // ----- RP-initiated logout, revocation, introspection -----
+
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): an ID token this
+    /// provider issued (`id_token_hint`, expired or not) proves which app asks; its
+    /// session ends, and so does the browser's own Gatehouse session if it is the same
+    /// user's. Without a hint the user is asked (the sign-out page); with one this server
+    /// did not sign, nothing happens.
+    #[tracing::instrument(name = "end session", skip_all)]
+    pub async fn end_session(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
+        browser: Option<&Principal>,
+        client_info: &ClientInfo,
+    ) -> AuthResult<EndSessionAnswer> {
+        let Some(hint) = id_token_hint else {
+            return Ok(EndSessionAnswer::Confirm);
+        };
+        let signer = self.id_token_signer().await?;
+        let claims = self.our_id_token(signer, hint).unwrap_or_default();
+        let (Some(client_id), Some(user_id)) = (claims["aud"].as_str(), claims["sub"].as_str())
+        else {
+            return Ok(EndSessionAnswer::Refused(
+                "The sign-out request names an ID token this server did not issue.".into(),
+            ));
+        };
+        let Some(client) = self.store.client(client_id).await? else {
+            return Ok(EndSessionAnswer::Refused(
+                "The app asking to sign you out is not known here.".into(),
+            ));
+        };
+        let back = match post_logout_redirect_uri {
+            Some(uri)
+                if client
+                    .post_logout_redirect_uris
+                    .iter()
+                    .any(|known| redirect_uri_matches(known, uri)) =>
+            {
+                let mut answer = Vec::new();
+                answer.extend(state.map(|state| ("state", state)));
+                Some(with_query(uri, &answer))
+            }
+            Some(_) => {
+                return Ok(EndSessionAnswer::Refused(
+                    "The address to go back to after signing out is not registered for this app."
+                        .into(),
+                ));
+            }
+            None => None,
+        };
+        let now = self.now();
+        if let Some(session_id) = claims["sid"].as_str() {
+            self.store.revoke_session(user_id, session_id, now).await?;
+        }
+        if let Some(browser) = browser.filter(|browser| browser.user_id == user_id) {
+            self.store
+                .revoke_jti(&browser.jti, browser.token_expires_at)
+                .await?;
+            self.store
+                .revoke_session(&browser.user_id, &browser.session_id, now)
+                .await?;
+        }
+        let user = self.store.user_by_id(user_id).await?;
+        self.audit(
+            "oidc_logout",
+            AuditActor::from_user(user.as_ref()),
+            client_info,
+            Some(client_id),
+        )
+        .await;
+        Ok(EndSessionAnswer::SignedOut(
+            back.unwrap_or_else(|| "/login?signed_out=1".to_owned()),
+        ))
+    }
+
+    /// The claims of an ID token this provider signed (RS256, its key, its issuer);
+    /// expiry is not checked: a logout hint may be old.
+    fn our_id_token(&self, signer: &IdTokenSigner, token: &str) -> Option<Value> {
+        let jwk = signer.jwk();
+        let key =
+            jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str()?, jwk["e"].as_str()?)
+                .ok()?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[self.oidc_issuer()]);
+        if token.len() > 8192 {
+            return None;
+        }
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+
+    /// Token revocation (RFC 7009): a refresh token of this client ends its session; an
+    /// access token of this client is refused from now on. Anything else is ignored (the
+    /// answer is the same, so nobody learns which tokens exist).
+    #[tracing::instrument(name = "revoke token", skip_all)]
+    pub async fn revoke_token(
+        &self,
+        form: TokenRequest,
+        basic: Option<BasicCredentials>,
+        client_info: &ClientInfo,
+    ) -> Result<(), OAuthError> {
+        let client = self.token_client(&form, basic).await?;
+        let token = form
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+        let now = self.now();
+        if let Some(hash) = RefreshHash::of_presented_by_client(token) {
+            if let Some(session) = self
+                .store
+                .session_by_refresh(&hash, now)
+                .await
+                .map_err(AuthError::from)?
+                .filter(|session| {
+                    session
+                        .grant
+                        .as_ref()
+                        .is_some_and(|grant| grant.client_id == client.id)
+                })
+            {
+                self.store
+                    .revoke_session(&session.user_id, &session.id, now)
+                    .await
+                    .map_err(AuthError::from)?;
+                self.audit(
+                    "oidc_token_revoked",
+                    AuditActor::Nobody,
+                    client_info,
+                    Some(&format!("{} {}", client.id, session.id)),
+                )
+                .await;
+            }
+            return Ok(());
+        }
+        let keys = self.keys().await?;
+        if let Ok(claims) = keys.signer.verify_for_client(token, now)
+            && claims.aud == client.id
+        {
+            self.store
+                .revoke_jti(&claims.jti, claims.exp)
+                .await
+                .map_err(AuthError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Token introspection (RFC 7662), for confidential clients, about their own tokens:
+    /// whether it is active now (checked as every request checks it) and what it grants.
+    pub async fn introspect(
+        &self,
+        form: TokenRequest,
+        basic: Option<BasicCredentials>,
+    ) -> Result<Value, OAuthError> {
+        let client = self.token_client(&form, basic).await?;
+        if client.secret_hash.is_none() {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                "Introspection is for confidential clients.",
+            ));
+        }
+        let token = form.token.as_deref().map(str::trim).unwrap_or_default();
+        let inactive = json!({ "active": false });
+        let now = self.now();
+        if let Some(hash) = RefreshHash::of_presented_by_client(token) {
+            let session = self
+                .store
+                .session_by_refresh(&hash, now)
+                .await
+                .map_err(AuthError::from)?;
+            return Ok(match session {
+                Some(session)
+                    if session
+                        .grant
+                        .as_ref()
+                        .is_some_and(|grant| grant.client_id == client.id) =>
+                {
+                    json!({
+                        "active": true,
+                        "token_type": "refresh_token",
+                        "client_id": client.id,
+                        "sub": session.user_id,
+                        "scope": session.grant.map(|grant| grant.scope),
+                        "exp": session.expires_at,
+                        "iss": self.oidc_issuer(),
+                    })
+                }
+                _ => inactive,
+            });
+        }
+        match self.authenticate_client_token(Some(token)).await {
+            Ok((principal, claims)) if claims.aud == client.id => Ok(json!({
+                "active": true,
+                "token_type": "Bearer",
+                "client_id": claims.aud,
+                "sub": principal.user_id,
+                "username": principal.username,
+                "scope": claims.scope,
+                "exp": claims.exp,
+                "iat": claims.iat,
+                "iss": self.oidc_issuer(),
+            })),
+            Ok(_) | Err(AuthError::InvalidToken(_)) => Ok(inactive),
+            Err(other) => Err(other.into()),
+        }
     }
 
     // ----- UserInfo -----

@@ -7,8 +7,9 @@ use app::{
     backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
     model::{
-        AuditPage, AuthorizeAnswer, ConsentDecision, ForwardRuleInput, ForwardRuleView,
-        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
+        ForwardRuleView, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
+        UserView, Viewer,
     },
 };
 use async_trait::async_trait;
@@ -101,6 +102,36 @@ impl AuthBackend for WebBackend {
         };
         self.auth
             .authorize(query, principal.as_ref(), decision, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn end_session(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        query: &str,
+    ) -> Result<EndSessionAnswer, AppError> {
+        let mut hint = None;
+        let mut back = None;
+        let mut state = None;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "id_token_hint" => hint = Some(value.into_owned()),
+                "post_logout_redirect_uri" => back = Some(value.into_owned()),
+                "state" => state = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        let browser = self.auth.authenticate(access).await.ok();
+        self.auth
+            .end_session(
+                hint.as_deref(),
+                back.as_deref(),
+                state.as_deref(),
+                browser.as_ref(),
+                &self.client(request),
+            )
             .await
             .map_err(app_error)
     }

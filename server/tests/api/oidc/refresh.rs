@@ -182,3 +182,185 @@ async fn on_three_instances_a_code_is_spent_everywhere_and_a_refresh_replay_is_c
         "the replay on one instance ended the session on all"
     );
 }
+
+#[tokio::test]
+async fn revocation_ends_an_apps_session_and_introspection_reports_it() {
+    let provider = provider().await;
+    let tokens = offline_tokens(&provider).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let endpoint = |path: &str, body: String| {
+        provider
+            .app
+            .client
+            .post(provider.app.url(path))
+            .basic_auth(
+                &provider.confidential.client_id,
+                provider.confidential.client_secret.as_deref(),
+            )
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let active: Value = endpoint("/oauth2/introspect", format!("token={access}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["client_id"], provider.confidential.client_id);
+    assert_eq!(active["username"], "ada");
+    let of_refresh: Value = endpoint("/oauth2/introspect", format!("token={refresh}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(of_refresh["active"], true, "{of_refresh}");
+    let garbage: Value = endpoint("/oauth2/introspect", "token=nonsense".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(garbage, serde_json::json!({"active": false}));
+
+    let revoked = endpoint(
+        "/oauth2/revoke",
+        format!("token={refresh}&token_type_hint=refresh_token"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let again = endpoint("/oauth2/revoke", "token=unknown".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the same answer for an unknown token"
+    );
+    assert_eq!(
+        oauth_error(refresh_at(&provider, &provider.app, refresh).await).await,
+        "invalid_grant"
+    );
+    let mut inactive = false;
+    for _ in 0..40 {
+        let answer: Value = endpoint("/oauth2/introspect", format!("token={access}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["active"] == false {
+            inactive = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        inactive,
+        "the revoked session's access token is still active"
+    );
+    assert_eq!(
+        provider
+            .app
+            .audit_events(&provider.admin, "oidc_token_revoked")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_apps_session_and_the_browsers_and_goes_back() {
+    let provider = provider().await;
+    let app = &provider.app;
+    let client = super::register(
+        app,
+        &provider.admin,
+        serde_json::json!({
+            "name": "Logs out",
+            "redirect_uris": [CALLBACK],
+            "post_logout_redirect_uris": ["http://127.0.0.1/signed-out"],
+        }),
+    )
+    .await;
+    let query = provider
+        .query("&nonce=n1")
+        .replace(&provider.confidential.client_id, &client.client_id);
+    let back = provider.decide(&query, "allow", &provider.ada_cookie).await;
+    let code = super::callback_parameters(&back)["code"].clone();
+    let tokens: Value = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&client.client_id, client.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}",
+            form_encoded(CALLBACK)
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let logout = |back: &str| {
+        app.client
+            .get(app.url(&format!(
+                "/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=s1",
+                form_encoded(back)
+            )))
+            .header("cookie", &provider.ada_cookie)
+            .send()
+    };
+    let unregistered = logout("https://evil.example/").await.unwrap();
+    assert_eq!(unregistered.status(), StatusCode::BAD_REQUEST);
+    assert!(super::location(&unregistered).is_empty());
+
+    let done = logout("http://127.0.0.1/signed-out").await.unwrap();
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert_eq!(
+        super::location(&done),
+        "http://127.0.0.1/signed-out?state=s1"
+    );
+    assert!(
+        crate::helpers::set_cookies(&done)
+            .iter()
+            .any(|cookie| cookie.starts_with("gatehouse_access=;")),
+        "the browser's cookies are cleared"
+    );
+    let mut ended = false;
+    for _ in 0..40 {
+        let info = app.get("/oauth2/userinfo", Some(access)).await.status();
+        let own = app
+            .get(
+                "/auth/me",
+                Some(provider.ada_cookie.trim_start_matches("gatehouse_access=")),
+            )
+            .await
+            .status();
+        if info == StatusCode::UNAUTHORIZED && own == StatusCode::UNAUTHORIZED {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended, "the app's session and the browser's both end");
+
+    // Without a hint, nobody is signed out by a link: the sign-out page asks.
+    let asked = app.get("/oauth2/logout", None).await;
+    assert_eq!(super::location(&asked), "/logout");
+    let forged = app
+        .get(
+            "/oauth2/logout?id_token_hint=eyJhbGciOiJub25lIn0.e30.",
+            None,
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+}
