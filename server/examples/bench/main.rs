@@ -10,6 +10,8 @@
 //! - `scripts/bench lean`: the user-info and forward-auth routes, an app through nginx
 //!   with and without the auth request, and the server's memory after start, under load
 //!   and after a login burst.
+//! - `scripts/bench oidc`: the OpenID Connect token endpoint (code redemption, refresh)
+//!   and UserInfo beside the bare route.
 //! - `scripts/bench peer`: Gatehouse's bare and user-info routes beside another auth
 //!   server's, given by URL and token.
 //!
@@ -21,6 +23,7 @@
 mod harness;
 mod instances;
 mod lean;
+mod oidc;
 mod one_server;
 mod peer;
 mod proxy;
@@ -50,9 +53,10 @@ fn main() {
         Some("storm") => one_server::storm(),
         Some("lean") => lean::run(),
         Some("peer") => peer::run(),
+        Some("oidc") => oidc::run(),
         Some(other) => panic!(
-            "unknown benchmark mode `{other}` (expected `instances`, `storm`, `lean`, `peer` \
-             or none)"
+            "unknown benchmark mode `{other}` (expected `instances`, `storm`, `lean`, `oidc`, \
+             `peer` or none)"
         ),
     }
 }
