@@ -10,7 +10,7 @@ use http::request::Parts;
 use crate::{
     error::AppError,
     model::{
-        AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
+        AppView, AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
         ForwardRuleView, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
         UserView, Viewer,
     },
@@ -70,6 +70,16 @@ pub trait AuthBackend: Send + Sync + 'static {
         query: &str,
         decision: ConsentDecision,
     ) -> Result<AuthorizeAnswer, AppError>;
+
+    /// The apps (OpenID Connect clients) the user allowed.
+    async fn apps(&self, access: Option<&str>) -> Result<Vec<AppView>, AppError>;
+    /// Takes back what the user allowed an app, ending its sessions.
+    async fn forget_app(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        client_id: &str,
+    ) -> Result<(), AppError>;
 
     /// RP-initiated logout: `query` as the app sent it (`id_token_hint`,
     /// `post_logout_redirect_uri`, `state`), for the browser's session behind `access`.

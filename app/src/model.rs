@@ -570,3 +570,14 @@ pub enum ConsentDecision {
     Allow,
     Deny,
 }
+
+/// An app (OpenID Connect client) the user allowed, as the account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AppView {
+    pub client_id: String,
+    pub name: String,
+    /// What it may see, in words.
+    pub allowed: Vec<String>,
+    pub granted_at: i64,
+}

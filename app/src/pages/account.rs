@@ -123,6 +123,7 @@ fn Account(viewer: Viewer) -> impl IntoView {
             <SignInLockNotice/>
             <EmailSection user=viewer.user/>
             <TwoStepSection/>
+            <AppsSection/>
             <h2>"Passkeys"</h2>
             <p>"Sign in with your device's screen lock instead of a password. "
                 <a href="/account/passkeys">"Manage your passkeys"</a></p>
@@ -131,6 +132,63 @@ fn Account(viewer: Viewer) -> impl IntoView {
             <ChangePasswordForm returned_error=password_form_error()/>
         </section>
     }
+}
+
+/// The apps (OpenID Connect clients) this user allowed, each with a way to take it
+/// back; nothing at all until there is one.
+#[component]
+fn AppsSection() -> impl IntoView {
+    let apps = Resource::new(|| (), |_| own_apps());
+    let forget = ServerAction::<ForgetApp>::new();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let apps = apps.await.unwrap_or_default();
+                (!apps.is_empty()).then(|| view! {
+                    <h2>"Apps you signed in to"</h2>
+                    <p class="hint">"Removing one signs it out and asks again next time."</p>
+                    <ul class="passkey-list" id="account-apps">
+                        {apps.into_iter().map(|app| view! {
+                            <li>
+                                <strong>{app.name.clone()}</strong>
+                                " — " {app.allowed.join("; ")}
+                                <ActionForm action=forget attr:class="inline-form">
+                                    <input type="hidden" name="client_id" value=app.client_id.clone()/>
+                                    <button type="submit" class="secondary small">
+                                        "Remove" <span class="visually-hidden">{format!(" {}", app.name)}</span>
+                                    </button>
+                                </ActionForm>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[server(endpoint = "account/apps")]
+pub async fn own_apps() -> Result<Vec<crate::model::AppView>, AppError> {
+    let request = crate::ssr::request()?;
+    crate::ssr::answer(
+        crate::ssr::backend()?
+            .apps(crate::ssr::presented(&request).access.as_deref())
+            .await,
+    )
+}
+
+#[server(endpoint = "account/apps/forget")]
+pub async fn forget_app(client_id: String) -> Result<(), AppError> {
+    let request = crate::ssr::request()?;
+    crate::ssr::back_to_form(
+        crate::ssr::backend()?
+            .forget_app(
+                &request,
+                crate::ssr::presented(&request).access.as_deref(),
+                &client_id,
+            )
+            .await,
+    )
 }
 
 /// Said only when someone's failed guesses reached the cap: why other browsers cannot

@@ -112,7 +112,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(forward::list_rules, forward::add_rule))
         .routes(routes!(forward::change_rule, forward::remove_rule))
         .routes(routes!(oidc::list_clients, oidc::register_client))
-        .routes(routes!(oidc::remove_client));
+        .routes(routes!(oidc::remove_client))
+        .routes(routes!(oidc::apps))
+        .routes(routes!(oidc::forget_app));
 
     let market = OpenApiRouter::new()
         .routes(routes!(market::register))

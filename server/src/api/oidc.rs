@@ -4,7 +4,7 @@
 //! core's (`auth::oidc`); errors here are RFC 6749's `{"error", "error_description"}`,
 //! which relying-party libraries parse, except on the admin routes (Gatehouse's own).
 
-use app::model::{ClientCreated, ClientInput, ClientView, ErrorBody};
+use app::model::{AppView, ClientCreated, ClientInput, ClientView, ErrorBody};
 use axum::{
     Json,
     body::Bytes,
@@ -16,7 +16,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 
 use super::{
     answers::ApiResult,
-    extract::{ApiJson, Client, RequireAdmin, bearer_token},
+    extract::{ApiJson, AuthUser, Client, RequireAdmin, bearer_token},
 };
 use crate::{
     auth::oidc::{BasicCredentials, OAuthError, TokenRequest},
@@ -143,6 +143,31 @@ async fn answer_userinfo(state: &AppState, token: Option<String>) -> Response {
         Ok(claims) => (no_store(), Json(claims)).into_response(),
         Err(error) => oauth_error(error.into(), true),
     }
+}
+
+/// `GET /auth/apps` — the apps you allowed to sign you in (OpenID Connect clients).
+#[utoipa::path(get, path = "/apps", tag = "openid-connect", security(("bearer" = [])), responses((status = 200, body = Vec<AppView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+pub async fn apps(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Json<Vec<AppView>>> {
+    Ok(Json(state.auth.apps_of(&principal).await?))
+}
+
+/// `DELETE /auth/apps/{client_id}` — takes back what you allowed an app: its sessions
+/// end, and its next sign-in asks again (audited).
+#[utoipa::path(delete, path = "/apps/{client_id}", tag = "openid-connect", params(("client_id" = String, Path, description = "The app's client_id")), security(("bearer" = [])), responses((status = 204, description = "Forgotten"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "You never allowed that app", body = ErrorBody)))]
+pub async fn forget_app(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    Path(client_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .forget_app(&principal, &client_id, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /auth/admin/clients` — admins only: every registered OpenID Connect client.

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use app::model::{
-    AuthorizeAnswer as Authorization, ClientCreated, ClientInput, ClientView, ConsentDecision,
-    ConsentView, EndSessionAnswer, Role,
+    AppView, AuthorizeAnswer as Authorization, ClientCreated, ClientInput, ClientView,
+    ConsentDecision, ConsentView, EndSessionAnswer, Role,
 };
 use serde_json::{Value, json};
 
@@ -27,7 +27,7 @@ use crate::{
         parse_code_challenge, redirect_uri_matches, secret_hash, secret_matches, verifier_matches,
     },
     store::{
-        AuthorizationCode, ClientGrant, CodeRedemption, NewSession, OidcClient, Rotation,
+        AuthorizationCode, ClientGrant, CodeRedemption, Consent, NewSession, OidcClient, Rotation,
         StoredSigningKey,
     },
 };
@@ -337,7 +337,16 @@ impl AuthService {
                 request.prompt.login,
             )));
         }
-        let consented = request.client.pre_consented && !request.prompt.consent;
+        let consented = !request.prompt.consent
+            && (request.client.pre_consented
+                || self
+                    .store
+                    .consent(&principal.user_id, &request.client.id)
+                    .await?
+                    .is_some_and(|consent| {
+                        let allowed: Vec<&str> = consent.scope.split(' ').collect();
+                        request.scopes.iter().all(|scope| allowed.contains(scope))
+                    }));
         match (decision, consented) {
             (ConsentDecision::Deny, _) => Ok(error_redirect(
                 &request,
@@ -361,6 +370,9 @@ impl AuthService {
                 }))
             }
             (ConsentDecision::Allow, _) | (ConsentDecision::Ask, true) => {
+                if decision == ConsentDecision::Allow {
+                    self.remember_consent(principal, &request, now).await?;
+                }
                 let code = self.issue_code(&request, principal, auth_time, now).await?;
                 self.audit(
                     "oidc_authorized",
@@ -507,6 +519,37 @@ impl AuthService {
             }
         }
         Ok(Ok(request))
+    }
+
+    /// What the user allowed now, added to what they allowed this app before.
+    async fn remember_consent(
+        &self,
+        principal: &Principal,
+        request: &ValidRequest<'_>,
+        now: i64,
+    ) -> AuthResult<()> {
+        let before = self
+            .store
+            .consent(&principal.user_id, &request.client.id)
+            .await?;
+        let mut scopes: Vec<&str> = before
+            .as_ref()
+            .map(|consent| consent.scope.split(' ').collect())
+            .unwrap_or_default();
+        for scope in &request.scopes {
+            if !scopes.contains(scope) {
+                scopes.push(scope);
+            }
+        }
+        self.store
+            .save_consent(Consent {
+                user_id: principal.user_id.clone(),
+                client_id: request.client.id.clone(),
+                scope: scopes.join(" "),
+                granted_at: now,
+            })
+            .await?;
+        Ok(())
     }
 
     async fn issue_code(
@@ -866,6 +909,66 @@ impl AuthService {
             id_token: None,
             scope: grant.scope,
         })
+    }
+
+    // ----- what each user allowed -----
+
+    /// The apps `principal` allowed, by name.
+    pub async fn apps_of(&self, principal: &Principal) -> AuthResult<Vec<AppView>> {
+        let mut apps = Vec::new();
+        for consent in self.store.consents_of(&principal.user_id).await? {
+            // A removed client's consent is moot; it is not listed.
+            if let Some(client) = self.store.client(&consent.client_id).await? {
+                apps.push(AppView {
+                    client_id: client.id,
+                    name: client.name,
+                    allowed: consent.scope.split(' ').filter_map(describe).collect(),
+                    granted_at: consent.granted_at,
+                });
+            }
+        }
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(apps)
+    }
+
+    /// Takes back what `principal` allowed `client_id`: the next sign-in asks again, and
+    /// every session of that app for this user ends now.
+    #[tracing::instrument(name = "forget app", skip_all, fields(%client_id, user_id = %principal.user_id))]
+    pub async fn forget_app(
+        &self,
+        principal: &Principal,
+        client_id: &str,
+        client_info: &ClientInfo,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        let had_consent = self
+            .store
+            .remove_consent(&principal.user_id, client_id)
+            .await?;
+        let mut ended = 0;
+        for session in self.store.list_sessions(&principal.user_id, now).await? {
+            if session
+                .grant
+                .as_ref()
+                .is_some_and(|grant| grant.client_id == client_id)
+            {
+                self.store
+                    .revoke_session(&principal.user_id, &session.id, now)
+                    .await?;
+                ended += 1;
+            }
+        }
+        if !had_consent && ended == 0 {
+            return Err(AuthError::NotFound("app"));
+        }
+        self.audit(
+            "oidc_consent_revoked",
+            AuditActor::Principal(principal),
+            client_info,
+            Some(client_id),
+        )
+        .await;
+        Ok(())
     }
 
     // ----- RP-initiated logout, revocation, introspection -----

@@ -7,7 +7,7 @@ use app::{
     backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
     model::{
-        AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
+        AppView, AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
         ForwardRuleView, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
         UserView, Viewer,
     },
@@ -102,6 +102,24 @@ impl AuthBackend for WebBackend {
         };
         self.auth
             .authorize(query, principal.as_ref(), decision, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn apps(&self, access: Option<&str>) -> Result<Vec<AppView>, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth.apps_of(&principal).await.map_err(app_error)
+    }
+
+    async fn forget_app(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        client_id: &str,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .forget_app(&principal, client_id, &self.client(request))
             .await
             .map_err(app_error)
     }

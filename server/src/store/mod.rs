@@ -18,6 +18,7 @@
 //! | `forward_rules` | `ForwardRuleStore` | who a reverse proxy lets through where |
 //! | `clients` | `ClientStore` | OpenID Connect clients (the apps that sign in here) |
 //! | `codes` | `CodeStore` | their single-use authorization codes |
+//! | `consents` | `ConsentStore` | what each user allowed each client |
 //! | `upkeep` | `Upkeep` | purging, readiness |
 
 mod access;
@@ -25,6 +26,7 @@ mod attempts;
 mod audit;
 pub mod clients;
 pub mod codes;
+mod consents;
 mod factors;
 pub mod forward_rules;
 mod keys;
@@ -48,6 +50,7 @@ pub use attempts::{AttemptCount, AttemptRule, AttemptStore, Reservation};
 pub use audit::{AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
 pub use clients::{ClientStore, OidcClient};
 pub use codes::{AuthorizationCode, CodeRedemption, CodeStore};
+pub use consents::{Consent, ConsentStore};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};
 pub use forward_rules::{ForwardRule, ForwardRuleStore};
 pub use keys::{KeyStore, StoredSigningKey};
@@ -130,6 +133,7 @@ pub trait Store:
     + ForwardRuleStore
     + ClientStore
     + CodeStore
+    + ConsentStore
     + Upkeep
 {
 }
@@ -147,6 +151,7 @@ impl<T> Store for T where
         + ForwardRuleStore
         + ClientStore
         + CodeStore
+        + ConsentStore
         + Upkeep
 {
 }

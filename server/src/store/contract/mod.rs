@@ -278,6 +278,7 @@ contract!(
     parallel_redemptions_of_one_code_redeem_exactly_once,
     an_expired_code_is_refused_and_purged_once_its_memory_is_over,
     an_apps_session_keeps_its_client_and_scope_through_rotation,
+    a_consent_is_kept_per_user_and_client_replaced_and_removed,
 );
 
 mod access_cases;

@@ -191,3 +191,47 @@ pub async fn an_apps_session_keeps_its_client_and_scope_through_rotation(store: 
     let app = listed.iter().find(|session| session.id == "s-app").unwrap();
     assert_eq!(app.grant, Some(grant));
 }
+
+pub async fn a_consent_is_kept_per_user_and_client_replaced_and_removed(store: &dyn Store) {
+    use crate::store::Consent;
+    let consent = |user: &str, client: &str, scope: &str, at: i64| Consent {
+        user_id: user.into(),
+        client_id: client.into(),
+        scope: scope.into(),
+        granted_at: at,
+    };
+    assert_eq!(store.consent("u1", "c1").await.unwrap(), None);
+    store
+        .save_consent(consent("u1", "c1", "openid", NOW))
+        .await
+        .unwrap();
+    store
+        .save_consent(consent("u1", "c2", "openid email", NOW))
+        .await
+        .unwrap();
+    store
+        .save_consent(consent("u2", "c1", "openid", NOW))
+        .await
+        .unwrap();
+    store
+        .save_consent(consent("u1", "c1", "openid profile", NOW + 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.consent("u1", "c1").await.unwrap(),
+        Some(consent("u1", "c1", "openid profile", NOW + 5))
+    );
+    let mut mine = store.consents_of("u1").await.unwrap();
+    mine.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    assert_eq!(
+        mine,
+        vec![
+            consent("u1", "c1", "openid profile", NOW + 5),
+            consent("u1", "c2", "openid email", NOW)
+        ]
+    );
+    assert!(store.remove_consent("u1", "c1").await.unwrap());
+    assert!(!store.remove_consent("u1", "c1").await.unwrap());
+    assert_eq!(store.consent("u1", "c1").await.unwrap(), None);
+    assert!(store.consent("u2", "c1").await.unwrap().is_some());
+}

@@ -23,6 +23,7 @@ mod attempts;
 mod audit;
 mod clients;
 mod codes;
+mod consents;
 mod documents;
 mod factors;
 mod forward_rules;
@@ -106,6 +107,7 @@ pub struct MongoStore {
     forward_rules: Collection<ForwardRuleDoc>,
     clients: Collection<clients::ClientDoc>,
     codes: Collection<codes::CodeDoc>,
+    consents: Collection<consents::ConsentDoc>,
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
@@ -176,6 +178,7 @@ impl MongoStore {
             forward_rules: database.collection("forward_rules"),
             clients: database.collection("oidc_clients"),
             codes: database.collection("authorization_codes"),
+            consents: database.collection("oidc_consents"),
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),

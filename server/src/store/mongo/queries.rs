@@ -37,6 +37,14 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"username_key": 1}, unique("username_key_unique")),
         ),
         (
+            "oidc_consents",
+            index(doc! {"user_id": 1}, plain("consents_by_user")),
+        ),
+        (
+            "authorization_codes",
+            index(doc! {"expires_at": 1}, plain("codes_by_expiry")),
+        ),
+        (
             "forward_rules",
             index(
                 doc! {"host": 1, "path_prefix": 1},

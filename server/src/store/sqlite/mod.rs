@@ -19,6 +19,7 @@ mod attempts;
 mod audit;
 mod clients;
 mod codes;
+mod consents;
 mod factors;
 mod forward_rules;
 mod keys;

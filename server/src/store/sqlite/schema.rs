@@ -202,6 +202,13 @@ CREATE TABLE authorization_codes (
 CREATE INDEX authorization_codes_by_expiry ON authorization_codes(expires_at);
 ALTER TABLE sessions ADD COLUMN client_id TEXT;
 ALTER TABLE sessions ADD COLUMN scope TEXT;
+CREATE TABLE oidc_consents (
+    user_id    TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+) WITHOUT ROWID;
 "#,
 ];
 

@@ -643,3 +643,105 @@ async fn clients_are_registered_listed_and_removed_by_admins_only_and_audited() 
         1
     );
 }
+
+#[tokio::test]
+async fn oidcc_prompt_none_logged_in_succeeds_once_the_user_allowed_the_app() {
+    let provider = provider().await;
+    provider.code_for("").await;
+    let silent = provider
+        .visit(&provider.query("&prompt=none"), Some(&provider.ada_cookie))
+        .await;
+    let answer = callback_parameters(&silent);
+    assert!(answer.contains_key("code"), "{answer:?}");
+    // Asked for more than was allowed: the page asks again; prompt=consent always asks.
+    let more = provider
+        .visit(
+            &provider.query("").replace(
+                "scope=openid%20profile%20email",
+                "scope=openid%20profile%20email%20roles",
+            ),
+            Some(&provider.ada_cookie),
+        )
+        .await;
+    assert_eq!(more.status(), StatusCode::OK);
+    let again = provider
+        .visit(
+            &provider.query("&prompt=consent"),
+            Some(&provider.ada_cookie),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_user_lists_the_apps_she_allowed_and_taking_one_back_ends_its_sessions() {
+    let provider = provider().await;
+    let app = &provider.app;
+    let tokens: Value = provider
+        .exchange(&provider.code_for("").await)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let for_wiki = tokens["access_token"].as_str().unwrap().to_owned();
+    let ada = provider
+        .ada_cookie
+        .trim_start_matches("gatehouse_access=")
+        .to_owned();
+    let apps: Value = app
+        .get("/auth/apps", Some(&ada))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps[0]["name"], "Wiki");
+    assert_eq!(apps[0]["client_id"], provider.confidential.client_id);
+    assert!(apps[0]["allowed"].as_array().unwrap().len() == 3, "{apps}");
+
+    // Her devices page lists the app's session by the app's name.
+    let sessions: Value = app
+        .get("/auth/sessions", Some(&ada))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        sessions
+            .to_string()
+            .contains("Wiki (signed in through Gatehouse)")
+    );
+
+    let id = &provider.confidential.client_id;
+    let forgotten = app
+        .client
+        .delete(app.url(&format!("/auth/apps/{id}")))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forgotten.status(), StatusCode::NO_CONTENT);
+    assert!(
+        within_the_bound(async || {
+            app.get("/oauth2/userinfo", Some(&for_wiki)).await.status() == StatusCode::UNAUTHORIZED
+        })
+        .await
+    );
+    let asked = provider
+        .visit(&provider.query(""), Some(&provider.ada_cookie))
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK, "the consent page again");
+    let unknown = app
+        .client
+        .delete(app.url(&format!("/auth/apps/{id}")))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.audit_events(&provider.admin, "oidc_consent_revoked")
+            .await
+            .len(),
+        1
+    );
+}
