@@ -74,8 +74,17 @@ for (const javaScriptEnabled of [true, false]) {
         await page.goto(`${app.url}/refresh`);
         await expect(page.locator("#refreshed")).toHaveText(`Renewed for ${username}`);
 
-        // Signed in to Gatehouse already: the app's next sign-in goes straight to consent;
-        // denying it sends the app an error, not a code.
+        // Signed in to Gatehouse and allowed before: the app's next sign-in asks nothing.
+        await page.goto(`${app.url}/login`);
+        await expect(page).toHaveURL(`${app.url}/`);
+        await expect(page.locator("#who")).toHaveText(`Signed in as ${username}`);
+
+        // Taken back on the account page, the app must ask again; denied, it gets an
+        // error, not a code.
+        await page.goto("/account");
+        await expect(page.locator("#account-apps")).toContainText("Test app");
+        await page.getByRole("button", { name: "Remove Test app" }).click();
+        await expect(page.locator("#account-apps")).toHaveCount(0);
         await page.goto(`${app.url}/login`);
         await expect(page.getByRole("heading", { name: "Sign in to Test app?" })).toBeVisible();
         await page.getByRole("button", { name: "Deny" }).click();

@@ -28,19 +28,21 @@ pub async fn authorization(query: String) -> Result<AuthorizeAnswer, AppError> {
 
 /// The consent form: `decision` is the button pressed (`allow` or `deny`). On success
 /// the browser goes back to the app.
+///
+/// It answers nothing but the redirect: the island that sends it then carries no
+/// decoder for the page's types (the WASM budget).
 #[server(endpoint = "oauth2/consent")]
-pub async fn consent(query: String, decision: String) -> Result<AuthorizeAnswer, AppError> {
+pub async fn consent(query: String, decision: String) -> Result<(), AppError> {
     let decision = match decision.as_str() {
         "allow" => ConsentDecision::Allow,
         _ => ConsentDecision::Deny,
     };
-    let answer = decide(query.clone(), decision).await?;
-    match &answer {
-        AuthorizeAnswer::Redirect(to) => leptos_axum::redirect(to),
+    match decide(query.clone(), decision).await? {
+        AuthorizeAnswer::Redirect(to) => leptos_axum::redirect(&to),
         // Signed out meanwhile, or the app changed: the page says what now.
         _ => leptos_axum::redirect(&format!("{AUTHORIZE_PAGE}?{query}")),
     }
-    Ok(answer)
+    Ok(())
 }
 
 #[cfg(feature = "ssr")]
