@@ -337,6 +337,39 @@ pub fn client_runtime() -> Runtime {
         .unwrap()
 }
 
+/// The store of a one-server mode.
+pub struct ChosenStore {
+    /// As the server's environment variables.
+    pub env: Vec<(&'static str, String)>,
+    /// Its name for the table.
+    pub label: &'static str,
+    /// The MongoDB URL and database, to drop afterwards.
+    pub mongo: Option<(String, String)>,
+}
+
+/// MongoDB in a database of its own when `MONGODB_URI` is set, else the embedded store
+/// in `data_dir`.
+pub fn chosen_store(data_dir: &Path) -> ChosenStore {
+    match std::env::var("MONGODB_URI") {
+        Ok(url) => {
+            let name = format!("gatehouse_bench_{}", uuid::Uuid::now_v7().simple());
+            ChosenStore {
+                env: vec![
+                    ("GATEHOUSE_DATABASE_URL", url.clone()),
+                    ("GATEHOUSE_DATABASE_NAME", name.clone()),
+                ],
+                label: "MongoDB",
+                mongo: Some((url, name)),
+            }
+        }
+        Err(_) => ChosenStore {
+            env: crate::one_server::in_dir(data_dir).to_vec(),
+            label: "embedded",
+            mongo: None,
+        },
+    }
+}
+
 /// The name of the `index`th login account.
 pub fn login_account(index: usize) -> String {
     format!("bench-{}", index % LOGIN_ACCOUNTS)

@@ -7,9 +7,12 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    harness::{Server, Table, bench_user, client_runtime, interleave, login_script, wrk},
+    harness::{
+        ChosenStore, Server, Table, bench_user, chosen_store, client_runtime, interleave,
+        login_script, wrk,
+    },
     instances::drop_database,
-    one_server::{in_dir, login_against_raw},
+    one_server::login_against_raw,
     proxy, release_build, seconds_per_measurement,
 };
 
@@ -27,20 +30,11 @@ pub fn run() {
     let scratch = tempfile::tempdir().unwrap();
     let runtime = client_runtime();
     let mut table = Table(Vec::new());
-    let mongo = std::env::var("MONGODB_URI").ok().map(|url| {
-        let name = format!("gatehouse_bench_{}", uuid::Uuid::now_v7().simple());
-        (url, name)
-    });
-    let (store, store_label) = match &mongo {
-        Some((url, name)) => (
-            vec![
-                ("GATEHOUSE_DATABASE_URL", url.clone()),
-                ("GATEHOUSE_DATABASE_NAME", name.clone()),
-            ],
-            "MongoDB",
-        ),
-        None => (in_dir(&scratch.path().join("lean")).to_vec(), "embedded"),
-    };
+    let ChosenStore {
+        env: store,
+        label: store_label,
+        mongo,
+    } = chosen_store(&scratch.path().join("lean"));
     eprintln!("Gatehouse lean benchmark ({store_label} store): {secs} s a measurement, loopback");
     // Where no rule says, anyone signed in passes: the gate's whole decision, no store.
     let mut store = store;

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 use crate::{
-    harness::{Load, Server, Table, bench_user, client_runtime, interleave, wrk},
+    harness::{
+        ChosenStore, Load, Server, Table, bench_user, chosen_store, client_runtime, interleave, wrk,
+    },
     instances::drop_database,
-    one_server::in_dir,
     release_build, seconds_per_measurement,
 };
 
@@ -214,20 +215,11 @@ pub fn run() {
     let scratch = tempfile::tempdir().unwrap();
     let runtime = client_runtime();
     let mut table = Table(Vec::new());
-    let mongo = std::env::var("MONGODB_URI").ok().map(|url| {
-        let name = format!("gatehouse_bench_{}", uuid::Uuid::now_v7().simple());
-        (url, name)
-    });
-    let (mut store, store_label) = match &mongo {
-        Some((url, name)) => (
-            vec![
-                ("GATEHOUSE_DATABASE_URL", url.clone()),
-                ("GATEHOUSE_DATABASE_NAME", name.clone()),
-            ],
-            "MongoDB",
-        ),
-        None => (in_dir(&scratch.path().join("oidc")).to_vec(), "embedded"),
-    };
+    let ChosenStore {
+        env: mut store,
+        label: store_label,
+        mongo,
+    } = chosen_store(&scratch.path().join("oidc"));
     store.push((
         "GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME",
         "oidc-admin".to_owned(),

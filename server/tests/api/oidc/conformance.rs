@@ -3,29 +3,18 @@
 //! MongoDB, which this machine lacks; these drive the same requests and check the same
 //! answers. Beyond the plan: audiences, races, PKCE downgrades, revocation.
 
-use std::time::Duration;
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{CALLBACK, callback_parameters, location, oauth_error, provider, register};
+use super::{
+    CALLBACK, callback_parameters, location, oauth_error, provider, register, within_the_bound,
+};
 use crate::helpers::form_encoded;
 
 fn claims_of(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-/// Polls until `check` holds, for at most two seconds (the revocation bound is one).
-async fn within_the_bound(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..40 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test]

@@ -168,6 +168,17 @@ pub fn location(response: &Response) -> String {
         .unwrap_or_default()
 }
 
+/// Polls until `check` holds, for at most two seconds (the revocation bound is one).
+pub async fn within_the_bound(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..40 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 pub async fn oauth_error(response: Response) -> String {
     let body: Value = response.json().await.unwrap();
     assert!(body["error_description"].is_string(), "{body}");
