@@ -489,6 +489,8 @@ pub struct ForwardRuleInput {
 #[serde(deny_unknown_fields)]
 pub struct ClientInput {
     pub name: String,
+    /// None for a service that only uses `client_credentials`.
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,

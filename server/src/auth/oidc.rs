@@ -23,8 +23,9 @@ use super::{
 use crate::{
     domain::RefreshHash,
     domain::oidc::{
-        ClientRegistration, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, SCOPES, granted_scopes,
-        parse_code_challenge, redirect_uri_matches, secret_hash, secret_matches, verifier_matches,
+        ClientRegistration, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
+        GRANT_REFRESH_TOKEN, SCOPES, granted_scopes, parse_code_challenge, redirect_uri_matches,
+        secret_hash, secret_matches, verifier_matches,
     },
     store::{
         AuthorizationCode, ClientGrant, CodeRedemption, Consent, NewSession, OidcClient, Rotation,
@@ -131,6 +132,8 @@ pub struct TokenResponse {
     /// On the code exchange; a refresh answers without one (Core §12.2 allows it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// Empty (and left out) for a service's token: it is granted no user scope.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
 }
 
@@ -178,7 +181,8 @@ impl AuthService {
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN],
+            "grant_types_supported":
+                [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [ID_TOKEN_ALGORITHM],
             "scopes_supported": SCOPES,
@@ -592,10 +596,11 @@ impl AuthService {
         match form.grant_type.as_deref() {
             Some(GRANT_AUTHORIZATION_CODE) => self.redeem(form, client, client_info).await,
             Some(GRANT_REFRESH_TOKEN) => self.refresh_for_client(form, client, client_info).await,
+            Some(GRANT_CLIENT_CREDENTIALS) => self.service_token(client, client_info).await,
             Some(_) => Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",
-                "Only authorization_code and refresh_token are supported.",
+                "Only authorization_code, refresh_token and client_credentials are supported.",
             )),
             None => Err(OAuthError::invalid_request("grant_type is missing.")),
         }
@@ -911,6 +916,50 @@ impl AuthService {
         })
     }
 
+    /// The `client_credentials` grant: a service's own token, speaking for no user, so
+    /// no user scope is granted and no refresh token issued (RFC 6749 §4.4.3).
+    async fn service_token(
+        &self,
+        client: OidcClient,
+        client_info: &ClientInfo,
+    ) -> Result<TokenResponse, OAuthError> {
+        // A public client's id is no proof of anything (token_client let it in for PKCE).
+        if client.secret_hash.is_none()
+            || !client
+                .grant_types
+                .iter()
+                .any(|grant| grant == GRANT_CLIENT_CREDENTIALS)
+        {
+            return Err(OAuthError::new(
+                400,
+                "unauthorized_client",
+                "This client may not use the client_credentials grant.",
+            ));
+        }
+        let now = self.now();
+        let access = self
+            .keys()
+            .await?
+            .signer
+            .issue_for_service(&client.id, now, self.access_ttl)
+            .map_err(AuthError::from)?;
+        self.audit(
+            "oidc_service_token_issued",
+            AuditActor::Nobody,
+            client_info,
+            Some(&client.id),
+        )
+        .await;
+        Ok(TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_at - now,
+            refresh_token: None,
+            id_token: None,
+            scope: String::new(),
+        })
+    }
+
     // ----- what each user allowed -----
 
     /// The apps `principal` allowed, by name.
@@ -1113,11 +1162,18 @@ impl AuthService {
             return Ok(());
         }
         let keys = self.keys().await?;
-        if let Ok(claims) = keys.signer.verify_for_client(token, now)
-            && claims.aud == client.id
-        {
+        let own_token = match keys.signer.verify_for_client(token, now) {
+            Ok(claims) => (claims.aud == client.id).then_some((claims.jti, claims.exp)),
+            Err(_) => keys
+                .signer
+                .verify_service(token, now)
+                .ok()
+                .filter(|claims| claims.client_id == client.id)
+                .map(|claims| (claims.jti, claims.exp)),
+        };
+        if let Some((jti, expires_at)) = own_token {
             self.store
-                .revoke_jti(&claims.jti, claims.exp)
+                .revoke_jti(&jti, expires_at)
                 .await
                 .map_err(AuthError::from)?;
         }
@@ -1180,9 +1236,43 @@ impl AuthService {
                 "iat": claims.iat,
                 "iss": self.oidc_issuer(),
             })),
-            Ok(_) | Err(AuthError::InvalidToken(_)) => Ok(inactive),
+            Ok(_) => Ok(inactive),
+            Err(AuthError::InvalidToken(_)) => self.introspect_service(&client, token, now).await,
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// A service's own token, asked about by that service: active while it is unexpired,
+    /// not revoked, and the client is still registered and enabled (which a resource
+    /// server verifying the JWT alone cannot see).
+    async fn introspect_service(
+        &self,
+        client: &OidcClient,
+        token: &str,
+        now: i64,
+    ) -> Result<Value, OAuthError> {
+        let inactive = json!({ "active": false });
+        let Ok(claims) = self.keys().await?.signer.verify_service(token, now) else {
+            return Ok(inactive);
+        };
+        if claims.client_id != client.id
+            || self
+                .store
+                .jti_revoked(&claims.jti)
+                .await
+                .map_err(AuthError::from)?
+        {
+            return Ok(inactive);
+        }
+        Ok(json!({
+            "active": true,
+            "token_type": "Bearer",
+            "client_id": claims.client_id,
+            "sub": claims.sub,
+            "exp": claims.exp,
+            "iat": claims.iat,
+            "iss": self.oidc_issuer(),
+        }))
     }
 
     // ----- UserInfo -----

@@ -70,7 +70,7 @@ impl ClientRegistration {
         if input.public && grant_types.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) {
             return Err(FieldError::new(
                 "grant_types",
-                "client_credentials needs a confidential client (one with a secret)",
+                "may hold client_credentials only for a confidential client (one with a secret)",
             ));
         }
         let redirect_uris = uris("redirect_uris", &input.redirect_uris)?;

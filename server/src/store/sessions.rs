@@ -109,4 +109,7 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Remembers a revoked access token id until the token would have expired anyway.
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    /// Whether this access token id was revoked: for tokens with no session behind them
+    /// (a service's `client_credentials` token), which the access check cannot see.
+    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool>;
 }

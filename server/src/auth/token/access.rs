@@ -38,6 +38,26 @@ pub struct AccessClaims {
     pub scope: Option<String>,
 }
 
+/// The `typ` of a service's own access token (the `client_credentials` grant): it
+/// speaks for the client, not for a user, so it has no user, role or session claims and
+/// never parses as an [`AccessClaims`].
+pub const SERVICE_TOKEN_TYPE: &str = "service";
+
+/// A service's access token (RFC 6749 §4.4, shaped as RFC 9068 says): `sub`, `aud` and
+/// `client_id` all name the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceClaims {
+    pub sub: String,
+    pub client_id: String,
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub typ: String,
+}
+
 /// Who an access token speaks for.
 #[derive(Clone, Copy, Debug)]
 pub struct AccessGrant<'a> {
@@ -239,7 +259,33 @@ impl TokenSigner {
         })
     }
 
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
+    /// Issues a service's own access token (`client_credentials`), valid from `now`
+    /// for `ttl_secs`.
+    pub fn issue_for_service(
+        &self,
+        client_id: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<IssuedAccess, KeyError> {
+        let expires_at = now + ttl_secs;
+        let claims = ServiceClaims {
+            sub: client_id.to_owned(),
+            client_id: client_id.to_owned(),
+            jti: random_id()?,
+            iat: now,
+            nbf: now,
+            exp: expires_at,
+            iss: self.issuer.clone(),
+            aud: client_id.to_owned(),
+            typ: SERVICE_TOKEN_TYPE.to_owned(),
+        };
+        Ok(IssuedAccess {
+            token: self.sign(&claims)?,
+            expires_at,
+        })
+    }
+
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
         header.typ = Some("JWT".to_owned());
@@ -275,7 +321,34 @@ impl TokenSigner {
         Ok(claims)
     }
 
+    /// A service's own token (`client_credentials`): signature, type, issuer and time.
+    /// Not cached: only introspection asks, and rarely.
+    pub fn verify_service(&self, token: &str, now: i64) -> Result<ServiceClaims, TokenError> {
+        let claims: ServiceClaims = self.signed_claims(token)?;
+        if claims.typ != SERVICE_TOKEN_TYPE {
+            return Err(TokenError::WrongType);
+        }
+        if claims.iss != self.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        check_times(claims.exp, claims.nbf, claims.iat, now)?;
+        Ok(claims)
+    }
+
     fn verify_uncached(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.signed_claims(token)?;
+        if claims.typ != ACCESS_TOKEN_TYPE {
+            return Err(TokenError::WrongType);
+        }
+        if claims.iss != self.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        check_time(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// The claims of a token this signer signed: size, algorithm, key and signature.
+    fn signed_claims<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
         if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(TokenError::Malformed);
         }
@@ -286,29 +359,25 @@ impl TokenSigner {
         if self.kid.is_some() && header.kid != self.kid {
             return Err(TokenError::UnknownKey);
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        jsonwebtoken::decode::<T>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
                 jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
                 _ => TokenError::Malformed,
-            })?;
-        let claims = data.claims;
-        if claims.typ != ACCESS_TOKEN_TYPE {
-            return Err(TokenError::WrongType);
-        }
-        if claims.iss != self.issuer {
-            return Err(TokenError::WrongIssuer);
-        }
-        check_time(&claims, now)?;
-        Ok(claims)
+            })
     }
 }
 
 fn check_time(claims: &AccessClaims, now: i64) -> Result<(), TokenError> {
-    if claims.exp <= now - LEEWAY_SECS {
+    check_times(claims.exp, claims.nbf, claims.iat, now)
+}
+
+fn check_times(exp: i64, nbf: i64, iat: i64, now: i64) -> Result<(), TokenError> {
+    if exp <= now - LEEWAY_SECS {
         return Err(TokenError::Expired);
     }
-    if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
+    if nbf > now + LEEWAY_SECS || iat > now + LEEWAY_SECS {
         return Err(TokenError::NotYetValid);
     }
     Ok(())
@@ -412,6 +481,49 @@ mod tests {
         assert_eq!(
             signer.verify(&for_wiki, NOW),
             Err(TokenError::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn a_services_token_is_no_users_token_and_a_users_is_no_services() {
+        let signer = ed25519_signer();
+        let grant = AccessGrant {
+            user_id: "user-1",
+            username: "ada",
+            role: Role::User,
+            session_id: "session-1",
+        };
+        let service = signer.issue_for_service("billing", NOW, 900).unwrap().token;
+        let claims = signer.verify_service(&service, NOW).unwrap();
+        assert_eq!(
+            (
+                claims.sub.as_str(),
+                claims.aud.as_str(),
+                claims.client_id.as_str()
+            ),
+            ("billing", "billing", "billing")
+        );
+        assert_eq!(
+            signer.verify_service(&service, NOW + 900 + LEEWAY_SECS),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(signer.verify(&service, NOW), Err(TokenError::Malformed));
+        assert_eq!(
+            signer.verify_for_client(&service, NOW),
+            Err(TokenError::Malformed)
+        );
+        let for_wiki = signer
+            .issue_for_client(grant, "wiki", "openid", NOW, 900)
+            .unwrap()
+            .token;
+        assert_eq!(
+            signer.verify_service(&for_wiki, NOW),
+            Err(TokenError::Malformed)
+        );
+        let other = ed25519_signer();
+        assert_eq!(
+            other.verify_service(&service, NOW),
+            Err(TokenError::UnknownKey)
         );
     }
 

@@ -30,7 +30,10 @@ pub async fn access_status_reflects_revocation_session_and_user_state(store: &Se
         None
     );
 
+    assert!(!store.jti_revoked("j1").await.unwrap());
     store.revoke_jti("j1", NOW + 900).await.unwrap();
+    assert!(store.jti_revoked("j1").await.unwrap());
+    assert!(!store.jti_revoked("j2").await.unwrap());
     let status = store
         .access_status("j1", "s1", "u1", NOW)
         .await

@@ -262,6 +262,17 @@ impl SessionStore for MongoStore {
         Ok(result.matched_count > 0)
     }
 
+    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool> {
+        self.indexed().await?;
+        let found = self
+            .revoked
+            .count_documents(doc! {"_id": jti})
+            .limit(1)
+            .await
+            .map_err(map_error)?;
+        Ok(found > 0)
+    }
+
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
         let store = self.clone();
         let jti = jti.to_owned();

@@ -189,4 +189,15 @@ impl SessionStore for SqliteStore {
         })
         .await
     }
+
+    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let jti = jti.to_owned();
+        self.read(move |db| {
+            db.prepare_cached("SELECT 1 FROM revoked_tokens WHERE jti = ?1")?
+                .query_row(params![jti], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+        })
+        .await
+    }
 }

@@ -5,6 +5,7 @@
 mod conformance;
 mod refresh;
 mod relying_party;
+mod service;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};

@@ -15,7 +15,7 @@ use super::{CALLBACK, Provider, callback_parameters, provider};
 
 /// The library's HTTP calls, made with reqwest (its own reqwest feature pins another
 /// major version).
-async fn send(
+pub(super) async fn send(
     client: reqwest::Client,
     request: openidconnect::HttpRequest,
 ) -> Result<openidconnect::HttpResponse, reqwest::Error> {
