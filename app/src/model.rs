@@ -522,6 +522,14 @@ pub struct ClientView {
     pub updated_at: i64,
 }
 
+/// An admin turning a client off or on again (`PATCH /auth/admin/clients/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClientStateChange {
+    pub disabled: bool,
+}
+
 /// A client just registered: its secret is shown this once (`None` for a public one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

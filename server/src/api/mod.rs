@@ -112,7 +112,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(forward::list_rules, forward::add_rule))
         .routes(routes!(forward::change_rule, forward::remove_rule))
         .routes(routes!(oidc::list_clients, oidc::register_client))
-        .routes(routes!(oidc::remove_client))
+        .routes(routes!(
+            oidc::update_client,
+            oidc::change_client_state,
+            oidc::remove_client
+        ))
+        .routes(routes!(oidc::rotate_client_secret))
         .routes(routes!(oidc::apps))
         .routes(routes!(oidc::forget_app));
 

@@ -4,7 +4,7 @@
 //! core's (`auth::oidc`); errors here are RFC 6749's `{"error", "error_description"}`,
 //! which relying-party libraries parse, except on the admin routes (Gatehouse's own).
 
-use app::model::{AppView, ClientCreated, ClientInput, ClientView, ErrorBody};
+use app::model::{AppView, ClientCreated, ClientInput, ClientStateChange, ClientView, ErrorBody};
 use axum::{
     Json,
     body::Bytes,
@@ -190,6 +190,57 @@ pub async fn register_client(
 ) -> ApiResult<(StatusCode, Json<ClientCreated>)> {
     let created = state.auth.register_client(&admin, body, &client).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `PUT /auth/admin/clients/{id}` — admins only: replaces an app's registration (name,
+/// URIs, grants, pre-consent; not whether it is public) (audited).
+#[utoipa::path(put, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), request_body = ClientInput, security(("bearer" = [])), responses((status = 200, body = ClientView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+pub async fn update_client(
+    State(state): State<AppState>,
+    Client(client): Client,
+    RequireAdmin(admin): RequireAdmin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ClientInput>,
+) -> ApiResult<Json<ClientView>> {
+    Ok(Json(
+        state.auth.update_client(&admin, &id, body, &client).await?,
+    ))
+}
+
+/// `PATCH /auth/admin/clients/{id}` — admins only: `{"disabled": true}` stops an app
+/// (its users' sessions through it end on every instance within the revocation bound),
+/// `false` lets it start again (audited).
+#[utoipa::path(patch, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), request_body = ClientStateChange, security(("bearer" = [])), responses((status = 200, body = ClientView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+pub async fn change_client_state(
+    State(state): State<AppState>,
+    Client(client): Client,
+    RequireAdmin(admin): RequireAdmin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ClientStateChange>,
+) -> ApiResult<Json<ClientView>> {
+    Ok(Json(
+        state
+            .auth
+            .set_client_disabled(&admin, &id, body.disabled, &client)
+            .await?,
+    ))
+}
+
+/// `POST /auth/admin/clients/{id}/secret` — admins only: a new secret, shown this once;
+/// the old one stops working at once (audited).
+#[utoipa::path(post, path = "/admin/clients/{id}/secret", tag = "admin", params(("id" = String, Path, description = "client_id")), security(("bearer" = [])), responses((status = 200, body = ClientCreated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 422, description = "A public client has no secret", body = ErrorBody)))]
+pub async fn rotate_client_secret(
+    State(state): State<AppState>,
+    Client(client): Client,
+    RequireAdmin(admin): RequireAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClientCreated>> {
+    Ok(Json(
+        state
+            .auth
+            .rotate_client_secret(&admin, &id, &client)
+            .await?,
+    ))
 }
 
 /// `DELETE /auth/admin/clients/{id}` — admins only: removes an app (audited).

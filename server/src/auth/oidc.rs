@@ -265,6 +265,127 @@ impl AuthService {
         Ok(clients.iter().map(view_of_client).collect())
     }
 
+    /// Replaces a client's registration (name, URIs, grants, pre-consent). Its id,
+    /// secret, state and kind stay: a confidential client cannot become public or the
+    /// other way round (its secret would be orphaned or missing).
+    #[tracing::instrument(name = "update client", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    pub async fn update_client(
+        &self,
+        admin: &AdminPrincipal,
+        client_id: &str,
+        input: ClientInput,
+        client_info: &ClientInfo,
+    ) -> AuthResult<ClientView> {
+        let current = self.existing_client(client_id).await?;
+        let registration = ClientRegistration::parse(input)?;
+        if registration.public != current.secret_hash.is_none() {
+            return Err(crate::domain::FieldError::new(
+                "public",
+                "cannot change: register a new client instead",
+            )
+            .into());
+        }
+        let updated = OidcClient {
+            name: registration.name,
+            redirect_uris: registration.redirect_uris,
+            post_logout_redirect_uris: registration.post_logout_redirect_uris,
+            grant_types: registration.grant_types,
+            pre_consented: registration.pre_consented,
+            updated_at: self.now(),
+            ..current
+        };
+        self.store.replace_client(updated.clone()).await?;
+        self.audit(
+            "oidc_client_changed",
+            AuditActor::Principal(admin.principal()),
+            client_info,
+            Some(client_id),
+        )
+        .await;
+        Ok(view_of_client(&updated))
+    }
+
+    /// A new secret for a confidential client, shown this once; the old one stops working
+    /// at once (every instance reads the client from the store on each request).
+    #[tracing::instrument(name = "rotate client secret", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    pub async fn rotate_client_secret(
+        &self,
+        admin: &AdminPrincipal,
+        client_id: &str,
+        client_info: &ClientInfo,
+    ) -> AuthResult<ClientCreated> {
+        let current = self.existing_client(client_id).await?;
+        if current.secret_hash.is_none() {
+            return Err(crate::domain::FieldError::new(
+                "public",
+                "is true: the client has no secret",
+            )
+            .into());
+        }
+        let secret = random_token("gcs_")?;
+        let updated = OidcClient {
+            secret_hash: Some(secret_hash(&secret)),
+            updated_at: self.now(),
+            ..current
+        };
+        self.store.replace_client(updated.clone()).await?;
+        self.audit(
+            "oidc_client_secret_rotated",
+            AuditActor::Principal(admin.principal()),
+            client_info,
+            Some(client_id),
+        )
+        .await;
+        Ok(ClientCreated {
+            client_secret: Some(secret),
+            client: view_of_client(&updated),
+        })
+    }
+
+    /// Disables or enables a client. Disabling ends every session its users' grants
+    /// hold (so its tokens are refused everywhere within the revocation bound) and stops
+    /// its sign-ins and token requests; enabling lets it start again from scratch.
+    #[tracing::instrument(name = "disable client", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    pub async fn set_client_disabled(
+        &self,
+        admin: &AdminPrincipal,
+        client_id: &str,
+        disabled: bool,
+        client_info: &ClientInfo,
+    ) -> AuthResult<ClientView> {
+        let current = self.existing_client(client_id).await?;
+        let now = self.now();
+        let updated = OidcClient {
+            disabled,
+            updated_at: now,
+            ..current
+        };
+        self.store.replace_client(updated.clone()).await?;
+        if disabled {
+            self.store.revoke_client_sessions(client_id, now).await?;
+        }
+        self.audit(
+            if disabled {
+                "oidc_client_disabled"
+            } else {
+                "oidc_client_enabled"
+            },
+            AuditActor::Principal(admin.principal()),
+            client_info,
+            Some(client_id),
+        )
+        .await;
+        Ok(view_of_client(&updated))
+    }
+
+    async fn existing_client(&self, client_id: &str) -> AuthResult<OidcClient> {
+        self.store
+            .client(client_id)
+            .await?
+            .ok_or(AuthError::NotFound("client"))
+    }
+
+    /// Removes a client and ends every session its users' grants hold.
     #[tracing::instrument(name = "remove client", skip_all, fields(%client_id, by = %admin.principal().user_id))]
     pub async fn remove_client(
         &self,
@@ -275,6 +396,9 @@ impl AuthService {
         if !self.store.remove_client(client_id).await? {
             return Err(AuthError::NotFound("client"));
         }
+        self.store
+            .revoke_client_sessions(client_id, self.now())
+            .await?;
         self.audit(
             "oidc_client_removed",
             AuditActor::Principal(admin.principal()),

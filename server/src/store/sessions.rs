@@ -90,6 +90,9 @@ pub trait SessionStore: Send + Sync + 'static {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<u64>;
+    /// Revokes every live session an OpenID Connect client holds (its users' grants):
+    /// the client was disabled or removed. Returns how many.
+    async fn revoke_client_sessions(&self, client_id: &str, now: i64) -> StoreResult<u64>;
     /// When the holder of this live session of this user last proved who they are: the
     /// sign-in that created it, or a later re-entry of the password. `None` when there is
     /// no such live session.

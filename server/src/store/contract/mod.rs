@@ -277,7 +277,7 @@ contract!(
     a_code_is_redeemed_once_then_seen_as_a_replay,
     parallel_redemptions_of_one_code_redeem_exactly_once,
     an_expired_code_is_refused_and_purged_once_its_memory_is_over,
-    an_apps_session_keeps_its_client_and_scope_through_rotation,
+    an_apps_session_keeps_its_client_and_scope_through_rotation_and_ends_with_it,
     a_consent_is_kept_per_user_and_client_replaced_and_removed,
 );
 

@@ -146,7 +146,9 @@ pub async fn an_expired_code_is_refused_and_purged_once_its_memory_is_over(store
     );
 }
 
-pub async fn an_apps_session_keeps_its_client_and_scope_through_rotation(store: &dyn Store) {
+pub async fn an_apps_session_keeps_its_client_and_scope_through_rotation_and_ends_with_it(
+    store: &dyn Store,
+) {
     store
         .create_user(new_user("u1", "ada", Role::User))
         .await
@@ -190,6 +192,28 @@ pub async fn an_apps_session_keeps_its_client_and_scope_through_rotation(store: 
     let listed = store.list_sessions("u1", NOW + 2).await.unwrap();
     let app = listed.iter().find(|session| session.id == "s-app").unwrap();
     assert_eq!(app.grant, Some(grant));
+
+    // The client is disabled: its sessions end, the user's own stays.
+    assert_eq!(
+        store.revoke_client_sessions("c2", NOW + 3).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.revoke_client_sessions("c1", NOW + 3).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.revoke_client_sessions("c1", NOW + 3).await.unwrap(),
+        0
+    );
+    let left: Vec<String> = store
+        .list_sessions("u1", NOW + 4)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|session| session.id)
+        .collect();
+    assert_eq!(left, vec!["s-own".to_owned()]);
 }
 
 pub async fn a_consent_is_kept_per_user_and_client_replaced_and_removed(store: &dyn Store) {

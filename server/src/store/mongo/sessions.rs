@@ -223,6 +223,26 @@ impl SessionStore for MongoStore {
         .await
     }
 
+    async fn revoke_client_sessions(&self, client_id: &str, now: i64) -> StoreResult<u64> {
+        let store = self.clone();
+        let client_id = client_id.to_owned();
+        self.to_the_end(every_outcome, async move {
+            store.indexed().await?;
+            let filter = doc! {"client_id": client_id.as_str(), "revoked_at": Bson::Null};
+            store
+                .revoking("sessions", |revoked| *revoked > 0, async {
+                    let result = store
+                        .sessions
+                        .update_many(filter, doc! {"$set": {"revoked_at": now}})
+                        .await
+                        .map_err(map_error)?;
+                    Ok(result.modified_count)
+                })
+                .await
+        })
+        .await
+    }
+
     async fn session_authenticated_at(
         &self,
         user_id: &str,

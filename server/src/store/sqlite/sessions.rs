@@ -137,6 +137,24 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn revoke_client_sessions(&self, client_id: &str, now: i64) -> StoreResult<u64> {
+        let client_id = client_id.to_owned();
+        self.write_then(
+            move |tx| {
+                let changed = tx
+                    .execute(
+                        "UPDATE sessions SET revoked_at = ?2
+                         WHERE client_id = ?1 AND revoked_at IS NULL",
+                        params![client_id, now],
+                    )
+                    .map_err(map_error)?;
+                Ok(changed as u64)
+            },
+            |revoked| (*revoked > 0).then_some("sessions"),
+        )
+        .await
+    }
+
     async fn session_authenticated_at(
         &self,
         user_id: &str,

@@ -2,6 +2,7 @@
 //! people wrote (the `openidconnect` crate) and by the OpenID Foundation's Basic OP
 //! checklist (`conformance`, one test per applicable module, named after it).
 
+mod clients;
 mod conformance;
 mod refresh;
 mod relying_party;
