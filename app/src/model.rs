@@ -522,6 +522,14 @@ pub struct ClientView {
     pub updated_at: i64,
 }
 
+/// The keys a rotation added (`POST /auth/admin/keys/rotate`, `gatehouse keys rotate`):
+/// they sign from now on; the keys before them stay published until their tokens expire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct KeysRotated {
+    pub kids: Vec<String>,
+}
+
 /// An admin turning a client off or on again (`PATCH /auth/admin/clients/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -29,6 +29,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// The keys that sign tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key for access tokens (EdDSA) and ID tokens (RS256): it signs
+    /// from now on, on every running server within the revocation bound; the old keys
+    /// stay published until every token they signed has expired. Prints the new key ids
+    /// as JSON.
+    Rotate,
 }
 
 #[derive(Subcommand)]

@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use app::model::ClientInput;
 use clap::Parser;
 use server::{
-    auth::operator,
-    cli::{AdminCommand, Cli, ClientsCommand, Command, read_admin_password},
+    auth::{operator, sealing::FactorKeys},
+    cli::{AdminCommand, Cli, ClientsCommand, Command, KeysCommand, read_admin_password},
     clock::{Clock, SystemClock},
     config::Config,
     startup::{Application, open_store_for_operator_task},
@@ -96,6 +96,11 @@ async fn run() -> ExitCode {
         )
         .await
         .inspect_err(|error| eprintln!("error: {error}")),
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => rotate_keys(config)
+            .await
+            .inspect_err(|error| eprintln!("error: {error}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -130,6 +135,20 @@ async fn add_client(config: Config, input: ClientInput) -> Result<(), Box<dyn st
     let store = open_store_for_operator_task(&config).await?;
     let created = operator::register_client(store.as_ref(), input, SystemClock.now()).await?;
     println!("{}", serde_json::to_string_pretty(&created)?);
+    Ok(())
+}
+
+async fn rotate_keys(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let factor_keys = FactorKeys::load(config.factor_keys.as_deref(), &config.data_dir)?;
+    let store = open_store_for_operator_task(&config).await?;
+    let rotated = operator::rotate_signing_keys(
+        store.as_ref(),
+        &factor_keys,
+        &config.signing,
+        SystemClock.now(),
+    )
+    .await?;
+    println!("{}", serde_json::to_string_pretty(&rotated)?);
     Ok(())
 }
 

@@ -118,6 +118,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             oidc::remove_client
         ))
         .routes(routes!(oidc::rotate_client_secret))
+        .routes(routes!(oidc::rotate_keys))
         .routes(routes!(oidc::apps))
         .routes(routes!(oidc::forget_app));
 

@@ -4,7 +4,9 @@
 //! core's (`auth::oidc`); errors here are RFC 6749's `{"error", "error_description"}`,
 //! which relying-party libraries parse, except on the admin routes (Gatehouse's own).
 
-use app::model::{AppView, ClientCreated, ClientInput, ClientStateChange, ClientView, ErrorBody};
+use app::model::{
+    AppView, ClientCreated, ClientInput, ClientStateChange, ClientView, ErrorBody, KeysRotated,
+};
 use axum::{
     Json,
     body::Bytes,
@@ -253,6 +255,19 @@ pub async fn remove_client(
 ) -> ApiResult<StatusCode> {
     state.auth.remove_client(&admin, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/admin/keys/rotate` — admins only: a new signing key for access tokens
+/// (EdDSA) and for ID tokens (RS256), signing from now on here and, within the
+/// revocation bound, on every instance; the keys before them stay in the JWKS until every
+/// token they signed has expired (audited).
+#[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("bearer" = [])), responses((status = 200, body = KeysRotated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub async fn rotate_keys(
+    State(state): State<AppState>,
+    Client(client): Client,
+    RequireAdmin(admin): RequireAdmin,
+) -> ApiResult<Json<KeysRotated>> {
+    Ok(Json(state.auth.rotate_signing_keys(&admin, &client).await?))
 }
 
 fn no_store() -> [(header::HeaderName, HeaderValue); 2] {

@@ -23,6 +23,7 @@ mod admin;
 mod audit;
 pub mod error;
 mod forward;
+mod key_ring;
 mod login;
 mod notices;
 pub mod oidc;

@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 use super::{
     AdminPrincipal, AuthError, AuthResult, AuthService, ClientInfo, Principal,
     audit::AuditActor,
+    key_ring::{ID_TOKEN_ALGORITHM, IdTokenKeys},
     service::new_id,
-    token::{AccessClaims, AccessGrant, IdTokenSigner, RefreshSecret, RsaKeyMaterial},
+    token::{AccessClaims, AccessGrant, RefreshSecret},
     token::{left_half_hash, random_token},
 };
 use crate::{
@@ -29,7 +30,6 @@ use crate::{
     },
     store::{
         AuthorizationCode, ClientGrant, CodeRedemption, Consent, NewSession, OidcClient, Rotation,
-        StoredSigningKey,
     },
 };
 
@@ -39,7 +39,6 @@ const CODE_TTL_SECS: i64 = 60;
 const MAX_PARAMETER_CHARS: usize = 2048;
 /// A `prompt=login` sign-in must be this fresh when the request comes back.
 const FRESH_SIGN_IN_SECS: i64 = 60;
-const ID_TOKEN_ALGORITHM: &str = "RS256";
 
 /// An error of the token or UserInfo endpoint, in RFC 6749 §5.2 form.
 #[derive(Debug)]
@@ -199,35 +198,6 @@ impl AuthService {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
         })
-    }
-
-    /// The RS256 key ID tokens are signed with: read from the store, made by the first
-    /// instance that needs one (RSA generation takes a moment, so not on every start).
-    pub(super) async fn id_token_signer(&self) -> AuthResult<&IdTokenSigner> {
-        self.id_token_key
-            .get_or_try_init(|| async {
-                let stored = match self.store.signing_key(ID_TOKEN_ALGORITHM).await? {
-                    Some(stored) => stored,
-                    None => {
-                        let candidate = tokio::task::spawn_blocking(RsaKeyMaterial::generate)
-                            .await
-                            .map_err(|error| AuthError::Unexpected(error.into()))??;
-                        self.store
-                            .signing_key_or_insert(StoredSigningKey {
-                                private_der: self
-                                    .seal_key(&candidate.kid, &candidate.private_pkcs8)?,
-                                kid: candidate.kid,
-                                algorithm: ID_TOKEN_ALGORITHM.into(),
-                                public_raw: Vec::new(),
-                                created_at: self.now(),
-                            })
-                            .await?
-                    }
-                };
-                let private = self.open_key(&stored.kid, stored.private_der)?;
-                Ok(IdTokenSigner::from_pkcs8(&stored.kid, &private)?)
-            })
-            .await
     }
 
     // ----- clients -----
@@ -907,8 +877,9 @@ impl AuthService {
             user.role,
         );
         let id_token = self
-            .id_token_signer()
+            .id_token_keys()
             .await?
+            .signer()
             .sign(&id_claims)
             .map_err(AuthError::from)?;
         self.audit(
@@ -1163,8 +1134,8 @@ impl AuthService {
         let Some(hint) = id_token_hint else {
             return Ok(EndSessionAnswer::Confirm);
         };
-        let signer = self.id_token_signer().await?;
-        let claims = self.our_id_token(signer, hint).unwrap_or_default();
+        let keys = self.id_token_keys().await?;
+        let claims = self.our_id_token(&keys, hint).unwrap_or_default();
         let (Some(client_id), Some(user_id)) = (claims["aud"].as_str(), claims["sub"].as_str())
         else {
             return Ok(EndSessionAnswer::Refused(
@@ -1222,8 +1193,12 @@ impl AuthService {
 
     /// The claims of an ID token this provider signed (RS256, its key, its issuer);
     /// expiry is not checked: a logout hint may be old.
-    fn our_id_token(&self, signer: &IdTokenSigner, token: &str) -> Option<Value> {
-        let jwk = signer.jwk();
+    fn our_id_token(&self, keys: &IdTokenKeys, token: &str) -> Option<Value> {
+        if token.len() > 8192 {
+            return None;
+        }
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+        let jwk = keys.by_kid(&kid)?.jwk();
         let key =
             jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str()?, jwk["e"].as_str()?)
                 .ok()?;
@@ -1232,9 +1207,6 @@ impl AuthService {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[self.oidc_issuer()]);
-        if token.len() > 8192 {
-            return None;
-        }
         jsonwebtoken::decode::<Value>(token, &key, &validation)
             .ok()
             .map(|data| data.claims)

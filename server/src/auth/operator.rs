@@ -82,3 +82,31 @@ pub async fn register_client(
     }
     Ok(created)
 }
+
+/// `gatehouse keys rotate`: new signing keys, as an admin's rotation makes them.
+pub async fn rotate_signing_keys(
+    store: &dyn OperatorStore,
+    factor_keys: &super::sealing::FactorKeys,
+    signing: &crate::config::SigningConfig,
+    now: i64,
+) -> AuthResult<app::model::KeysRotated> {
+    let rotated =
+        super::key_ring::rotate_keys(|key| store.add_signing_key(key), factor_keys, signing, now)
+            .await?;
+    let event = NewAuditEvent {
+        at: now,
+        kind: "signing_keys_rotated",
+        user_id: None,
+        username: None,
+        ip: None,
+        user_agent: None,
+        detail: Some(format!("{} (cli)", rotated.kids.join(" "))),
+    };
+    if let Err(error) = store.add_audit_event(event).await {
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            "could not write an audit event"
+        );
+    }
+    Ok(rotated)
+}

@@ -7,10 +7,10 @@ use app::model::{Role, UserView};
 use super::{
     AuthError, AuthResult,
     audit::AuditActor,
+    key_ring::{IdTokenKeys, KeyMemory, SigningKeys},
     password::PasswordHasherPool,
     sealing::FactorKeys,
     throttle::{AttemptRules, WindowLimiter},
-    token::{Ed25519KeyMaterial, SuccessorKey, TokenSigner},
 };
 use crate::{
     clock::Clock,
@@ -18,7 +18,7 @@ use crate::{
     domain::{self, Password, Username},
     mail::Mailer,
     metrics::Metrics,
-    store::{AccessStore, NewUser, ServedStore, Store, StoredSigningKey, UserRecord},
+    store::{AccessStore, NewUser, ServedStore, Store, UserRecord},
 };
 
 /// Where a request came from, as far as the server can tell.
@@ -75,11 +75,12 @@ pub struct AuthService {
     pub(super) store: Arc<dyn Store>,
     /// The access check, through this instance's memory: the hot path asks here only.
     pub(super) access: Arc<dyn AccessStore>,
-    /// Loaded from the store on first need: a server starts while its database is down.
-    keys: tokio::sync::OnceCell<SigningKeys>,
-    /// The RS256 key of ID tokens, loaded (or made) on first need.
-    pub(super) id_token_key: tokio::sync::OnceCell<super::token::IdTokenSigner>,
-    key_source: KeySource,
+    /// Loaded from the store on first need (a server starts while its database is down),
+    /// and again after a rotation (`key_ring`).
+    pub(super) signing_keys: KeyMemory<SigningKeys>,
+    /// The RS256 keys of ID tokens, loaded (or made) on first need.
+    pub(super) id_token_key_memory: KeyMemory<IdTokenKeys>,
+    pub(super) key_source: KeySource,
     /// The configured first admin, until it exists (or another instance made one).
     pending_bootstrap: tokio::sync::Mutex<Option<(String, String)>>,
     pub(super) hasher: PasswordHasherPool,
@@ -104,16 +105,9 @@ pub struct AuthService {
     pub(super) forward_rules: super::forward::RememberedRules,
 }
 
-/// The keys every token operation needs, kept in the store so that every instance on it
-/// signs and verifies alike.
-pub(super) struct SigningKeys {
-    pub signer: TokenSigner,
-    pub successors: SuccessorKey,
-}
-
-struct KeySource {
-    signing: SigningConfig,
-    issuer: String,
+pub(super) struct KeySource {
+    pub signing: SigningConfig,
+    pub issuer: String,
 }
 
 /// How mailed links are made and what they allow.
@@ -170,8 +164,8 @@ impl AuthService {
         let service = AuthService {
             store: store.backend,
             access: store.access,
-            keys: tokio::sync::OnceCell::new(),
-            id_token_key: tokio::sync::OnceCell::new(),
+            signing_keys: KeyMemory::default(),
+            id_token_key_memory: KeyMemory::default(),
             key_source: KeySource {
                 signing: config.signing.clone(),
                 issuer: config.issuer.clone(),
@@ -223,67 +217,15 @@ impl AuthService {
 
     /// Whether `finish_start` has succeeded.
     pub fn started(&self) -> bool {
-        self.keys.initialized()
+        self.signing_keys.is_loaded()
             && self
                 .pending_bootstrap
                 .try_lock()
                 .is_ok_and(|pending| pending.is_none())
     }
 
-    pub(super) async fn keys(&self) -> AuthResult<&SigningKeys> {
-        self.keys.get_or_try_init(|| self.load_keys()).await
-    }
-
-    /// The signing key and the refresh-successor key, from the store (the first
-    /// instance to start makes them). Both are sealed at rest with the factor keys, as
-    /// TOTP secrets are: a copy of the database alone signs no token.
-    async fn load_keys(&self) -> AuthResult<SigningKeys> {
-        let (store, now) = (&self.store, self.now());
-        let issuer = &self.key_source.issuer;
-        let signer = match &self.key_source.signing {
-            SigningConfig::Hs256 { secret } => TokenSigner::hs256(secret, issuer),
-            SigningConfig::EdDsa => {
-                let candidate = Ed25519KeyMaterial::generate()?;
-                let stored = store
-                    .signing_key_or_insert(StoredSigningKey {
-                        kid: candidate.kid.clone(),
-                        algorithm: "EdDSA".into(),
-                        private_der: self.seal_key(&candidate.kid, &candidate.private_pkcs8)?,
-                        public_raw: candidate.public_raw.clone(),
-                        created_at: now,
-                    })
-                    .await?;
-                let key = Ed25519KeyMaterial {
-                    private_pkcs8: self.open_key(&stored.kid, stored.private_der)?,
-                    kid: stored.kid,
-                    public_raw: stored.public_raw,
-                };
-                TokenSigner::ed25519(&key, issuer)?
-            }
-        };
-        let stored = store
-            .signing_key_or_insert(StoredSigningKey {
-                kid: SuccessorKey::STORED_AS.into(),
-                algorithm: SuccessorKey::STORED_AS.into(),
-                private_der: self
-                    .seal_key(SuccessorKey::STORED_AS, &SuccessorKey::generate_bytes()?)?,
-                public_raw: Vec::new(),
-                created_at: now,
-            })
-            .await?;
-        Ok(SigningKeys {
-            signer,
-            successors: SuccessorKey::from_bytes(
-                &self.open_key(SuccessorKey::STORED_AS, stored.private_der)?,
-            )?,
-        })
-    }
-
     pub(super) fn seal_key(&self, kid: &str, private: &[u8]) -> AuthResult<Vec<u8>> {
-        Ok(self
-            .factor_keys
-            .seal(&format!("key:{kid}"), private)?
-            .into_bytes())
+        super::key_ring::seal_private_key(&self.factor_keys, kid, private)
     }
 
     /// A key as stored: sealed (`v1.…` text), or — written before keys were sealed —
@@ -305,10 +247,11 @@ impl AuthService {
 
     /// The public keys of access tokens and of OpenID Connect ID tokens.
     pub async fn jwks(&self) -> AuthResult<serde_json::Value> {
-        let mut jwks = self.keys().await?.signer.jwks().clone();
-        let id_token_key = self.id_token_signer().await?.jwk().clone();
+        let now = self.now();
+        let mut jwks = self.keys().await?.signer.jwks(now);
+        let id_token_keys = self.id_token_keys().await?;
         if let Some(keys) = jwks["keys"].as_array_mut() {
-            keys.push(id_token_key);
+            keys.extend(id_token_keys.published(now).cloned());
         }
         Ok(jwks)
     }
@@ -335,7 +278,8 @@ impl AuthService {
     /// Removes what has expired, and the audit events past their retention.
     pub async fn purge_expired(&self) -> AuthResult<u64> {
         let now = self.now();
-        let expired = self.store.purge_expired(now).await?;
+        let expired =
+            self.store.purge_expired(now).await? + self.purge_superseded_keys(now).await?;
         let old_events = self
             .store
             .purge_audit_before(now - self.audit_retention)

@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{ClientStore, NewAuditEvent, NewUser, OidcClient, Store, StoreResult, UserRecord};
+use super::{
+    ClientStore, KeyStore, NewAuditEvent, NewUser, OidcClient, Store, StoreResult,
+    StoredSigningKey, UserRecord,
+};
 
-/// Only adding: an account and its audit event. Nothing here can refuse a token a
-/// running server has accepted, so an operator task needs no revocation log entry and
-/// no memory of its own.
+/// Only adding: an account, a client, a signing key and their audit events. Nothing
+/// here can refuse a token a running server has accepted, so an operator task needs no
+/// memory of its own; a new signing key is the one revoking write (its backend logs it,
+/// so running servers read their keys again).
 #[async_trait]
 pub trait OperatorStore: Send + Sync + 'static {
     /// Fails with `Conflict` when the username key is taken.
@@ -16,6 +20,8 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn add_audit_event(&self, event: NewAuditEvent) -> StoreResult<()>;
     /// Registers an OpenID Connect client; `Conflict` when its id is taken.
     async fn add_client(&self, client: OidcClient) -> StoreResult<()>;
+    /// Adds the next generation of a signing key (`KeyStore::add_signing_key`).
+    async fn add_signing_key(&self, key: StoredSigningKey) -> StoreResult<StoredSigningKey>;
 }
 
 /// Any backend, opened as the servers open it.
@@ -31,5 +37,9 @@ impl OperatorStore for Arc<dyn Store> {
 
     async fn add_client(&self, client: OidcClient) -> StoreResult<()> {
         ClientStore::add_client(self.as_ref(), client).await
+    }
+
+    async fn add_signing_key(&self, key: StoredSigningKey) -> StoreResult<StoredSigningKey> {
+        KeyStore::add_signing_key(self.as_ref(), key).await
     }
 }

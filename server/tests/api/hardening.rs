@@ -219,6 +219,7 @@ async fn signing_keys_are_sealed_at_rest_and_still_sign_after_a_restart() {
             .signing_key_or_insert(StoredSigningKey {
                 kid: kid.into(),
                 algorithm: algorithm.into(),
+                generation: 0,
                 private_der: b"a candidate that must lose".to_vec(),
                 public_raw: Vec::new(),
                 created_at: 0,

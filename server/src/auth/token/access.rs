@@ -122,53 +122,78 @@ impl VerifiedCache {
     }
 }
 
-/// Signs and verifies access tokens with one pinned algorithm.
+/// A public key that verifies access tokens: the newest also signs; an older one (a
+/// rotation superseded it) verifies, and is published, until `published_until`, when
+/// every token it signed has expired.
+struct VerifyingKey {
+    kid: Option<String>,
+    decoding: DecodingKey,
+    jwk: Option<serde_json::Value>,
+    published_until: Option<i64>,
+}
+
+/// An Ed25519 key a rotation superseded: only its public half is needed.
+#[derive(Clone, Debug)]
+pub struct SupersededKey {
+    pub kid: String,
+    pub public_raw: Vec<u8>,
+    pub published_until: i64,
+}
+
+/// Signs with one pinned algorithm and the newest key; verifies with any key of the line.
 pub struct TokenSigner {
     algorithm: Algorithm,
     kid: Option<String>,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    verifying: Vec<VerifyingKey>,
     validation: Validation,
     issuer: String,
-    jwks: serde_json::Value,
     verified: VerifiedCache,
 }
 
 impl TokenSigner {
     pub fn ed25519(key: &Ed25519KeyMaterial, issuer: &str) -> Result<TokenSigner, KeyError> {
-        if key.public_raw.len() != 32 {
-            return Err(KeyError::Invalid("the public key is not 32 bytes".into()));
+        Self::ed25519_line(key, &[], issuer)
+    }
+
+    /// `newest` signs; each of `superseded` still verifies (and is published) until its
+    /// `published_until`.
+    pub fn ed25519_line(
+        newest: &Ed25519KeyMaterial,
+        superseded: &[SupersededKey],
+        issuer: &str,
+    ) -> Result<TokenSigner, KeyError> {
+        let mut verifying = vec![ed25519_verifying(&newest.kid, &newest.public_raw, None)?];
+        for key in superseded {
+            verifying.push(ed25519_verifying(
+                &key.kid,
+                &key.public_raw,
+                Some(key.published_until),
+            )?);
         }
-        let x = URL_SAFE_NO_PAD.encode(&key.public_raw);
-        let jwks = serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": x,
-                "kid": key.kid,
-                "alg": "EdDSA",
-                "use": "sig",
-            }]
-        });
         Ok(Self::new(
             Algorithm::EdDSA,
-            Some(key.kid.clone()),
-            EncodingKey::from_ed_der(&key.private_pkcs8),
-            DecodingKey::from_ed_der(&key.public_raw),
+            Some(newest.kid.clone()),
+            EncodingKey::from_ed_der(&newest.private_pkcs8),
+            verifying,
             issuer,
-            jwks,
         ))
     }
 
     /// HMAC keys are secret, so nothing is published in the JWKS.
     pub fn hs256(secret: &[u8], issuer: &str) -> TokenSigner {
+        let verifying = vec![VerifyingKey {
+            kid: None,
+            decoding: DecodingKey::from_secret(secret),
+            jwk: None,
+            published_until: None,
+        }];
         Self::new(
             Algorithm::HS256,
             None,
             EncodingKey::from_secret(secret),
-            DecodingKey::from_secret(secret),
+            verifying,
             issuer,
-            serde_json::json!({ "keys": [] }),
         )
     }
 
@@ -176,9 +201,8 @@ impl TokenSigner {
         algorithm: Algorithm,
         kid: Option<String>,
         encoding: EncodingKey,
-        decoding: DecodingKey,
+        verifying: Vec<VerifyingKey>,
         issuer: &str,
-        jwks: serde_json::Value,
     ) -> TokenSigner {
         // Only the signature and the algorithm are left to jsonwebtoken; the time and
         // issuer checks below take `now` from the caller and live in one place.
@@ -191,16 +215,28 @@ impl TokenSigner {
             algorithm,
             kid,
             encoding,
-            decoding,
+            verifying,
             validation,
             issuer: issuer.to_owned(),
-            jwks,
             verified: VerifiedCache::new(),
         }
     }
 
-    pub fn jwks(&self) -> &serde_json::Value {
-        &self.jwks
+    /// The public keys to publish at `now`: the newest, and superseded ones until every
+    /// token they signed has expired.
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        let keys: Vec<&serde_json::Value> = self
+            .verifying
+            .iter()
+            .filter(|key| key.published_until.is_none_or(|until| until > now))
+            .filter_map(|key| key.jwk.as_ref())
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// The key id that signs now (`None` for HS256).
+    pub fn signing_kid(&self) -> Option<&str> {
+        self.kid.as_deref()
     }
 
     pub fn issuer(&self) -> &str {
@@ -356,10 +392,15 @@ impl TokenSigner {
         if header.alg != self.algorithm {
             return Err(TokenError::WrongAlgorithm);
         }
-        if self.kid.is_some() && header.kid != self.kid {
-            return Err(TokenError::UnknownKey);
-        }
-        jsonwebtoken::decode::<T>(token, &self.decoding, &self.validation)
+        let key = match self.verifying.as_slice() {
+            // A shared secret has no id: whatever `kid` a token names, it is this key.
+            [only] if only.kid.is_none() => only,
+            keys => keys
+                .iter()
+                .find(|key| key.kid.is_some() && key.kid == header.kid)
+                .ok_or(TokenError::UnknownKey)?,
+        };
+        jsonwebtoken::decode::<T>(token, &key.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -367,6 +408,29 @@ impl TokenSigner {
                 _ => TokenError::Malformed,
             })
     }
+}
+
+fn ed25519_verifying(
+    kid: &str,
+    public_raw: &[u8],
+    published_until: Option<i64>,
+) -> Result<VerifyingKey, KeyError> {
+    if public_raw.len() != 32 {
+        return Err(KeyError::Invalid("the public key is not 32 bytes".into()));
+    }
+    Ok(VerifyingKey {
+        kid: Some(kid.to_owned()),
+        decoding: DecodingKey::from_ed_der(public_raw),
+        jwk: Some(serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": URL_SAFE_NO_PAD.encode(public_raw),
+            "kid": kid,
+            "alg": "EdDSA",
+            "use": "sig",
+        })),
+        published_until,
+    })
 }
 
 fn check_time(claims: &AccessClaims, now: i64) -> Result<(), TokenError> {
@@ -647,10 +711,49 @@ mod tests {
     }
 
     #[test]
+    fn after_a_rotation_the_old_key_verifies_and_is_published_until_its_time_is_up() {
+        let old_key = Ed25519KeyMaterial::generate().unwrap();
+        let before = TokenSigner::ed25519(&old_key, ISSUER).unwrap();
+        let signed_before = before.sign(&claims(NOW)).unwrap();
+
+        let new_key = Ed25519KeyMaterial::generate().unwrap();
+        let superseded = SupersededKey {
+            kid: old_key.kid.clone(),
+            public_raw: old_key.public_raw.clone(),
+            published_until: NOW + 900,
+        };
+        let after = TokenSigner::ed25519_line(&new_key, &[superseded], ISSUER).unwrap();
+        let signed_after = after.sign(&claims(NOW)).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&signed_after).unwrap().kid,
+            Some(new_key.kid.clone())
+        );
+        assert_eq!(after.signing_kid(), Some(new_key.kid.as_str()));
+        assert!(after.verify(&signed_before, NOW).is_ok());
+        assert!(after.verify(&signed_after, NOW).is_ok());
+        // The server that has not reloaded yet does not know the new key.
+        assert_eq!(
+            before.verify(&signed_after, NOW),
+            Err(TokenError::UnknownKey)
+        );
+
+        let kids = |now: i64| -> Vec<String> {
+            after.jwks(now)["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|key| key["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(kids(NOW), vec![new_key.kid.clone(), old_key.kid.clone()]);
+        assert_eq!(kids(NOW + 900), vec![new_key.kid.clone()]);
+    }
+
+    #[test]
     fn the_jwks_publishes_the_ed25519_public_key() {
         let key = Ed25519KeyMaterial::generate().unwrap();
         let signer = TokenSigner::ed25519(&key, ISSUER).unwrap();
-        let published = &signer.jwks()["keys"][0];
+        let published = &signer.jwks(NOW)["keys"][0];
         assert_eq!(published["kid"], key.kid.as_str());
         assert_eq!(published["crv"], "Ed25519");
         let x = URL_SAFE_NO_PAD

@@ -90,6 +90,10 @@ impl IdTokenSigner {
         &self.jwk
     }
 
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     /// A compact JWS (RS256, this key's `kid`) of `claims`.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});

@@ -8,7 +8,7 @@ mod refresh;
 
 pub use access::{
     ACCESS_TOKEN_TYPE, AccessClaims, AccessGrant, IssuedAccess, LEEWAY_SECS, OWN_AUDIENCE,
-    ServiceClaims, TokenError, TokenSigner,
+    ServiceClaims, SupersededKey, TokenError, TokenSigner,
 };
 pub use id_token::{IdTokenSigner, RsaKeyMaterial, left_half_hash};
 pub use keys::{Ed25519KeyMaterial, KeyError, random_id};

@@ -241,6 +241,7 @@ contract!(
     users_are_listed_paged_and_searched,
     audit_events_are_listed_newest_first_and_filtered,
     the_first_signing_key_wins,
+    rotated_keys_line_up_by_generation_and_superseded_ones_go,
     audit_events_past_their_retention_are_purged,
     purging_removes_only_what_expired,
     an_address_is_unique_among_verified_accounts_case_insensitively,

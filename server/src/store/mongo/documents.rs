@@ -328,6 +328,9 @@ pub(super) struct KeyDoc {
     #[serde(rename = "_id")]
     pub kid: String,
     pub algorithm: String,
+    /// Absent on keys stored before rotation existed: those are generation 0.
+    #[serde(default)]
+    pub generation: i64,
     pub private_der: bson::Binary,
     pub public_raw: bson::Binary,
     pub created_at: i64,

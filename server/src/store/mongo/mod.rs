@@ -70,6 +70,8 @@ const REMEMBERED_REFRESH_HASHES: i32 = 4;
 const RETIRED_INDEXES: &[(&str, &str)] = &[
     ("audit_events", "audit_retention"),
     ("users", "email_key_unique"),
+    // One key per algorithm, until keys rotated (one per generation since).
+    ("signing_keys", "one_key_per_algorithm"),
 ];
 /// Revocation log entries are for operators; instances read only the position counter.
 const REVOCATION_LOG_RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -511,7 +513,7 @@ mod tests {
         };
         assert_eq!(find("users", "username_key").unique, Some(true));
         assert_eq!(find("sessions", "current_refresh").unique, Some(true));
-        assert_eq!(find("signing_keys", "algorithm").unique, Some(true));
+        assert_eq!(find("signing_keys", "generation").unique, Some(true));
         assert_eq!(
             find("sessions", "expires_on").expire_after,
             Some(Duration::ZERO)

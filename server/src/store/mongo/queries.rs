@@ -143,7 +143,10 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
         ),
         (
             "signing_keys",
-            index(doc! {"algorithm": 1}, unique("one_key_per_algorithm")),
+            index(
+                doc! {"algorithm": 1, "generation": 1},
+                unique("one_key_per_generation"),
+            ),
         ),
         (
             "revocation_log",

@@ -210,6 +210,22 @@ CREATE TABLE oidc_consents (
     PRIMARY KEY (user_id, client_id)
 ) WITHOUT ROWID;
 "#,
+    // Signing keys rotate: several generations of one algorithm.
+    r#"
+CREATE TABLE signing_keys_by_generation (
+    kid         TEXT PRIMARY KEY,
+    algorithm   TEXT NOT NULL,
+    generation  INTEGER NOT NULL,
+    private_der BLOB NOT NULL,
+    public_raw  BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (algorithm, generation)
+);
+INSERT INTO signing_keys_by_generation (kid, algorithm, generation, private_der, public_raw, created_at)
+    SELECT kid, algorithm, 0, private_der, public_raw, created_at FROM signing_keys;
+DROP TABLE signing_keys;
+ALTER TABLE signing_keys_by_generation RENAME TO signing_keys;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

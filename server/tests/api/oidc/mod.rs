@@ -4,6 +4,7 @@
 
 mod clients;
 mod conformance;
+mod keys;
 mod refresh;
 mod relying_party;
 mod service;
