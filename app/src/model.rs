@@ -504,6 +504,10 @@ pub struct ClientInput {
     /// Its users are not asked to consent (an app of the same owner).
     #[serde(default)]
     pub pre_consented: bool,
+    /// `RS256` (the default), `ES256` or `EdDSA`: the only algorithm its ID tokens are
+    /// signed with (the name OpenID Connect Dynamic Client Registration uses).
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// A registered client as admins see it (never its secret).
@@ -517,6 +521,7 @@ pub struct ClientView {
     pub public: bool,
     pub grant_types: Vec<String>,
     pub pre_consented: bool,
+    pub id_token_signed_response_alg: String,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,

@@ -69,6 +69,10 @@ pub enum ClientsCommand {
         /// Its users are not asked to consent (an app of your own).
         #[arg(long)]
         pre_consented: bool,
+        /// RS256 (the default), ES256 or EdDSA: the only algorithm its ID tokens are
+        /// signed with.
+        #[arg(long = "id-token-alg")]
+        id_token_alg: Option<String>,
     },
 }
 

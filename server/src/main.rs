@@ -82,6 +82,7 @@ async fn run() -> ExitCode {
                     public,
                     grant_types,
                     pre_consented,
+                    id_token_alg,
                 },
         } => add_client(
             config,
@@ -92,6 +93,7 @@ async fn run() -> ExitCode {
                 public,
                 grant_types,
                 pre_consented,
+                id_token_signed_response_alg: id_token_alg,
             },
         )
         .await

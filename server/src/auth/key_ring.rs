@@ -22,19 +22,18 @@ use super::{
     audit::AuditActor,
     sealing::FactorKeys,
     token::{
-        Ed25519KeyMaterial, IdTokenSigner, LEEWAY_SECS, RsaKeyMaterial, SuccessorKey,
+        Ed25519KeyMaterial, IdTokenKeyMaterial, IdTokenSigner, LEEWAY_SECS, SuccessorKey,
         SupersededKey, TokenSigner,
     },
 };
 use crate::{
     config::SigningConfig,
+    domain::oidc::IdTokenAlgorithm,
     store::{StoreResult, StoredSigningKey},
 };
 
 /// The algorithm of Gatehouse's own access tokens (unless configured HS256).
 pub const ACCESS_TOKEN_ALGORITHM: &str = "EdDSA";
-/// The algorithm of OpenID Connect ID tokens.
-pub const ID_TOKEN_ALGORITHM: &str = "RS256";
 /// With no revocation memory to follow (turned off, or the log unreadable), keys are
 /// checked again this often.
 const UNFOLLOWED_RECHECK: Duration = Duration::from_secs(1);
@@ -48,34 +47,49 @@ pub(super) struct SigningKeys {
     line: Vec<String>,
 }
 
-/// The RSA keys of ID tokens: the newest signs, older ones are published until their
-/// tokens have expired.
+/// The keys of ID tokens, one line per algorithm a client may choose: the newest of
+/// each signs, older ones are published until their tokens have expired.
 pub(super) struct IdTokenKeys {
-    newest: IdTokenSigner,
-    /// Each with when it stops being published.
-    superseded: Vec<(IdTokenSigner, i64)>,
+    lines: Vec<IdTokenLine>,
+    /// Every key id of every line: unchanged in the store, nothing to rebuild.
     line: Vec<String>,
 }
 
+struct IdTokenLine {
+    newest: IdTokenSigner,
+    /// Each with when it stops being published.
+    superseded: Vec<(IdTokenSigner, i64)>,
+}
+
 impl IdTokenKeys {
-    pub fn signer(&self) -> &IdTokenSigner {
-        &self.newest
+    pub fn signer(&self, algorithm: IdTokenAlgorithm) -> AuthResult<&IdTokenSigner> {
+        self.lines
+            .iter()
+            .map(|line| &line.newest)
+            .find(|signer| signer.algorithm() == algorithm)
+            .ok_or_else(|| AuthError::Unexpected("no ID-token key of that algorithm".into()))
     }
 
     /// What the JWKS lists at `now`.
     pub fn published(&self, now: i64) -> impl Iterator<Item = &Value> {
-        std::iter::once(self.newest.jwk()).chain(
-            self.superseded
-                .iter()
-                .filter(move |(_, until)| *until > now)
-                .map(|(signer, _)| signer.jwk()),
-        )
+        self.lines.iter().flat_map(move |line| {
+            std::iter::once(line.newest.jwk()).chain(
+                line.superseded
+                    .iter()
+                    .filter(move |(_, until)| *until > now)
+                    .map(|(signer, _)| signer.jwk()),
+            )
+        })
     }
 
-    /// Any key of the line, by id: what verifies an ID token this provider signed.
+    /// Any key of any line, by id: what verifies an ID token this provider signed.
     pub fn by_kid(&self, kid: &str) -> Option<&IdTokenSigner> {
-        std::iter::once(&self.newest)
-            .chain(self.superseded.iter().map(|(signer, _)| signer))
+        self.lines
+            .iter()
+            .flat_map(|line| {
+                std::iter::once(&line.newest)
+                    .chain(line.superseded.iter().map(|(signer, _)| signer))
+            })
             .find(|signer| signer.kid() == kid)
     }
 }
@@ -278,32 +292,42 @@ impl AuthService {
         previous: Option<Arc<IdTokenKeys>>,
     ) -> AuthResult<Option<IdTokenKeys>> {
         let previous = previous.as_deref();
-        let mut stored = self.store.signing_keys(ID_TOKEN_ALGORITHM).await?;
-        if stored.is_empty() {
-            let candidate = new_rsa_key(&self.factor_keys, self.now()).await?;
-            self.store.signing_key_or_insert(candidate).await?;
-            stored = self.store.signing_keys(ID_TOKEN_ALGORITHM).await?;
+        let mut stored_lines = Vec::with_capacity(IdTokenAlgorithm::ALL.len());
+        for algorithm in IdTokenAlgorithm::ALL {
+            let mut stored = self.store.signing_keys(algorithm.stored_as()).await?;
+            if stored.is_empty() {
+                let candidate = new_id_token_key(&self.factor_keys, algorithm, self.now()).await?;
+                self.store.signing_key_or_insert(candidate).await?;
+                stored = self.store.signing_keys(algorithm.stored_as()).await?;
+            }
+            stored_lines.push((algorithm, stored));
         }
-        let line = kids_of(&stored);
+        let line: Vec<String> = stored_lines
+            .iter()
+            .flat_map(|(_, stored)| kids_of(stored))
+            .collect();
         if previous.is_some_and(|previous| previous.line == line) {
             return Ok(None);
         }
-        let open = |key: &StoredSigningKey| -> AuthResult<IdTokenSigner> {
-            let private = self.open_key(&key.kid, key.private_der.clone())?;
-            Ok(IdTokenSigner::from_pkcs8(&key.kid, &private)?)
-        };
-        let (newest, older) = stored
-            .split_last()
-            .ok_or_else(|| AuthError::Unexpected("no ID-token key after making one".into()))?;
-        let mut superseded = Vec::with_capacity(older.len());
-        for (key, successor) in older.iter().zip(&stored[1..]) {
-            superseded.push((open(key)?, successor.created_at + self.key_retention()));
+        let mut lines = Vec::with_capacity(stored_lines.len());
+        for (algorithm, stored) in &stored_lines {
+            let open = |key: &StoredSigningKey| -> AuthResult<IdTokenSigner> {
+                let private = self.open_key(&key.kid, key.private_der.clone())?;
+                Ok(IdTokenSigner::from_pkcs8(*algorithm, &key.kid, &private)?)
+            };
+            let (newest, older) = stored
+                .split_last()
+                .ok_or_else(|| AuthError::Unexpected("no ID-token key after making one".into()))?;
+            let mut superseded = Vec::with_capacity(older.len());
+            for (key, successor) in older.iter().zip(&stored[1..]) {
+                superseded.push((open(key)?, successor.created_at + self.key_retention()));
+            }
+            lines.push(IdTokenLine {
+                newest: open(newest)?,
+                superseded,
+            });
         }
-        Ok(Some(IdTokenKeys {
-            newest: open(newest)?,
-            superseded,
-            line,
-        }))
+        Ok(Some(IdTokenKeys { lines, line }))
     }
 
     /// Adds a new key for each algorithm this server signs with; they sign from now on,
@@ -340,8 +364,8 @@ impl AuthService {
     }
 }
 
-/// One new key per algorithm `signing` uses (EdDSA unless access tokens are HS256, and
-/// always RS256), each the next generation of its line.
+/// One new key per algorithm `signing` uses (EdDSA unless access tokens are HS256) and
+/// per ID-token algorithm, each the next generation of its line.
 /// `add` stores a key as the next generation (a server's store, or an operator's).
 pub(super) async fn rotate_keys<Added>(
     add: impl Fn(StoredSigningKey) -> Added,
@@ -356,7 +380,10 @@ where
     if matches!(signing, SigningConfig::EdDsa) {
         kids.push(add(new_ed25519_key(factor_keys, now)?).await?.kid);
     }
-    kids.push(add(new_rsa_key(factor_keys, now).await?).await?.kid);
+    for algorithm in IdTokenAlgorithm::ALL {
+        let key = new_id_token_key(factor_keys, algorithm, now).await?;
+        kids.push(add(key).await?.kid);
+    }
     Ok(KeysRotated { kids })
 }
 
@@ -372,14 +399,19 @@ fn new_ed25519_key(factor_keys: &FactorKeys, now: i64) -> AuthResult<StoredSigni
     })
 }
 
-async fn new_rsa_key(factor_keys: &FactorKeys, now: i64) -> AuthResult<StoredSigningKey> {
-    let candidate = tokio::task::spawn_blocking(RsaKeyMaterial::generate)
+async fn new_id_token_key(
+    factor_keys: &FactorKeys,
+    algorithm: IdTokenAlgorithm,
+    now: i64,
+) -> AuthResult<StoredSigningKey> {
+    // RSA generation takes a moment: off the async threads.
+    let candidate = tokio::task::spawn_blocking(move || IdTokenKeyMaterial::generate(algorithm))
         .await
         .map_err(|error| AuthError::Unexpected(error.into()))??;
     Ok(StoredSigningKey {
         private_der: seal_private_key(factor_keys, &candidate.kid, &candidate.private_pkcs8)?,
         kid: candidate.kid,
-        algorithm: ID_TOKEN_ALGORITHM.into(),
+        algorithm: algorithm.stored_as().into(),
         generation: 0,
         public_raw: Vec::new(),
         created_at: now,

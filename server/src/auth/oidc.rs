@@ -16,17 +16,17 @@ use serde_json::{Value, json};
 use super::{
     AdminPrincipal, AuthError, AuthResult, AuthService, ClientInfo, Principal,
     audit::AuditActor,
-    key_ring::{ID_TOKEN_ALGORITHM, IdTokenKeys},
+    key_ring::IdTokenKeys,
     service::new_id,
+    token::random_token,
     token::{AccessClaims, AccessGrant, RefreshSecret},
-    token::{left_half_hash, random_token},
 };
 use crate::{
     domain::RefreshHash,
     domain::oidc::{
         ClientRegistration, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
-        GRANT_REFRESH_TOKEN, SCOPES, granted_scopes, parse_code_challenge, redirect_uri_matches,
-        secret_hash, secret_matches, verifier_matches,
+        GRANT_REFRESH_TOKEN, IdTokenAlgorithm, SCOPES, granted_scopes, parse_code_challenge,
+        redirect_uri_matches, secret_hash, secret_matches, verifier_matches,
     },
     store::{
         AuthorizationCode, ClientGrant, CodeRedemption, Consent, NewSession, OidcClient, Rotation,
@@ -183,7 +183,8 @@ impl AuthService {
             "grant_types_supported":
                 [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [ID_TOKEN_ALGORITHM],
+            "id_token_signing_alg_values_supported":
+                IdTokenAlgorithm::ALL.map(IdTokenAlgorithm::name),
             "scopes_supported": SCOPES,
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp",
@@ -261,6 +262,7 @@ impl AuthService {
             post_logout_redirect_uris: registration.post_logout_redirect_uris,
             grant_types: registration.grant_types,
             pre_consented: registration.pre_consented,
+            id_token_alg: registration.id_token_alg.name().to_owned(),
             updated_at: self.now(),
             ..current
         };
@@ -851,6 +853,11 @@ impl AuthService {
             )
             .map_err(AuthError::from)?;
         let scopes: Vec<&str> = code.scope.split(' ').collect();
+        let id_token_keys = self.id_token_keys().await?;
+        // The one algorithm this client registered (RS256 unless it chose another).
+        let signer = id_token_keys.signer(
+            IdTokenAlgorithm::parse(&client.id_token_alg).unwrap_or(IdTokenAlgorithm::Rs256),
+        )?;
         let mut id_claims = json!({
             "iss": self.oidc_issuer(),
             "sub": user.id,
@@ -862,7 +869,7 @@ impl AuthService {
             "amr": if code.second_factor { json!(["mfa"]) } else { json!(["pwd"]) },
             // The app's session: what RP-initiated logout ends.
             "sid": code.session_id,
-            "at_hash": left_half_hash(&access.token),
+            "at_hash": signer.token_hash(&access.token),
         });
         if let Some(nonce) = &code.nonce {
             id_claims["nonce"] = json!(nonce);
@@ -876,12 +883,7 @@ impl AuthService {
                 .map(|email| (email, user.email_verified)),
             user.role,
         );
-        let id_token = self
-            .id_token_keys()
-            .await?
-            .signer()
-            .sign(&id_claims)
-            .map_err(AuthError::from)?;
+        let id_token = signer.sign(&id_claims).map_err(AuthError::from)?;
         self.audit(
             "oidc_tokens_issued",
             AuditActor::User(&user),
@@ -1191,25 +1193,21 @@ impl AuthService {
         ))
     }
 
-    /// The claims of an ID token this provider signed (RS256, its key, its issuer);
-    /// expiry is not checked: a logout hint may be old.
+    /// The claims of an ID token this provider signed (one of its keys, by `kid`, with
+    /// that key's algorithm only; its issuer); expiry is not checked: a logout hint may
+    /// be old.
     fn our_id_token(&self, keys: &IdTokenKeys, token: &str) -> Option<Value> {
         if token.len() > 8192 {
             return None;
         }
         let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
-        let jwk = keys.by_kid(&kid)?.jwk();
-        let key =
-            jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str()?, jwk["e"].as_str()?)
-                .ok()?;
+        // The key found decides the algorithm (`verified_claims`).
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[self.oidc_issuer()]);
-        jsonwebtoken::decode::<Value>(token, &key, &validation)
-            .ok()
-            .map(|data| data.claims)
+        keys.by_kid(&kid)?.verified_claims(token, &validation)
     }
 
     /// Token revocation (RFC 7009): a refresh token of this client ends its session; an
@@ -1455,6 +1453,7 @@ pub(super) fn new_client(input: ClientInput, now: i64) -> AuthResult<(OidcClient
         post_logout_redirect_uris: registration.post_logout_redirect_uris,
         grant_types: registration.grant_types,
         pre_consented: registration.pre_consented,
+        id_token_alg: registration.id_token_alg.name().to_owned(),
         disabled: false,
         created_at: now,
         updated_at: now,
@@ -1488,6 +1487,7 @@ pub fn view_of_client(client: &OidcClient) -> ClientView {
         public: client.secret_hash.is_none(),
         grant_types: client.grant_types.clone(),
         pre_consented: client.pre_consented,
+        id_token_signed_response_alg: client.id_token_alg.clone(),
         disabled: client.disabled,
         created_at: client.created_at,
         updated_at: client.updated_at,

@@ -17,6 +17,43 @@ const GRANT_TYPES: [&str; 3] = [
     GRANT_CLIENT_CREDENTIALS,
 ];
 
+/// What a client's ID tokens may be signed with: RS256 by default (OpenID Connect Core
+/// requires it, and many relying parties accept nothing else), ES256 or EdDSA (Ed25519)
+/// if the client registered it. A client gets only its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdTokenAlgorithm {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl IdTokenAlgorithm {
+    pub const ALL: [IdTokenAlgorithm; 3] = [Self::Rs256, Self::Es256, Self::EdDsa];
+
+    /// The JOSE name (`alg`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<IdTokenAlgorithm> {
+        Self::ALL.into_iter().find(|alg| alg.name() == name)
+    }
+
+    /// The line of keys in the store. EdDSA ID tokens have keys of their own, apart from
+    /// those of Gatehouse's access tokens (which may be HS256, or rotate on their own).
+    pub fn stored_as(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA-id-token",
+        }
+    }
+}
+
 /// The scopes this provider knows; others in a request are ignored (RFC 6749 §3.3 lets
 /// a server grant fewer than asked).
 pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "roles", "offline_access"];
@@ -34,6 +71,7 @@ pub struct ClientRegistration {
     pub public: bool,
     pub grant_types: Vec<String>,
     pub pre_consented: bool,
+    pub id_token_alg: IdTokenAlgorithm,
 }
 
 impl ClientRegistration {
@@ -81,7 +119,17 @@ impl ClientRegistration {
                 "needs at least one URI for the authorization_code grant",
             ));
         }
+        let id_token_alg = match input.id_token_signed_response_alg.as_deref().map(str::trim) {
+            None | Some("") => IdTokenAlgorithm::Rs256,
+            Some(name) => IdTokenAlgorithm::parse(name).ok_or_else(|| {
+                FieldError::new(
+                    "id_token_signed_response_alg",
+                    "must be RS256, ES256 or EdDSA",
+                )
+            })?,
+        };
         Ok(ClientRegistration {
+            id_token_alg,
             name,
             redirect_uris,
             post_logout_redirect_uris: uris(

@@ -19,6 +19,8 @@ pub struct OidcClient {
     pub grant_types: Vec<String>,
     /// A first-party app an admin vouches for: its users are not asked to consent.
     pub pre_consented: bool,
+    /// The one algorithm its ID tokens are signed with: `RS256`, `ES256` or `EdDSA`.
+    pub id_token_alg: String,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,

@@ -10,6 +10,6 @@ pub use access::{
     ACCESS_TOKEN_TYPE, AccessClaims, AccessGrant, IssuedAccess, LEEWAY_SECS, OWN_AUDIENCE,
     ServiceClaims, SupersededKey, TokenError, TokenSigner,
 };
-pub use id_token::{IdTokenSigner, RsaKeyMaterial, left_half_hash};
+pub use id_token::{IdTokenKeyMaterial, IdTokenSigner, left_half_hash};
 pub use keys::{Ed25519KeyMaterial, KeyError, random_id};
 pub use refresh::{RefreshSecret, SuccessorKey, random_token};

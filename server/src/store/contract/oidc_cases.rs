@@ -16,6 +16,7 @@ fn client(id: &str) -> OidcClient {
         post_logout_redirect_uris: vec!["https://wiki.example.org/".into()],
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         pre_consented: false,
+        id_token_alg: "ES256".into(),
         disabled: false,
         created_at: NOW,
         updated_at: NOW,
@@ -65,6 +66,7 @@ pub async fn clients_are_added_found_listed_replaced_and_removed(store: &dyn Sto
         redirect_uris: vec!["https://wiki.example.org/oidc".into()],
         disabled: true,
         pre_consented: true,
+        id_token_alg: "EdDSA".into(),
         updated_at: NOW + 10,
         ..client("c1")
     };

@@ -22,6 +22,13 @@ pub(super) struct ClientDoc {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Absent on clients registered before the choice existed: RS256.
+    #[serde(default = "rs256")]
+    pub id_token_alg: String,
+}
+
+fn rs256() -> String {
+    "RS256".to_owned()
 }
 
 impl From<OidcClient> for ClientDoc {
@@ -37,6 +44,7 @@ impl From<OidcClient> for ClientDoc {
             disabled: client.disabled,
             created_at: client.created_at,
             updated_at: client.updated_at,
+            id_token_alg: client.id_token_alg,
         }
     }
 }
@@ -54,6 +62,7 @@ impl From<ClientDoc> for OidcClient {
             disabled: doc.disabled,
             created_at: doc.created_at,
             updated_at: doc.updated_at,
+            id_token_alg: doc.id_token_alg,
         }
     }
 }

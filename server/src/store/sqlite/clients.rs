@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rusqlite::{Row, params};
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
-     grant_types, pre_consented, disabled, created_at, updated_at";
+     grant_types, pre_consented, disabled, created_at, updated_at, id_token_alg";
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<OidcClient> {
     let redirect_uris: String = row.get(3)?;
@@ -27,6 +27,7 @@ fn client_from_row(row: &Row<'_>) -> rusqlite::Result<OidcClient> {
         disabled: row.get(7)?,
         created_at: row.get(8)?,
         updated_at: row.get(9)?,
+        id_token_alg: row.get(10)?,
     })
 }
 
@@ -59,7 +60,7 @@ impl ClientStore for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO oidc_clients ({CLIENT_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
                 ),
                 params![
                     client.id,
@@ -71,7 +72,8 @@ impl ClientStore for SqliteStore {
                     client.pre_consented,
                     client.disabled,
                     client.created_at,
-                    client.updated_at
+                    client.updated_at,
+                    client.id_token_alg
                 ],
             )
             .map_err(map_error)?;
@@ -87,7 +89,7 @@ impl ClientStore for SqliteStore {
                 .execute(
                     "UPDATE oidc_clients SET name = ?2, secret_hash = ?3, redirect_uris = ?4,
                      post_logout_redirect_uris = ?5, grant_types = ?6, pre_consented = ?7,
-                     disabled = ?8, updated_at = ?9 WHERE id = ?1",
+                     disabled = ?8, updated_at = ?9, id_token_alg = ?10 WHERE id = ?1",
                     params![
                         client.id,
                         client.name,
@@ -97,7 +99,8 @@ impl ClientStore for SqliteStore {
                         list_text(&client.grant_types),
                         client.pre_consented,
                         client.disabled,
-                        client.updated_at
+                        client.updated_at,
+                        client.id_token_alg
                     ],
                 )
                 .map_err(map_error)?;

@@ -210,7 +210,8 @@ CREATE TABLE oidc_consents (
     PRIMARY KEY (user_id, client_id)
 ) WITHOUT ROWID;
 "#,
-    // Signing keys rotate: several generations of one algorithm.
+    // Signing keys rotate: several generations of one algorithm; a client picks the
+    // algorithm of its ID tokens.
     r#"
 CREATE TABLE signing_keys_by_generation (
     kid         TEXT PRIMARY KEY,
@@ -225,6 +226,7 @@ INSERT INTO signing_keys_by_generation (kid, algorithm, generation, private_der,
     SELECT kid, algorithm, 0, private_der, public_raw, created_at FROM signing_keys;
 DROP TABLE signing_keys;
 ALTER TABLE signing_keys_by_generation RENAME TO signing_keys;
+ALTER TABLE oidc_clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'RS256';
 "#,
 ];
 

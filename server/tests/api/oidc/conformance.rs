@@ -35,7 +35,7 @@ async fn oidcc_server_discovery_names_this_issuer_and_what_it_supports() {
     assert_eq!(metadata["response_types_supported"], json!(["code"]));
     assert_eq!(
         metadata["id_token_signing_alg_values_supported"],
-        json!(["RS256"])
+        json!(["RS256", "ES256", "EdDSA"])
     );
     assert_eq!(
         metadata["code_challenge_methods_supported"],

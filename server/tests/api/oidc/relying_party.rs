@@ -6,12 +6,16 @@
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
-    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims},
+    core::{
+        CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+        CoreUserInfoClaims,
+    },
     http,
 };
 use reqwest::StatusCode;
+use serde_json::json;
 
-use super::{CALLBACK, Provider, callback_parameters, provider};
+use super::{CALLBACK, Provider, callback_parameters, provider, register};
 
 /// The library's HTTP calls, made with reqwest (its own reqwest feature pins another
 /// major version).
@@ -35,6 +39,22 @@ pub(super) async fn send(
 }
 
 async fn run_flow(provider: &Provider, client_id: &str, client_secret: Option<&str>) {
+    run_flow_signed(
+        provider,
+        client_id,
+        client_secret,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    )
+    .await;
+}
+
+/// The flow, the ID token verified as signed with `algorithm` and nothing else.
+async fn run_flow_signed(
+    provider: &Provider,
+    client_id: &str,
+    client_secret: Option<&str>,
+    algorithm: CoreJwsSigningAlgorithm,
+) {
     let http_client = |request| send(provider.app.client.clone(), request);
     let issuer = IssuerUrl::new(provider.app.address.clone()).unwrap();
     let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http_client)
@@ -77,7 +97,10 @@ async fn run_flow(provider: &Provider, client_id: &str, client_secret: Option<&s
         .await
         .expect("the code exchange");
     let id_token = tokens.id_token().expect("an ID token");
-    let verifier = client.id_token_verifier();
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(vec![algorithm.clone()]);
+    assert_eq!(*id_token.signing_alg().unwrap(), algorithm);
     let claims = id_token
         .claims(&verifier, &nonce)
         .expect("a valid ID token: signature, iss, aud, exp, nonce");
@@ -124,4 +147,44 @@ async fn a_public_client_signs_a_user_in_with_pkce_alone() {
     assert!(provider.public.client_secret.is_none());
     let id = provider.public.client_id.clone();
     run_flow(&provider, &id, None).await;
+}
+
+#[tokio::test]
+async fn a_client_that_registered_es256_or_eddsa_gets_id_tokens_signed_so_and_only_so() {
+    let provider = provider().await;
+    for (name, algorithm) in [
+        ("ES256", CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        ("EdDSA", CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let client = register(
+            &provider.app,
+            &provider.admin,
+            json!({
+                "name": format!("{name} app"),
+                "redirect_uris": [CALLBACK],
+                "id_token_signed_response_alg": name,
+            }),
+        )
+        .await;
+        run_flow_signed(
+            &provider,
+            &client.client_id,
+            client.client_secret.as_deref(),
+            algorithm,
+        )
+        .await;
+    }
+    let unknown = provider
+        .app
+        .post_json_bearer(
+            "/auth/admin/clients",
+            &provider.admin,
+            &json!({
+                "name": "None app",
+                "redirect_uris": [CALLBACK],
+                "id_token_signed_response_alg": "none",
+            }),
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
