@@ -10,9 +10,9 @@ use http::request::Parts;
 use crate::{
     error::AppError,
     model::{
-        AppView, AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
-        ForwardRuleView, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
-        UserView, Viewer,
+        AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
+        ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
+        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
     },
 };
 
@@ -287,6 +287,31 @@ pub trait AuthBackend: Send + Sync + 'static {
         access: Option<&str>,
         id: &str,
     ) -> Result<(), AppError>;
+
+    /// Admins only: the registered OpenID Connect clients, by name.
+    async fn oidc_clients(&self, access: Option<&str>) -> Result<Vec<ClientView>, AppError>;
+    /// Admins only: registers an app; its secret (unless public) is in the answer only.
+    async fn register_oidc_client(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        input: ClientInput,
+    ) -> Result<ClientCreated, AppError>;
+    /// Admins only: disables, enables, removes an app or rotates its secret (the new
+    /// secret is the answer).
+    async fn manage_oidc_client(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+        action: ClientAction,
+    ) -> Result<Option<String>, AppError>;
+    /// Admins only: new signing keys.
+    async fn rotate_signing_keys(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<KeysRotated, AppError>;
 }
 
 pub type SharedBackend = Arc<dyn AuthBackend>;

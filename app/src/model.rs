@@ -535,6 +535,28 @@ pub struct KeysRotated {
     pub kids: Vec<String>,
 }
 
+/// What an admin does to a registered client from the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAction {
+    Disable,
+    Enable,
+    RotateSecret,
+    Remove,
+}
+
+impl ClientAction {
+    pub fn parse(text: &str) -> Option<ClientAction> {
+        match text {
+            "disable" => Some(Self::Disable),
+            "enable" => Some(Self::Enable),
+            "rotate_secret" => Some(Self::RotateSecret),
+            "remove" => Some(Self::Remove),
+            _ => None,
+        }
+    }
+}
+
 /// An admin turning a client off or on again (`PATCH /auth/admin/clients/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

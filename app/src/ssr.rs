@@ -70,6 +70,38 @@ pub fn clear_step_up_cookie(policy: CookiePolicy) {
     ));
 }
 
+/// A secret shown once (an app's new client secret), from the form post that made it
+/// to the page that shows it: never in a URL (where logs and history keep it). HttpOnly,
+/// `Strict`, two minutes; the page that shows it clears it.
+pub const SHOWN_ONCE_COOKIE: &str = "gatehouse_shown_once";
+
+pub fn set_shown_once(value: String) {
+    if let Ok(backend) = backend() {
+        append(cookie(
+            SHOWN_ONCE_COOKIE,
+            value,
+            120,
+            SameSite::Strict,
+            backend.cookie_policy(),
+        ));
+    }
+}
+
+/// The value a form post left for this page, cleared as it is read.
+pub fn take_shown_once(request: &Parts) -> Option<String> {
+    let value = cookie_value(request, SHOWN_ONCE_COOKIE, secure_cookies())?;
+    if let Ok(backend) = backend() {
+        append(cookie(
+            SHOWN_ONCE_COOKIE,
+            String::new(),
+            0,
+            SameSite::Strict,
+            backend.cookie_policy(),
+        ));
+    }
+    Some(value)
+}
+
 /// A passkey ceremony's id between its start and its finish: HttpOnly and `Strict`, so
 /// only the browser that started it can finish it.
 pub const CEREMONY_COOKIE: &str = "gatehouse_passkey";

@@ -110,6 +110,10 @@ fn Admin(viewer: Viewer) -> impl IntoView {
                 <a href=crate::pages::forward_rules::RULES_PAGE>"Forward-auth rules"</a>
                 ": who may pass a reverse proxy to the apps behind Gatehouse."
             </p>
+            <p>
+                <a href=crate::pages::oidc_clients::APPS_PAGE>"Apps"</a>
+                ": the apps that sign their users in through Gatehouse, and the signing keys."
+            </p>
             <h2 id="users-title">"Users"</h2>
             <Form method="GET" action="">
                 <label for="user-search">"Search by username"</label>

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod dashboard;
 pub mod forward_rules;
 pub mod home;
+pub mod oidc_clients;
 pub mod passkeys;
 pub mod recovery;
 pub mod sessions;

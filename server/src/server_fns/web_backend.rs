@@ -7,9 +7,9 @@ use app::{
     backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
     error::AppError,
     model::{
-        AppView, AuditPage, AuthorizeAnswer, ConsentDecision, EndSessionAnswer, ForwardRuleInput,
-        ForwardRuleView, PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage,
-        UserView, Viewer,
+        AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
+        ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
+        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
     },
 };
 use async_trait::async_trait;
@@ -659,6 +659,65 @@ impl AuthBackend for WebBackend {
         let admin = self.admin(access).await?;
         self.auth
             .remove_forward_rule(&admin, id, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn oidc_clients(&self, access: Option<&str>) -> Result<Vec<ClientView>, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth.list_clients(&admin).await.map_err(app_error)
+    }
+
+    async fn register_oidc_client(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        input: ClientInput,
+    ) -> Result<ClientCreated, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .register_client(&admin, input, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn manage_oidc_client(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+        action: ClientAction,
+    ) -> Result<Option<String>, AppError> {
+        let admin = self.admin(access).await?;
+        let client = self.client(request);
+        match action {
+            ClientAction::Disable | ClientAction::Enable => self
+                .auth
+                .set_client_disabled(&admin, id, action == ClientAction::Disable, &client)
+                .await
+                .map(|_| None),
+            ClientAction::RotateSecret => self
+                .auth
+                .rotate_client_secret(&admin, id, &client)
+                .await
+                .map(|created| created.client_secret),
+            ClientAction::Remove => self
+                .auth
+                .remove_client(&admin, id, &client)
+                .await
+                .map(|()| None),
+        }
+        .map_err(app_error)
+    }
+
+    async fn rotate_signing_keys(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<KeysRotated, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .rotate_signing_keys(&admin, &self.client(request))
             .await
             .map_err(app_error)
     }
