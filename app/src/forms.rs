@@ -12,6 +12,56 @@ pub fn encode_query_value(value: &str) -> String {
     utf8_percent_encode(value, NON_ALPHANUMERIC).to_string()
 }
 
+/// The query that brings a refused plain form back as it was typed: its text fields,
+/// its ticked boxes, and the name of the field `refused` names (a name, never a
+/// message, goes into a URL). A URL is no place for a pasted megabyte: past 4 KiB of
+/// text, the text fields come back empty.
+pub fn refused_form_query(
+    texts: &[(&str, &str)],
+    ticked: &[(&str, bool)],
+    refused: &AppError,
+) -> Vec<String> {
+    const MAX_ECHOED_CHARS: usize = 4096;
+    let mut query: Vec<String> = texts
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode_query_value(value)))
+        .collect();
+    if query.iter().map(String::len).sum::<usize>() > MAX_ECHOED_CHARS {
+        query.clear();
+    }
+    query.extend(
+        ticked
+            .iter()
+            .filter(|(_, ticked)| *ticked)
+            .map(|(name, _)| format!("{name}=on")),
+    );
+    if let Some(field) = refused.field.as_deref().filter(|field| {
+        field
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
+    }) {
+        query.push(format!("field={field}"));
+    }
+    query
+}
+
+/// A labelled box of a plain form. An unticked box sends nothing, so the server reads
+/// a missing name as "no".
+#[component]
+pub fn Checkbox(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(optional)] checked: bool,
+) -> impl IntoView {
+    view! {
+        <div class="field checkbox">
+            <input id=id name=name type="checkbox" checked=checked/>
+            <label for=id>{label}</label>
+        </div>
+    }
+}
+
 /// A labelled input whose error, if any, is tied to it for assistive technology.
 #[component]
 pub fn Field(

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_query_map;
 use crate::ssr::{answer, back_to_form, backend, presented, redirect_form_error, request};
 use crate::{
     error::AppError,
-    forms::{QueryError, encode_query_value},
+    forms::{Checkbox, QueryError, encode_query_value, refused_form_query},
     model::{ForwardRuleInput, ForwardRuleView, Role, Viewer},
 };
 
@@ -126,34 +126,21 @@ impl RuleForm {
     /// field `refused` names marked. Only the field's name: its message stays out of the
     /// URL, where anyone could write one into a link.
     pub fn page_again(&self, refused: &AppError) -> String {
-        // A URL is no place for a pasted megabyte: past this, the form comes back empty.
-        const MAX_ECHOED_CHARS: usize = 4096;
-        let mut query = vec![
-            format!("host={}", encode_query_value(&self.host)),
-            format!("path_prefix={}", encode_query_value(&self.path_prefix)),
-            format!("users={}", encode_query_value(&self.users)),
-        ];
-        if query.iter().map(String::len).sum::<usize>() > MAX_ECHOED_CHARS {
-            query.clear();
-        }
+        let mut query = refused_form_query(
+            &[
+                ("host", &self.host),
+                ("path_prefix", &self.path_prefix),
+                ("users", &self.users),
+            ],
+            &[
+                ("role_admin", self.role_admin),
+                ("role_user", self.role_user),
+                ("two_factor", self.two_factor),
+            ],
+            refused,
+        );
         if let Some(id) = &self.id {
             query.push(format!("edit={}", encode_query_value(id)));
-        }
-        for (ticked, name) in [
-            (self.role_admin, "role_admin"),
-            (self.role_user, "role_user"),
-            (self.two_factor, "two_factor"),
-        ] {
-            if ticked {
-                query.push(format!("{name}=on"));
-            }
-        }
-        if let Some(field) = refused.field.as_deref().filter(|field| {
-            field
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
-        }) {
-            query.push(format!("field={field}"));
         }
         if query.is_empty() {
             return RULES_PAGE.to_owned();
@@ -310,19 +297,10 @@ fn RuleEditor(form: RuleForm) -> impl IntoView {
                 hint="Usernames, separated by commas. With no user and no role ticked, anyone signed in passes."/>
             <fieldset class="choices">
                 <legend>"Roles that pass"</legend>
-                <div class="field checkbox">
-                    <input id="rule-role-admin" name="role_admin" type="checkbox" checked=form.role_admin/>
-                    <label for="rule-role-admin">"Every admin"</label>
-                </div>
-                <div class="field checkbox">
-                    <input id="rule-role-user" name="role_user" type="checkbox" checked=form.role_user/>
-                    <label for="rule-role-user">"Every user"</label>
-                </div>
+                <Checkbox id="rule-role-admin" name="role_admin" label="Every admin" checked=form.role_admin/>
+                <Checkbox id="rule-role-user" name="role_user" label="Every user" checked=form.role_user/>
             </fieldset>
-            <div class="field checkbox">
-                <input id="rule-two-factor" name="two_factor" type="checkbox" checked=form.two_factor/>
-                <label for="rule-two-factor">"Require a second factor (a code or a passkey at sign-in)"</label>
-            </div>
+            <Checkbox id="rule-two-factor" name="two_factor" label="Require a second factor (a code or a passkey at sign-in)" checked=form.two_factor/>
             <div class="inline">
                 <button type="submit">{if changing { "Save the rule" } else { "Add the rule" }}</button>
                 {changing.then(|| view! { <a href=RULES_PAGE>"Cancel"</a> })}

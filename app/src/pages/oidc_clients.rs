@@ -18,7 +18,7 @@ use crate::ssr::{
 };
 use crate::{
     error::AppError,
-    forms::{QueryError, encode_query_value},
+    forms::{Checkbox, QueryError, encode_query_value, refused_form_query},
     model::{ClientInput, ClientView, Viewer},
 };
 
@@ -190,38 +190,23 @@ impl AppForm {
     /// This page with the form filled in as typed (nothing here is secret), and the
     /// refused field marked by name.
     pub fn page_again(&self, refused: &AppError) -> String {
-        const MAX_ECHOED_CHARS: usize = 4096;
-        let mut query = vec![
-            format!("name={}", encode_query_value(&self.name)),
-            format!("redirect_uris={}", encode_query_value(&self.redirect_uris)),
-            format!(
-                "post_logout_redirect_uris={}",
-                encode_query_value(&self.post_logout_redirect_uris)
-            ),
-            format!("id_token_alg={}", encode_query_value(&self.id_token_alg)),
-        ];
-        if query.iter().map(String::len).sum::<usize>() > MAX_ECHOED_CHARS {
-            query.clear();
-        }
-        for (ticked, name) in [
-            (self.public, "public"),
-            (self.sign_in, "sign_in"),
-            (self.refresh, "refresh"),
-            (self.service, "service"),
-            (self.pre_consented, "pre_consented"),
-        ] {
-            if ticked {
-                query.push(format!("{name}=on"));
-            }
-        }
+        let mut query = refused_form_query(
+            &[
+                ("name", &self.name),
+                ("redirect_uris", &self.redirect_uris),
+                ("post_logout_redirect_uris", &self.post_logout_redirect_uris),
+                ("id_token_alg", &self.id_token_alg),
+            ],
+            &[
+                ("public", self.public),
+                ("sign_in", self.sign_in),
+                ("refresh", self.refresh),
+                ("service", self.service),
+                ("pre_consented", self.pre_consented),
+            ],
+            refused,
+        );
         query.push("again=1".to_owned());
-        if let Some(field) = refused.field.as_deref().filter(|field| {
-            field
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte == b'_')
-        }) {
-            query.push(format!("field={field}"));
-        }
         format!("{APPS_PAGE}?{}", query.join("&"))
     }
 
@@ -434,27 +419,12 @@ fn RegisterForm(form: AppForm) -> impl IntoView {
             <p class="hint" id="app-logout-uris-hint">"Optional, one per line."</p>
             <fieldset class="choices">
                 <legend>"What it may do"</legend>
-                <div class="field checkbox">
-                    <input id="app-sign-in" name="sign_in" type="checkbox" checked=form.sign_in/>
-                    <label for="app-sign-in">"Sign users in (authorization code)"</label>
-                </div>
-                <div class="field checkbox">
-                    <input id="app-refresh" name="refresh" type="checkbox" checked=form.refresh/>
-                    <label for="app-refresh">"Keep them signed in (refresh tokens, with offline_access)"</label>
-                </div>
-                <div class="field checkbox">
-                    <input id="app-service" name="service" type="checkbox" checked=form.service/>
-                    <label for="app-service">"Sign itself in as a service (client credentials)"</label>
-                </div>
+                <Checkbox id="app-sign-in" name="sign_in" label="Sign users in (authorization code)" checked=form.sign_in/>
+                <Checkbox id="app-refresh" name="refresh" label="Keep them signed in (refresh tokens, with offline_access)" checked=form.refresh/>
+                <Checkbox id="app-service" name="service" label="Sign itself in as a service (client credentials)" checked=form.service/>
             </fieldset>
-            <div class="field checkbox">
-                <input id="app-public" name="public" type="checkbox" checked=form.public/>
-                <label for="app-public">"Public: it cannot keep a secret (in a browser, on a phone) and uses PKCE"</label>
-            </div>
-            <div class="field checkbox">
-                <input id="app-pre-consented" name="pre_consented" type="checkbox" checked=form.pre_consented/>
-                <label for="app-pre-consented">"An app of your own: do not ask users to consent"</label>
-            </div>
+            <Checkbox id="app-public" name="public" label="Public: it cannot keep a secret (in a browser, on a phone) and uses PKCE" checked=form.public/>
+            <Checkbox id="app-pre-consented" name="pre_consented" label="An app of your own: do not ask users to consent" checked=form.pre_consented/>
             <div class="field">
                 <label for="app-alg">"ID tokens signed with"</label>
                 <select id="app-alg" name="id_token_alg" aria-invalid=invalid("id_token_signed_response_alg")>

@@ -13,7 +13,7 @@ use leptos_router::hooks::use_query_map;
 use crate::ssr::{back_to_form, backend, request};
 use crate::{
     error::AppError,
-    forms::{Field, QueryError},
+    forms::{Checkbox, Field, QueryError},
     model::RESET_REQUESTED,
 };
 
@@ -104,10 +104,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <p class="hint">"At least 8 characters, and not one of the most common passwords. \
                     Choosing it signs you out on every device and removes your passkeys and \
                     authenticator app, in case someone else added theirs."</p>
-                <div class="field checkbox">
-                    <input id="keep_factors" name="keep_factors" type="checkbox"/>
-                    <label for="keep_factors">"Keep my passkeys and authenticator app"</label>
-                </div>
+                <Checkbox id="keep_factors" name="keep_factors" label="Keep my passkeys and authenticator app"/>
                 <button type="submit">"Set the new password"</button>
             </ActionForm>
             <p>"Link not working? " <a href="/forgot-password">"Ask for a new one"</a></p>

@@ -247,33 +247,34 @@ impl AuthService {
         input: ClientInput,
         client_info: &ClientInfo,
     ) -> AuthResult<ClientView> {
-        let current = self.existing_client(client_id).await?;
         let registration = ClientRegistration::parse(input)?;
-        if registration.public != current.secret_hash.is_none() {
-            return Err(crate::domain::FieldError::new(
-                "public",
-                "cannot change: register a new client instead",
+        let updated = self
+            .save_client_change(
+                admin,
+                client_id,
+                "oidc_client_changed",
+                client_info,
+                |current, now| {
+                    if registration.public != current.secret_hash.is_none() {
+                        return Err(crate::domain::FieldError::new(
+                            "public",
+                            "cannot change: register a new client instead",
+                        )
+                        .into());
+                    }
+                    Ok(OidcClient {
+                        name: registration.name,
+                        redirect_uris: registration.redirect_uris,
+                        post_logout_redirect_uris: registration.post_logout_redirect_uris,
+                        grant_types: registration.grant_types,
+                        pre_consented: registration.pre_consented,
+                        id_token_alg: registration.id_token_alg.name().to_owned(),
+                        updated_at: now,
+                        ..current
+                    })
+                },
             )
-            .into());
-        }
-        let updated = OidcClient {
-            name: registration.name,
-            redirect_uris: registration.redirect_uris,
-            post_logout_redirect_uris: registration.post_logout_redirect_uris,
-            grant_types: registration.grant_types,
-            pre_consented: registration.pre_consented,
-            id_token_alg: registration.id_token_alg.name().to_owned(),
-            updated_at: self.now(),
-            ..current
-        };
-        self.store.replace_client(updated.clone()).await?;
-        self.audit(
-            "oidc_client_changed",
-            AuditActor::Principal(admin.principal()),
-            client_info,
-            Some(client_id),
-        )
-        .await;
+            .await?;
         Ok(view_of_client(&updated))
     }
 
@@ -286,28 +287,29 @@ impl AuthService {
         client_id: &str,
         client_info: &ClientInfo,
     ) -> AuthResult<ClientCreated> {
-        let current = self.existing_client(client_id).await?;
-        if current.secret_hash.is_none() {
-            return Err(crate::domain::FieldError::new(
-                "public",
-                "is true: the client has no secret",
-            )
-            .into());
-        }
         let secret = random_token("gcs_")?;
-        let updated = OidcClient {
-            secret_hash: Some(secret_hash(&secret)),
-            updated_at: self.now(),
-            ..current
-        };
-        self.store.replace_client(updated.clone()).await?;
-        self.audit(
-            "oidc_client_secret_rotated",
-            AuditActor::Principal(admin.principal()),
-            client_info,
-            Some(client_id),
-        )
-        .await;
+        let updated = self
+            .save_client_change(
+                admin,
+                client_id,
+                "oidc_client_secret_rotated",
+                client_info,
+                |current, now| {
+                    if current.secret_hash.is_none() {
+                        return Err(crate::domain::FieldError::new(
+                            "public",
+                            "is true: the client has no secret",
+                        )
+                        .into());
+                    }
+                    Ok(OidcClient {
+                        secret_hash: Some(secret_hash(&secret)),
+                        updated_at: now,
+                        ..current
+                    })
+                },
+            )
+            .await?;
         Ok(ClientCreated {
             client_secret: Some(secret),
             client: view_of_client(&updated),
@@ -325,29 +327,49 @@ impl AuthService {
         disabled: bool,
         client_info: &ClientInfo,
     ) -> AuthResult<ClientView> {
-        let current = self.existing_client(client_id).await?;
-        let now = self.now();
-        let updated = OidcClient {
-            disabled,
-            updated_at: now,
-            ..current
+        let event = if disabled {
+            "oidc_client_disabled"
+        } else {
+            "oidc_client_enabled"
         };
-        self.store.replace_client(updated.clone()).await?;
+        let updated = self
+            .save_client_change(admin, client_id, event, client_info, |current, now| {
+                Ok(OidcClient {
+                    disabled,
+                    updated_at: now,
+                    ..current
+                })
+            })
+            .await?;
         if disabled {
-            self.store.revoke_client_sessions(client_id, now).await?;
+            self.store
+                .revoke_client_sessions(client_id, updated.updated_at)
+                .await?;
         }
+        Ok(view_of_client(&updated))
+    }
+
+    /// The one path every admin change to a registration takes: read it (404 when
+    /// gone), let `change` make the new state or refuse, store it, audit it.
+    async fn save_client_change(
+        &self,
+        admin: &AdminPrincipal,
+        client_id: &str,
+        event: &'static str,
+        client_info: &ClientInfo,
+        change: impl FnOnce(OidcClient, i64) -> AuthResult<OidcClient>,
+    ) -> AuthResult<OidcClient> {
+        let current = self.existing_client(client_id).await?;
+        let updated = change(current, self.now())?;
+        self.store.replace_client(updated.clone()).await?;
         self.audit(
-            if disabled {
-                "oidc_client_disabled"
-            } else {
-                "oidc_client_enabled"
-            },
+            event,
             AuditActor::Principal(admin.principal()),
             client_info,
             Some(client_id),
         )
         .await;
-        Ok(view_of_client(&updated))
+        Ok(updated)
     }
 
     async fn existing_client(&self, client_id: &str) -> AuthResult<OidcClient> {

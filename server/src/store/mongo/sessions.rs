@@ -12,7 +12,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use mongodb::bson::{Bson, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
 #[async_trait]
@@ -198,49 +198,16 @@ impl SessionStore for MongoStore {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<u64> {
-        let store = self.clone();
-        let user_id = user_id.to_owned();
-        let keep = keep.map(str::to_owned);
-        self.to_the_end(every_outcome, async move {
-            let user_id = user_id.as_str();
-            let keep = keep.as_deref();
-            store.indexed().await?;
-            let mut filter = doc! {"user_id": user_id, "revoked_at": Bson::Null};
-            if let Some(keep) = keep {
-                filter.insert("_id", doc! {"$ne": keep});
-            }
-            store
-                .revoking("sessions", |revoked| *revoked > 0, async {
-                    let result = store
-                        .sessions
-                        .update_many(filter, doc! {"$set": {"revoked_at": now}})
-                        .await
-                        .map_err(map_error)?;
-                    Ok(result.modified_count)
-                })
-                .await
-        })
-        .await
+        let mut filter = doc! {"user_id": user_id, "revoked_at": Bson::Null};
+        if let Some(keep) = keep {
+            filter.insert("_id", doc! {"$ne": keep});
+        }
+        self.revoke_live_sessions(filter, now).await
     }
 
     async fn revoke_client_sessions(&self, client_id: &str, now: i64) -> StoreResult<u64> {
-        let store = self.clone();
-        let client_id = client_id.to_owned();
-        self.to_the_end(every_outcome, async move {
-            store.indexed().await?;
-            let filter = doc! {"client_id": client_id.as_str(), "revoked_at": Bson::Null};
-            store
-                .revoking("sessions", |revoked| *revoked > 0, async {
-                    let result = store
-                        .sessions
-                        .update_many(filter, doc! {"$set": {"revoked_at": now}})
-                        .await
-                        .map_err(map_error)?;
-                    Ok(result.modified_count)
-                })
-                .await
-        })
-        .await
+        self.revoke_live_sessions(doc! {"client_id": client_id, "revoked_at": Bson::Null}, now)
+            .await
     }
 
     async fn session_authenticated_at(
@@ -319,6 +286,26 @@ impl SessionStore for MongoStore {
 }
 
 impl MongoStore {
+    /// Revokes the live sessions `filter` picks as one revoking write, carried to its end
+    /// whatever happens to the request that started it.
+    async fn revoke_live_sessions(&self, filter: Document, now: i64) -> StoreResult<u64> {
+        let store = self.clone();
+        self.to_the_end(every_outcome, async move {
+            store.indexed().await?;
+            store
+                .revoking("sessions", |revoked| *revoked > 0, async {
+                    let result = store
+                        .sessions
+                        .update_many(filter, doc! {"$set": {"revoked_at": now}})
+                        .await
+                        .map_err(map_error)?;
+                    Ok(result.modified_count)
+                })
+                .await
+        })
+        .await
+    }
+
     pub(super) async fn enabled_user(&self, user_id: &str) -> StoreResult<Option<UserRecord>> {
         Ok(self
             .user_by_id(user_id)

@@ -6,7 +6,29 @@ use super::{SqliteStore, rotation::rotate_in};
 use crate::domain::RefreshHash;
 use crate::store::{NewSession, Rotation, SessionRecord, SessionStore, StoreResult};
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+impl SqliteStore {
+    /// Revokes the sessions `update` picks, logging the revocation in the same
+    /// transaction when it touched any.
+    async fn revoke_live_sessions(
+        &self,
+        update: &'static str,
+        values: Vec<Value>,
+    ) -> StoreResult<u64> {
+        self.write_then(
+            move |tx| {
+                let changed = tx
+                    .execute(update, params_from_iter(values))
+                    .map_err(map_error)?;
+                Ok(changed as u64)
+            },
+            |revoked| (*revoked > 0).then_some("sessions"),
+        )
+        .await
+    }
+}
 
 #[async_trait]
 impl SessionStore for SqliteStore {
@@ -120,37 +142,22 @@ impl SessionStore for SqliteStore {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<u64> {
-        let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
-        self.write_then(
-            move |tx| {
-                let changed = tx
-                    .execute(
-                        "UPDATE sessions SET revoked_at = ?3
-                         WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
-                        params![user_id, keep, now],
-                    )
-                    .map_err(map_error)?;
-                Ok(changed as u64)
-            },
-            |revoked| (*revoked > 0).then_some("sessions"),
+        self.revoke_live_sessions(
+            "UPDATE sessions SET revoked_at = ?3
+             WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
+            vec![
+                user_id.to_owned().into(),
+                keep.map(str::to_owned).into(),
+                now.into(),
+            ],
         )
         .await
     }
 
     async fn revoke_client_sessions(&self, client_id: &str, now: i64) -> StoreResult<u64> {
-        let client_id = client_id.to_owned();
-        self.write_then(
-            move |tx| {
-                let changed = tx
-                    .execute(
-                        "UPDATE sessions SET revoked_at = ?2
-                         WHERE client_id = ?1 AND revoked_at IS NULL",
-                        params![client_id, now],
-                    )
-                    .map_err(map_error)?;
-                Ok(changed as u64)
-            },
-            |revoked| (*revoked > 0).then_some("sessions"),
+        self.revoke_live_sessions(
+            "UPDATE sessions SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
+            vec![client_id.to_owned().into(), now.into()],
         )
         .await
     }
