@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(
             form.page_again(&refused),
             "/admin/forward-auth?host=a%26b%3Dc&path_prefix=%2Fx%23y&users=alice\
-             &edit=r%201&two_factor=on&field=path_prefix"
+             &two_factor=on&field=path_prefix&edit=r%201"
         );
     }
 }

@@ -12,13 +12,15 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
+use crate::forms::encode_query_value;
+#[cfg(feature = "ssr")]
 use crate::ssr::{
     answer, back_to_form, backend, presented, redirect_form_error, request, set_shown_once,
     take_shown_once,
 };
 use crate::{
     error::AppError,
-    forms::{Checkbox, QueryError, encode_query_value, refused_form_query},
+    forms::{Checkbox, QueryError, refused_form_query},
     model::{ClientInput, ClientView, Viewer},
 };
 
@@ -476,7 +478,7 @@ mod tests {
         assert_eq!(
             form.page_again(&refused),
             "/admin/apps?name=W%26W&redirect_uris=http%3A%2F%2Fx&post_logout_redirect_uris=\
-             &id_token_alg=RS256&sign_in=on&refresh=on&again=1&field=redirect_uris"
+             &id_token_alg=RS256&sign_in=on&refresh=on&field=redirect_uris&again=1"
         );
     }
 }

@@ -12,7 +12,7 @@ use super::{
     token::{AccessGrant, RefreshSecret},
 };
 use crate::{
-    domain::{Password, RefreshHash, Username},
+    domain::{Password, RefreshHash, SignInMethod, Username},
     store::{NewSession, Rotation, UserRecord},
 };
 
@@ -95,7 +95,7 @@ impl AuthService {
         tracing::Span::current().record("user_id", user.id.as_str());
         if !self.store.second_factors(&user.id).await?.required() {
             return self
-                .admit(&user, attempt, client, now, None)
+                .admit(&user, attempt, client, now, SignInMethod::Password)
                 .await
                 .map(SignIn::Tokens);
         }
@@ -119,14 +119,14 @@ impl AuthService {
     /// The end of every sign-in, once the user has proven who they are (a password on an
     /// account without a second factor, a passkey, a second step): the one place that
     /// refuses a disabled account or an unverified address, clears the count of failures
-    /// and starts the session. `method` is the audit detail of the `login` event.
+    /// and starts the session, which remembers `method` (the `login` event names it).
     pub(super) async fn admit(
         &self,
         user: &UserRecord,
         attempt: Attempt,
         client: &ClientInfo,
         now: i64,
-        method: Option<&str>,
+        method: SignInMethod,
     ) -> AuthResult<IssuedTokens> {
         if let Err(refused) = self.refuse_unless_admissible(user, client).await {
             self.attempt_was_right(attempt).await?;
@@ -160,7 +160,7 @@ impl AuthService {
         user: &UserRecord,
         client: &ClientInfo,
         now: i64,
-        detail: Option<&str>,
+        method: SignInMethod,
     ) -> AuthResult<IssuedTokens> {
         let session_id = new_id();
         let refresh = RefreshSecret::generate()?;
@@ -174,14 +174,17 @@ impl AuthService {
                 expires_at: refresh_expires_at,
                 user_agent: client.user_agent.clone(),
                 ip: client.ip_string(),
-                // Every method an admission names is a passkey or a second step; a
-                // password alone names none.
-                second_factor: detail.is_some(),
+                sign_in: method,
                 grant: None,
             })
             .await?;
-        self.audit("login", AuditActor::User(user), client, detail)
-            .await;
+        self.audit(
+            "login",
+            AuditActor::User(user),
+            client,
+            method.audit_detail(),
+        )
+        .await;
         let mut tokens = self
             .issue(user, session_id, refresh, refresh_expires_at, now)
             .await?;

@@ -22,14 +22,16 @@ use super::{
     token::{AccessClaims, AccessGrant, RefreshSecret},
 };
 use crate::{
-    domain::RefreshHash,
     domain::oidc::{
         ClientRegistration, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
         GRANT_REFRESH_TOKEN, IdTokenAlgorithm, SCOPES, granted_scopes, parse_code_challenge,
         redirect_uri_matches, secret_hash, secret_matches, verifier_matches,
     },
+    domain::sign_in::ACR_VALUES,
+    domain::{RefreshHash, SignInMethod},
     store::{
         AuthorizationCode, ClientGrant, CodeRedemption, Consent, NewSession, OidcClient, Rotation,
+        SessionAuthentication,
     },
 };
 
@@ -187,7 +189,7 @@ impl AuthService {
                 IdTokenAlgorithm::ALL.map(IdTokenAlgorithm::name),
             "scopes_supported": SCOPES,
             "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp",
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp",
                 "at_hash", "sid", "preferred_username", "name", "email", "email_verified", "roles"
             ],
             "token_endpoint_auth_methods_supported":
@@ -195,6 +197,7 @@ impl AuthService {
             "code_challenge_methods_supported": ["S256"],
             "prompt_values_supported": ["none", "login", "consent"],
             "authorization_response_iss_parameter_supported": true,
+            "acr_values_supported": ACR_VALUES,
             "claims_parameter_supported": false,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
@@ -436,11 +439,17 @@ impl AuthService {
             return Ok(Authorization::Redirect(sign_in_url(&parameters, false)));
         };
         let now = self.now();
-        let auth_time = self
+        let authentication = self
             .store
-            .session_authenticated_at(&principal.user_id, &principal.session_id, now)
+            .session_authentication(&principal.user_id, &principal.session_id, now)
             .await?
-            .unwrap_or(now);
+            .unwrap_or(SessionAuthentication {
+                at: now,
+                method: SignInMethod::Unrecorded {
+                    second_factor: principal.second_factor,
+                },
+            });
+        let auth_time = authentication.at;
         let too_old = request
             .max_age
             .is_some_and(|max_age| now - auth_time > max_age)
@@ -495,7 +504,9 @@ impl AuthService {
                 if decision == ConsentDecision::Allow {
                     self.remember_consent(principal, &request, now).await?;
                 }
-                let code = self.issue_code(&request, principal, auth_time, now).await?;
+                let code = self
+                    .issue_code(&request, principal, authentication, now)
+                    .await?;
                 self.audit(
                     "oidc_authorized",
                     AuditActor::Principal(principal),
@@ -678,7 +689,7 @@ impl AuthService {
         &self,
         request: &ValidRequest<'_>,
         principal: &Principal,
-        auth_time: i64,
+        authentication: SessionAuthentication,
         now: i64,
     ) -> AuthResult<String> {
         let code = random_token("gac_")?;
@@ -692,8 +703,8 @@ impl AuthService {
                 nonce: request.nonce.map(str::to_owned),
                 code_challenge: request.code_challenge.clone(),
                 session_id: new_id(),
-                auth_time,
-                second_factor: principal.second_factor,
+                auth_time: authentication.at,
+                sign_in: authentication.method,
                 created_at: now,
                 expires_at: now + CODE_TTL_SECS,
             })
@@ -850,7 +861,7 @@ impl AuthService {
                 expires_at: now + self.refresh_ttl,
                 user_agent: Some(format!("{} (signed in through Gatehouse)", client.name)),
                 ip: client_info.ip_string(),
-                second_factor: code.second_factor,
+                sign_in: code.sign_in,
                 grant: Some(ClientGrant {
                     client_id: client.id.clone(),
                     scope: code.scope.clone(),
@@ -888,7 +899,8 @@ impl AuthService {
             "exp": now + self.access_ttl,
             "iat": now,
             "auth_time": code.auth_time,
-            "amr": if code.second_factor { json!(["mfa"]) } else { json!(["pwd"]) },
+            "amr": code.sign_in.amr(),
+            "acr": code.sign_in.acr(),
             // The app's session: what RP-initiated logout ends.
             "sid": code.session_id,
             "at_hash": signer.token_hash(&access.token),

@@ -21,7 +21,7 @@ use super::{
     notices::AccountChange, token::random_token,
 };
 use crate::{
-    domain::{CEREMONY_PREFIX, TicketHash},
+    domain::{CEREMONY_PREFIX, SignInMethod, TicketHash},
     store::{CeremonyPurpose, NewCeremony, NewPasskey, StoreError},
 };
 
@@ -334,7 +334,7 @@ impl AuthService {
                 now,
             )
             .await?;
-        self.admit(&user, attempt, client, now, Some("passkey"))
+        self.admit(&user, attempt, client, now, SignInMethod::Passkey)
             .await
     }
 
@@ -436,8 +436,14 @@ impl AuthService {
                 self.now(),
             )
             .await?;
-        self.finish_step_up(&hash, &user, attempt, client, "passkey")
-            .await
+        self.finish_step_up(
+            &hash,
+            &user,
+            attempt,
+            client,
+            SignInMethod::PasswordAndPasskey,
+        )
+        .await
     }
 
     pub async fn passkeys(&self, principal: &Principal) -> AuthResult<Vec<PasskeyView>> {

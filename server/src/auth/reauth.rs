@@ -22,9 +22,10 @@ impl AuthService {
         let now = self.now();
         let authenticated_at = self
             .store
-            .session_authenticated_at(&principal.user_id, &principal.session_id, now)
+            .session_authentication(&principal.user_id, &principal.session_id, now)
             .await?
-            .ok_or(AuthError::InvalidToken(TokenProblem::SessionEnded))?;
+            .ok_or(AuthError::InvalidToken(TokenProblem::SessionEnded))?
+            .at;
         if now.saturating_sub(authenticated_at) > self.reauth_window {
             return Err(AuthError::ReauthenticationRequired);
         }

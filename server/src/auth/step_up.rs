@@ -9,7 +9,7 @@ use super::{
     throttle::Attempt, token::random_token,
 };
 use crate::{
-    domain::{OneTimeCode, TICKET_PREFIX, TicketHash},
+    domain::{OneTimeCode, SignInMethod, TICKET_PREFIX, TicketHash},
     store::{NewStepUp, UserRecord},
 };
 
@@ -83,15 +83,15 @@ impl AuthService {
         let (hash, user, attempt) = self.guess_at_step_up(ticket, client).await?;
         tracing::Span::current().record("user_id", user.id.as_str());
         let method = match &code {
-            OneTimeCode::Totp(_) => "totp",
-            OneTimeCode::Recovery(_) => "recovery code",
+            OneTimeCode::Totp(_) => SignInMethod::PasswordAndTotp,
+            OneTimeCode::Recovery(_) => SignInMethod::PasswordAndRecoveryCode,
         };
         if !self.accepts(&user, &code, now).await? {
             self.audit(
                 "second_factor_failed",
                 AuditActor::User(&user),
                 client,
-                Some(method),
+                method.audit_detail(),
             )
             .await;
             return Err(AuthError::InvalidCode);
@@ -156,7 +156,7 @@ impl AuthService {
         user: &UserRecord,
         attempt: Attempt,
         client: &ClientInfo,
-        method: &str,
+        method: SignInMethod,
     ) -> AuthResult<IssuedTokens> {
         let now = self.now();
         if self.store.take_step_up(hash, now).await?.is_none() {
@@ -165,6 +165,6 @@ impl AuthService {
         }
         // The user as read when the ticket was presented: disabled since the password
         // step, it is refused here.
-        self.admit(user, attempt, client, now, Some(method)).await
+        self.admit(user, attempt, client, now, method).await
     }
 }

@@ -8,6 +8,7 @@ pub mod forward;
 pub mod oidc;
 mod paging;
 mod second_factor;
+pub mod sign_in;
 mod stored;
 
 pub use credentials::{Email, Password, Username, preload_common_passwords};
@@ -16,6 +17,7 @@ pub use second_factor::{
     CEREMONY_PREFIX, OneTimeCode, RECOVERY_CODE_BYTES, RECOVERY_CODE_CHARS, RecoveryCode,
     RecoveryCodeHash, TICKET_PREFIX, TicketHash,
 };
+pub use sign_in::SignInMethod;
 pub use stored::{
     CLIENT_REFRESH_PREFIX, LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX,
     RefreshHash,

@@ -1,6 +1,7 @@
 //! OpenID Connect authorization codes: single use, shared by every instance on one store.
 
 use super::StoreResult;
+use crate::domain::SignInMethod;
 use async_trait::async_trait;
 
 /// What a code stands for, kept under the hash of the code (the code itself is never
@@ -20,7 +21,7 @@ pub struct AuthorizationCode {
     pub session_id: String,
     /// When the user signed in (the browser session's start).
     pub auth_time: i64,
-    pub second_factor: bool,
+    pub sign_in: SignInMethod,
     pub created_at: i64,
     pub expires_at: i64,
 }

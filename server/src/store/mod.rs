@@ -60,7 +60,9 @@ pub use passkeys::{
     CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, PasskeyRecord, PasskeyStore,
 };
 pub use remembered::RememberedAccess;
-pub use sessions::{ClientGrant, NewSession, Rotation, SessionRecord, SessionStore};
+pub use sessions::{
+    ClientGrant, NewSession, Rotation, SessionAuthentication, SessionRecord, SessionStore,
+};
 pub use upkeep::Upkeep;
 pub use users::{NewEmail, NewUser, UserChange, UserQuery, UserRecord, UserStore};
 

@@ -338,7 +338,7 @@ mod tests {
                 expires_at: NOW + 3600,
                 user_agent: None,
                 ip: None,
-                second_factor: false,
+                sign_in: crate::domain::SignInMethod::Password,
                 grant: None,
             })
             .await

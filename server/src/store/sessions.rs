@@ -2,7 +2,7 @@
 //! sessions and of single access tokens.
 
 use super::{StoreResult, UserRecord};
-use crate::domain::RefreshHash;
+use crate::domain::{RefreshHash, SignInMethod};
 use async_trait::async_trait;
 
 #[derive(Clone, Debug)]
@@ -27,6 +27,13 @@ pub struct ClientGrant {
     pub scope: String,
 }
 
+/// What [`SessionStore::session_authentication`] finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionAuthentication {
+    pub at: i64,
+    pub method: SignInMethod,
+}
+
 #[derive(Clone, Debug)]
 pub struct NewSession {
     pub id: String,
@@ -36,8 +43,8 @@ pub struct NewSession {
     pub expires_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
-    /// Signed in with a second factor or a passkey, not a password alone.
-    pub second_factor: bool,
+    /// How the user signed in (for a client's session: the browser session's way).
+    pub sign_in: SignInMethod,
     pub grant: Option<ClientGrant>,
 }
 
@@ -93,15 +100,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Revokes every live session an OpenID Connect client holds (its users' grants):
     /// the client was disabled or removed. Returns how many.
     async fn revoke_client_sessions(&self, client_id: &str, now: i64) -> StoreResult<u64>;
-    /// When the holder of this live session of this user last proved who they are: the
-    /// sign-in that created it, or a later re-entry of the password. `None` when there is
-    /// no such live session.
-    async fn session_authenticated_at(
+    /// How and when the holder of this live session of this user last proved who they
+    /// are: the sign-in that created it, or a later re-entry of the password (which
+    /// moves the time, not the method). `None` when there is no such live session.
+    async fn session_authentication(
         &self,
         user_id: &str,
         session_id: &str,
         now: i64,
-    ) -> StoreResult<Option<i64>>;
+    ) -> StoreResult<Option<SessionAuthentication>>;
     /// Records that the holder of this live session proved who they are at `now` (never
     /// moving the time back); false when there is no such live session.
     async fn mark_session_authenticated(

@@ -110,7 +110,7 @@ pub async fn a_session_signed_in_with_a_second_factor_says_so_to_access_checks(s
             expires_at: NOW + WEEK,
             user_agent: None,
             ip: None,
-            second_factor: true,
+            sign_in: SignInMethod::PasswordAndTotp,
             grant: None,
         })
         .await
@@ -119,4 +119,15 @@ pub async fn a_session_signed_in_with_a_second_factor_says_so_to_access_checks(s
     let with_second_factor = store.access_status("j2", "s2", "u1", NOW).await.unwrap();
     assert!(!with_password.unwrap().session_second_factor);
     assert!(with_second_factor.unwrap().session_second_factor);
+    // And how: what an ID token's amr is made of.
+    for (session, method) in [
+        ("s1", SignInMethod::Password),
+        ("s2", SignInMethod::PasswordAndTotp),
+    ] {
+        let found = store
+            .session_authentication("u1", session, NOW)
+            .await
+            .unwrap();
+        assert_eq!(found.map(|found| found.method), Some(method));
+    }
 }

@@ -8,13 +8,13 @@ use app::model::Role;
 
 use super::{
     AccessStatus, AccessStore, AuditQuery, NewAuditEvent, NewSession, NewUser, Rotation,
-    SecondFactors, Store, StoreError, StoreResult, StoredSigningKey, UserChange, UserFacts,
-    UserQuery,
+    SecondFactors, SessionAuthentication, Store, StoreError, StoreResult, StoredSigningKey,
+    UserChange, UserFacts, UserQuery,
     mongo::MongoStore,
     remembered::{DEFAULT_REVOCATION_BOUND, RememberedAccess},
     sqlite::SqliteStore,
 };
-use crate::domain::{PasswordHashString, RefreshHash};
+use crate::domain::{PasswordHashString, RefreshHash, SignInMethod};
 
 const NOW: i64 = 1_800_000_000;
 const WEEK: i64 = 7 * 24 * 3600;
@@ -51,7 +51,7 @@ async fn session_for(store: &dyn Store, id: &str, user_id: &str) -> RefreshHash 
             expires_at: NOW + WEEK,
             user_agent: Some("contract-test".into()),
             ip: Some("127.0.0.1".into()),
-            second_factor: false,
+            sign_in: SignInMethod::Password,
             grant: None,
         })
         .await

@@ -34,7 +34,7 @@ fn code(hash: &str, expires_at: i64) -> AuthorizationCode {
         code_challenge: None,
         session_id: "s-code".into(),
         auth_time: NOW - 30,
-        second_factor: true,
+        sign_in: SignInMethod::PasswordAndPasskey,
         created_at: NOW,
         expires_at,
     }
@@ -169,7 +169,7 @@ pub async fn an_apps_session_keeps_its_client_and_scope_through_rotation_and_end
             expires_at: NOW + WEEK,
             user_agent: Some("Wiki (signed in through Gatehouse)".into()),
             ip: None,
-            second_factor: false,
+            sign_in: SignInMethod::Password,
             grant: Some(grant.clone()),
         })
         .await

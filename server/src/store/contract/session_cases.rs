@@ -253,21 +253,36 @@ pub async fn a_session_is_authenticated_at_its_sign_in_until_a_later_proof_and_o
     store: &dyn Store,
 ) {
     let refresh = ada_with_session(store).await;
-    let authenticated_at = |at| store.session_authenticated_at("u1", "s1", at);
-    assert_eq!(authenticated_at(NOW + 1).await.unwrap(), Some(NOW));
+    let authenticated_at = |at| async move {
+        store
+            .session_authentication("u1", "s1", at)
+            .await
+            .unwrap()
+            .map(|found| found.at)
+    };
+    assert_eq!(
+        store
+            .session_authentication("u1", "s1", NOW + 1)
+            .await
+            .unwrap(),
+        Some(SessionAuthentication {
+            at: NOW,
+            method: SignInMethod::Password
+        })
+    );
     // A rotation is not a proof of who is holding the token.
     store
         .rotate_refresh(&refresh, &fresh_hash(), NOW + 50, NOW + WEEK, NO_GRACE)
         .await
         .unwrap();
-    assert_eq!(authenticated_at(NOW + 51).await.unwrap(), Some(NOW));
+    assert_eq!(authenticated_at(NOW + 51).await, Some(NOW));
     assert!(
         store
             .mark_session_authenticated("u1", "s1", NOW + 100)
             .await
             .unwrap()
     );
-    assert_eq!(authenticated_at(NOW + 101).await.unwrap(), Some(NOW + 100));
+    assert_eq!(authenticated_at(NOW + 101).await, Some(NOW + 100));
     // Two proofs that race: the later one stays, whichever lands last.
     assert!(
         store
@@ -275,7 +290,7 @@ pub async fn a_session_is_authenticated_at_its_sign_in_until_a_later_proof_and_o
             .await
             .unwrap()
     );
-    assert_eq!(authenticated_at(NOW + 101).await.unwrap(), Some(NOW + 100));
+    assert_eq!(authenticated_at(NOW + 101).await, Some(NOW + 100));
     // Someone else's session is not this user's to mark or read.
     store
         .create_user(new_user("u2", "bob", Role::User))
@@ -290,13 +305,13 @@ pub async fn a_session_is_authenticated_at_its_sign_in_until_a_later_proof_and_o
     );
     assert_eq!(
         store
-            .session_authenticated_at("u1", "s2", NOW + 101)
+            .session_authentication("u1", "s2", NOW + 101)
             .await
             .unwrap(),
         None
     );
     assert!(store.revoke_session("u1", "s1", NOW + 200).await.unwrap());
-    assert_eq!(authenticated_at(NOW + 201).await.unwrap(), None);
+    assert_eq!(authenticated_at(NOW + 201).await, None);
     assert!(
         !store
             .mark_session_authenticated("u1", "s1", NOW + 300)
@@ -305,7 +320,7 @@ pub async fn a_session_is_authenticated_at_its_sign_in_until_a_later_proof_and_o
     );
     assert_eq!(
         store
-            .session_authenticated_at("u2", "s2", NOW + WEEK + 1)
+            .session_authentication("u2", "s2", NOW + WEEK + 1)
             .await
             .unwrap(),
         None,

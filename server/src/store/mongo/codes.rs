@@ -2,6 +2,7 @@
 //! document as it was, so of concurrent redemptions exactly one sees it unspent.
 
 use super::{MongoStore, map_error};
+use crate::domain::SignInMethod;
 use crate::store::{AuthorizationCode, CodeRedemption, CodeStore, StoreResult};
 use async_trait::async_trait;
 use mongodb::{bson::doc, options::ReturnDocument};
@@ -20,6 +21,8 @@ pub(super) struct CodeDoc {
     pub session_id: String,
     pub auth_time: i64,
     pub second_factor: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_method: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub redeemed: bool,
@@ -37,7 +40,7 @@ impl From<CodeDoc> for AuthorizationCode {
             code_challenge: doc.code_challenge,
             session_id: doc.session_id,
             auth_time: doc.auth_time,
-            second_factor: doc.second_factor,
+            sign_in: SignInMethod::from_stored(doc.sign_in_method.as_deref(), doc.second_factor),
             created_at: doc.created_at,
             expires_at: doc.expires_at,
         }
@@ -58,7 +61,8 @@ impl CodeStore for MongoStore {
             code_challenge: code.code_challenge,
             session_id: code.session_id,
             auth_time: code.auth_time,
-            second_factor: code.second_factor,
+            second_factor: code.sign_in.is_multi_factor(),
+            sign_in_method: code.sign_in.stored().map(str::to_owned),
             created_at: code.created_at,
             expires_at: code.expires_at,
             redeemed: false,

@@ -53,6 +53,10 @@ pub struct SessionDoc {
     /// before it was recorded.
     #[serde(default)]
     pub second_factor: bool,
+    /// How it signed in ([`crate::domain::SignInMethod::stored`]); absent in sessions
+    /// made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_method: Option<String>,
     /// The app this session signed in (OpenID Connect), and what it was granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,

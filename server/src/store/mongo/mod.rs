@@ -427,6 +427,7 @@ mod tests {
             previous_refresh: vec![],
             authenticated_at: None,
             second_factor: false,
+            sign_in_method: None,
             client_id: None,
             scope: None,
         };

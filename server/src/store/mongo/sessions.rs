@@ -5,10 +5,10 @@ use super::documents::{SessionDoc, date};
 use super::queries::{grace_filter, rotation_filter, rotation_update};
 use super::revocation_log::{a_replay_or_a_failure, every_outcome};
 use super::{MongoStore, map_error};
-use crate::domain::RefreshHash;
+use crate::domain::{RefreshHash, SignInMethod};
 use crate::store::{
-    NewSession, Rotation, SessionRecord, SessionStore, StoreError, StoreResult, UserRecord,
-    UserStore,
+    NewSession, Rotation, SessionAuthentication, SessionRecord, SessionStore, StoreError,
+    StoreResult, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -32,7 +32,8 @@ impl SessionStore for MongoStore {
             current_refresh: session.refresh_hash.as_str().to_owned(),
             previous_refresh: Vec::new(),
             authenticated_at: None,
-            second_factor: session.second_factor,
+            second_factor: session.sign_in.is_multi_factor(),
+            sign_in_method: session.sign_in.stored().map(str::to_owned),
             client_id: session.grant.as_ref().map(|grant| grant.client_id.clone()),
             scope: session.grant.map(|grant| grant.scope),
         };
@@ -210,22 +211,26 @@ impl SessionStore for MongoStore {
             .await
     }
 
-    async fn session_authenticated_at(
+    async fn session_authentication(
         &self,
         user_id: &str,
         session_id: &str,
         now: i64,
-    ) -> StoreResult<Option<i64>> {
+    ) -> StoreResult<Option<SessionAuthentication>> {
         self.indexed().await?;
         let session = self
             .sessions
             .find_one(live_session(user_id, session_id, now))
             .await
             .map_err(map_error)?;
-        Ok(session.map(|session| {
-            session
+        Ok(session.map(|session| SessionAuthentication {
+            at: session
                 .authenticated_at
-                .map_or(session.created_at, |at| at.max(session.created_at))
+                .map_or(session.created_at, |at| at.max(session.created_at)),
+            method: SignInMethod::from_stored(
+                session.sign_in_method.as_deref(),
+                session.second_factor,
+            ),
         }))
     }
 

@@ -2,6 +2,7 @@
 
 use super::SqliteStore;
 use super::rows::map_error;
+use crate::domain::SignInMethod;
 use crate::store::{AuthorizationCode, CodeRedemption, CodeStore, StoreResult};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -13,7 +14,8 @@ impl CodeStore for SqliteStore {
             tx.execute(
                 "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri,
                  scope, nonce, code_challenge, session_id, auth_time, second_factor, created_at,
-                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 expires_at, sign_in_method)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     code.code_hash,
                     code.client_id,
@@ -24,9 +26,10 @@ impl CodeStore for SqliteStore {
                     code.code_challenge,
                     code.session_id,
                     code.auth_time,
-                    code.second_factor,
+                    code.sign_in.is_multi_factor(),
                     code.created_at,
-                    code.expires_at
+                    code.expires_at,
+                    code.sign_in.stored()
                 ],
             )
             .map_err(map_error)?;
@@ -42,7 +45,8 @@ impl CodeStore for SqliteStore {
                 .query_row(
                     "SELECT code_hash, client_id, user_id, redirect_uri, scope, nonce,
                      code_challenge, session_id, auth_time, second_factor, created_at,
-                     expires_at, redeemed FROM authorization_codes WHERE code_hash = ?1",
+                     expires_at, redeemed, sign_in_method
+                     FROM authorization_codes WHERE code_hash = ?1",
                     [&code_hash],
                     |row| {
                         Ok((
@@ -56,7 +60,10 @@ impl CodeStore for SqliteStore {
                                 code_challenge: row.get(6)?,
                                 session_id: row.get(7)?,
                                 auth_time: row.get(8)?,
-                                second_factor: row.get(9)?,
+                                sign_in: SignInMethod::from_stored(
+                                    row.get::<_, Option<String>>(13)?.as_deref(),
+                                    row.get(9)?,
+                                ),
                                 created_at: row.get(10)?,
                                 expires_at: row.get(11)?,
                             },

@@ -228,6 +228,11 @@ DROP TABLE signing_keys;
 ALTER TABLE signing_keys_by_generation RENAME TO signing_keys;
 ALTER TABLE oidc_clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'RS256';
 "#,
+    // How a session signed in (an ID token's amr and acr); NULL in rows from before.
+    r#"
+ALTER TABLE sessions ADD COLUMN sign_in_method TEXT;
+ALTER TABLE authorization_codes ADD COLUMN sign_in_method TEXT;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

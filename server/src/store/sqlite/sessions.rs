@@ -3,8 +3,10 @@
 
 use super::rows::{SESSION_COLUMNS, map_error, session_from_row};
 use super::{SqliteStore, rotation::rotate_in};
-use crate::domain::RefreshHash;
-use crate::store::{NewSession, Rotation, SessionRecord, SessionStore, StoreResult};
+use crate::domain::{RefreshHash, SignInMethod};
+use crate::store::{
+    NewSession, Rotation, SessionAuthentication, SessionRecord, SessionStore, StoreResult,
+};
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params, params_from_iter};
@@ -37,8 +39,8 @@ impl SessionStore for SqliteStore {
             tx.execute(
                 "INSERT INTO sessions
                  (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, second_factor,
-                  client_id, scope)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  client_id, scope, sign_in_method)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     session.id,
                     session.user_id,
@@ -46,9 +48,10 @@ impl SessionStore for SqliteStore {
                     session.expires_at,
                     session.user_agent,
                     session.ip,
-                    session.second_factor,
+                    session.sign_in.is_multi_factor(),
                     session.grant.as_ref().map(|grant| &grant.client_id),
-                    session.grant.as_ref().map(|grant| &grant.scope)
+                    session.grant.as_ref().map(|grant| &grant.scope),
+                    session.sign_in.stored()
                 ],
             )
             .map_err(map_error)?;
@@ -162,19 +165,28 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn session_authenticated_at(
+    async fn session_authentication(
         &self,
         user_id: &str,
         session_id: &str,
         now: i64,
-    ) -> StoreResult<Option<i64>> {
+    ) -> StoreResult<Option<SessionAuthentication>> {
         let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
         self.read(move |db| {
             db.prepare_cached(
-                "SELECT COALESCE(authenticated_at, created_at) FROM sessions
+                "SELECT COALESCE(authenticated_at, created_at), sign_in_method, second_factor
+                 FROM sessions
                  WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
             )?
-            .query_row(params![session_id, user_id, now], |row| row.get(0))
+            .query_row(params![session_id, user_id, now], |row| {
+                Ok(SessionAuthentication {
+                    at: row.get(0)?,
+                    method: SignInMethod::from_stored(
+                        row.get::<_, Option<String>>(1)?.as_deref(),
+                        row.get(2)?,
+                    ),
+                })
+            })
             .optional()
         })
         .await

@@ -7,8 +7,8 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
     core::{
-        CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-        CoreUserInfoClaims,
+        CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
+        CoreProviderMetadata, CoreUserInfoClaims,
     },
     http,
 };
@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::{CALLBACK, Provider, callback_parameters, provider, register};
+use crate::two_step::code_at;
 
 /// The library's HTTP calls, made with reqwest (its own reqwest feature pins another
 /// major version).
@@ -55,6 +56,27 @@ async fn run_flow_signed(
     client_secret: Option<&str>,
     algorithm: CoreJwsSigningAlgorithm,
 ) {
+    let ada = Browser {
+        cookie: &provider.ada_cookie,
+        username: "ada",
+    };
+    run_flow_as(provider, client_id, client_secret, algorithm, ada).await;
+}
+
+/// A signed-in browser: its access cookie, and whose it is.
+struct Browser<'a> {
+    cookie: &'a str,
+    username: &'a str,
+}
+
+/// The flow for the user signed in on `browser`: the verified ID token's claims.
+async fn run_flow_as(
+    provider: &Provider,
+    client_id: &str,
+    client_secret: Option<&str>,
+    algorithm: CoreJwsSigningAlgorithm,
+    browser: Browser<'_>,
+) -> CoreIdTokenClaims {
     let http_client = |request| send(provider.app.client.clone(), request);
     let issuer = IssuerUrl::new(provider.app.address.clone()).unwrap();
     let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http_client)
@@ -80,11 +102,11 @@ async fn run_flow_signed(
 
     // The browser: the consent page, then "Allow".
     let query = url.query().unwrap().to_owned();
-    let page = provider.visit(&query, Some(&provider.ada_cookie)).await;
+    let page = provider.visit(&query, Some(browser.cookie)).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(page.contains("Sign in to"), "the consent page");
-    let back = provider.decide(&query, "allow", &provider.ada_cookie).await;
+    let back = provider.decide(&query, "allow", browser.cookie).await;
     let answer = callback_parameters(&back);
     assert_eq!(answer["state"], *state.secret());
     assert_eq!(answer["iss"], *issuer.as_str().trim_end_matches('/'));
@@ -113,7 +135,7 @@ async fn run_flow_signed(
     assert_eq!(claims.access_token_hash(), Some(&at_hash));
     assert_eq!(
         claims.preferred_username().map(|name| name.as_str()),
-        Some("ada")
+        Some(browser.username)
     );
     assert!(claims.auth_time().is_some());
 
@@ -126,8 +148,19 @@ async fn run_flow_signed(
     assert_eq!(userinfo.subject(), claims.subject());
     assert_eq!(
         userinfo.preferred_username().map(|name| name.as_str()),
-        Some("ada")
+        Some(browser.username)
     );
+    claims.clone()
+}
+
+/// The methods (RFC 8176) and the level as the library reads them.
+fn how_signed_in(claims: &CoreIdTokenClaims) -> (Vec<String>, Option<String>) {
+    let methods = claims
+        .auth_method_refs()
+        .map(|methods| methods.iter().map(|method| method.to_string()).collect())
+        .unwrap_or_default();
+    let level = claims.auth_context_ref().map(|level| level.to_string());
+    (methods, level)
 }
 
 #[tokio::test]
@@ -187,4 +220,63 @@ async fn a_client_that_registered_es256_or_eddsa_gets_id_tokens_signed_so_and_on
         )
         .await;
     assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_id_token_says_how_the_user_signed_in_password_alone_or_with_a_second_step() {
+    let provider = provider().await;
+    let client = (
+        provider.confidential.client_id.clone(),
+        provider.confidential.client_secret.clone(),
+    );
+    let rs256 = || CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    let ada = Browser {
+        cookie: &provider.ada_cookie,
+        username: "ada",
+    };
+    let claims = run_flow_as(&provider, &client.0, client.1.as_deref(), rs256(), ada).await;
+    assert_eq!(
+        how_signed_in(&claims),
+        (vec!["pwd".to_owned()], Some("1fa".to_owned()))
+    );
+
+    // Grace turns on an authenticator app, then signs in again: once with a code from
+    // it, once with a recovery code.
+    let app = &provider.app;
+    let grace = app.signup_and_login("grace").await;
+    let enrolled = app.enrol(&grace).await;
+    let with_app = app
+        .second_step(
+            &app.step_up("grace").await,
+            &code_at(&enrolled.secret, app.now()),
+        )
+        .await;
+    let with_recovery_code = app
+        .second_step(&app.step_up("grace").await, &enrolled.recovery_codes[0])
+        .await;
+    // Each through another app, so that each asks for her consent afresh.
+    let public = (provider.public.client_id.clone(), None);
+    for (signed_in, methods, client) in [
+        (with_app, vec!["pwd", "otp", "mfa"], &client),
+        (with_recovery_code, vec!["pwd", "mfa"], &public),
+    ] {
+        assert_eq!(signed_in.status(), StatusCode::OK);
+        let tokens: serde_json::Value = signed_in.json().await.unwrap();
+        let cookie = format!(
+            "gatehouse_access={}",
+            tokens["access_token"].as_str().unwrap()
+        );
+        let grace = Browser {
+            cookie: &cookie,
+            username: "grace",
+        };
+        let claims = run_flow_as(&provider, &client.0, client.1.as_deref(), rs256(), grace).await;
+        assert_eq!(
+            how_signed_in(&claims),
+            (
+                methods.into_iter().map(str::to_owned).collect(),
+                Some("2fa".to_owned())
+            )
+        );
+    }
 }

@@ -9,7 +9,7 @@ use totp_rs::{Builder, Secret};
 use crate::helpers::{PASSWORD, TestApp, Tokens, spawn_app_with};
 
 /// The code an authenticator app with `secret` shows at `at`.
-pub(super) fn code_at(secret: &str, at: i64) -> String {
+pub(crate) fn code_at(secret: &str, at: i64) -> String {
     Builder::new()
         .with_secret(Secret::try_from_base32(secret).unwrap())
         .build()
@@ -18,19 +18,19 @@ pub(super) fn code_at(secret: &str, at: i64) -> String {
         .to_string()
 }
 
-pub(super) struct Enrolled {
+pub(crate) struct Enrolled {
     pub secret: String,
     pub recovery_codes: Vec<String>,
 }
 
 impl TestApp {
-    pub(super) fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.clock.now()
     }
 
     /// Sets up and confirms an app for the holder of `tokens`, then moves the clock on
     /// one step, so that the next code is not the (spent) confirming one.
-    pub(super) async fn enrol(&self, tokens: &Tokens) -> Enrolled {
+    pub(crate) async fn enrol(&self, tokens: &Tokens) -> Enrolled {
         let started = self
             .post_bearer("/auth/two-step/totp", &tokens.access)
             .await;
@@ -64,7 +64,7 @@ impl TestApp {
     }
 
     /// A right password on an account with a factor: the ticket.
-    pub(super) async fn step_up(&self, username: &str) -> String {
+    pub(crate) async fn step_up(&self, username: &str) -> String {
         let response = self.login_response(username, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
@@ -77,7 +77,7 @@ impl TestApp {
         body["ticket"].as_str().unwrap().to_owned()
     }
 
-    pub(super) async fn second_step(&self, ticket: &str, code: &str) -> Response {
+    pub(crate) async fn second_step(&self, ticket: &str, code: &str) -> Response {
         self.post_json(
             "/auth/login/second-factor",
             &json!({"ticket": ticket, "code": code}),

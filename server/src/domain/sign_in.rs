@@ -1,0 +1,156 @@
+//! How the holder of a session proved who they are. The audit's `login` event names it,
+//! and an ID token states it as `amr` (RFC 8176) and `acr`, so that an app can ask for
+//! more than a password before it lets someone in.
+
+/// The `acr` of a sign-in with one factor.
+pub const ACR_ONE_FACTOR: &str = "1fa";
+/// The `acr` of a sign-in with two: a password and a second step, or a passkey (which
+/// Gatehouse always asks to verify its user, by PIN or biometrics).
+pub const ACR_TWO_FACTORS: &str = "2fa";
+/// Every `acr` an ID token may carry, weakest first: what discovery publishes.
+pub const ACR_VALUES: [&str; 2] = [ACR_ONE_FACTOR, ACR_TWO_FACTORS];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    PasswordAndTotp,
+    PasswordAndRecoveryCode,
+    PasswordAndPasskey,
+    /// A passkey alone (discoverable, user verified).
+    Passkey,
+    /// A session or code stored before the method was: only whether a second factor
+    /// was used is known.
+    Unrecorded {
+        second_factor: bool,
+    },
+}
+
+impl SignInMethod {
+    /// Whether the sign-in took two factors: what forward-auth rules and `acr` read.
+    pub fn is_multi_factor(self) -> bool {
+        match self {
+            SignInMethod::Password => false,
+            SignInMethod::PasswordAndTotp
+            | SignInMethod::PasswordAndRecoveryCode
+            | SignInMethod::PasswordAndPasskey
+            | SignInMethod::Passkey => true,
+            SignInMethod::Unrecorded { second_factor } => second_factor,
+        }
+    }
+
+    /// RFC 8176 method references. A passkey is `hwk`: a key an authenticator holds,
+    /// whose private half never leaves it (no attestation is asked for, so whether it
+    /// syncs is not known). A recovery code is one of the account's saved one-time
+    /// secrets, not an RFC 6238 code, so it adds only `mfa`.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            SignInMethod::Password => &["pwd"],
+            SignInMethod::PasswordAndTotp => &["pwd", "otp", "mfa"],
+            SignInMethod::PasswordAndRecoveryCode => &["pwd", "mfa"],
+            SignInMethod::PasswordAndPasskey => &["pwd", "hwk", "mfa"],
+            SignInMethod::Passkey => &["hwk", "mfa"],
+            SignInMethod::Unrecorded {
+                second_factor: true,
+            } => &["mfa"],
+            SignInMethod::Unrecorded {
+                second_factor: false,
+            } => &["pwd"],
+        }
+    }
+
+    pub fn acr(self) -> &'static str {
+        if self.is_multi_factor() {
+            ACR_TWO_FACTORS
+        } else {
+            ACR_ONE_FACTOR
+        }
+    }
+
+    /// The detail of the audit's `login` event (none for a password alone).
+    pub fn audit_detail(self) -> Option<&'static str> {
+        match self {
+            SignInMethod::Password | SignInMethod::Unrecorded { .. } => None,
+            SignInMethod::PasswordAndTotp => Some("totp"),
+            SignInMethod::PasswordAndRecoveryCode => Some("recovery code"),
+            SignInMethod::PasswordAndPasskey | SignInMethod::Passkey => Some("passkey"),
+        }
+    }
+
+    /// The name a store keeps (none for an unrecorded method).
+    pub fn stored(self) -> Option<&'static str> {
+        match self {
+            SignInMethod::Password => Some("pwd"),
+            SignInMethod::PasswordAndTotp => Some("pwd+totp"),
+            SignInMethod::PasswordAndRecoveryCode => Some("pwd+recovery"),
+            SignInMethod::PasswordAndPasskey => Some("pwd+passkey"),
+            SignInMethod::Passkey => Some("passkey"),
+            SignInMethod::Unrecorded { .. } => None,
+        }
+    }
+
+    /// Reads back what [`SignInMethod::stored`] wrote; a missing or unknown name (a row
+    /// from before, or from a newer version) falls back to the second-factor flag.
+    pub fn from_stored(stored: Option<&str>, second_factor: bool) -> Self {
+        match stored {
+            Some("pwd") => SignInMethod::Password,
+            Some("pwd+totp") => SignInMethod::PasswordAndTotp,
+            Some("pwd+recovery") => SignInMethod::PasswordAndRecoveryCode,
+            Some("pwd+passkey") => SignInMethod::PasswordAndPasskey,
+            Some("passkey") => SignInMethod::Passkey,
+            _ => SignInMethod::Unrecorded { second_factor },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORDED: [SignInMethod; 5] = [
+        SignInMethod::Password,
+        SignInMethod::PasswordAndTotp,
+        SignInMethod::PasswordAndRecoveryCode,
+        SignInMethod::PasswordAndPasskey,
+        SignInMethod::Passkey,
+    ];
+
+    #[test]
+    fn every_recorded_method_reads_back_as_itself_whatever_the_flag_says() {
+        for method in RECORDED {
+            for flag in [false, true] {
+                assert_eq!(SignInMethod::from_stored(method.stored(), flag), method);
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_or_missing_name_falls_back_to_the_flag() {
+        for stored in [None, Some("sms"), Some("")] {
+            for second_factor in [false, true] {
+                let method = SignInMethod::from_stored(stored, second_factor);
+                assert_eq!(method, SignInMethod::Unrecorded { second_factor });
+                assert_eq!(method.is_multi_factor(), second_factor);
+                assert_eq!(method.stored(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn mfa_and_the_stronger_acr_go_exactly_with_two_factors() {
+        for method in RECORDED.into_iter().chain([
+            SignInMethod::Unrecorded {
+                second_factor: false,
+            },
+            SignInMethod::Unrecorded {
+                second_factor: true,
+            },
+        ]) {
+            assert_eq!(method.amr().contains(&"mfa"), method.is_multi_factor());
+            assert_eq!(method.acr() == ACR_TWO_FACTORS, method.is_multi_factor());
+            assert!(ACR_VALUES.contains(&method.acr()));
+        }
+        assert_eq!(SignInMethod::PasswordAndTotp.amr(), ["pwd", "otp", "mfa"]);
+        assert_eq!(SignInMethod::Passkey.amr(), ["hwk", "mfa"]);
+        assert_eq!(SignInMethod::Password.amr(), ["pwd"]);
+    }
+}
