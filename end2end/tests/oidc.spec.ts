@@ -67,7 +67,8 @@ for (const javaScriptEnabled of [true, false]) {
         // Back in the app, which validated the ID token and read UserInfo.
         await expect(page).toHaveURL(`${app.url}/`);
         await expect(page.locator("#who")).toHaveText(`Signed in as ${username}`);
-        await expect(page.locator("#amr")).toHaveText('["mfa"]');
+        await expect(page.locator("#amr")).toHaveText('["pwd","otp","mfa"]');
+        await expect(page.locator("#acr")).toHaveText("2fa");
         await expect(page.locator("#offline")).toHaveText("can refresh");
 
         // The app renews its tokens with the refresh token and reads UserInfo again.

@@ -95,6 +95,7 @@ const server = createServer(async (request, response) => {
         200,
         `<p id="who">Signed in as ${escape(userinfo.preferred_username)}</p>` +
           `<p id="amr">${escape(JSON.stringify(claims.amr))}</p>` +
+          `<p id="acr">${escape(claims.acr)}</p>` +
           `<p id="sub">${escape(claims.sub)}</p>` +
           `<p id="offline">${hasRefresh ? "can refresh" : "no refresh token"}</p>`,
       );
