@@ -107,21 +107,16 @@ impl ClientStore for MongoStore {
         self.to_the_end(every_outcome, async move {
             store
                 .revoking("oidc_client", |_| true, async {
+                    // Every stored field but the id and the registration time, taken
+                    // from the document form itself: a field added to it later cannot be
+                    // left out of a change (`id_token_alg` once was).
+                    let mut changes = mongodb::bson::to_document(&ClientDoc::from(client.clone()))
+                        .map_err(StoreError::unexpected)?;
+                    changes.remove("_id");
+                    changes.remove("created_at");
                     let replaced = store
                         .clients
-                        .update_one(
-                            doc! {"_id": &client.id},
-                            doc! {"$set": {
-                                "name": &client.name,
-                                "secret_hash": &client.secret_hash,
-                                "redirect_uris": &client.redirect_uris,
-                                "post_logout_redirect_uris": &client.post_logout_redirect_uris,
-                                "grant_types": &client.grant_types,
-                                "pre_consented": client.pre_consented,
-                                "disabled": client.disabled,
-                                "updated_at": client.updated_at,
-                            }},
-                        )
+                        .update_one(doc! {"_id": &client.id}, doc! {"$set": changes})
                         .await
                         .map_err(map_error)?;
                     if replaced.matched_count == 0 {
