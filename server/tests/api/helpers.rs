@@ -96,6 +96,9 @@ async fn start(config: Config, data_dir: Arc<TempDir>, clock: Arc<ShiftedClock>)
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("gatehouse-api-tests")
+            // A server that stops answering fails the test that asked, naming the request,
+            // instead of holding the whole suite until CI's time limit.
+            .timeout(Duration::from_secs(60))
             .build()
             .unwrap(),
         clock,
