@@ -230,6 +230,13 @@ pub trait AuthBackend: Send + Sync + 'static {
         credential: String,
     ) -> Result<IssuedSession, AppError>;
     async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError>;
+    async fn rename_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: String,
+        name: String,
+    ) -> Result<PasskeyView, AppError>;
     async fn remove_passkey(
         &self,
         request: &Parts,

@@ -27,7 +27,7 @@ async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
 const port = Number(process.env.E2E_PORT ?? 3100);
 test.use({ baseURL: (process.env.BASE_URL ?? `http://127.0.0.1:${port}`).replace("127.0.0.1", "localhost") });
 
-test("a passkey registered on the account page signs in without a username, until it is removed", async ({ page, context }) => {
+test("a passkey registered on the account page signs in without a username, is renamed, until it is removed", async ({ page, context, browser }) => {
   const problems = watchForScriptErrors(page);
   const { devtools, authenticatorId } = await addVirtualAuthenticator(context, page);
 
@@ -56,8 +56,29 @@ test("a passkey registered on the account page signs in without a username, unti
   await expect(page.locator("#passkey-list")).not.toContainText("last used never");
   expect(problems).toEqual([]);
 
+  // Renamed with JavaScript, then by the same form in a browser without it.
+  await page.getByLabel("New name for Test laptop").fill("  Work laptop ");
+  await page.getByRole("button", { name: "Rename" }).click();
+  await expect(page).toHaveURL(/\/account\/passkeys\?renamed=1$/);
+  await expect(page.locator(".passkey-name")).toHaveText(["Work laptop"]);
+  const plain = await browser.newContext({
+    baseURL: new URL(page.url()).origin,
+    javaScriptEnabled: false,
+    storageState: await context.storageState(),
+  });
+  const plainPage = await plain.newPage();
+  await plainPage.goto("/account/passkeys");
+  await plainPage.getByLabel("New name for Work laptop").fill("Old laptop");
+  await plainPage.getByRole("button", { name: "Rename" }).click();
+  await expect(plainPage).toHaveURL(/\/account\/passkeys\?renamed=1$/);
+  await expect(plainPage.getByRole("status")).toHaveText("The passkey has its new name.");
+  await expect(plainPage.locator(".passkey-name")).toHaveText(["Old laptop"]);
+  await plain.close();
+  await page.reload();
+  await expect(page.locator(".passkey-name")).toHaveText(["Old laptop"]);
+
   // Removing it needs the password; afterwards the same authenticator is refused.
-  await page.getByLabel("Your password, to remove Test laptop").fill(PASSWORD);
+  await page.getByLabel("Your password, to remove Old laptop").fill(PASSWORD);
   await page.getByRole("button", { name: "Remove" }).click();
   await expect(page).toHaveURL(/\/account\/passkeys\?removed=1$/);
   await expect(page.locator("#passkey-list")).toHaveText("No passkeys yet.");

@@ -169,6 +169,25 @@ pub async fn list_passkeys() -> Result<Vec<PasskeyView>, AppError> {
     )
 }
 
+#[server(endpoint = "passkey/rename")]
+pub async fn rename_passkey(id: String, name: String) -> Result<PasskeyView, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .rename_passkey(
+            &request,
+            ssr::presented(&request).access.as_deref(),
+            id,
+            name,
+        )
+        .await;
+    match &outcome {
+        Ok(_) => leptos_axum::redirect("/account/passkeys?renamed=1"),
+        Err(error) => ssr::redirect_form_error(&request, "/account/passkeys", error),
+    }
+    ssr::answer(outcome)
+}
+
 #[server(endpoint = "passkey/remove")]
 pub async fn remove_passkey(id: String, current_password: String) -> Result<(), AppError> {
     let backend = ssr::backend()?;
@@ -212,6 +231,8 @@ fn Passkeys() -> impl IntoView {
     let query = use_query_map().read_untracked();
     let notice = if query.get("added").is_some() {
         Some("Your passkey has been added. You can sign in with it now.")
+    } else if query.get("renamed").is_some() {
+        Some("The passkey has its new name.")
     } else if query.get("removed").is_some() {
         Some("The passkey has been removed, and your other devices are signed out.")
     } else {
@@ -252,22 +273,37 @@ fn Passkeys() -> impl IntoView {
 #[component]
 fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
     let remove = ServerAction::<RemovePasskey>::new();
+    let rename = ServerAction::<RenamePasskey>::new();
     let rows = passkeys
         .into_iter()
         .enumerate()
         .map(|(index, passkey)| {
             let password_id = format!("remove-passkey-{index}");
+            let name_id = format!("rename-passkey-{index}");
+            let (rename_label, remove_label) = (
+                format!("New name for {}", passkey.name),
+                format!("Your password, to remove {}", passkey.name),
+            );
+            let (rename_id, remove_id) = (passkey.id.clone(), passkey.id);
+            let name = passkey.name;
             let used = match passkey.last_used_at {
                 Some(unix) => view! { <When unix/> }.into_any(),
                 None => "never".into_any(),
             };
             view! {
                 <li class="passkey">
-                    <strong class="passkey-name">{passkey.name.clone()}</strong>
+                    <strong class="passkey-name">{name.clone()}</strong>
                     " — added " <When unix=passkey.created_at/> ", last used " {used}
+                    <ActionForm action=rename attr:class="inline-form">
+                        <input type="hidden" name="id" value=rename_id/>
+                        <label for=name_id.clone()>{rename_label}</label>
+                        <input id=name_id name="name" type="text" maxlength="64"
+                            value=name required=true/>
+                        <button type="submit" class="secondary">"Rename"</button>
+                    </ActionForm>
                     <ActionForm action=remove attr:class="inline-form">
-                        <input type="hidden" name="id" value=passkey.id/>
-                        <label for=password_id.clone()>{format!("Your password, to remove {}", passkey.name)}</label>
+                        <input type="hidden" name="id" value=remove_id/>
+                        <label for=password_id.clone()>{remove_label}</label>
                         <input id=password_id name="current_password" type="password"
                             autocomplete="current-password" required=true/>
                         <button type="submit" class="secondary">"Remove"</button>

@@ -100,6 +100,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(passkeys::list))
         .routes(routes!(passkeys::begin_registration))
         .routes(routes!(passkeys::finish_registration))
+        .routes(routes!(passkeys::rename))
         .routes(routes!(passkeys::remove))
         .routes(routes!(passkeys::begin_sign_in))
         .routes(routes!(passkeys::finish_sign_in))

@@ -121,6 +121,29 @@ pub async fn remove(
     }))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRename {
+    /// 1–64 printable characters (empty: "Passkey").
+    pub name: String,
+}
+
+/// `POST /auth/passkeys/{id}/rename` — names one of the caller's passkeys anew.
+#[utoipa::path(post, path = "/passkeys/{id}/rename", tag = "passkeys", params(("id" = String, Path, description = "The passkey's id")), request_body = PasskeyRename, security(("bearer" = [])), responses((status = 200, description = "The passkey as it is now", body = PasskeyView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No such passkey of yours", body = ErrorBody), (status = 422, description = "A bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PasskeyRename>,
+) -> ApiResult<Json<PasskeyView>> {
+    let passkey = state
+        .auth
+        .rename_passkey(&principal, &id, &body.name, &client)
+        .await?;
+    Ok(Json(passkey))
+}
+
 /// `POST /auth/passkeys/sign-in/start` — anyone: options to sign in with a discoverable
 /// passkey (no username). Rate-limited per address.
 #[utoipa::path(post, path = "/passkeys/sign-in/start", tag = "passkeys", responses((status = 200, body = CeremonyStarted), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]

@@ -461,6 +461,38 @@ impl AuthService {
             .collect())
     }
 
+    /// Names one of the caller's passkeys anew (the name only tells the owner's passkeys
+    /// apart, so the access token is enough).
+    #[tracing::instrument(name = "rename passkey", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn rename_passkey(
+        &self,
+        principal: &Principal,
+        credential_id: &str,
+        name: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<PasskeyView> {
+        let name = passkey_name(name)?;
+        if !self
+            .store
+            .rename_passkey(&principal.user_id, credential_id, &name)
+            .await?
+        {
+            return Err(AuthError::NotFound("passkey"));
+        }
+        self.audit(
+            "passkey_renamed",
+            AuditActor::Principal(principal),
+            client,
+            Some(&name),
+        )
+        .await;
+        self.passkeys(principal)
+            .await?
+            .into_iter()
+            .find(|passkey| passkey.id == credential_id)
+            .ok_or(AuthError::NotFound("passkey"))
+    }
+
     /// Removes one of the caller's passkeys: needs the password (counted like a sign-in)
     /// and ends every other session of the user.
     #[tracing::instrument(name = "remove passkey", skip_all, fields(user_id = %principal.user_id))]

@@ -358,6 +358,20 @@ impl AuthBackend for WebBackend {
         self.auth.passkeys(&principal).await.map_err(app_error)
     }
 
+    async fn rename_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: String,
+        name: String,
+    ) -> Result<PasskeyView, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .rename_passkey(&principal, &id, &name, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
     async fn remove_passkey(
         &self,
         request: &Parts,

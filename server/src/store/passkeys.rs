@@ -83,6 +83,13 @@ pub trait PasskeyStore: Send + Sync + 'static {
         passkey: &str,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Names one passkey of the user anew; false when the user has no such passkey.
+    async fn rename_passkey(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        name: &str,
+    ) -> StoreResult<bool>;
     /// Removes one passkey of the user, or with `None` all of them; how many went.
     async fn remove_passkeys(&self, user_id: &str, credential_id: Option<&str>)
     -> StoreResult<u64>;

@@ -180,6 +180,43 @@ async fn removing_a_passkey_needs_the_password_and_an_own_passkey() {
 }
 
 #[tokio::test]
+async fn renaming_needs_a_session_an_own_passkey_and_a_printable_name() {
+    let app = spawn_app().await;
+    let ada = app.signup_and_login("ada").await;
+    let rename = |token: Option<&str>, body: Value| {
+        let request = app
+            .client
+            .post(app.url("/auth/passkeys/AAAA/rename"))
+            .json(&body);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    let anonymous = rename(None, json!({"name": "laptop"})).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let control = rename(Some(&ada.access), json!({"name": "a\u{0}b"}))
+        .await
+        .unwrap();
+    assert_eq!(control.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(control).await, "invalid_input");
+    let long = rename(Some(&ada.access), json!({"name": "x".repeat(65)}))
+        .await
+        .unwrap();
+    assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let extra = rename(Some(&ada.access), json!({"name": "laptop", "owner": "bob"}))
+        .await
+        .unwrap();
+    assert_eq!(extra.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let missing = rename(Some(&ada.access), json!({"name": "laptop"}))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(missing).await, "not_found");
+}
+
+#[tokio::test]
 async fn in_the_browser_the_ceremony_rides_in_a_strict_cookie() {
     let app = spawn_app().await;
     let started = app

@@ -71,8 +71,31 @@ pub async fn a_credential_belongs_to_one_account_and_is_listed_removed_and_updat
     );
     assert!(!store.record_passkey_use("nope", "{}", NOW).await.unwrap());
 
-    // Only the owner's passkey is removed; `None` removes all of them.
+    // Only the owner renames a passkey; nothing else of it changes.
     let other = if owner == "u1" { "u2" } else { "u1" };
+    assert!(!store.rename_passkey(other, "c3", "stolen").await.unwrap());
+    assert!(!store.rename_passkey("u1", "nope", "ghost").await.unwrap());
+    assert!(store.rename_passkey("u1", "c1", "laptop").await.unwrap());
+    let renamed = store.passkey_by_credential("c1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            renamed.name.as_str(),
+            renamed.passkey.as_str(),
+            renamed.last_used_at
+        ),
+        ("laptop", "{\"counter\":2}", Some(NOW + 9))
+    );
+    assert_eq!(
+        store
+            .passkey_by_credential("c3")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "key c3"
+    );
+
+    // Only the owner's passkey is removed; `None` removes all of them.
     assert_eq!(store.remove_passkeys(other, Some("c3")).await.unwrap(), 0);
     assert_eq!(store.remove_passkeys("u1", Some("c2")).await.unwrap(), 1);
     assert!(store.passkey_by_credential("c2").await.unwrap().is_none());

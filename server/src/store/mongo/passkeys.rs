@@ -71,6 +71,24 @@ impl PasskeyStore for MongoStore {
         Ok(updated.matched_count == 1)
     }
 
+    async fn rename_passkey(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        name: &str,
+    ) -> StoreResult<bool> {
+        self.indexed().await?;
+        let updated = self
+            .passkeys
+            .update_one(
+                doc! {"_id": credential_id, "user_id": user_id},
+                doc! {"$set": {"name": name}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(updated.matched_count == 1)
+    }
+
     async fn remove_passkeys(
         &self,
         user_id: &str,

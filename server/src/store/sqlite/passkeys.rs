@@ -82,6 +82,29 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    async fn rename_passkey(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        name: &str,
+    ) -> StoreResult<bool> {
+        let (user_id, credential_id, name) = (
+            user_id.to_owned(),
+            credential_id.to_owned(),
+            name.to_owned(),
+        );
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE passkeys SET name = ?3 WHERE credential_id = ?2 AND user_id = ?1",
+                    params![user_id, credential_id, name],
+                )
+                .map_err(map_error)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn remove_passkeys(
         &self,
         user_id: &str,
