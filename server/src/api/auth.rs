@@ -68,7 +68,7 @@ pub struct SignupResponse {
 }
 
 /// `POST /auth/signup` — anyone; `role` may only be `user`.
-#[utoipa::path(post, path = "/signup", tag = "auth", request_body = SignupBody, responses((status = 201, description = "Created", body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupBody, responses((status = 201, description = "Created", body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,
     Client(client): Client,
@@ -88,7 +88,7 @@ pub async fn signup(
 /// `POST /auth/login` — anyone. An account with a second factor answers
 /// `{"mfa_required": true, "ticket", …}` instead of tokens: complete it at
 /// `POST /auth/login/second-factor`.
-#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair, or the need for a second step", body = LoginAnswer), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody, responses((status = 200, description = "A token pair, or the need for a second step", body = LoginAnswer), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -129,7 +129,7 @@ async fn presented_refresh_token(
 }
 
 /// `POST /auth/refresh` — holder of a refresh token; returns a new pair.
-#[utoipa::path(post, path = "/refresh", tag = "auth", request_body(content = Option<RefreshBody>, description = "Or send the refresh token as `Authorization: Bearer`"), security((), ("bearer" = [])), responses((status = 200, description = "A new pair; the presented refresh token is dead", body = LoginResponse), (status = 401, description = "Invalid, expired or reused refresh token (reuse revokes the session)", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshBody>, description = "Or send the refresh token as `Authorization: Bearer`"), security((), ("bearer" = [])), responses((status = 200, description = "A new pair; the presented refresh token is dead", body = LoginResponse), (status = 401, description = "Invalid, expired or reused refresh token (reuse revokes the session)", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -149,7 +149,7 @@ pub async fn refresh(
 
 /// `POST /auth/logout` — holder of an access token: ends the session and revokes the
 /// token.
-#[utoipa::path(post, path = "/logout", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -160,7 +160,7 @@ pub async fn logout(
 }
 
 /// `POST /auth/logout-all` — ends every session of the caller, this one included.
-#[utoipa::path(post, path = "/logout-all", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/logout-all", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
@@ -181,7 +181,7 @@ pub struct Dashboard {
 }
 
 /// `GET /auth/dashboard` — any signed-in user.
-#[utoipa::path(get, path = "/dashboard", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Dashboard), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/dashboard", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Dashboard), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
     Json(Dashboard {
         message: format!("Welcome to your dashboard, {}", principal.username),
@@ -195,7 +195,7 @@ pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
 }
 
 /// `GET /auth/me` — any signed-in user: the full account.
-#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn me(AuthUser(principal): AuthUser) -> Json<UserView> {
     Json(principal.view())
 }
@@ -206,7 +206,7 @@ pub struct SessionList {
 }
 
 /// `GET /auth/sessions` — the caller's live sessions.
-#[utoipa::path(get, path = "/sessions", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = SessionList), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = SessionList), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn sessions(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -217,7 +217,7 @@ pub async fn sessions(
 }
 
 /// `DELETE /auth/sessions/{id}` — ends one of the caller's own sessions.
-#[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "Session id")), security(("bearer" = [])), responses((status = 204, description = "Ended"), (status = 404, description = "No such session of yours", body = ErrorBody), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "Session id")), security(("bearer" = [])), responses((status = 204, description = "Ended"), (status = 404, description = "No such session of yours", body = ErrorBody), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     Client(client): Client,
@@ -232,7 +232,7 @@ pub async fn revoke_session(
 }
 
 /// `DELETE /auth/sessions` — ends every session of the caller but this one.
-#[utoipa::path(delete, path = "/sessions", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/sessions", tag = "sessions", security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     Client(client): Client,
@@ -256,7 +256,7 @@ pub struct PasswordChangeBody {
 }
 
 /// `POST /auth/password` — any signed-in user, with the current password.
-#[utoipa::path(post, path = "/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -296,7 +296,7 @@ pub struct ReauthenticateBody {
 /// session counts as freshly signed in for `GATEHOUSE_REAUTH_SECS` (adding a passkey or
 /// an authenticator app needs that, or the password in the request). A wrong password
 /// counts toward the sign-in lockout.
-#[utoipa::path(post, path = "/reauthenticate", tag = "auth", request_body = ReauthenticateBody, security(("bearer" = [])), responses((status = 204, description = "Confirmed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/reauthenticate", tag = "auth", request_body = ReauthenticateBody, security(("bearer" = [])), responses((status = 204, description = "Confirmed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn reauthenticate(
     State(state): State<AppState>,
     Client(client): Client,
@@ -350,7 +350,7 @@ impl<T> Paged<T> {
 }
 
 /// `GET /auth/admin/users` — admins only; paged, searchable by username.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", params(UserListParams), security(("bearer" = [])), responses((status = 200, body = Paged<UserView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid query (a page past 1,000,000)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/admin/users", tag = "admin", params(UserListParams), security(("bearer" = [])), responses((status = 200, body = Paged<UserView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid query (a page past 1,000,000)", body = ErrorBody)))]
 pub async fn admin_list_users(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
@@ -371,7 +371,7 @@ pub struct UserChangeBody {
 }
 
 /// `PATCH /auth/admin/users/{id}` — admins only: role and disabled flag.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User id")), request_body = UserChangeBody, security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "No active admin would remain", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(patch, path = "/auth/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User id")), request_body = UserChangeBody, security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "No active admin would remain", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn admin_update_user(
     State(state): State<AppState>,
     Client(client): Client,
@@ -393,7 +393,7 @@ pub async fn admin_update_user(
 
 /// `DELETE /auth/admin/users/{id}/sign-in-lock` — admins only: lifts the lockout and the
 /// cumulative cap that failed sign-ins put on an account (audited).
-#[utoipa::path(delete, path = "/admin/users/{id}/sign-in-lock", tag = "admin", params(("id" = String, Path, description = "User id")), security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/admin/users/{id}/sign-in-lock", tag = "admin", params(("id" = String, Path, description = "User id")), security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub async fn admin_unlock_sign_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -418,7 +418,7 @@ pub struct AuditParams {
 
 /// `GET /auth/admin/audit` — admins only: the login log and security events, newest
 /// first.
-#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditParams), security(("bearer" = [])), responses((status = 200, body = Paged<AuditEventView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid query (a page past 1,000,000)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/admin/audit", tag = "admin", params(AuditParams), security(("bearer" = [])), responses((status = 200, body = Paged<AuditEventView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid query (a page past 1,000,000)", body = ErrorBody)))]
 pub async fn admin_audit(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,

@@ -39,14 +39,14 @@ enum Convention {
 
 /// `GET /auth/forward/auth-request` — for nginx `auth_request`: 200 with the identity
 /// headers, 401 (with `Location`: the sign-in page) or 403.
-#[utoipa::path(get, path = "/forward/auth-request", tag = "forward-auth", params(("X-Original-URL" = String, Header, description = "The URL the browser asked for (or X-Forwarded-Proto, -Host and -Uri)")), responses((status = 200, description = "Let it through; Remote-User, Remote-Name, Remote-Email, Remote-Groups say who"), (status = 401, description = "Not signed in: Location is the sign-in page", body = ErrorBody), (status = 403, description = "Signed in and not allowed there, or the original request is malformed", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/forward/auth-request", tag = "forward-auth", params(("X-Original-URL" = String, Header, description = "The URL the browser asked for (or X-Forwarded-Proto, -Host and -Uri)")), responses((status = 200, description = "Let it through; Remote-User, Remote-Name, Remote-Email, Remote-Groups say who"), (status = 401, description = "Not signed in: Location is the sign-in page", body = ErrorBody), (status = 403, description = "Signed in and not allowed there, or the original request is malformed", body = ErrorBody)))]
 pub async fn auth_request(State(state): State<AppState>, parts: Parts) -> Response {
     answer(&state, &parts, Convention::AuthRequest).await
 }
 
 /// `GET /auth/forward/redirect` — for Caddy `forward_auth` and Traefik `ForwardAuth`:
 /// 200 with the identity headers, 302 to the sign-in page, or 403.
-#[utoipa::path(get, path = "/forward/redirect", tag = "forward-auth", params(("X-Forwarded-Uri" = String, Header, description = "The path and query asked for, with X-Forwarded-Proto and -Host (or X-Original-URL)")), responses((status = 200, description = "Let it through; Remote-User, Remote-Name, Remote-Email, Remote-Groups say who"), (status = 302, description = "Not signed in: to the sign-in page"), (status = 400, description = "The original request is malformed or missing", body = ErrorBody), (status = 403, description = "Signed in and not allowed there", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/forward/redirect", tag = "forward-auth", params(("X-Forwarded-Uri" = String, Header, description = "The path and query asked for, with X-Forwarded-Proto and -Host (or X-Original-URL)")), responses((status = 200, description = "Let it through; Remote-User, Remote-Name, Remote-Email, Remote-Groups say who"), (status = 302, description = "Not signed in: to the sign-in page"), (status = 400, description = "The original request is malformed or missing", body = ErrorBody), (status = 403, description = "Signed in and not allowed there", body = ErrorBody)))]
 pub async fn redirect(State(state): State<AppState>, parts: Parts) -> Response {
     answer(&state, &parts, Convention::Redirect).await
 }
@@ -165,7 +165,7 @@ fn original_request(headers: &HeaderMap) -> Result<OriginalRequest, String> {
 }
 
 /// `GET /auth/admin/forward-rules` — admins only: every forward-auth rule.
-#[utoipa::path(get, path = "/admin/forward-rules", tag = "admin", security(("bearer" = [])), responses((status = 200, body = Vec<ForwardRuleView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/admin/forward-rules", tag = "admin", security(("bearer" = [])), responses((status = 200, body = Vec<ForwardRuleView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn list_rules(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
@@ -175,7 +175,7 @@ pub async fn list_rules(
 
 /// `POST /auth/admin/forward-rules` — admins only: adds a rule (audited); every instance
 /// applies it within the revocation bound.
-#[utoipa::path(post, path = "/admin/forward-rules", tag = "admin", request_body = ForwardRuleInput, security(("bearer" = [])), responses((status = 201, body = ForwardRuleView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "A rule for that host and path exists (`rule_exists`)", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/admin/forward-rules", tag = "admin", request_body = ForwardRuleInput, security(("bearer" = [])), responses((status = 201, body = ForwardRuleView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "A rule for that host and path exists (`rule_exists`)", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn add_rule(
     State(state): State<AppState>,
     Client(client): Client,
@@ -187,7 +187,7 @@ pub async fn add_rule(
 }
 
 /// `PUT /auth/admin/forward-rules/{id}` — admins only: replaces a rule (audited).
-#[utoipa::path(put, path = "/admin/forward-rules/{id}", tag = "admin", params(("id" = String, Path, description = "Rule id")), request_body = ForwardRuleInput, security(("bearer" = [])), responses((status = 200, body = ForwardRuleView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such rule", body = ErrorBody), (status = 409, description = "Another rule has that host and path", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody)))]
+#[utoipa::path(put, path = "/auth/admin/forward-rules/{id}", tag = "admin", params(("id" = String, Path, description = "Rule id")), request_body = ForwardRuleInput, security(("bearer" = [])), responses((status = 200, body = ForwardRuleView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such rule", body = ErrorBody), (status = 409, description = "Another rule has that host and path", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody)))]
 pub async fn change_rule(
     State(state): State<AppState>,
     Client(client): Client,
@@ -204,7 +204,7 @@ pub async fn change_rule(
 }
 
 /// `DELETE /auth/admin/forward-rules/{id}` — admins only: removes a rule (audited).
-#[utoipa::path(delete, path = "/admin/forward-rules/{id}", tag = "admin", params(("id" = String, Path, description = "Rule id")), security(("bearer" = [])), responses((status = 204, description = "Removed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such rule", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/admin/forward-rules/{id}", tag = "admin", params(("id" = String, Path, description = "Rule id")), security(("bearer" = [])), responses((status = 204, description = "Removed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such rule", body = ErrorBody)))]
 pub async fn remove_rule(
     State(state): State<AppState>,
     Client(client): Client,

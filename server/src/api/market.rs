@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// `POST /market/api/register` — anyone.
-#[utoipa::path(post, path = "/register", tag = "market", request_body = SignupBody, responses((status = 201, body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/market/api/register", tag = "market", request_body = SignupBody, responses((status = 201, body = SignupResponse), (status = 403, description = "Tried to sign up as admin", body = ErrorBody), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -48,7 +48,7 @@ pub struct MarketLogin {
 
 /// `POST /market/api/login` — anyone. An account with a second factor gets the same
 /// `mfa_required` answer as `POST /auth/login`.
-#[utoipa::path(post, path = "/login", tag = "market", request_body = LoginBody, responses((status = 200, body = MarketLogin), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/market/api/login", tag = "market", request_body = LoginBody, responses((status = 200, body = MarketLogin), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -74,7 +74,7 @@ pub async fn login(
 }
 
 /// `POST /market/api/refresh` — `Authorization: Bearer <refresh token>`; rotates it.
-#[utoipa::path(post, path = "/refresh", tag = "market", security(("bearer" = [])), responses((status = 200, description = "Send the REFRESH token as Bearer", body = TokenPair), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/market/api/refresh", tag = "market", security(("bearer" = [])), responses((status = 200, description = "Send the REFRESH token as Bearer", body = TokenPair), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -86,7 +86,7 @@ pub async fn refresh(
 }
 
 /// `POST /market/api/logout` — `Authorization: Bearer <refresh token>`: that session ends.
-#[utoipa::path(post, path = "/logout", tag = "market", security(("bearer" = [])), responses((status = 200, description = "Send the REFRESH token as Bearer; its session ends", body = Message), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/market/api/logout", tag = "market", security(("bearer" = [])), responses((status = 200, description = "Send the REFRESH token as Bearer; its session ends", body = Message), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -106,7 +106,7 @@ pub struct Protected {
 }
 
 /// `GET /market/api/protected` — any signed-in user.
-#[utoipa::path(get, path = "/protected", tag = "market", security(("bearer" = [])), responses((status = 200, body = Protected), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/market/api/protected", tag = "market", security(("bearer" = [])), responses((status = 200, body = Protected), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn protected(AuthUser(principal): AuthUser) -> Json<Protected> {
     Json(Protected {
         message: "This is a protected endpoint".into(),
@@ -115,7 +115,7 @@ pub async fn protected(AuthUser(principal): AuthUser) -> Json<Protected> {
 }
 
 /// `GET /market/api/profile` — any signed-in user.
-#[utoipa::path(get, path = "/profile", tag = "market", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/market/api/profile", tag = "market", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn profile(AuthUser(principal): AuthUser) -> Json<UserView> {
     Json(principal.view())
 }

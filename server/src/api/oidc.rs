@@ -148,7 +148,7 @@ async fn answer_userinfo(state: &AppState, token: Option<String>) -> Response {
 }
 
 /// `GET /auth/apps` — the apps you allowed to sign you in (OpenID Connect clients).
-#[utoipa::path(get, path = "/apps", tag = "openid-connect", security(("bearer" = [])), responses((status = 200, body = Vec<AppView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/apps", tag = "openid-connect", security(("bearer" = [])), responses((status = 200, body = Vec<AppView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn apps(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -158,7 +158,7 @@ pub async fn apps(
 
 /// `DELETE /auth/apps/{client_id}` — takes back what you allowed an app: its sessions
 /// end, and its next sign-in asks again (audited).
-#[utoipa::path(delete, path = "/apps/{client_id}", tag = "openid-connect", params(("client_id" = String, Path, description = "The app's client_id")), security(("bearer" = [])), responses((status = 204, description = "Forgotten"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "You never allowed that app", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/apps/{client_id}", tag = "openid-connect", params(("client_id" = String, Path, description = "The app's client_id")), security(("bearer" = [])), responses((status = 204, description = "Forgotten"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "You never allowed that app", body = ErrorBody)))]
 pub async fn forget_app(
     State(state): State<AppState>,
     Client(client): Client,
@@ -173,7 +173,7 @@ pub async fn forget_app(
 }
 
 /// `GET /auth/admin/clients` — admins only: every registered OpenID Connect client.
-#[utoipa::path(get, path = "/admin/clients", tag = "admin", security(("bearer" = [])), responses((status = 200, body = Vec<ClientView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/admin/clients", tag = "admin", security(("bearer" = [])), responses((status = 200, body = Vec<ClientView>), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn list_clients(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
@@ -183,7 +183,7 @@ pub async fn list_clients(
 
 /// `POST /auth/admin/clients` — admins only: registers an app (audited). The secret of
 /// a confidential client is in this answer and nowhere else, ever.
-#[utoipa::path(post, path = "/admin/clients", tag = "admin", request_body = ClientInput, security(("bearer" = [])), responses((status = 201, body = ClientCreated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/admin/clients", tag = "admin", request_body = ClientInput, security(("bearer" = [])), responses((status = 201, body = ClientCreated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn register_client(
     State(state): State<AppState>,
     Client(client): Client,
@@ -196,7 +196,7 @@ pub async fn register_client(
 
 /// `PUT /auth/admin/clients/{id}` — admins only: replaces an app's registration (name,
 /// URIs, grants, pre-consent; not whether it is public) (audited).
-#[utoipa::path(put, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), request_body = ClientInput, security(("bearer" = [])), responses((status = 200, body = ClientView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(put, path = "/auth/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), request_body = ClientInput, security(("bearer" = [])), responses((status = 200, body = ClientView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn update_client(
     State(state): State<AppState>,
     Client(client): Client,
@@ -212,7 +212,7 @@ pub async fn update_client(
 /// `PATCH /auth/admin/clients/{id}` — admins only: `{"disabled": true}` stops an app
 /// (its users' sessions through it end on every instance within the revocation bound),
 /// `false` lets it start again (audited).
-#[utoipa::path(patch, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), request_body = ClientStateChange, security(("bearer" = [])), responses((status = 200, body = ClientView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(patch, path = "/auth/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), request_body = ClientStateChange, security(("bearer" = [])), responses((status = 200, body = ClientView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn change_client_state(
     State(state): State<AppState>,
     Client(client): Client,
@@ -230,7 +230,7 @@ pub async fn change_client_state(
 
 /// `POST /auth/admin/clients/{id}/secret` — admins only: a new secret, shown this once;
 /// the old one stops working at once (audited).
-#[utoipa::path(post, path = "/admin/clients/{id}/secret", tag = "admin", params(("id" = String, Path, description = "client_id")), security(("bearer" = [])), responses((status = 200, body = ClientCreated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 422, description = "A public client has no secret", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/admin/clients/{id}/secret", tag = "admin", params(("id" = String, Path, description = "client_id")), security(("bearer" = [])), responses((status = 200, body = ClientCreated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody), (status = 422, description = "A public client has no secret", body = ErrorBody)))]
 pub async fn rotate_client_secret(
     State(state): State<AppState>,
     Client(client): Client,
@@ -246,7 +246,7 @@ pub async fn rotate_client_secret(
 }
 
 /// `DELETE /auth/admin/clients/{id}` — admins only: removes an app (audited).
-#[utoipa::path(delete, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), security(("bearer" = [])), responses((status = 204, description = "Removed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/admin/clients/{id}", tag = "admin", params(("id" = String, Path, description = "client_id")), security(("bearer" = [])), responses((status = 204, description = "Removed"), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)))]
 pub async fn remove_client(
     State(state): State<AppState>,
     Client(client): Client,
@@ -261,7 +261,7 @@ pub async fn remove_client(
 /// (EdDSA) and for ID tokens (RS256), signing from now on here and, within the
 /// revocation bound, on every instance; the keys before them stay in the JWKS until every
 /// token they signed has expired (audited).
-#[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("bearer" = [])), responses((status = 200, body = KeysRotated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/admin/keys/rotate", tag = "admin", security(("bearer" = [])), responses((status = 200, body = KeysRotated), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn rotate_keys(
     State(state): State<AppState>,
     Client(client): Client,

@@ -52,7 +52,7 @@ pub struct PasskeyRemoval {
 }
 
 /// `GET /auth/passkeys` — the caller's passkeys.
-#[utoipa::path(get, path = "/passkeys", tag = "passkeys", security(("bearer" = [])), responses((status = 200, body = PasskeyList), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/passkeys", tag = "passkeys", security(("bearer" = [])), responses((status = 200, body = PasskeyList), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -65,7 +65,7 @@ pub async fn list(
 /// `POST /auth/passkeys/register/start` — any signed-in user who signed in within
 /// `GATEHOUSE_REAUTH_SECS` or sends the current password: options to create a passkey
 /// (discoverable, with user verification).
-#[utoipa::path(post, path = "/passkeys/register/start", tag = "passkeys", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 200, body = CeremonyStarted), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "20 passkeys already (`forbidden`), or the sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/passkeys/register/start", tag = "passkeys", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 200, body = CeremonyStarted), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "20 passkeys already (`forbidden`), or the sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn begin_registration(
     State(state): State<AppState>,
     Client(client): Client,
@@ -81,7 +81,7 @@ pub async fn begin_registration(
 }
 
 /// `POST /auth/passkeys/register/finish` — the same user, with the new credential.
-#[utoipa::path(post, path = "/passkeys/register/finish", tag = "passkeys", request_body = RegistrationFinish, security(("bearer" = [])), responses((status = 201, body = PasskeyView), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), a credential that does not verify (`invalid_passkey`), or a missing or invalid access token", body = ErrorBody), (status = 403, description = "The sign-in or the password given at the start is too old (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "Registered already", body = ErrorBody), (status = 422, description = "Not a credential, or a bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/passkeys/register/finish", tag = "passkeys", request_body = RegistrationFinish, security(("bearer" = [])), responses((status = 201, body = PasskeyView), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), a credential that does not verify (`invalid_passkey`), or a missing or invalid access token", body = ErrorBody), (status = 403, description = "The sign-in or the password given at the start is too old (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "Registered already", body = ErrorBody), (status = 422, description = "Not a credential, or a bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn finish_registration(
     State(state): State<AppState>,
     Client(client): Client,
@@ -103,7 +103,7 @@ pub async fn finish_registration(
 
 /// `POST /auth/passkeys/{id}/remove` — with the password: removes one of the caller's
 /// passkeys and ends every other session of the caller.
-#[utoipa::path(post, path = "/passkeys/{id}/remove", tag = "passkeys", params(("id" = String, Path, description = "The passkey's id")), request_body = PasskeyRemoval, security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No such passkey of yours", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/passkeys/{id}/remove", tag = "passkeys", params(("id" = String, Path, description = "The passkey's id")), request_body = PasskeyRemoval, security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No such passkey of yours", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     Client(client): Client,
@@ -129,7 +129,7 @@ pub struct PasskeyRename {
 }
 
 /// `POST /auth/passkeys/{id}/rename` — names one of the caller's passkeys anew.
-#[utoipa::path(post, path = "/passkeys/{id}/rename", tag = "passkeys", params(("id" = String, Path, description = "The passkey's id")), request_body = PasskeyRename, security(("bearer" = [])), responses((status = 200, description = "The passkey as it is now", body = PasskeyView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No such passkey of yours", body = ErrorBody), (status = 422, description = "A bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/passkeys/{id}/rename", tag = "passkeys", params(("id" = String, Path, description = "The passkey's id")), request_body = PasskeyRename, security(("bearer" = [])), responses((status = 200, description = "The passkey as it is now", body = PasskeyView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No such passkey of yours", body = ErrorBody), (status = 422, description = "A bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody)))]
 pub async fn rename(
     State(state): State<AppState>,
     Client(client): Client,
@@ -146,7 +146,7 @@ pub async fn rename(
 
 /// `POST /auth/passkeys/sign-in/start` — anyone: options to sign in with a discoverable
 /// passkey (no username). Rate-limited per address.
-#[utoipa::path(post, path = "/passkeys/sign-in/start", tag = "passkeys", responses((status = 200, body = CeremonyStarted), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/passkeys/sign-in/start", tag = "passkeys", responses((status = 200, body = CeremonyStarted), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn begin_sign_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -157,7 +157,7 @@ pub async fn begin_sign_in(
 
 /// `POST /auth/passkeys/sign-in/finish` — with the assertion: a token pair, as a password
 /// sign-in gives (no second step: a passkey verifies its user).
-#[utoipa::path(post, path = "/passkeys/sign-in/finish", tag = "passkeys", request_body = SignInFinish, responses((status = 200, body = LoginResponse), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), or a passkey that is unknown or does not verify (`invalid_passkey`)", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/passkeys/sign-in/finish", tag = "passkeys", request_body = SignInFinish, responses((status = 200, body = LoginResponse), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), or a passkey that is unknown or does not verify (`invalid_passkey`)", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn finish_sign_in(
     State(state): State<AppState>,
     Client(client): Client,

@@ -20,7 +20,7 @@ pub struct ForgotPasswordBody {
 
 /// `POST /auth/password/forgot` — anyone. Answers the same (status, body, timing) whether
 /// or not the account or address exists; the mail goes out afterwards.
-#[utoipa::path(post, path = "/password/forgot", tag = "recovery", request_body = ForgotPasswordBody, responses((status = 202, description = "Accepted; a mail goes out only if a matching account has a verified address", body = Message), (status = 422, description = "Neither a username nor an email address", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled per address and per name asked for (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "recovery", request_body = ForgotPasswordBody, responses((status = 202, description = "Accepted; a mail goes out only if a matching account has a verified address", body = Message), (status = 422, description = "Neither a username nor an email address", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled per address and per name asked for (see Retry-After)", body = ErrorBody)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -57,7 +57,7 @@ fn remove_factors_by_default() -> bool {
 /// `POST /auth/password/reset` — holder of a reset link: sets the new password, once, and
 /// ends every session of the account; unless `remove_factors` is false, every passkey and
 /// the authenticator app go too.
-#[utoipa::path(post, path = "/password/reset", tag = "recovery", request_body = ResetPasswordBody, responses((status = 200, body = Message), (status = 410, description = "The link is invalid, used or expired", body = ErrorBody), (status = 422, description = "The new password breaks a rule", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password hashes queued (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/password/reset", tag = "recovery", request_body = ResetPasswordBody, responses((status = 200, body = Message), (status = 410, description = "The link is invalid, used or expired", body = ErrorBody), (status = 422, description = "The new password breaks a rule", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password hashes queued (see Retry-After)", body = ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -83,7 +83,7 @@ pub struct EmailChangeBody {
 
 /// `POST /auth/email` — any signed-in user, with the current password: sets, changes or
 /// removes the account's address. A new address is unverified and gets a verification link.
-#[utoipa::path(post, path = "/email", tag = "recovery", request_body = EmailChangeBody, security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 409, description = "Another account has this address", body = ErrorBody), (status = 422, description = "Invalid fields (or a wrong current password)", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/email", tag = "recovery", request_body = EmailChangeBody, security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 409, description = "Another account has this address", body = ErrorBody), (status = 422, description = "Invalid fields (or a wrong current password)", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn change_email(
     State(state): State<AppState>,
     Client(client): Client,
@@ -100,7 +100,7 @@ pub async fn change_email(
 
 /// `POST /auth/email/verification` — any signed-in user: mails a new verification link to
 /// the account's unverified address (nothing to do if it is verified).
-#[utoipa::path(post, path = "/email/verification", tag = "recovery", security(("bearer" = [])), responses((status = 202, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "The account has no address", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/email/verification", tag = "recovery", security(("bearer" = [])), responses((status = 202, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "The account has no address", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn request_verification(
     State(state): State<AppState>,
     Client(client): Client,
@@ -118,7 +118,7 @@ pub struct VerifyEmailBody {
 }
 
 /// `POST /auth/email/verify` — holder of a verification link: marks the address verified.
-#[utoipa::path(post, path = "/email/verify", tag = "recovery", request_body = VerifyEmailBody, responses((status = 200, body = UserView), (status = 410, description = "The link is invalid, used or expired, or the address changed since", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled per client address (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/email/verify", tag = "recovery", request_body = VerifyEmailBody, responses((status = 200, body = UserView), (status = 410, description = "The link is invalid, used or expired, or the address changed since", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled per client address (see Retry-After)", body = ErrorBody)))]
 pub async fn verify_email(
     State(state): State<AppState>,
     Client(client): Client,

@@ -29,7 +29,7 @@ pub struct SecondStepBody {
 
 /// `POST /auth/login/second-factor` — the holder of a step-up ticket: completes the
 /// sign-in with a code. Wrong codes count toward the login lockout.
-#[utoipa::path(post, path = "/login/second-factor", tag = "two-step", request_body = SecondStepBody, responses((status = 200, description = "A token pair; the ticket is used up", body = LoginResponse), (status = 401, description = "Wrong or used code (`invalid_code`), or an unknown, used or expired ticket (`invalid_step_up`)", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "The code is neither six digits nor a recovery code", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/login/second-factor", tag = "two-step", request_body = SecondStepBody, responses((status = 200, description = "A token pair; the ticket is used up", body = LoginResponse), (status = 401, description = "Wrong or used code (`invalid_code`), or an unknown, used or expired ticket (`invalid_step_up`)", body = ErrorBody), (status = 403, description = "Account disabled", body = ErrorBody), (status = 422, description = "The code is neither six digits nor a recovery code", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn complete_sign_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -60,7 +60,7 @@ pub struct PasskeyStepBody {
 
 /// `POST /auth/login/second-factor/passkey/start` — the holder of a step-up ticket whose
 /// account has passkeys: options naming that account's passkeys.
-#[utoipa::path(post, path = "/login/second-factor/passkey/start", tag = "two-step", request_body = TicketBody, responses((status = 200, body = CeremonyStarted), (status = 401, description = "Unknown, used or expired ticket (`invalid_step_up`)", body = ErrorBody), (status = 404, description = "The account has no passkey", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/login/second-factor/passkey/start", tag = "two-step", request_body = TicketBody, responses((status = 200, body = CeremonyStarted), (status = 401, description = "Unknown, used or expired ticket (`invalid_step_up`)", body = ErrorBody), (status = 404, description = "The account has no passkey", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn begin_passkey_step(
     State(state): State<AppState>,
     Client(client): Client,
@@ -75,7 +75,7 @@ pub async fn begin_passkey_step(
 
 /// `POST /auth/login/second-factor/passkey/finish` — completes the sign-in with one of the
 /// account's passkeys; a refused assertion counts toward the login lockout.
-#[utoipa::path(post, path = "/login/second-factor/passkey/finish", tag = "two-step", request_body = PasskeyStepBody, responses((status = 200, description = "A token pair; the ticket is used up", body = LoginResponse), (status = 401, description = "`invalid_step_up`, `invalid_ceremony` or `invalid_passkey`", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/login/second-factor/passkey/finish", tag = "two-step", request_body = PasskeyStepBody, responses((status = 200, description = "A token pair; the ticket is used up", body = LoginResponse), (status = 401, description = "`invalid_step_up`, `invalid_ceremony` or `invalid_passkey`", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn complete_with_passkey(
     State(state): State<AppState>,
     Client(client): Client,
@@ -94,7 +94,7 @@ pub async fn complete_with_passkey(
 }
 
 /// `GET /auth/two-step` — any signed-in user: their second factors.
-#[utoipa::path(get, path = "/two-step", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/two-step", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
@@ -106,7 +106,7 @@ pub async fn status(
 /// `GATEHOUSE_REAUTH_SECS` or sends the current password: starts setting up an
 /// authenticator app (replacing an unconfirmed set-up). The secret and recovery codes
 /// are in the answer; nothing changes at sign-in until it is confirmed.
-#[utoipa::path(post, path = "/two-step/totp", tag = "two-step", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 201, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "An authenticator app is on already (`second_factor_exists`)", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/two-step/totp", tag = "two-step", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 201, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "An authenticator app is on already (`second_factor_exists`)", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn begin_totp(
     State(state): State<AppState>,
     Client(client): Client,
@@ -123,7 +123,7 @@ pub async fn begin_totp(
 
 /// `GET /auth/two-step/totp` — the set-up in progress, shown again (within
 /// `GATEHOUSE_REAUTH_SECS` of a sign-in or a re-entered password).
-#[utoipa::path(get, path = "/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody)))]
+#[utoipa::path(get, path = "/auth/two-step/totp", tag = "two-step", security(("bearer" = [])), responses((status = 200, body = TotpSetupView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody)))]
 pub async fn pending_totp(
     State(state): State<AppState>,
     Client(client): Client,
@@ -148,7 +148,7 @@ pub struct CodeBody {
 }
 
 /// `POST /auth/two-step/totp/confirm` — turns the app on with its first code.
-#[utoipa::path(post, path = "/two-step/totp/confirm", tag = "two-step", request_body = CodeBody, security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Wrong code (`invalid_code`), or a missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody), (status = 409, description = "On already", body = ErrorBody), (status = 422, description = "Not six digits", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/two-step/totp/confirm", tag = "two-step", request_body = CodeBody, security(("bearer" = [])), responses((status = 200, body = TwoStepView), (status = 401, description = "Wrong code (`invalid_code`), or a missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No set-up in progress", body = ErrorBody), (status = 409, description = "On already", body = ErrorBody), (status = 422, description = "Not six digits", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Client(client): Client,
@@ -170,7 +170,7 @@ pub struct RemoveBody {
 
 /// `POST /auth/two-step/remove` — with the password: removes the app and the recovery
 /// codes, and ends every other session of the caller.
-#[utoipa::path(post, path = "/two-step/remove", tag = "two-step", request_body = RemoveBody, security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No second factor", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/two-step/remove", tag = "two-step", request_body = RemoveBody, security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 404, description = "No second factor", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     Client(client): Client,
@@ -189,7 +189,7 @@ pub async fn remove(
 
 /// `DELETE /auth/admin/users/{id}/two-step` — admins only: removes a user's second
 /// factors and ends all of that user's sessions (audited).
-#[utoipa::path(delete, path = "/admin/users/{id}/two-step", tag = "admin", params(("id" = String, Path, description = "User id")), security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user, or no second factor", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/auth/admin/users/{id}/two-step", tag = "admin", params(("id" = String, Path, description = "User id")), security(("bearer" = [])), responses((status = 200, body = Ended), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user, or no second factor", body = ErrorBody)))]
 pub async fn admin_reset(
     State(state): State<AppState>,
     Client(client): Client,

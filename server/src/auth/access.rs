@@ -1,5 +1,7 @@
 //! Who a request is: the check behind every protected route and server function.
 
+use std::sync::Arc;
+
 use app::model::{Role, UserView};
 
 use crate::store::UserFacts;
@@ -58,14 +60,14 @@ impl AuthService {
             .signer
             .verify(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
-        self.principal_of(claims, now).await
+        self.principal_of(&claims, now).await
     }
 
     /// A token issued to an OpenID Connect client, and its claims (audience, scope).
     pub(super) async fn check_client_token(
         &self,
         access_token: Option<&str>,
-    ) -> AuthResult<(Principal, AccessClaims)> {
+    ) -> AuthResult<(Principal, Arc<AccessClaims>)> {
         let token = access_token.ok_or(AuthError::InvalidToken(TokenProblem::Missing))?;
         let now = self.now();
         let claims = self
@@ -74,12 +76,12 @@ impl AuthService {
             .signer
             .verify_for_client(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
-        let principal = self.principal_of(claims.clone(), now).await?;
+        let principal = self.principal_of(&claims, now).await?;
         Ok((principal, claims))
     }
 
     /// The store's one lookup behind every token check: revocation, session and user.
-    async fn principal_of(&self, claims: AccessClaims, now: i64) -> AuthResult<Principal> {
+    async fn principal_of(&self, claims: &AccessClaims, now: i64) -> AuthResult<Principal> {
         let status = self
             .access
             .access_status(&claims.jti, &claims.sid, &claims.sub, now)
@@ -95,11 +97,11 @@ impl AuthService {
             return Err(AuthError::InvalidToken(TokenProblem::UserInactive));
         }
         Ok(Principal {
-            user_id: claims.sub,
+            user_id: claims.sub.clone(),
             username: status.username,
             role: status.role,
-            session_id: claims.sid,
-            jti: claims.jti,
+            session_id: claims.sid.clone(),
+            jti: claims.jti.clone(),
             token_expires_at: claims.exp,
             second_factor: status.session_second_factor,
             user: status.user,

@@ -5,7 +5,7 @@
 //! that ends sessions (sign-out everywhere, disabling, a password reset) ends them too,
 //! within the revocation bound on every instance.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use app::model::{
     AppView, AuthorizeAnswer as Authorization, ClientCreated, ClientInput, ClientView,
@@ -1291,7 +1291,7 @@ impl AuthService {
         }
         let keys = self.keys().await?;
         let own_token = match keys.signer.verify_for_client(token, now) {
-            Ok(claims) => (claims.aud == client.id).then_some((claims.jti, claims.exp)),
+            Ok(claims) => (claims.aud == client.id).then(|| (claims.jti.clone(), claims.exp)),
             Err(_) => keys
                 .signer
                 .verify_service(token, now)
@@ -1408,8 +1408,12 @@ impl AuthService {
     /// The claims the token's scopes allow, about the user as the store holds them now.
     pub async fn userinfo(&self, access_token: Option<&str>) -> AuthResult<Value> {
         let (principal, claims) = self.authenticate_client_token(access_token).await?;
-        let scope = claims.scope.unwrap_or_default();
-        let scopes: Vec<&str> = scope.split(' ').collect();
+        let scopes: Vec<&str> = claims
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .collect();
         let mut answer = json!({ "sub": principal.user_id });
         add_scoped_claims(
             &mut answer,
@@ -1430,7 +1434,7 @@ impl AuthService {
     pub(super) async fn authenticate_client_token(
         &self,
         access_token: Option<&str>,
-    ) -> AuthResult<(Principal, AccessClaims)> {
+    ) -> AuthResult<(Principal, Arc<AccessClaims>)> {
         let outcome = self.check_client_token(access_token).await;
         self.metrics.token_check(outcome.is_ok());
         outcome

@@ -37,15 +37,17 @@ pub struct UserFacts {
 }
 
 impl AccessFacts {
-    pub fn status_at(&self, now: i64) -> AccessStatus {
+    /// By value: the hot path owns its copy (from memory or the store) and passes the
+    /// names on without copying them again.
+    pub fn status_at(self, now: i64) -> AccessStatus {
         AccessStatus {
             jti_revoked: self.jti_revoked,
             session_active: !self.session_revoked && self.session_expires_at > now,
             session_second_factor: self.session_second_factor,
             user_disabled: self.user_disabled,
             role: self.role,
-            username: self.username.clone(),
-            user: self.user.clone(),
+            username: self.username,
+            user: self.user,
         }
     }
 }

@@ -249,7 +249,7 @@ impl AccessStore for RememberedAccess {
             .backend
             .access_facts(jti, session_id, user_id)
             .await?;
-        let status = found.as_ref().map(|facts| facts.status_at(now));
+        let status = found.clone().map(|facts| facts.status_at(now));
         if let Some(facts) = found {
             shared
                 .memory

@@ -1,6 +1,8 @@
 //! Access tokens: the claims are assembled, signed and verified here and nowhere else.
 //! Every function takes `now` (Unix seconds) so expiry is tested without sleeping.
 
+use std::sync::Arc;
+
 use app::model::Role;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -104,7 +106,8 @@ pub enum TokenError {
 /// is the store's job on every request. Only tokens that passed every check get in, so
 /// garbage cannot fill it. Bounded (`quick_cache` evicts what is least used): a miss
 /// only costs the signature check again.
-struct VerifiedCache(quick_cache::sync::Cache<Box<str>, AccessClaims>);
+/// Shared, not copied, on a hit: a copy of the claims was seven allocations a request.
+struct VerifiedCache(quick_cache::sync::Cache<Box<str>, Arc<AccessClaims>>);
 
 impl VerifiedCache {
     const CAPACITY: usize = 256 * 1024;
@@ -113,12 +116,12 @@ impl VerifiedCache {
         VerifiedCache(quick_cache::sync::Cache::new(Self::CAPACITY))
     }
 
-    fn get(&self, token: &str) -> Option<AccessClaims> {
+    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
         self.0.get(token)
     }
 
-    fn insert(&self, token: &str, claims: &AccessClaims) {
-        self.0.insert(token.into(), claims.clone());
+    fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
+        self.0.insert(token.into(), claims);
     }
 }
 
@@ -330,7 +333,7 @@ impl TokenSigner {
     }
 
     /// A token for Gatehouse itself.
-    pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    pub fn verify(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
         let claims = self.verify_any_audience(token, now)?;
         if claims.aud != OWN_AUDIENCE {
             return Err(TokenError::WrongAudience);
@@ -339,7 +342,11 @@ impl TokenSigner {
     }
 
     /// A token issued to an OpenID Connect client (any one: the caller compares `aud`).
-    pub fn verify_for_client(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    pub fn verify_for_client(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<AccessClaims>, TokenError> {
         let claims = self.verify_any_audience(token, now)?;
         if claims.aud == OWN_AUDIENCE || claims.scope.is_none() {
             return Err(TokenError::WrongAudience);
@@ -347,13 +354,13 @@ impl TokenSigner {
         Ok(claims)
     }
 
-    fn verify_any_audience(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    fn verify_any_audience(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
         if let Some(claims) = self.verified.get(token) {
             check_time(&claims, now)?;
             return Ok(claims);
         }
-        let claims = self.verify_uncached(token, now)?;
-        self.verified.insert(token, &claims);
+        let claims = Arc::new(self.verify_uncached(token, now)?);
+        self.verified.insert(token, claims.clone());
         Ok(claims)
     }
 
@@ -489,7 +496,7 @@ mod tests {
     fn a_signed_token_verifies_until_it_expires() {
         let signer = ed25519_signer();
         let token = signer.sign(&claims(NOW)).unwrap();
-        assert_eq!(signer.verify(&token, NOW).unwrap(), claims(NOW));
+        assert_eq!(*signer.verify(&token, NOW).unwrap(), claims(NOW));
         assert_eq!(signer.verify(&token, NOW + 899).unwrap().sub, "user-1");
         assert_eq!(
             signer.verify(&token, NOW + 900 + LEEWAY_SECS),
