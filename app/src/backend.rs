@@ -188,6 +188,18 @@ pub trait AuthBackend: Send + Sync + 'static {
         access: Option<&str>,
         current_password: String,
     ) -> Result<u64, AppError>;
+    /// New recovery codes, kept to show on the page until `forget_shown_recovery_codes`.
+    async fn regenerate_recovery_codes(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<(), AppError>;
+    async fn shown_recovery_codes(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<Option<Vec<String>>, AppError>;
+    async fn forget_shown_recovery_codes(&self, access: Option<&str>) -> Result<(), AppError>;
 
     /// Starts a passkey ceremony: the options for the browser (JSON), the id of its
     /// server-side half (for an HttpOnly cookie), and its lifetime in seconds.

@@ -73,6 +73,36 @@ for (const javaScriptEnabled of [true, false]) {
       expect(problems).toEqual([]);
     });
 
+    test("new recovery codes replace every old one and stay shown, through a reload, until saved", async ({ page }) => {
+      const problems = watchForScriptErrors(page);
+      const username = uniqueName("codes");
+      await signUp(page, username);
+      const { recoveryCodes } = await setUpApp(page);
+
+      await page.goto("/account/two-step");
+      await page.getByRole("button", { name: "Make new recovery codes" }).click();
+      const shown = page.locator("#new-recovery-codes li");
+      await expect(shown).toHaveCount(10);
+      const fresh = (await shown.allTextContents()).map((code) => code.trim());
+      expect(fresh.filter((code) => recoveryCodes.includes(code))).toEqual([]);
+      // A reload loses nothing: the same codes, until they are said to be saved.
+      await page.reload();
+      await expect(shown).toHaveCount(10);
+      expect((await shown.allTextContents()).map((code) => code.trim())).toEqual(fresh);
+      await page.getByRole("button", { name: "I have saved them" }).click();
+      await expect(page.getByRole("button", { name: "Make new recovery codes" })).toBeVisible();
+      await expect(shown).toHaveCount(0);
+      await expect(page.locator("#recovery-codes-left")).toHaveText("10");
+      await signOut(page);
+
+      await signIn(page, username);
+      await enterCode(page, recoveryCodes[0]);
+      await expect(page.getByRole("alert")).toContainText("wrong or was already used");
+      await enterCode(page, fresh[0]);
+      await expect(page).toHaveURL(/\/dashboard$/);
+      expect(problems).toEqual([]);
+    });
+
     test("an admin resets the second factors of a user who lost them, from the admin page", async ({ page, browser }) => {
       const username = uniqueName("lost");
       await signUp(page, username);

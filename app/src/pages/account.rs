@@ -217,13 +217,13 @@ fn TwoStepSection() -> impl IntoView {
         Some("off") => Some("Two-step sign-in is off, and your other devices are signed out."),
         _ => None,
     };
-    let status = Resource::new(|| (), |_| crate::pages::two_step::two_step_status());
+    let status = Resource::new(|| (), |_| crate::pages::two_step::two_step_state());
     view! {
         <h2>"Two-step sign-in"</h2>
         {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let on = matches!(status.await, Ok((ref status, _)) if status.totp == crate::model::TotpState::On);
+                let on = matches!(status.await, Ok(status) if status.totp == crate::model::TotpState::On);
                 let (text, link) = if on {
                     ("On: signing in also asks for a code from your app.", "Manage two-step sign-in")
                 } else {

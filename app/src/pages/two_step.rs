@@ -61,18 +61,55 @@ pub async fn passkey_offered() -> Result<bool, AppError> {
     ssr::answer(ssr::backend()?.step_up_offers_passkey(&ticket).await)
 }
 
-#[server(endpoint = "two_step")]
-pub async fn two_step_status() -> Result<(TwoStepView, Option<TotpSetupView>), AppError> {
+/// Only whether two-step sign-in is on, and the recovery codes left: what the account
+/// page says, which needs no recent sign-in.
+#[server(endpoint = "two_step/state")]
+pub async fn two_step_state() -> Result<TwoStepView, AppError> {
     let backend = ssr::backend()?;
     let request = ssr::request()?;
     let access = ssr::presented(&request).access;
-    let status = backend.two_step(access.as_deref()).await;
-    let outcome = match status {
-        Ok(status) if status.totp == TotpState::Pending => backend
-            .pending_totp(&request, access.as_deref())
-            .await
-            .map(|setup| (status, setup)),
-        Ok(status) => Ok((status, None)),
+    ssr::answer(backend.two_step(access.as_deref()).await)
+}
+
+/// What the two-step page shows: the state, and what is shown only to a recent sign-in.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TwoStepPageView {
+    status: TwoStepView,
+    /// The set-up in progress, if any.
+    setup: Option<TotpSetupView>,
+    /// New recovery codes of a confirmed app, until their owner says they are saved.
+    new_recovery_codes: Option<Vec<String>>,
+}
+
+#[server(endpoint = "two_step")]
+pub async fn two_step_status() -> Result<TwoStepPageView, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let access = ssr::presented(&request).access;
+    let outcome = match backend.two_step(access.as_deref()).await {
+        Ok(status) => match status.totp {
+            TotpState::Pending => backend
+                .pending_totp(&request, access.as_deref())
+                .await
+                .map(|setup| TwoStepPageView {
+                    status,
+                    setup,
+                    new_recovery_codes: None,
+                }),
+            TotpState::On => backend
+                .shown_recovery_codes(&request, access.as_deref())
+                .await
+                .map(|new_recovery_codes| TwoStepPageView {
+                    status,
+                    setup: None,
+                    new_recovery_codes,
+                }),
+            TotpState::Off => Ok(TwoStepPageView {
+                status,
+                setup: None,
+                new_recovery_codes: None,
+            }),
+        },
         Err(error) => Err(error),
     };
     ssr::answer(outcome)
@@ -111,6 +148,26 @@ pub async fn remove_two_step(current_password: String) -> Result<(), AppError> {
         .await
         .map(|_| ());
     finish(&request, outcome, "/account?two_step=off")
+}
+
+#[server(endpoint = "two_step/new_recovery_codes")]
+pub async fn regenerate_recovery_codes() -> Result<(), AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .regenerate_recovery_codes(&request, ssr::presented(&request).access.as_deref())
+        .await;
+    finish(&request, outcome, "/account/two-step")
+}
+
+#[server(endpoint = "two_step/recovery_codes_saved")]
+pub async fn recovery_codes_saved() -> Result<(), AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .forget_shown_recovery_codes(ssr::presented(&request).access.as_deref())
+        .await;
+    finish(&request, outcome, "/account/two-step")
 }
 
 /// On success the browser goes to `then`; a failure comes back to the set-up page.
@@ -186,9 +243,13 @@ fn TwoStep() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok((_, Some(setup))) => view! { <Setup setup/> }.into_any(),
-                        Ok((status, None)) if status.totp == TotpState::On => {
-                            view! { <Enabled status/> }.into_any()
+                        Ok(TwoStepPageView { setup: Some(setup), .. }) => {
+                            view! { <Setup setup/> }.into_any()
+                        }
+                        Ok(TwoStepPageView { status, new_recovery_codes, .. })
+                            if status.totp == TotpState::On =>
+                        {
+                            view! { <Enabled status new_recovery_codes/> }.into_any()
                         }
                         Ok(_) => view! { <Off/> }.into_any(),
                         // The set-up in progress shows its secret only to a recent sign-in.
@@ -245,19 +306,54 @@ fn Setup(setup: TotpSetupView) -> impl IntoView {
 }
 
 #[component]
-fn Enabled(status: TwoStepView) -> impl IntoView {
+fn Enabled(status: TwoStepView, new_recovery_codes: Option<Vec<String>>) -> impl IntoView {
     let remove = ServerAction::<RemoveTwoStep>::new();
     view! {
         <p id="two-step-status">
             "On: signing in asks for a code from your authenticator app. Recovery codes left: "
-            <strong>{status.recovery_codes_left}</strong> "."
+            <strong id="recovery-codes-left">{status.recovery_codes_left}</strong> "."
         </p>
+        {match new_recovery_codes {
+            Some(codes) => view! { <NewRecoveryCodes codes/> }.into_any(),
+            None => view! { <MakeRecoveryCodes/> }.into_any(),
+        }}
         <h2>"Turn it off"</h2>
         <p class="hint">"This removes the app and your recovery codes and signs you out on every other device."</p>
         <ActionForm action=remove>
             <Field name="current_password" label="Your password" kind="password"
                 autocomplete="current-password" required=true/>
             <button type="submit" class="secondary">"Turn off two-step sign-in"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn MakeRecoveryCodes() -> impl IntoView {
+    let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
+    view! {
+        <h2>"Recovery codes"</h2>
+        <p class="hint">"Lost them, or used most of them? Make ten new ones: every earlier code stops working."</p>
+        <ActionForm action=regenerate>
+            <button type="submit" class="secondary">"Make new recovery codes"</button>
+        </ActionForm>
+    }
+}
+
+/// Shown until their owner says they are saved (kept sealed on the server meanwhile), so
+/// that a reload or a form sent without JavaScript loses nothing.
+#[component]
+fn NewRecoveryCodes(codes: Vec<String>) -> impl IntoView {
+    let saved = ServerAction::<RecoveryCodesSaved>::new();
+    let codes = codes
+        .into_iter()
+        .map(|code| view! { <li><code>{code}</code></li> })
+        .collect_view();
+    view! {
+        <h2>"Your new recovery codes"</h2>
+        <p class="hint">"Each one signs you in once if you lose your phone. Your earlier codes no longer work."</p>
+        <ul class="recovery-codes" id="new-recovery-codes">{codes}</ul>
+        <ActionForm action=saved>
+            <button type="submit">"I have saved them"</button>
         </ActionForm>
     }
 }

@@ -95,6 +95,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_step::status))
         .routes(routes!(two_step::begin_totp, two_step::pending_totp))
         .routes(routes!(two_step::confirm_totp))
+        .routes(routes!(two_step::regenerate_recovery_codes))
         .routes(routes!(two_step::remove))
         .routes(routes!(two_step::admin_reset))
         .routes(routes!(passkeys::list))

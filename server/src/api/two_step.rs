@@ -162,6 +162,33 @@ pub async fn confirm_totp(
     Ok(Json(state.auth.two_step(&principal).await?))
 }
 
+/// New recovery codes, shown once: only their hashes are kept.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// `POST /auth/two-step/recovery-codes` — a user with an authenticator app who signed in
+/// within `GATEHOUSE_REAUTH_SECS` or sends the current password: ten new recovery codes,
+/// in this answer only. Every earlier code stops working at once.
+#[utoipa::path(post, path = "/auth/two-step/recovery-codes", tag = "two-step", request_body(content = CurrentPasswordBody, description = "Optional: an empty body when the sign-in is recent"), security(("bearer" = [])), responses((status = 201, body = RecoveryCodes), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "The sign-in is too old and no password came (`reauthentication_required`)", body = ErrorBody), (status = 404, description = "No authenticator app is on", body = ErrorBody), (status = 422, description = "Wrong password", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    OptionalApiJson(body): OptionalApiJson<CurrentPasswordBody>,
+) -> ApiResult<Response> {
+    let current_password = body.and_then(|body| body.current_password);
+    let recovery_codes = state
+        .auth
+        .regenerate_recovery_codes(&principal, current_password, &client, false)
+        .await?;
+    Ok(no_store(
+        StatusCode::CREATED,
+        RecoveryCodes { recovery_codes },
+    ))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveBody {

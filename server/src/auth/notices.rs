@@ -14,6 +14,7 @@ pub(super) enum AccountChange {
     PasskeyAdded,
     PasskeyRemoved,
     AuthenticatorAdded,
+    RecoveryCodesReplaced,
     SecondStepRemoved,
     SecondStepResetByAdmin,
     /// Sent to the address the account had before.
@@ -33,6 +34,9 @@ impl AccountChange {
             AccountChange::PasskeyRemoved => "A passkey was removed from your Gatehouse account",
             AccountChange::AuthenticatorAdded => {
                 "Two-step sign-in was turned on for your Gatehouse account"
+            }
+            AccountChange::RecoveryCodesReplaced => {
+                "New recovery codes were made for your Gatehouse account"
             }
             AccountChange::SecondStepRemoved | AccountChange::SecondStepResetByAdmin => {
                 "Two-step sign-in was turned off for your Gatehouse account"
@@ -61,6 +65,9 @@ impl AccountChange {
             AccountChange::PasskeyRemoved => "a passkey was removed from your account",
             AccountChange::AuthenticatorAdded => {
                 "an authenticator app now gives the second step of every sign-in to your account"
+            }
+            AccountChange::RecoveryCodesReplaced => {
+                "new recovery codes were made for your account; the earlier ones no longer work"
             }
             AccountChange::SecondStepRemoved => {
                 "the authenticator app and the recovery codes were removed from your account"
@@ -159,6 +166,7 @@ mod tests {
             AccountChange::PasskeyAdded,
             AccountChange::PasskeyRemoved,
             AccountChange::AuthenticatorAdded,
+            AccountChange::RecoveryCodesReplaced,
             AccountChange::SecondStepRemoved,
             AccountChange::SecondStepResetByAdmin,
             AccountChange::AddressChanged,

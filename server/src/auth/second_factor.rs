@@ -11,7 +11,7 @@ use super::{
     audit::AuditActor, notices::AccountChange,
 };
 use crate::{
-    domain::{OneTimeCode, RECOVERY_CODE_BYTES, RecoveryCode},
+    domain::{OneTimeCode, RECOVERY_CODE_BYTES, RecoveryCode, RecoveryCodeHash},
     store::{NewTotp, StoreError, StoreResult, TotpRecord, UserRecord},
 };
 
@@ -45,7 +45,39 @@ fn random_bytes<const N: usize>() -> AuthResult<[u8; N]> {
     Ok(bytes)
 }
 
+/// Ten new recovery codes, as their owner types them.
+fn new_recovery_codes() -> AuthResult<Vec<String>> {
+    (0..RECOVERY_CODES)
+        .map(|_| Ok(RecoveryCode::from_random(&random_bytes::<RECOVERY_CODE_BYTES>()?).display()))
+        .collect()
+}
+
+/// What the store keeps of recovery codes: their hashes.
+fn hashes_of(codes: &[String]) -> Vec<RecoveryCodeHash> {
+    codes
+        .iter()
+        .filter_map(|code| match OneTimeCode::parse(code) {
+            Ok(OneTimeCode::Recovery(hash)) => Some(hash),
+            _ => None,
+        })
+        .collect()
+}
+
 impl AuthService {
+    /// Recovery codes sealed for `user_id`, to show on the page.
+    fn seal_codes(&self, user_id: &str, codes: &[String]) -> AuthResult<String> {
+        Ok(self.factor_keys.seal(user_id, codes.join("\n").as_bytes())?)
+    }
+
+    fn open_codes(&self, user_id: &str, sealed: &str) -> AuthResult<Vec<String>> {
+        let codes = self.factor_keys.open(user_id, sealed)?.plaintext;
+        Ok(String::from_utf8(codes)
+            .map_err(|error| AuthError::Unexpected(error.into()))?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// Whether `code` is good for `user` now, spending it if so.
     pub(super) async fn accepts(
         &self,
@@ -106,19 +138,13 @@ impl AuthService {
         self.require_recent_sign_in(principal, current_password, client)
             .await?;
         let secret = random_bytes::<TOTP_SECRET_BYTES>()?;
-        let mut codes = Vec::with_capacity(RECOVERY_CODES);
-        for _ in 0..RECOVERY_CODES {
-            codes
-                .push(RecoveryCode::from_random(&random_bytes::<RECOVERY_CODE_BYTES>()?).display());
-        }
+        let codes = new_recovery_codes()?;
         let user_id = &principal.user_id;
         self.store
             .begin_totp(NewTotp {
                 user_id: user_id.clone(),
                 sealed_secret: self.factor_keys.seal(user_id, &secret)?,
-                sealed_recovery_codes: self
-                    .factor_keys
-                    .seal(user_id, codes.join("\n").as_bytes())?,
+                sealed_recovery_codes: self.seal_codes(user_id, &codes)?,
                 created_at: self.now(),
             })
             .await?;
@@ -151,12 +177,7 @@ impl AuthService {
         };
         let user_id = &principal.user_id;
         let secret = self.factor_keys.open(user_id, &sealed_secret)?.plaintext;
-        let codes = self.factor_keys.open(user_id, &sealed_codes)?.plaintext;
-        let codes = String::from_utf8(codes)
-            .map_err(|error| AuthError::Unexpected(error.into()))?
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let codes = self.open_codes(user_id, &sealed_codes)?;
         setup_view(secret, codes, &principal.username).map(Some)
     }
 
@@ -198,15 +219,7 @@ impl AuthService {
             return Err(AuthError::InvalidCode);
         };
         self.attempt_was_right(attempt).await?;
-        let codes = self.factor_keys.open(user_id, &pending.1)?.plaintext;
-        let hashes = String::from_utf8(codes)
-            .map_err(|error| AuthError::Unexpected(error.into()))?
-            .lines()
-            .filter_map(|code| match OneTimeCode::parse(code) {
-                Ok(OneTimeCode::Recovery(hash)) => Some(hash),
-                _ => None,
-            })
-            .collect::<Vec<_>>();
+        let hashes = hashes_of(&self.open_codes(user_id, &pending.1)?);
         if !self.store.confirm_totp(user_id, step, &hashes, now).await? {
             return Err(AuthError::NotFound("authenticator set-up in progress"));
         }
@@ -221,6 +234,81 @@ impl AuthService {
             self.tell_owner(&user, AccountChange::AuthenticatorAdded, client, None);
         }
         Ok(())
+    }
+
+    /// Ten new recovery codes for a confirmed authenticator app, replacing every earlier
+    /// one at once (a list lost, used up or seen by someone else). Like the set-up, it
+    /// needs a recent sign-in or the current password. With `keep_to_show`, a sealed copy
+    /// stays for the page until its owner says they are saved: a form sent without
+    /// JavaScript gets a redirect, not the codes. Over REST the answer is the only copy.
+    #[tracing::instrument(name = "regenerate recovery codes", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn regenerate_recovery_codes(
+        &self,
+        principal: &Principal,
+        current_password: Option<String>,
+        client: &ClientInfo,
+        keep_to_show: bool,
+    ) -> AuthResult<Vec<String>> {
+        self.require_recent_sign_in(principal, current_password, client)
+            .await?;
+        let user_id = &principal.user_id;
+        let codes = new_recovery_codes()?;
+        let sealed = if keep_to_show {
+            Some(self.seal_codes(user_id, &codes)?)
+        } else {
+            None
+        };
+        if !self
+            .store
+            .replace_recovery_codes(user_id, &hashes_of(&codes), sealed.as_deref())
+            .await?
+        {
+            return Err(AuthError::NotFound("authenticator app"));
+        }
+        self.audit(
+            "recovery_codes_regenerated",
+            AuditActor::Principal(principal),
+            client,
+            None,
+        )
+        .await;
+        if let Ok(user) = self.current_user(principal).await {
+            self.tell_owner(&user, AccountChange::RecoveryCodesReplaced, client, None);
+        }
+        Ok(codes)
+    }
+
+    /// New recovery codes kept to show, until their owner says they are saved; like the
+    /// secret of a set-up, only to a recent sign-in. `None` when there are none.
+    pub async fn shown_recovery_codes(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<Option<Vec<String>>> {
+        let factors = self.store.second_factors(&principal.user_id).await?;
+        let Some(TotpRecord {
+            sealed_recovery_codes: Some(sealed_codes),
+            confirmed_at: Some(_),
+            ..
+        }) = factors.totp
+        else {
+            return Ok(None);
+        };
+        self.require_recent_sign_in(principal, None, client).await?;
+        self.open_codes(&principal.user_id, &sealed_codes).map(Some)
+    }
+
+    /// The owner saved the new recovery codes: they are not shown again.
+    pub async fn forget_shown_recovery_codes(&self, principal: &Principal) -> AuthResult<()> {
+        if self
+            .store
+            .forget_shown_recovery_codes(&principal.user_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AuthError::NotFound("new recovery codes"))
+        }
     }
 
     /// Turns two-step sign-in off: needs the password (counted like a sign-in), removes

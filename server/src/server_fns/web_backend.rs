@@ -256,6 +256,39 @@ impl AuthBackend for WebBackend {
             .map_err(app_error)
     }
 
+    async fn regenerate_recovery_codes(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .regenerate_recovery_codes(&principal, None, &self.client(request), true)
+            .await
+            .map(|_| ())
+            .map_err(app_error)
+    }
+
+    async fn shown_recovery_codes(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<Option<Vec<String>>, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .shown_recovery_codes(&principal, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn forget_shown_recovery_codes(&self, access: Option<&str>) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .forget_shown_recovery_codes(&principal)
+            .await
+            .map_err(app_error)
+    }
+
     async fn begin_passkey_registration(
         &self,
         request: &Parts,

@@ -19,8 +19,9 @@ pub struct NewTotp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TotpRecord {
     pub sealed_secret: String,
-    /// The recovery codes shown while the factor is being set up; gone once confirmed
-    /// (from then on only their hashes are kept).
+    /// Recovery codes to show their owner on the page: those of a set-up in progress, or
+    /// new ones made for a confirmed factor until the owner says they are saved. Only
+    /// their hashes are kept beyond that.
     pub sealed_recovery_codes: Option<String>,
     /// `None` while being set up: such a factor is never asked for at sign-in.
     pub confirmed_at: Option<i64>,
@@ -87,6 +88,19 @@ pub trait FactorStore: Send + Sync + 'static {
         step: i64,
         resealed: Option<&str>,
     ) -> StoreResult<bool>;
+    /// Makes `recovery_codes` the user's only recovery codes, atomically (every earlier
+    /// one stops working), and keeps `sealed_to_show` (or nothing) as the copy the page
+    /// shows until `forget_shown_recovery_codes`. False when the user has no confirmed
+    /// factor: recovery codes belong to one.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        recovery_codes: &[RecoveryCodeHash],
+        sealed_to_show: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Drops the shown copy of a confirmed factor's recovery codes (the hashes stay);
+    /// false when there was none.
+    async fn forget_shown_recovery_codes(&self, user_id: &str) -> StoreResult<bool>;
     /// Uses one recovery code, once: false when the user has no such code (left).
     async fn use_recovery_code(&self, user_id: &str, code: &RecoveryCodeHash) -> StoreResult<bool>;
     /// Removes the TOTP factor and every recovery code; false when there was none.

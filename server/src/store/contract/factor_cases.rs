@@ -202,6 +202,95 @@ pub async fn removing_second_factors_removes_the_app_and_every_code(store: &dyn 
     );
 }
 
+pub async fn new_recovery_codes_replace_every_old_one_and_are_shown_until_forgotten(
+    store: &dyn Store,
+) {
+    // Recovery codes belong to a confirmed factor: none before, none while set up.
+    store
+        .create_user(new_user("u2", "bob", Role::User))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .replace_recovery_codes("u2", &codes(3), Some("shown"))
+            .await
+            .unwrap()
+    );
+    store.begin_totp(enrolment("u2", "pending")).await.unwrap();
+    assert!(
+        !store
+            .replace_recovery_codes("u2", &codes(3), None)
+            .await
+            .unwrap()
+    );
+    assert!(!store.forget_shown_recovery_codes("u2").await.unwrap());
+
+    ada_with_totp(store).await;
+    let fresh: Vec<RecoveryCodeHash> = (0..4)
+        .map(|i| RecoveryCodeHash::from_stored(format!("fresh-{i}")))
+        .collect();
+    assert!(
+        store
+            .replace_recovery_codes("u1", &fresh, Some("sealed-fresh"))
+            .await
+            .unwrap()
+    );
+    let factors = store.second_factors("u1").await.unwrap();
+    assert_eq!(factors.recovery_codes_left, 4);
+    let totp = factors.totp.unwrap();
+    assert_eq!(totp.sealed_recovery_codes.as_deref(), Some("sealed-fresh"));
+    // Still the same confirmed factor: the app's codes go on working.
+    assert_eq!(totp.confirmed_at, Some(NOW));
+    assert!(store.use_totp_step("u1", 101, None).await.unwrap());
+    // Every old code is gone, every new one works (once).
+    assert!(
+        !store
+            .use_recovery_code("u1", &RecoveryCodeHash::from_stored("code-0".into()))
+            .await
+            .unwrap()
+    );
+    assert!(store.use_recovery_code("u1", &fresh[3]).await.unwrap());
+    assert!(!store.use_recovery_code("u1", &fresh[3]).await.unwrap());
+
+    assert!(store.forget_shown_recovery_codes("u1").await.unwrap());
+    assert!(!store.forget_shown_recovery_codes("u1").await.unwrap());
+    let factors = store.second_factors("u1").await.unwrap();
+    assert_eq!(factors.totp.unwrap().sealed_recovery_codes, None);
+    assert_eq!(factors.recovery_codes_left, 3);
+    // Replaced without a copy to show: none is kept.
+    assert!(
+        store
+            .replace_recovery_codes("u1", &codes(2), None)
+            .await
+            .unwrap()
+    );
+    let factors = store.second_factors("u1").await.unwrap();
+    assert_eq!(factors.totp.unwrap().sealed_recovery_codes, None);
+    assert_eq!(factors.recovery_codes_left, 2);
+
+    // Two tabs replacing at once: one whole set wins, never a mix of both.
+    let set = |name: &str, count: usize| -> Vec<RecoveryCodeHash> {
+        (0..count)
+            .map(|i| RecoveryCodeHash::from_stored(format!("{name}-{i}")))
+            .collect()
+    };
+    let (left_tab, right_tab) = (set("left", 5), set("right", 7));
+    let (left, right) = tokio::join!(
+        store.replace_recovery_codes("u1", &left_tab, Some("left")),
+        store.replace_recovery_codes("u1", &right_tab, Some("right")),
+    );
+    assert!(left.unwrap() && right.unwrap());
+    let factors = store.second_factors("u1").await.unwrap();
+    let (winner, loser) = match factors.totp.unwrap().sealed_recovery_codes.as_deref() {
+        Some("left") => (&left_tab, &right_tab),
+        Some("right") => (&right_tab, &left_tab),
+        other => panic!("shown copy {other:?}"),
+    };
+    assert_eq!(factors.recovery_codes_left as usize, winner.len());
+    assert!(!store.use_recovery_code("u1", &loser[0]).await.unwrap());
+    assert!(store.use_recovery_code("u1", &winner[0]).await.unwrap());
+}
+
 pub async fn a_step_up_ticket_is_taken_once_and_not_after_it_expires(store: &dyn Store) {
     store
         .create_user(new_user("u1", "ada", Role::User))

@@ -264,6 +264,7 @@ contract!(
     parallel_uses_of_one_step_succeed_exactly_once,
     a_recovery_code_works_once_even_when_presented_in_parallel,
     removing_second_factors_removes_the_app_and_every_code,
+    new_recovery_codes_replace_every_old_one_and_are_shown_until_forgotten,
     a_step_up_ticket_is_taken_once_and_not_after_it_expires,
     a_credential_belongs_to_one_account_and_is_listed_removed_and_updated,
     a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expires,

@@ -115,6 +115,48 @@ impl FactorStore for MongoStore {
         Ok(used.matched_count == 1)
     }
 
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        recovery_codes: &[RecoveryCodeHash],
+        sealed_to_show: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.indexed().await?;
+        let codes: Vec<&str> = recovery_codes
+            .iter()
+            .map(RecoveryCodeHash::as_str)
+            .collect();
+        let replaced = self
+            .factors
+            .update_one(
+                doc! {"_id": user_id, "confirmed_at": {"$ne": Bson::Null}},
+                doc! {"$set": {
+                    "sealed_recovery_codes": sealed_to_show.map_or(Bson::Null, Bson::from),
+                    "recovery_codes": codes,
+                }},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(replaced.matched_count == 1)
+    }
+
+    async fn forget_shown_recovery_codes(&self, user_id: &str) -> StoreResult<bool> {
+        self.indexed().await?;
+        let forgotten = self
+            .factors
+            .update_one(
+                doc! {
+                    "_id": user_id,
+                    "confirmed_at": {"$ne": Bson::Null},
+                    "sealed_recovery_codes": {"$ne": Bson::Null},
+                },
+                doc! {"$set": {"sealed_recovery_codes": Bson::Null}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(forgotten.matched_count == 1)
+    }
+
     async fn use_recovery_code(&self, user_id: &str, code: &RecoveryCodeHash) -> StoreResult<bool> {
         self.indexed().await?;
         let used = self

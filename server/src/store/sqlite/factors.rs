@@ -128,6 +128,57 @@ impl FactorStore for SqliteStore {
         .await
     }
 
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        recovery_codes: &[RecoveryCodeHash],
+        sealed_to_show: Option<&str>,
+    ) -> StoreResult<bool> {
+        let (user_id, sealed_to_show) = (user_id.to_owned(), sealed_to_show.map(str::to_owned));
+        let codes: Vec<String> = recovery_codes
+            .iter()
+            .map(|code| code.as_str().to_owned())
+            .collect();
+        self.write(move |tx| {
+            let confirmed = tx
+                .execute(
+                    "UPDATE totp_factors SET sealed_recovery_codes = ?2
+                     WHERE user_id = ?1 AND confirmed_at IS NOT NULL",
+                    params![user_id, sealed_to_show],
+                )
+                .map_err(map_error)?;
+            if confirmed == 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [&user_id])
+                .map_err(map_error)?;
+            let mut insert = tx
+                .prepare_cached("INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)")
+                .map_err(map_error)?;
+            for code in &codes {
+                insert.execute(params![user_id, code]).map_err(map_error)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn forget_shown_recovery_codes(&self, user_id: &str) -> StoreResult<bool> {
+        let user_id = user_id.to_owned();
+        self.write(move |tx| {
+            let forgotten = tx
+                .execute(
+                    "UPDATE totp_factors SET sealed_recovery_codes = NULL
+                     WHERE user_id = ?1 AND confirmed_at IS NOT NULL
+                       AND sealed_recovery_codes IS NOT NULL",
+                    [&user_id],
+                )
+                .map_err(map_error)?;
+            Ok(forgotten == 1)
+        })
+        .await
+    }
+
     async fn use_recovery_code(&self, user_id: &str, code: &RecoveryCodeHash) -> StoreResult<bool> {
         let (user_id, code) = (user_id.to_owned(), code.as_str().to_owned());
         self.write(move |tx| {

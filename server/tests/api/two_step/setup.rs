@@ -200,3 +200,104 @@ async fn the_admin_pages_reset_is_offered_where_a_factor_exists_and_checked_like
         .unwrap();
     assert!(!has_factor(&list, "ada"), "{list}");
 }
+
+#[tokio::test]
+async fn new_recovery_codes_need_an_app_and_a_recent_sign_in_and_end_every_old_code() {
+    let app = spawn_app().await;
+    let anonymous = app
+        .client
+        .post(app.url("/auth/two-step/recovery-codes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let tokens = app.signup_and_login("ada").await;
+    let no_app = app
+        .post_bearer("/auth/two-step/recovery-codes", &tokens.access)
+        .await;
+    assert_eq!(no_app.status(), StatusCode::NOT_FOUND);
+    let enrolled = app.enrol(&tokens).await;
+
+    let made = app
+        .post_bearer("/auth/two-step/recovery-codes", &tokens.access)
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    assert_eq!(made.headers()["cache-control"], "no-store");
+    let made: Value = made.json().await.unwrap();
+    let fresh: Vec<String> = made["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fresh.len(), 10);
+    assert!(fresh.iter().all(|code| !enrolled.recovery_codes.contains(code)));
+    let status: Value = app
+        .get("/auth/two-step", Some(&tokens.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status, json!({"totp": "on", "recovery_codes_left": 10}));
+
+    // Every old code is dead; a new one signs in, once; the app is untouched.
+    let old = app
+        .second_step(&app.step_up("ada").await, &enrolled.recovery_codes[0])
+        .await;
+    assert_eq!(error_code(old).await, "invalid_code");
+    let new = app.second_step(&app.step_up("ada").await, &fresh[0]).await;
+    assert_eq!(new.status(), StatusCode::OK);
+    let by_app = app
+        .second_step(
+            &app.step_up("ada").await,
+            &code_at(&enrolled.secret, app.now()),
+        )
+        .await;
+    assert_eq!(by_app.status(), StatusCode::OK);
+
+    // An old sign-in needs the password, and a wrong one is a field error.
+    app.clock.shift(301);
+    let stale = app
+        .post_bearer("/auth/two-step/recovery-codes", &tokens.access)
+        .await;
+    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(stale).await, "reauthentication_required");
+    let wrong = app
+        .post_json_bearer(
+            "/auth/two-step/recovery-codes",
+            &tokens.access,
+            &json!({"current_password": "not the password"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown_field = app
+        .post_json_bearer(
+            "/auth/two-step/recovery-codes",
+            &tokens.access,
+            &json!({"current_password": PASSWORD, "codes": 20}),
+        )
+        .await;
+    assert_eq!(unknown_field.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let with_password = app
+        .post_json_bearer(
+            "/auth/two-step/recovery-codes",
+            &tokens.access,
+            &json!({"current_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(with_password.status(), StatusCode::CREATED);
+    let again = app.second_step(&app.step_up("ada").await, &fresh[1]).await;
+    assert_eq!(error_code(again).await, "invalid_code");
+
+    let admin = app.admin("root").await;
+    let audit: Value = app
+        .get(
+            "/auth/admin/audit?kind=recovery_codes_regenerated",
+            Some(&admin.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["total"], 2, "{audit}");
+}
