@@ -44,6 +44,12 @@ pub struct Load {
     pub p99_ms: f64,
     /// Answers that were not 2xx (wrk counts them in the rate).
     pub failed: f64,
+    /// Requests answered in the run (`wrk` only).
+    pub requests: f64,
+    /// The server's CPU time (user and system, all threads) per answered request, in
+    /// microseconds, where the run was measured with `Server::cpu_of`: unlike the rate,
+    /// it does not depend on how the two cores were shared with the load generator.
+    pub server_cpu_us: f64,
 }
 
 impl Load {
@@ -54,6 +60,8 @@ impl Load {
             p50_ms: runs.iter().map(|r| r.p50_ms).sum::<f64>() / n,
             p99_ms: runs.iter().map(|r| r.p99_ms).sum::<f64>() / n,
             failed: runs.iter().map(|r| r.failed).sum::<f64>() / n,
+            requests: runs.iter().map(|r| r.requests).sum::<f64>() / n,
+            server_cpu_us: runs.iter().map(|r| r.server_cpu_us).sum::<f64>() / n,
         }
     }
 
@@ -152,6 +160,35 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// Runs `measure` (a `wrk` run against this server) and notes the server's CPU time
+    /// per request it answered.
+    pub fn cpu_of(&self, measure: impl FnOnce() -> Load) -> Load {
+        let before = self.cpu_seconds();
+        let mut load = measure();
+        let spent = self.cpu_seconds() - before;
+        if load.requests > 0.0 {
+            load.server_cpu_us = spent * 1e6 / load.requests;
+        }
+        load
+    }
+
+    /// User and system time of all the server's threads so far (`/proc/PID/stat`).
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The command name may hold spaces; the fields counted here follow its `)`.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |index: usize| fields.get(index).and_then(|t| t.parse::<f64>().ok());
+        // utime and stime are the 14th and 15th fields, 12th and 13th after the name.
+        let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
+            return 0.0;
+        };
+        // SAFETY: sysconf only reads a constant of the system.
+        let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (user + system) / ticks_per_second
+    }
+
     /// Stops the server; returns its peak RSS in KiB.
     pub fn stop(mut self) -> u64 {
         let peak = self.memory_kib("VmHWM:");
@@ -186,6 +223,7 @@ pub fn wrk(url: &str, secs: u64, extra: &[&str]) -> Load {
     for line in text.lines() {
         match line.split_whitespace().collect::<Vec<_>>().as_slice() {
             ["Requests/sec:", rps] => load.rps = rps.parse().unwrap_or(0.0),
+            [requests, "requests", "in", ..] => load.requests = requests.parse().unwrap_or(0.0),
             ["50%", latency] => load.p50_ms = millis(latency),
             ["99%", latency] => load.p99_ms = millis(latency),
             ["Non-2xx", "or", "3xx", "responses:", count] => {
@@ -215,6 +253,18 @@ fn millis(latency: &str) -> f64 {
 /// (A B C, C B A, ...), so that a steady drift over time (heat, a busy host) touches
 /// every one alike; returns each one's mean.
 pub fn interleave(rounds: usize, measurements: &mut [&mut dyn FnMut() -> Load]) -> Vec<Load> {
+    interleave_rounds(rounds, measurements)
+        .iter()
+        .map(|runs| Load::mean(runs))
+        .collect()
+}
+
+/// As `interleave`, but returns every round of each measurement, so that ratios can be
+/// taken within a round, between runs seconds apart.
+pub fn interleave_rounds(
+    rounds: usize,
+    measurements: &mut [&mut dyn FnMut() -> Load],
+) -> Vec<Vec<Load>> {
     let mut runs = vec![Vec::new(); measurements.len()];
     for round in 0..rounds {
         let mut order: Vec<usize> = (0..measurements.len()).collect();
@@ -225,7 +275,45 @@ pub fn interleave(rounds: usize, measurements: &mut [&mut dyn FnMut() -> Load]) 
             runs[index].push(measurements[index]());
         }
     }
-    runs.iter().map(|runs| Load::mean(runs)).collect()
+    runs
+}
+
+/// The ratio `of(top) ÷ of(bottom)` in each round: its median, lowest and highest. A
+/// drift between rounds (on a shared 2-core machine a round's rate varies by ±10 %)
+/// moves both sides of a round together; the median keeps one odd round from deciding.
+pub fn round_ratios(top: &[Load], bottom: &[Load], of: fn(&Load) -> f64) -> Ratio {
+    let mut ratios: Vec<f64> = top
+        .iter()
+        .zip(bottom)
+        .map(|(top, bottom)| of(top) / of(bottom))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let middle = ratios.len() / 2;
+    let median = if ratios.len() % 2 == 0 {
+        (ratios[middle - 1] + ratios[middle]) / 2.0
+    } else {
+        ratios[middle]
+    };
+    Ratio {
+        median,
+        lowest: ratios[0],
+        highest: ratios[ratios.len() - 1],
+    }
+}
+
+pub struct Ratio {
+    pub median: f64,
+    pub lowest: f64,
+    pub highest: f64,
+}
+
+impl Ratio {
+    pub fn show(&self) -> String {
+        format!(
+            "{:.2} (rounds {:.2}–{:.2})",
+            self.median, self.lowest, self.highest
+        )
+    }
 }
 
 /// Rotation under load: each client owns a session and refreshes it in a chain (clients
