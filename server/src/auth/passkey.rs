@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::{CEREMONY_PREFIX, SignInMethod, TicketHash},
-    store::{CeremonyPurpose, NewCeremony, NewPasskey, StoreError},
+    store::{CeremonyPurpose, NewCeremony, NewPasskey, PasskeyRecord, StoreError},
 };
 
 const CEREMONY_TTL_SECS: i64 = 300;
@@ -452,12 +452,7 @@ impl AuthService {
             .passkeys_of(&principal.user_id)
             .await?
             .into_iter()
-            .map(|record| PasskeyView {
-                id: record.credential_id,
-                name: record.name,
-                created_at: record.created_at,
-                last_used_at: record.last_used_at,
-            })
+            .map(view_of)
             .collect())
     }
 
@@ -486,10 +481,13 @@ impl AuthService {
             Some(&name),
         )
         .await;
-        self.passkeys(principal)
+        // Removed since (another tab): the rename was stored, but there is no passkey to
+        // show, which is what the caller would see next anyway.
+        self.store
+            .passkey_by_credential(credential_id)
             .await?
-            .into_iter()
-            .find(|passkey| passkey.id == credential_id)
+            .filter(|record| record.user_id == principal.user_id)
+            .map(view_of)
             .ok_or(AuthError::NotFound("passkey"))
     }
 
@@ -522,6 +520,17 @@ impl AuthService {
             .await;
         self.tell_owner(&user, AccountChange::PasskeyRemoved, client, None);
         Ok(ended)
+    }
+}
+
+
+/// What the owner sees of a stored passkey.
+fn view_of(record: PasskeyRecord) -> PasskeyView {
+    PasskeyView {
+        id: record.credential_id,
+        name: record.name,
+        created_at: record.created_at,
+        last_used_at: record.last_used_at,
     }
 }
 
