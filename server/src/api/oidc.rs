@@ -10,7 +10,7 @@ use app::model::{
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State},
+    extract::{FromRequest, Path, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -43,7 +43,7 @@ pub async fn token(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    body: Bytes,
+    OAuthBody(body): OAuthBody,
 ) -> Response {
     let outcome = async {
         let form = token_form(&headers, &body)?;
@@ -64,7 +64,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    body: Bytes,
+    OAuthBody(body): OAuthBody,
 ) -> Response {
     let outcome = async {
         let form = token_form(&headers, &body)?;
@@ -84,7 +84,7 @@ pub async fn revoke(
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    OAuthBody(body): OAuthBody,
 ) -> Response {
     let outcome = async {
         let form = token_form(&headers, &body)?;
@@ -110,7 +110,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
 pub async fn userinfo_by_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    OAuthBody(body): OAuthBody,
 ) -> Response {
     let in_header = bearer_token(&headers);
     let in_body = if is_form(&headers) {
@@ -275,6 +275,38 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::PRAGMA, HeaderValue::from_static("no-cache")),
     ]
+}
+
+/// The body of an OAuth endpoint's request. One that cannot be read (over the API's
+/// 16 KiB, or cut short) is refused as these endpoints refuse everything, with
+/// RFC 6749's `{"error", "error_description"}` that relying-party libraries parse, not
+/// with axum's plain-text rejection.
+pub struct OAuthBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthBody {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        Bytes::from_request(request, state)
+            .await
+            .map(OAuthBody)
+            .map_err(|rejection| {
+                let status = rejection.status();
+                let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!("The body is over {} bytes.", super::MAX_BODY_BYTES)
+                } else {
+                    "The body could not be read.".to_owned()
+                };
+                oauth_error(
+                    OAuthError {
+                        status: status.as_u16(),
+                        error: "invalid_request",
+                        description,
+                    },
+                    false,
+                )
+            })
+    }
 }
 
 fn oauth_error(error: OAuthError, challenge: bool) -> Response {

@@ -380,6 +380,27 @@ async fn the_token_endpoint_checks_the_client_the_redirect_uri_and_pkce() {
         .await
         .unwrap();
     assert_eq!(oauth_error(json_body).await, "invalid_request");
+    // Over the body limit: still an OAuth error, in JSON, on every form endpoint.
+    for path in [
+        "/oauth2/token",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/oauth2/userinfo",
+    ] {
+        let oversized = provider
+            .app
+            .client
+            .post(provider.app.url(path))
+            .basic_auth(&id, Some(&secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=authorization_code&code={}", "a".repeat(20_000)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(oversized.headers()["cache-control"], "no-store", "{path}");
+        assert_eq!(oauth_error(oversized).await, "invalid_request", "{path}");
+    }
 }
 
 #[tokio::test]
