@@ -88,14 +88,16 @@ pub async fn two_step_status() -> Result<TwoStepPageView, AppError> {
     let access = ssr::presented(&request).access;
     let outcome = match backend.two_step(access.as_deref()).await {
         Ok(status) => match status.totp {
-            TotpState::Pending => backend
-                .pending_totp(&request, access.as_deref())
-                .await
-                .map(|setup| TwoStepPageView {
-                    status,
-                    setup,
-                    new_recovery_codes: None,
-                }),
+            TotpState::Pending => {
+                backend
+                    .pending_totp(&request, access.as_deref())
+                    .await
+                    .map(|setup| TwoStepPageView {
+                        status,
+                        setup,
+                        new_recovery_codes: None,
+                    })
+            }
             TotpState::On => backend
                 .shown_recovery_codes(&request, access.as_deref())
                 .await

@@ -523,7 +523,6 @@ impl AuthService {
     }
 }
 
-
 /// What the owner sees of a stored passkey.
 fn view_of(record: PasskeyRecord) -> PasskeyView {
     PasskeyView {

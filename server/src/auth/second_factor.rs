@@ -66,7 +66,9 @@ fn hashes_of(codes: &[String]) -> Vec<RecoveryCodeHash> {
 impl AuthService {
     /// Recovery codes sealed for `user_id`, to show on the page.
     fn seal_codes(&self, user_id: &str, codes: &[String]) -> AuthResult<String> {
-        Ok(self.factor_keys.seal(user_id, codes.join("\n").as_bytes())?)
+        Ok(self
+            .factor_keys
+            .seal(user_id, codes.join("\n").as_bytes())?)
     }
 
     fn open_codes(&self, user_id: &str, sealed: &str) -> AuthResult<Vec<String>> {

@@ -393,7 +393,10 @@ async fn the_token_endpoint_checks_the_client_the_redirect_uri_and_pkce() {
             .post(provider.app.url(path))
             .basic_auth(&id, Some(&secret))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("grant_type=authorization_code&code={}", "a".repeat(20_000)))
+            .body(format!(
+                "grant_type=authorization_code&code={}",
+                "a".repeat(20_000)
+            ))
             .send()
             .await
             .unwrap();

@@ -231,7 +231,11 @@ async fn new_recovery_codes_need_an_app_and_a_recent_sign_in_and_end_every_old_c
         .map(|code| code.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(fresh.len(), 10);
-    assert!(fresh.iter().all(|code| !enrolled.recovery_codes.contains(code)));
+    assert!(
+        fresh
+            .iter()
+            .all(|code| !enrolled.recovery_codes.contains(code))
+    );
     let status: Value = app
         .get("/auth/two-step", Some(&tokens.access))
         .await
