@@ -289,7 +289,7 @@ pub fn round_ratios(top: &[Load], bottom: &[Load], of: fn(&Load) -> f64) -> Rati
         .collect();
     ratios.sort_by(f64::total_cmp);
     let middle = ratios.len() / 2;
-    let median = if ratios.len() % 2 == 0 {
+    let median = if ratios.len().is_multiple_of(2) {
         (ratios[middle - 1] + ratios[middle]) / 2.0
     } else {
         ratios[middle]
