@@ -11,6 +11,23 @@ use crate::store::{
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
+/// Makes `codes` the user's only recovery codes, inside the caller's transaction.
+fn replace_codes(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    codes: &[String],
+) -> StoreResult<()> {
+    tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])
+        .map_err(map_error)?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)")
+        .map_err(map_error)?;
+    for code in codes {
+        insert.execute(params![user_id, code]).map_err(map_error)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl FactorStore for SqliteStore {
     async fn second_factors(&self, user_id: &str) -> StoreResult<SecondFactors> {
@@ -94,14 +111,7 @@ impl FactorStore for SqliteStore {
             if confirmed == 0 {
                 return Ok(false);
             }
-            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [&user_id])
-                .map_err(map_error)?;
-            let mut insert = tx
-                .prepare_cached("INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)")
-                .map_err(map_error)?;
-            for code in &codes {
-                insert.execute(params![user_id, code]).map_err(map_error)?;
-            }
+            replace_codes(tx, &user_id, &codes)?;
             Ok(true)
         })
         .await
@@ -150,14 +160,7 @@ impl FactorStore for SqliteStore {
             if confirmed == 0 {
                 return Ok(false);
             }
-            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [&user_id])
-                .map_err(map_error)?;
-            let mut insert = tx
-                .prepare_cached("INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)")
-                .map_err(map_error)?;
-            for code in &codes {
-                insert.execute(params![user_id, code]).map_err(map_error)?;
-            }
+            replace_codes(tx, &user_id, &codes)?;
             Ok(true)
         })
         .await
