@@ -145,6 +145,16 @@ pub trait AuthBackend: Send + Sync + 'static {
         current_password: String,
     ) -> Result<(), AppError>;
 
+    /// "Email me a code": the same answer whatever `login` names.
+    async fn request_sign_in_code(&self, request: &Parts, login: String) -> Result<(), AppError>;
+    /// Signs in with a mailed code, as `login` does with a password.
+    async fn sign_in_with_email_code(
+        &self,
+        request: &Parts,
+        login: String,
+        code: String,
+    ) -> Result<SignedIn, AppError>;
+
     /// "Forgot your password?": the same answer whatever `login` names.
     async fn forgot_password(&self, request: &Parts, login: String) -> Result<(), AppError>;
     /// `remove_factors`: every passkey and the authenticator app go too.

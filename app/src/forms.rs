@@ -71,6 +71,9 @@ pub fn Field(
     #[prop(into, default = String::new())] autocomplete: String,
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(optional)] required: bool,
+    /// What the field starts with (a value carried in the page's URL).
+    #[prop(default = None)]
+    value: Option<String>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let error_id = format!("{id}-error");
@@ -83,6 +86,7 @@ pub fn Field(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                value=value
                 required=required
                 aria-invalid=move || error.get().is_some().to_string()
                 aria-describedby=move || error.get().map(|_| described_by.clone())

@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") ssr=SsrMode::Async view=|| view! { <Title text=""/><pages::home::HomePage/> }/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=|| view! { <Title text="Sign in"/><pages::sign_in::LoginPage/> }/>
                     <Route path=StaticSegment("logout") ssr=SsrMode::Async view=|| view! { <Title text="Sign out"/><pages::sign_in::SignOutPage/> }/>
+                    <Route path=path!("login/email-code") ssr=SsrMode::Async view=|| view! { <Title text="Sign in with a code"/><pages::email_code::EmailCodePage/> }/>
                     <Route path=path!("login/code") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::CodePage/> }/>
                     <Route path=path!("account/passkeys") ssr=SsrMode::Async view=|| view! { <Title text="Passkeys"/><pages::passkeys::PasskeysPage/> }/>
                     <Route path=path!("account/two-step") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::TwoStepPage/> }/>

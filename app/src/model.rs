@@ -40,6 +40,9 @@ impl fmt::Display for Role {
 pub const RESET_REQUESTED: &str =
     "If an account with a verified address matches, a link to choose a new password is on its way.";
 
+/// The one answer to every well-formed "email me a code" request, on both doors.
+pub const SIGN_IN_CODE_REQUESTED: &str = "If an account with a verified address matches, a code to sign in is on its way. It works for 10 minutes.";
+
 /// A user as any client may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

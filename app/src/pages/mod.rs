@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod dashboard;
+pub mod email_code;
 pub mod forward_rules;
 pub mod home;
 pub mod oidc_clients;

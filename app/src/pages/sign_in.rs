@@ -38,10 +38,20 @@ pub fn LoginPage() -> impl IntoView {
             <h1 id="login-title">"Sign in"</h1>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
             <LoginForm next=next.clone() returned_error=query_error()/>
-            <crate::pages::passkeys::PasskeyButton action="sign-in" label="Sign in with a passkey" next/>
+            <crate::pages::passkeys::PasskeyButton action="sign-in" label="Sign in with a passkey" next=next.clone()/>
+            <p><a href=email_code_link(&next)>"Email me a code instead"</a></p>
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </section>
+    }
+}
+
+fn email_code_link(next: &str) -> String {
+    let page = crate::pages::email_code::EMAIL_CODE_PAGE;
+    if next.is_empty() {
+        page.to_owned()
+    } else {
+        format!("{page}?next={}", crate::forms::encode_query_value(next))
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod answers;
 pub mod auth;
+pub mod email_code;
 pub mod error;
 pub mod extract;
 pub mod forward;
@@ -84,6 +85,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::revoke_session))
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::reauthenticate))
+        .routes(routes!(email_code::start))
+        .routes(routes!(email_code::finish))
         .routes(routes!(recovery::forgot_password))
         .routes(routes!(recovery::reset_password))
         .routes(routes!(recovery::change_email))

@@ -12,7 +12,7 @@ use super::{
     token::{AccessGrant, RefreshSecret},
 };
 use crate::{
-    domain::{Password, RefreshHash, SignInMethod, Username},
+    domain::{FirstStep, Password, RefreshHash, SignInMethod, Username},
     store::{NewSession, Rotation, UserRecord},
 };
 
@@ -99,18 +99,31 @@ impl AuthService {
                 .await
                 .map(SignIn::Tokens);
         }
+        self.second_step_after(&user, attempt, client, FirstStep::Password, now)
+            .await
+    }
+
+    /// A right first step on an account with a second factor: a step-up ticket.
+    pub(super) async fn second_step_after(
+        &self,
+        user: &UserRecord,
+        attempt: Attempt,
+        client: &ClientInfo,
+        first_step: FirstStep,
+        now: i64,
+    ) -> AuthResult<SignIn> {
         // The account's count of failures is cleared only once the second step succeeds
         // too: a known password must not reset the count of wrong codes.
         self.attempt_was_right(attempt).await?;
         // Refused now rather than after the second step: a disabled account gets no
         // ticket.
-        self.refuse_unless_admissible(&user, client).await?;
-        let step_up = self.issue_step_up(&user, now).await?;
+        self.refuse_unless_admissible(user, client).await?;
+        let step_up = self.issue_step_up(user, first_step, now).await?;
         self.audit(
             "login_second_factor_required",
-            AuditActor::User(&user),
+            AuditActor::User(user),
             client,
-            None,
+            first_step.stored(),
         )
         .await;
         Ok(SignIn::SecondFactor(step_up))

@@ -8,6 +8,7 @@
 //! - `account`: sign-up and what a user does with their own account;
 //! - `admin`: the one role check (`AdminPrincipal`) and what only admins may do;
 //! - `recovery`: email verification, password reset by mail, the account's address;
+//! - `email_code`: signing in with a code sent by email;
 //! - `second_factor`: TOTP and recovery codes;
 //! - `step_up`: the second step of a sign-in (step-up tickets);
 //! - `passkey`: WebAuthn registration and passkey sign-in;
@@ -21,6 +22,7 @@ mod access;
 mod account;
 mod admin;
 mod audit;
+pub mod email_code;
 pub mod error;
 mod forward;
 mod key_ring;

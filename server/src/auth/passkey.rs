@@ -21,7 +21,7 @@ use super::{
     notices::AccountChange, token::random_token,
 };
 use crate::{
-    domain::{CEREMONY_PREFIX, SignInMethod, TicketHash},
+    domain::{CEREMONY_PREFIX, SecondStep, SignInMethod, TicketHash},
     store::{CeremonyPurpose, NewCeremony, NewPasskey, PasskeyRecord, StoreError},
 };
 
@@ -436,14 +436,8 @@ impl AuthService {
                 self.now(),
             )
             .await?;
-        self.finish_step_up(
-            &hash,
-            &user,
-            attempt,
-            client,
-            SignInMethod::PasswordAndPasskey,
-        )
-        .await
+        self.finish_step_up(&hash, &user, attempt, client, SecondStep::Passkey)
+            .await
     }
 
     pub async fn passkeys(&self, principal: &Principal) -> AuthResult<Vec<PasskeyView>> {

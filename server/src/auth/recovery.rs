@@ -24,15 +24,15 @@ use crate::{
 pub const RESET_PAGE: &str = "/reset-password";
 pub const VERIFY_PAGE: &str = "/verify-email";
 
-/// What "forgot my password" names: a username, or an address.
+/// What "forgot my password" (or "email me a code") names: a username, or an address.
 #[derive(Debug, Clone)]
-enum AccountName {
+pub(super) enum AccountName {
     Username(Username),
     Email(Email),
 }
 
 impl AccountName {
-    fn parse(raw: &str) -> Result<AccountName, FieldError> {
+    pub(super) fn parse(raw: &str) -> Result<AccountName, FieldError> {
         let parsed = if raw.contains('@') {
             Email::parse(raw).map(AccountName::Email)
         } else {
@@ -41,11 +41,22 @@ impl AccountName {
         parsed.map_err(|_| FieldError::new("login", "is neither a username nor an email address"))
     }
 
-    fn key(&self) -> &str {
+    pub(super) fn key(&self) -> &str {
         match self {
             AccountName::Username(name) => name.key(),
             AccountName::Email(email) => email.key(),
         }
+    }
+}
+
+impl AuthService {
+    pub(super) async fn user_named(&self, name: &AccountName) -> AuthResult<Option<UserRecord>> {
+        Ok(match name {
+            AccountName::Username(username) => {
+                self.store.user_by_username_key(username.key()).await?
+            }
+            AccountName::Email(email) => self.store.user_by_email_key(email.key()).await?,
+        })
     }
 }
 
@@ -107,12 +118,7 @@ impl AuthService {
     }
 
     async fn send_reset_link(&self, name: &AccountName, client: &ClientInfo) -> AuthResult<()> {
-        let user = match name {
-            AccountName::Username(username) => {
-                self.store.user_by_username_key(username.key()).await?
-            }
-            AccountName::Email(email) => self.store.user_by_email_key(email.key()).await?,
-        };
+        let user = self.user_named(name).await?;
         let why_not = match &user {
             None => Some("no such account"),
             Some(user) if user.disabled => Some("account disabled"),
@@ -433,6 +439,12 @@ impl AuthService {
         let (page, ttl) = match purpose {
             LinkPurpose::ResetPassword => (RESET_PAGE, self.links.reset_ttl),
             LinkPurpose::VerifyEmail => (VERIFY_PAGE, self.links.verify_ttl),
+            // Not a link: a code, made by `send_sign_in_code`.
+            LinkPurpose::SignInCode => {
+                return Err(AuthError::Unexpected(
+                    "a sign-in code is not issued as a link".into(),
+                ));
+            }
         };
         let secret = LinkSecret::generate()?;
         self.store
@@ -462,7 +474,7 @@ pub(super) fn recipient(user: &UserRecord, address: &str) -> AuthResult<lettre::
     ))
 }
 
-fn minutes(secs: i64) -> String {
+pub(super) fn minutes(secs: i64) -> String {
     match secs {
         s if s % 3600 == 0 && s >= 3600 => format!("{} hours", s / 3600),
         s if s < 120 => "1 minute".to_owned(),

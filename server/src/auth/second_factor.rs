@@ -39,7 +39,7 @@ fn step_of(totp: &Totp, code: &str, now: i64) -> Option<i64> {
         .and_then(|step| i64::try_from(step).ok())
 }
 
-fn random_bytes<const N: usize>() -> AuthResult<[u8; N]> {
+pub(super) fn random_bytes<const N: usize>() -> AuthResult<[u8; N]> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|error| AuthError::Unexpected(error.to_string().into()))?;
     Ok(bytes)

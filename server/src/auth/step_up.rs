@@ -1,4 +1,5 @@
-//! The second step of a sign-in. A right password on an account with a confirmed factor
+//! The second step of a sign-in. A right password (or a mailed sign-in code) on an
+//! account with a confirmed factor
 //! yields a step-up ticket, not tokens: random, stored only as a hash, good for five
 //! minutes, for one successful second step, and for five guesses at most. Each guess
 //! (a code, a recovery code, a passkey) takes a slot of the same lockout as a password
@@ -9,7 +10,7 @@ use super::{
     throttle::Attempt, token::random_token,
 };
 use crate::{
-    domain::{OneTimeCode, SignInMethod, TICKET_PREFIX, TicketHash},
+    domain::{FirstStep, OneTimeCode, SecondStep, TICKET_PREFIX, TicketHash},
     store::{NewStepUp, UserRecord},
 };
 
@@ -48,13 +49,19 @@ impl std::fmt::Debug for StepUp {
 }
 
 impl AuthService {
-    pub(super) async fn issue_step_up(&self, user: &UserRecord, now: i64) -> AuthResult<StepUp> {
+    pub(super) async fn issue_step_up(
+        &self,
+        user: &UserRecord,
+        first_step: FirstStep,
+        now: i64,
+    ) -> AuthResult<StepUp> {
         let ticket = random_token(TICKET_PREFIX)?;
         let expires_at = now + STEP_UP_TTL_SECS;
         self.store
             .create_step_up(NewStepUp {
                 hash: TicketHash::of_issued(&ticket),
                 user_id: user.id.clone(),
+                first_step,
                 created_at: now,
                 expires_at,
             })
@@ -82,16 +89,16 @@ impl AuthService {
         let code = OneTimeCode::parse(code)?;
         let (hash, user, attempt) = self.guess_at_step_up(ticket, client).await?;
         tracing::Span::current().record("user_id", user.id.as_str());
-        let method = match &code {
-            OneTimeCode::Totp(_) => SignInMethod::PasswordAndTotp,
-            OneTimeCode::Recovery(_) => SignInMethod::PasswordAndRecoveryCode,
+        let (second, detail) = match &code {
+            OneTimeCode::Totp(_) => (SecondStep::Totp, "totp"),
+            OneTimeCode::Recovery(_) => (SecondStep::RecoveryCode, "recovery code"),
         };
         if !self.accepts(&user, &code, now).await? {
             self.audit(
                 "second_factor_failed",
                 AuditActor::User(&user),
                 client,
-                method.audit_detail(),
+                Some(detail),
             )
             .await;
             return Err(AuthError::InvalidCode);
@@ -100,7 +107,7 @@ impl AuthService {
             self.audit("recovery_code_used", AuditActor::User(&user), client, None)
                 .await;
         }
-        self.finish_step_up(&hash, &user, attempt, client, method)
+        self.finish_step_up(&hash, &user, attempt, client, second)
             .await
     }
 
@@ -149,22 +156,23 @@ impl AuthService {
     }
 
     /// The end of every successful second step: the ticket is used (of several requests
-    /// with one ticket, one signs in) and the session starts.
+    /// with one ticket, one signs in) and the session starts, remembering both steps.
     pub(super) async fn finish_step_up(
         &self,
         hash: &TicketHash,
         user: &UserRecord,
         attempt: Attempt,
         client: &ClientInfo,
-        method: SignInMethod,
+        second: SecondStep,
     ) -> AuthResult<IssuedTokens> {
         let now = self.now();
-        if self.store.take_step_up(hash, now).await?.is_none() {
+        let Some(ticket) = self.store.take_step_up(hash, now).await? else {
             self.attempt_was_right(attempt).await?;
             return Err(AuthError::InvalidStepUp);
-        }
-        // The user as read when the ticket was presented: disabled since the password
-        // step, it is refused here.
+        };
+        // The user as read when the ticket was presented: disabled since the first step,
+        // it is refused here.
+        let method = ticket.first_step.then(second);
         self.admit(user, attempt, client, now, method).await
     }
 }

@@ -18,6 +18,11 @@ pub enum SignInMethod {
     PasswordAndPasskey,
     /// A passkey alone (discoverable, user verified).
     Passkey,
+    /// A one-time code mailed to the account's verified address.
+    EmailCode,
+    EmailCodeAndTotp,
+    EmailCodeAndRecoveryCode,
+    EmailCodeAndPasskey,
     /// A session or code stored before the method was: only whether a second factor
     /// was used is known.
     Unrecorded {
@@ -29,11 +34,14 @@ impl SignInMethod {
     /// Whether the sign-in took two factors: what forward-auth rules and `acr` read.
     pub fn is_multi_factor(self) -> bool {
         match self {
-            SignInMethod::Password => false,
+            SignInMethod::Password | SignInMethod::EmailCode => false,
             SignInMethod::PasswordAndTotp
             | SignInMethod::PasswordAndRecoveryCode
             | SignInMethod::PasswordAndPasskey
-            | SignInMethod::Passkey => true,
+            | SignInMethod::Passkey
+            | SignInMethod::EmailCodeAndTotp
+            | SignInMethod::EmailCodeAndRecoveryCode
+            | SignInMethod::EmailCodeAndPasskey => true,
             SignInMethod::Unrecorded { second_factor } => second_factor,
         }
     }
@@ -41,7 +49,9 @@ impl SignInMethod {
     /// RFC 8176 method references. A passkey is `hwk`: a key an authenticator holds,
     /// whose private half never leaves it (no attestation is asked for, so whether it
     /// syncs is not known). A recovery code is one of the account's saved one-time
-    /// secrets, not an RFC 6238 code, so it adds only `mfa`.
+    /// secrets, not an RFC 6238 code, so it adds only `mfa`. A mailed code is none of
+    /// RFC 8176's methods (its `otp` means RFC 4226 and 6238): it is `email`, the name
+    /// other providers give it.
     pub fn amr(self) -> &'static [&'static str] {
         match self {
             SignInMethod::Password => &["pwd"],
@@ -49,6 +59,10 @@ impl SignInMethod {
             SignInMethod::PasswordAndRecoveryCode => &["pwd", "mfa"],
             SignInMethod::PasswordAndPasskey => &["pwd", "hwk", "mfa"],
             SignInMethod::Passkey => &["hwk", "mfa"],
+            SignInMethod::EmailCode => &["email"],
+            SignInMethod::EmailCodeAndTotp => &["email", "otp", "mfa"],
+            SignInMethod::EmailCodeAndRecoveryCode => &["email", "mfa"],
+            SignInMethod::EmailCodeAndPasskey => &["email", "hwk", "mfa"],
             SignInMethod::Unrecorded {
                 second_factor: true,
             } => &["mfa"],
@@ -73,6 +87,10 @@ impl SignInMethod {
             SignInMethod::PasswordAndTotp => Some("totp"),
             SignInMethod::PasswordAndRecoveryCode => Some("recovery code"),
             SignInMethod::PasswordAndPasskey | SignInMethod::Passkey => Some("passkey"),
+            SignInMethod::EmailCode => Some("email code"),
+            SignInMethod::EmailCodeAndTotp => Some("email code, totp"),
+            SignInMethod::EmailCodeAndRecoveryCode => Some("email code, recovery code"),
+            SignInMethod::EmailCodeAndPasskey => Some("email code, passkey"),
         }
     }
 
@@ -84,6 +102,10 @@ impl SignInMethod {
             SignInMethod::PasswordAndRecoveryCode => Some("pwd+recovery"),
             SignInMethod::PasswordAndPasskey => Some("pwd+passkey"),
             SignInMethod::Passkey => Some("passkey"),
+            SignInMethod::EmailCode => Some("email"),
+            SignInMethod::EmailCodeAndTotp => Some("email+totp"),
+            SignInMethod::EmailCodeAndRecoveryCode => Some("email+recovery"),
+            SignInMethod::EmailCodeAndPasskey => Some("email+passkey"),
             SignInMethod::Unrecorded { .. } => None,
         }
     }
@@ -97,7 +119,60 @@ impl SignInMethod {
             Some("pwd+recovery") => SignInMethod::PasswordAndRecoveryCode,
             Some("pwd+passkey") => SignInMethod::PasswordAndPasskey,
             Some("passkey") => SignInMethod::Passkey,
+            Some("email") => SignInMethod::EmailCode,
+            Some("email+totp") => SignInMethod::EmailCodeAndTotp,
+            Some("email+recovery") => SignInMethod::EmailCodeAndRecoveryCode,
+            Some("email+passkey") => SignInMethod::EmailCodeAndPasskey,
             _ => SignInMethod::Unrecorded { second_factor },
+        }
+    }
+}
+
+/// What proved the user before a second step was asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FirstStep {
+    #[default]
+    Password,
+    EmailCode,
+}
+
+/// What completed a sign-in that needed a second step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondStep {
+    Totp,
+    RecoveryCode,
+    Passkey,
+}
+
+impl FirstStep {
+    pub fn then(self, second: SecondStep) -> SignInMethod {
+        match (self, second) {
+            (FirstStep::Password, SecondStep::Totp) => SignInMethod::PasswordAndTotp,
+            (FirstStep::Password, SecondStep::RecoveryCode) => {
+                SignInMethod::PasswordAndRecoveryCode
+            }
+            (FirstStep::Password, SecondStep::Passkey) => SignInMethod::PasswordAndPasskey,
+            (FirstStep::EmailCode, SecondStep::Totp) => SignInMethod::EmailCodeAndTotp,
+            (FirstStep::EmailCode, SecondStep::RecoveryCode) => {
+                SignInMethod::EmailCodeAndRecoveryCode
+            }
+            (FirstStep::EmailCode, SecondStep::Passkey) => SignInMethod::EmailCodeAndPasskey,
+        }
+    }
+
+    /// The name a store keeps; none for a password, which is what a ticket stored
+    /// before first steps were recorded always stood for.
+    pub fn stored(self) -> Option<&'static str> {
+        match self {
+            FirstStep::Password => None,
+            FirstStep::EmailCode => Some("email"),
+        }
+    }
+
+    pub fn from_stored(stored: Option<&str>) -> FirstStep {
+        match stored {
+            Some("email") => FirstStep::EmailCode,
+            _ => FirstStep::Password,
         }
     }
 }
@@ -106,12 +181,16 @@ impl SignInMethod {
 mod tests {
     use super::*;
 
-    const RECORDED: [SignInMethod; 5] = [
+    const RECORDED: [SignInMethod; 9] = [
         SignInMethod::Password,
         SignInMethod::PasswordAndTotp,
         SignInMethod::PasswordAndRecoveryCode,
         SignInMethod::PasswordAndPasskey,
         SignInMethod::Passkey,
+        SignInMethod::EmailCode,
+        SignInMethod::EmailCodeAndTotp,
+        SignInMethod::EmailCodeAndRecoveryCode,
+        SignInMethod::EmailCodeAndPasskey,
     ];
 
     #[test]
@@ -152,5 +231,26 @@ mod tests {
         assert_eq!(SignInMethod::PasswordAndTotp.amr(), ["pwd", "otp", "mfa"]);
         assert_eq!(SignInMethod::Passkey.amr(), ["hwk", "mfa"]);
         assert_eq!(SignInMethod::Password.amr(), ["pwd"]);
+        assert_eq!(SignInMethod::EmailCode.amr(), ["email"]);
+    }
+
+    #[test]
+    fn a_second_step_keeps_what_the_first_one_was() {
+        for first in [FirstStep::Password, FirstStep::EmailCode] {
+            assert_eq!(FirstStep::from_stored(first.stored()), first);
+            for second in [
+                SecondStep::Totp,
+                SecondStep::RecoveryCode,
+                SecondStep::Passkey,
+            ] {
+                let method = first.then(second);
+                assert!(method.is_multi_factor());
+                assert_eq!(
+                    method.amr().contains(&"email"),
+                    first == FirstStep::EmailCode
+                );
+                assert_eq!(method.amr().contains(&"pwd"), first == FirstStep::Password);
+            }
+        }
     }
 }

@@ -76,6 +76,8 @@ impl RefreshHash {
 pub enum LinkPurpose {
     VerifyEmail,
     ResetPassword,
+    /// A one-time sign-in code: its "hash" is keyed (see `LinkHash::of_code`).
+    SignInCode,
 }
 
 impl LinkPurpose {
@@ -83,6 +85,7 @@ impl LinkPurpose {
         match self {
             LinkPurpose::VerifyEmail => "verify_email",
             LinkPurpose::ResetPassword => "reset_password",
+            LinkPurpose::SignInCode => "sign_in_code",
         }
     }
 
@@ -90,6 +93,7 @@ impl LinkPurpose {
         match text {
             "verify_email" => Some(LinkPurpose::VerifyEmail),
             "reset_password" => Some(LinkPurpose::ResetPassword),
+            "sign_in_code" => Some(LinkPurpose::SignInCode),
             _ => None,
         }
     }
@@ -112,6 +116,11 @@ impl LinkHash {
     pub fn of_presented(token: &str) -> Option<LinkHash> {
         let token = token.trim();
         is_token_shaped(token, LINK_PREFIX).then(|| LinkHash::of_issued(token))
+    }
+
+    /// A sign-in code's keyed tag (`FactorKeys::code_tag`), as the store keeps it.
+    pub fn of_code_tag(tag: &[u8; 32]) -> LinkHash {
+        LinkHash(hex::encode(tag))
     }
 
     pub fn from_stored(hex: String) -> LinkHash {

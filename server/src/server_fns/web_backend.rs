@@ -70,6 +70,16 @@ impl WebBackend {
             device: issued.device,
         }
     }
+
+    fn signed_in(&self, sign_in: SignIn) -> SignedIn {
+        match sign_in {
+            SignIn::Tokens(issued) => SignedIn::Session(self.issued(issued)),
+            SignIn::SecondFactor(step_up) => SignedIn::SecondFactor {
+                ticket: step_up.ticket().to_owned(),
+                max_age_secs: step_up.expires_at - self.auth.now(),
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -188,19 +198,33 @@ impl AuthBackend for WebBackend {
         username: String,
         password: String,
     ) -> Result<SignedIn, AppError> {
-        let now = self.auth.now();
-        match self
+        let sign_in = self
             .auth
             .login(&username, password, &self.client(request))
             .await
-            .map_err(app_error)?
-        {
-            SignIn::Tokens(issued) => Ok(SignedIn::Session(self.issued(issued))),
-            SignIn::SecondFactor(step_up) => Ok(SignedIn::SecondFactor {
-                ticket: step_up.ticket().to_owned(),
-                max_age_secs: step_up.expires_at - now,
-            }),
-        }
+            .map_err(app_error)?;
+        Ok(self.signed_in(sign_in))
+    }
+
+    async fn request_sign_in_code(&self, request: &Parts, login: String) -> Result<(), AppError> {
+        self.auth
+            .request_sign_in_code(&login, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn sign_in_with_email_code(
+        &self,
+        request: &Parts,
+        login: String,
+        code: String,
+    ) -> Result<SignedIn, AppError> {
+        let sign_in = self
+            .auth
+            .sign_in_with_email_code(&login, &code, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(self.signed_in(sign_in))
     }
 
     async fn complete_sign_in(

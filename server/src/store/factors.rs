@@ -2,7 +2,7 @@
 //! right password yields on an account that has one.
 
 use super::StoreResult;
-use crate::domain::{RecoveryCodeHash, TicketHash};
+use crate::domain::{FirstStep, RecoveryCodeHash, TicketHash};
 use async_trait::async_trait;
 
 /// An authenticator-app (TOTP) factor being set up: its secret, and the recovery codes
@@ -47,11 +47,13 @@ impl SecondFactors {
     }
 }
 
-/// A step-up ticket: the proof that a password was right, good for one second step.
+/// A step-up ticket: the proof that a first step (a password, a mailed code) was right,
+/// good for one second step.
 #[derive(Clone, Debug)]
 pub struct NewStepUp {
     pub hash: TicketHash,
     pub user_id: String,
+    pub first_step: FirstStep,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -59,6 +61,7 @@ pub struct NewStepUp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepUpRecord {
     pub user_id: String,
+    pub first_step: FirstStep,
     pub created_at: i64,
     pub expires_at: i64,
 }

@@ -1,4 +1,5 @@
-//! Mailed links (address verification, password reset): hashed, single use, short-lived.
+//! Mailed links (address verification, password reset) and sign-in codes: hashed, single
+//! use, short-lived.
 
 use super::{StoreResult, UserRecord};
 use crate::domain::{LinkHash, LinkPurpose, PasswordHashString};
@@ -52,4 +53,8 @@ pub trait LinkStore: Send + Sync + 'static {
         new_hash: &PasswordHashString,
         now: i64,
     ) -> StoreResult<Option<UserRecord>>;
+    /// Uses a sign-in code, once and atomically: of several callers one gets it, and
+    /// every other code of its user dies with it. `None` when it is unknown, used or
+    /// expired.
+    async fn use_sign_in_code(&self, hash: &LinkHash, now: i64) -> StoreResult<Option<LinkRecord>>;
 }

@@ -64,7 +64,7 @@ pub trait UserStore: Send + Sync + 'static {
     /// Sets the password hash; every reset link of the user dies with the old password.
     async fn set_password_hash(&self, user_id: &str, hash: &PasswordHashString) -> StoreResult<()>;
     /// Sets (or with `None` removes) the user's address, unverified, and ends every
-    /// verification link sent to an earlier one. `Conflict("email")` when another account
+    /// link and sign-in code sent to an earlier one. `Conflict("email")` when another account
     /// has it.
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord>;
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>>;

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod delivery;
 mod durability;
+mod email_code;
 mod forward_auth;
 mod hardening;
 mod helpers;

@@ -11,7 +11,10 @@ use crate::{
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-async fn spawn_with_mail(smtp: &SmtpServer, customize: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_with_mail(
+    smtp: &SmtpServer,
+    customize: impl FnOnce(&mut Config),
+) -> TestApp {
     let url = smtp.url();
     spawn_app_with(move |config| {
         config.mail.smtp = Some(SmtpUrl::new(url));
@@ -23,7 +26,7 @@ async fn spawn_with_mail(smtp: &SmtpServer, customize: impl FnOnce(&mut Config))
     .await
 }
 
-async fn signup_with_email(app: &TestApp, username: &str, email: &str) -> Value {
+pub(crate) async fn signup_with_email(app: &TestApp, username: &str, email: &str) -> Value {
     let response = app
         .post_json(
             "/auth/signup",
@@ -44,7 +47,7 @@ async fn verify(app: &TestApp, mail: &Delivered) -> reqwest::Response {
 
 /// Signs `username` up with `email` and uses the verification link it is mailed;
 /// `already` is how many mails the server has delivered before.
-async fn verified_account(
+pub(crate) async fn verified_account(
     app: &TestApp,
     smtp: &SmtpServer,
     username: &str,

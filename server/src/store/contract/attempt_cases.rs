@@ -109,6 +109,7 @@ pub async fn a_step_up_ticket_gives_exactly_five_guesses_in_parallel(store: &dyn
         .create_step_up(NewStepUp {
             hash: hash.clone(),
             user_id: "u1".into(),
+            first_step: crate::domain::FirstStep::Password,
             created_at: NOW,
             expires_at: NOW + 300,
         })

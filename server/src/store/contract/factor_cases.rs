@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::{
-    domain::{RecoveryCodeHash, TicketHash},
+    domain::{FirstStep, RecoveryCodeHash, TicketHash},
     store::{NewStepUp, NewTotp},
 };
 
@@ -41,6 +41,7 @@ fn ticket(user_id: &str, expires_at: i64) -> (TicketHash, NewStepUp) {
     let ticket = NewStepUp {
         hash: hash.clone(),
         user_id: user_id.into(),
+        first_step: FirstStep::Password,
         created_at: NOW,
         expires_at,
     };
@@ -296,23 +297,30 @@ pub async fn a_step_up_ticket_is_taken_once_and_not_after_it_expires(store: &dyn
         .create_user(new_user("u1", "ada", Role::User))
         .await
         .unwrap();
-    let (hash, live) = ticket("u1", NOW + 300);
+    let (hash, mut live) = ticket("u1", NOW + 300);
+    live.first_step = FirstStep::EmailCode;
     store.create_step_up(live).await.unwrap();
     // Finding does not use it.
     for _ in 0..2 {
         let found = store.find_step_up(&hash, NOW + 10).await.unwrap().unwrap();
         assert_eq!(
-            (found.user_id.as_str(), found.expires_at),
-            ("u1", NOW + 300)
+            (found.user_id.as_str(), found.expires_at, found.first_step),
+            ("u1", NOW + 300, FirstStep::EmailCode)
         );
     }
+    let guessed = store.spend_step_up_guess(&hash, NOW + 11, 5).await.unwrap();
+    assert_eq!(
+        guessed.map(|ticket| ticket.first_step),
+        Some(FirstStep::EmailCode)
+    );
     let takers = (0..16).map(|_| store.take_step_up(&hash, NOW + 20));
-    let taken = futures::future::join_all(takers)
+    let taken: Vec<_> = futures::future::join_all(takers)
         .await
         .into_iter()
-        .filter(|outcome| outcome.as_ref().unwrap().is_some())
-        .count();
-    assert_eq!(taken, 1);
+        .filter_map(|outcome| outcome.unwrap())
+        .collect();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].first_step, FirstStep::EmailCode);
     assert!(store.find_step_up(&hash, NOW + 21).await.unwrap().is_none());
 
     let (old_hash, old) = ticket("u1", NOW + 300);

@@ -308,6 +308,66 @@ pub async fn parallel_uses_of_one_reset_link_succeed_exactly_once(store: &dyn St
     assert_eq!(stored.password_hash, winners[0].password_hash);
 }
 
+pub async fn a_sign_in_code_is_used_once_and_ends_its_users_other_codes(store: &dyn Store) {
+    for (id, name) in [("u1", "ada"), ("u2", "bob")] {
+        store
+            .create_user(with_email(id, name, &format!("{name}@example.org")))
+            .await
+            .unwrap();
+    }
+    let code = link_for(store, "u1", LinkPurpose::SignInCode, "ada@example.org").await;
+    let older = link_for(store, "u1", LinkPurpose::SignInCode, "ada@example.org").await;
+    let bobs = link_for(store, "u2", LinkPurpose::SignInCode, "bob@example.org").await;
+    let reset = link_for(store, "u1", LinkPurpose::ResetPassword, "ada@example.org").await;
+    // Not a code: a link of another purpose is not used as one.
+    assert!(store.use_sign_in_code(&reset, NOW).await.unwrap().is_none());
+    let users = (0..8).map(|_| store.use_sign_in_code(&code, NOW + 1));
+    let used: Vec<_> = futures::future::join_all(users)
+        .await
+        .into_iter()
+        .filter_map(Result::unwrap)
+        .collect();
+    assert_eq!(used.len(), 1, "one of eight parallel uses succeeds");
+    assert_eq!(
+        (
+            used[0].user_id.as_str(),
+            used[0].email.as_str(),
+            used[0].purpose
+        ),
+        ("u1", "ada@example.org", LinkPurpose::SignInCode)
+    );
+    assert!(
+        store
+            .use_sign_in_code(&older, NOW + 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another user's code and the reset link live on.
+    assert!(
+        store
+            .find_link(&reset, LinkPurpose::ResetPassword, NOW + 2)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let expired = link_for(store, "u2", LinkPurpose::SignInCode, "bob@example.org").await;
+    assert!(
+        store
+            .use_sign_in_code(&expired, NOW + HOUR)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .use_sign_in_code(&bobs, NOW + 3)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 pub async fn a_password_change_ends_outstanding_reset_links_but_not_verification(
     store: &dyn Store,
 ) {
@@ -347,6 +407,7 @@ pub async fn an_address_change_ends_every_link_sent_to_the_old_address(store: &d
         .unwrap();
     let reset = link_for(store, "u1", LinkPurpose::ResetPassword, "ada@example.org").await;
     let verify = link_for(store, "u1", LinkPurpose::VerifyEmail, "ada@example.org").await;
+    let code = link_for(store, "u1", LinkPurpose::SignInCode, "ada@example.org").await;
     store
         .set_email("u1", Some(&address("ada@elsewhere.example")))
         .await
@@ -354,6 +415,7 @@ pub async fn an_address_change_ends_every_link_sent_to_the_old_address(store: &d
     for (link, purpose) in [
         (&reset, LinkPurpose::ResetPassword),
         (&verify, LinkPurpose::VerifyEmail),
+        (&code, LinkPurpose::SignInCode),
     ] {
         assert!(
             store.find_link(link, purpose, NOW).await.unwrap().is_none(),

@@ -249,6 +249,7 @@ contract!(
     a_verification_link_works_once_and_only_for_the_address_it_was_sent_to,
     a_reset_link_sets_the_password_once_and_ends_every_session,
     parallel_uses_of_one_reset_link_succeed_exactly_once,
+    a_sign_in_code_is_used_once_and_ends_its_users_other_codes,
     a_password_change_ends_outstanding_reset_links_but_not_verification,
     an_address_change_ends_every_link_sent_to_the_old_address,
     purging_removes_expired_links,

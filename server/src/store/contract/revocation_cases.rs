@@ -151,6 +151,7 @@ pub async fn every_write_that_can_refuse_a_token_moves_the_log_by_one_and_no_oth
             .create_step_up(crate::store::NewStepUp {
                 hash: hash.clone(),
                 user_id: "u1".into(),
+                first_step: crate::domain::FirstStep::Password,
                 created_at: NOW,
                 expires_at: NOW + 1,
             })
@@ -163,6 +164,7 @@ pub async fn every_write_that_can_refuse_a_token_moves_the_log_by_one_and_no_oth
     let expiring_ticket = crate::store::NewStepUp {
         hash: crate::domain::TicketHash::of_issued("expiring"),
         user_id: "u1".into(),
+        first_step: crate::domain::FirstStep::Password,
         created_at: NOW - 10,
         expires_at: NOW - 1,
     };

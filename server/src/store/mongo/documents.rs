@@ -5,7 +5,7 @@ use mongodb::bson::{self, DateTime, spec::BinarySubtype};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{LinkPurpose, PasswordHashString},
+    domain::{FirstStep, LinkPurpose, PasswordHashString},
     store::{
         CeremonyRecord, ForwardRule, LinkRecord, NewCeremony, NewLink, NewPasskey, NewStepUp,
         NewUser, PasskeyRecord, SecondFactors, SessionRecord, StepUpRecord, TotpRecord, UserRecord,
@@ -183,6 +183,9 @@ pub(super) struct StepUpDoc {
     /// Guesses taken at the second step; the ticket dies at the limit.
     #[serde(default)]
     pub wrong_codes: i64,
+    /// [`FirstStep::stored`]; absent for a password (and in tickets from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_step: Option<String>,
 }
 
 impl From<&NewStepUp> for StepUpDoc {
@@ -194,6 +197,7 @@ impl From<&NewStepUp> for StepUpDoc {
             expires_at: ticket.expires_at,
             expires_on: date(ticket.expires_at),
             wrong_codes: 0,
+            first_step: ticket.first_step.stored().map(str::to_owned),
         }
     }
 }
@@ -201,6 +205,7 @@ impl From<&NewStepUp> for StepUpDoc {
 impl From<StepUpDoc> for StepUpRecord {
     fn from(doc: StepUpDoc) -> Self {
         StepUpRecord {
+            first_step: FirstStep::from_stored(doc.first_step.as_deref()),
             user_id: doc.user_id,
             created_at: doc.created_at,
             expires_at: doc.expires_at,

@@ -139,6 +139,24 @@ impl LinkStore for MongoStore {
         })
         .await
     }
+
+    async fn use_sign_in_code(&self, hash: &LinkHash, now: i64) -> StoreResult<Option<LinkRecord>> {
+        self.indexed().await?;
+        let Some(code) = self
+            .links
+            .find_one_and_delete(live_link(hash, LinkPurpose::SignInCode, now))
+            .await
+            .map_err(map_error)?
+            .and_then(LinkDoc::record)
+        else {
+            return Ok(None);
+        };
+        // Interrupted here, the other codes live on until they expire: each is still
+        // good for one sign-in only, as before.
+        self.delete_links(&code.user_id, LinkPurpose::SignInCode)
+            .await?;
+        Ok(Some(code))
+    }
 }
 
 fn live_link(hash: &LinkHash, purpose: LinkPurpose, now: i64) -> Document {

@@ -184,9 +184,13 @@ impl MongoStore {
         email: Option<&NewEmail>,
     ) -> StoreResult<UserRecord> {
         self.indexed().await?;
-        self.delete_links(user_id, LinkPurpose::VerifyEmail).await?;
-        self.delete_links(user_id, LinkPurpose::ResetPassword)
-            .await?;
+        for purpose in [
+            LinkPurpose::VerifyEmail,
+            LinkPurpose::ResetPassword,
+            LinkPurpose::SignInCode,
+        ] {
+            self.delete_links(user_id, purpose).await?;
+        }
         let update = match email {
             Some(email) => doc! {
                 "$set": {"email": &email.address, "email_key": &email.key, "email_verified": false},

@@ -3,7 +3,7 @@
 
 use super::SqliteStore;
 use super::rows::map_error;
-use crate::domain::{RecoveryCodeHash, TicketHash};
+use crate::domain::{FirstStep, RecoveryCodeHash, TicketHash};
 use crate::store::{
     FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, StoreError, StoreResult,
     TotpRecord,
@@ -213,13 +213,14 @@ impl FactorStore for SqliteStore {
     async fn create_step_up(&self, ticket: NewStepUp) -> StoreResult<()> {
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO step_up_tickets (hash, user_id, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO step_up_tickets (hash, user_id, created_at, expires_at, first_step)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     ticket.hash.as_str(),
                     ticket.user_id,
                     ticket.created_at,
-                    ticket.expires_at
+                    ticket.expires_at,
+                    ticket.first_step.stored()
                 ],
             )
             .map_err(map_error)?;
@@ -244,17 +245,11 @@ impl FactorStore for SqliteStore {
             tx.prepare_cached(
                 "UPDATE step_up_tickets SET wrong_codes = wrong_codes + 1
                  WHERE hash = ?1 AND expires_at > ?2 AND wrong_codes < ?3
-                 RETURNING user_id, created_at, expires_at",
+                 RETURNING user_id, created_at, expires_at, first_step",
             )
             .and_then(|mut statement| {
                 statement
-                    .query_row(params![hash.as_str(), now, guesses], |row| {
-                        Ok(StepUpRecord {
-                            user_id: row.get(0)?,
-                            created_at: row.get(1)?,
-                            expires_at: row.get(2)?,
-                        })
-                    })
+                    .query_row(params![hash.as_str(), now, guesses], step_up_of_row)
                     .optional()
             })
             .map_err(map_error)
@@ -286,15 +281,18 @@ fn live_step_up_in(
 ) -> rusqlite::Result<Option<StepUpRecord>> {
     connection
         .prepare_cached(
-            "SELECT user_id, created_at, expires_at FROM step_up_tickets
+            "SELECT user_id, created_at, expires_at, first_step FROM step_up_tickets
              WHERE hash = ?1 AND expires_at > ?2",
         )?
-        .query_row(params![hash.as_str(), now], |row| {
-            Ok(StepUpRecord {
-                user_id: row.get(0)?,
-                created_at: row.get(1)?,
-                expires_at: row.get(2)?,
-            })
-        })
+        .query_row(params![hash.as_str(), now], step_up_of_row)
         .optional()
+}
+
+fn step_up_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StepUpRecord> {
+    Ok(StepUpRecord {
+        user_id: row.get(0)?,
+        created_at: row.get(1)?,
+        expires_at: row.get(2)?,
+        first_step: FirstStep::from_stored(row.get::<_, Option<String>>(3)?.as_deref()),
+    })
 }

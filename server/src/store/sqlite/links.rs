@@ -112,6 +112,18 @@ impl LinkStore for SqliteStore {
         )
         .await
     }
+
+    async fn use_sign_in_code(&self, hash: &LinkHash, now: i64) -> StoreResult<Option<LinkRecord>> {
+        let hash = hash.clone();
+        self.write(move |tx| {
+            let code = take_link_in(tx, &hash, LinkPurpose::SignInCode, now)?;
+            if let Some(code) = &code {
+                delete_links_in(tx, &code.user_id, LinkPurpose::SignInCode)?;
+            }
+            Ok(code)
+        })
+        .await
+    }
 }
 
 fn live_link_in(

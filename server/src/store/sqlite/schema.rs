@@ -233,6 +233,27 @@ ALTER TABLE oidc_clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'RS256';
 ALTER TABLE sessions ADD COLUMN sign_in_method TEXT;
 ALTER TABLE authorization_codes ADD COLUMN sign_in_method TEXT;
 "#,
+    // Sign-in codes by email: a third purpose of mailed secrets (a CHECK constraint
+    // changes only with its table), and what a step-up ticket's first step was (NULL:
+    // a password).
+    r#"
+CREATE TABLE mail_links_with_codes (
+    hash       TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL
+               CHECK (purpose IN ('verify_email', 'reset_password', 'sign_in_code')),
+    email      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO mail_links_with_codes SELECT hash, user_id, purpose, email, created_at, expires_at
+    FROM mail_links;
+DROP TABLE mail_links;
+ALTER TABLE mail_links_with_codes RENAME TO mail_links;
+CREATE INDEX mail_links_by_user ON mail_links(user_id, purpose);
+CREATE INDEX mail_links_by_expiry ON mail_links(expires_at);
+ALTER TABLE step_up_tickets ADD COLUMN first_step TEXT;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

@@ -112,8 +112,13 @@ impl UserStore for SqliteStore {
             }
             // Links mailed to the old address die with it: whoever reads that inbox now
             // may not be the account's owner.
-            delete_links_in(tx, &user_id, LinkPurpose::VerifyEmail)?;
-            delete_links_in(tx, &user_id, LinkPurpose::ResetPassword)?;
+            for purpose in [
+                LinkPurpose::VerifyEmail,
+                LinkPurpose::ResetPassword,
+                LinkPurpose::SignInCode,
+            ] {
+                delete_links_in(tx, &user_id, purpose)?;
+            }
             user_by_id_in(tx, &user_id)
                 .map_err(map_error)?
                 .ok_or(StoreError::NotFound)
