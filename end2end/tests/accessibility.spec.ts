@@ -15,6 +15,8 @@ test("public pages are accessible", async ({ page }) => {
   await checkAndCapture(page, "/", "home");
   await checkAndCapture(page, "/login", "login");
   await checkAndCapture(page, "/signup", "signup");
+  await checkAndCapture(page, "/login/email-code", "email-code");
+  await checkAndCapture(page, "/login/email-code?sent=1&login=ada&error=invalid_code", "email-code-refused");
   await checkAndCapture(page, "/no-such-page", "not-found");
 });
 

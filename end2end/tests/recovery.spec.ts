@@ -2,25 +2,10 @@
 // server, open its link, choose a new password, sign in with it — with and without
 // JavaScript.
 import { expect, test, type Page } from "@playwright/test";
-import { PASSWORD, uniqueName } from "./support/actions";
-import { linkMailedTo } from "./support/mailbox";
+import { uniqueName } from "./support/actions";
+import { linkMailedTo, signUpWithEmail, verifyFromMail } from "./support/mailbox";
 
 const NEW_PASSWORD = "a brand new passphrase";
-
-async function signUpWithEmail(page: Page, username: string, email: string) {
-  await page.goto("/signup");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByLabel("Email (optional)").fill(email);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL(/\/dashboard$/);
-}
-
-async function verifyFromMail(page: Page, email: string) {
-  await page.goto(await linkMailedTo(email, "/verify-email"));
-  await page.getByRole("button", { name: "Confirm my address" }).click();
-  await expect(page.getByRole("status")).toHaveText("Your email address is verified.");
-}
 
 async function forgotAndReset(page: Page, username: string, email: string) {
   await page.goto("/login");

@@ -19,7 +19,7 @@ const CONSENT = "/oauth2/authorize?consent";
 let consentRequest = "";
 
 const pages: Record<Viewer, string[]> = {
-  "signed-out": ["/", "/login", "/signup", "/forgot-password", "/reset-password", "/verify-email", "/login/code", "/oauth2/authorize", "/no-such-page"],
+  "signed-out": ["/", "/login", "/signup", "/forgot-password", "/reset-password", "/verify-email", "/login/code", "/login/email-code", "/oauth2/authorize", "/no-such-page"],
   user: ["/", "/logout", "/dashboard", "/sessions", "/account", "/account/two-step", "/account/passkeys", CONSENT],
   // Searched for itself: the users table then has one row however many users other
   // tests made.
