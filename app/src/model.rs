@@ -152,6 +152,8 @@ pub enum ErrorCode {
     EmailNotVerified,
     InvalidLink,
     LastAdmin,
+    /// Removing it would leave the account no way to sign in.
+    LastFactor,
     /// A second-factor code was wrong or already used.
     InvalidCode,
     /// The step-up ticket of a sign-in is unknown, used or expired: sign in again.
@@ -175,7 +177,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -198,6 +200,7 @@ impl ErrorCode {
         ErrorCode::EmailNotVerified,
         ErrorCode::InvalidLink,
         ErrorCode::LastAdmin,
+        ErrorCode::LastFactor,
         ErrorCode::InvalidCode,
         ErrorCode::InvalidStepUp,
         ErrorCode::SecondFactorExists,
@@ -237,6 +240,7 @@ impl ErrorCode {
             ErrorCode::EmailNotVerified => "email_not_verified",
             ErrorCode::InvalidLink => "invalid_link",
             ErrorCode::LastAdmin => "last_admin",
+            ErrorCode::LastFactor => "last_factor",
             ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::InvalidStepUp => "invalid_step_up",
             ErrorCode::SecondFactorExists => "second_factor_exists",
@@ -283,6 +287,7 @@ impl ErrorCode {
             ErrorCode::UsernameTaken
             | ErrorCode::EmailTaken
             | ErrorCode::LastAdmin
+            | ErrorCode::LastFactor
             | ErrorCode::SecondFactorExists
             | ErrorCode::PasskeyExists
             | ErrorCode::RuleExists => 409,
@@ -335,6 +340,9 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "That was too much to send.",
             ErrorCode::Forbidden => "That is not allowed.",
             ErrorCode::LastAdmin => "At least one active admin must remain.",
+            ErrorCode::LastFactor => {
+                "That is this account's last way to sign in: add another one first."
+            }
             ErrorCode::InvalidCode => "That code is wrong or was already used.",
             ErrorCode::InvalidStepUp => "That sign-in has expired. Please sign in again.",
             ErrorCode::SecondFactorExists => "Two-step sign-in is already on.",

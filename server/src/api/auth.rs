@@ -251,12 +251,16 @@ pub async fn revoke_other_sessions(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeBody {
+    /// Left out (or empty) by an account without a password, which sets its first one
+    /// after a recent sign-in instead.
+    #[serde(default)]
     pub current_password: String,
     pub new_password: String,
 }
 
-/// `POST /auth/password` — any signed-in user, with the current password.
-#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
+/// `POST /auth/password` — any signed-in user, with the current password; an account
+/// without one sets its first password within `GATEHOUSE_REAUTH_SECS` of signing in.
+#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])), responses((status = 200, body = Message), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "No password yet and the sign-in is too old (`reauthentication_required`)", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 413, description = "Body over 16 KiB", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody), (status = 503, description = "Busy: too many password checks queued (see Retry-After)", body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,

@@ -98,6 +98,7 @@ impl From<AuthError> for ApiError {
             EmailNotVerified => ApiError::new(ErrorCode::EmailNotVerified, message),
             InvalidLink => ApiError::new(ErrorCode::InvalidLink, message),
             LastAdmin => ApiError::new(ErrorCode::LastAdmin, message),
+            LastFactor => ApiError::new(ErrorCode::LastFactor, message),
             InvalidCode => ApiError {
                 field: Some("code".to_owned()),
                 ..ApiError::new(ErrorCode::InvalidCode, message)

@@ -17,7 +17,7 @@ use super::{
     auth::CurrentPasswordBody,
     extract::{ApiJson, AuthUser, Client, OptionalApiJson},
 };
-use crate::state::AppState;
+use crate::{auth::PasskeySignup, state::AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +40,15 @@ pub struct SignInFinish {
     pub credential: serde_json::Value,
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupStart {
+    pub username: String,
+    /// Optional unless the server requires an address; mailed a verification link.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PasskeyList {
     pub passkeys: Vec<PasskeyView>,
@@ -48,6 +57,8 @@ pub struct PasskeyList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyRemoval {
+    /// Left out (or empty) by an account without a password: a recent sign-in instead.
+    #[serde(default)]
     pub current_password: String,
 }
 
@@ -169,6 +180,55 @@ pub async fn finish_sign_in(
         .await?;
     Ok(no_store(
         StatusCode::OK,
+        LoginResponse {
+            tokens: TokenPair::from_issued(&issued),
+            user: UserSummary::from(&issued.user),
+        },
+    ))
+}
+
+/// `POST /auth/signup/passkey/start` — anyone: a username (and an address, optional
+/// unless the server requires one) checked as `POST /auth/signup` checks them, and
+/// options to create the new account's passkey. Counted by the sign-up limit.
+#[utoipa::path(post, path = "/auth/signup/passkey/start", tag = "passkeys", request_body = SignupStart, responses((status = 200, body = CeremonyStarted), (status = 409, description = "Username taken", body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn begin_signup(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<SignupStart>,
+) -> ApiResult<Response> {
+    let ceremony = state
+        .auth
+        .begin_passkey_signup(
+            PasskeySignup {
+                username: body.username,
+                email: body.email,
+            },
+            &client,
+        )
+        .await?;
+    Ok(no_store(StatusCode::OK, CeremonyStarted::from(ceremony)))
+}
+
+/// `POST /auth/signup/passkey/finish` — with the new credential: the account exists,
+/// with this passkey and no password, and is signed in (a token pair, as a passkey
+/// sign-in gives).
+#[utoipa::path(post, path = "/auth/signup/passkey/finish", tag = "passkeys", request_body = RegistrationFinish, responses((status = 201, body = LoginResponse), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), or a credential that does not verify (`invalid_passkey`)", body = ErrorBody), (status = 409, description = "The username was taken meanwhile, or the passkey is registered already", body = ErrorBody), (status = 422, description = "Not a credential, or a bad name", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn finish_signup(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<RegistrationFinish>,
+) -> ApiResult<Response> {
+    let issued = state
+        .auth
+        .finish_passkey_signup(
+            &body.ceremony,
+            &body.credential.to_string(),
+            &body.name,
+            &client,
+        )
+        .await?;
+    Ok(no_store(
+        StatusCode::CREATED,
         LoginResponse {
             tokens: TokenPair::from_issued(&issued),
             user: UserSummary::from(&issued.user),

@@ -78,6 +78,8 @@ pub async fn reset_password(
 pub struct EmailChangeBody {
     /// The new address; empty removes it.
     pub email: String,
+    /// Left out (or empty) by an account without a password: a recent sign-in instead.
+    #[serde(default)]
     pub current_password: String,
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use app::model::{Role, SessionView, UserView};
 
 use super::{
-    AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem,
+    AuthError, AuthResult, AuthService, ClientInfo, Principal,
     audit::AuditActor,
     notices::AccountChange,
     password::Verified,
@@ -91,7 +91,7 @@ impl AuthService {
                 username: username.as_str().to_owned(),
                 username_key: username.key().to_owned(),
                 email: email.map(NewEmail::from),
-                password_hash: hash,
+                password_hash: Some(hash),
                 role,
                 created_at: now,
             })
@@ -167,8 +167,10 @@ impl AuthService {
         Ok(ended)
     }
 
-    /// Needs the current password (a wrong one counts toward the login lockout); ends
-    /// every other session of the user.
+    /// Needs the current password (a wrong one counts toward the login lockout); an
+    /// account without one sets its first password after a fresh sign-in instead (there
+    /// is nothing to type, and the passkey or code just used is the proof). Ends every
+    /// other session of the user.
     #[tracing::instrument(name = "change password", skip_all, fields(user_id = %principal.user_id))]
     pub async fn change_password(
         &self,
@@ -181,13 +183,17 @@ impl AuthService {
         let user = self
             .confirm_current_password(principal, current_password, client)
             .await?;
+        let event = match user.password_hash {
+            Some(_) => "password_changed",
+            None => "password_set",
+        };
         let now = self.now();
         let hash = self.hasher.hash(&new_password).await?;
         self.store.set_password_hash(&user.id, &hash).await?;
         self.store
             .revoke_user_sessions(&user.id, Some(&principal.session_id), now)
             .await?;
-        self.audit("password_changed", AuditActor::User(&user), client, None)
+        self.audit(event, AuditActor::User(&user), client, None)
             .await;
         self.tell_owner(&user, AccountChange::PasswordChanged, client, None);
         Ok(())
@@ -195,7 +201,8 @@ impl AuthService {
 
     /// The one check of a signed-in user's current password before a sensitive change
     /// (password, address). It counts like a sign-in: throttled by the same keys, and a
-    /// wrong password counts toward the same lockout.
+    /// wrong password counts toward the same lockout. An account without a password
+    /// passes on a recent sign-in instead (a passkey or a code by email, just used).
     pub(super) async fn confirm_current_password(
         &self,
         principal: &Principal,
@@ -203,21 +210,17 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<UserRecord> {
         let now = self.now();
+        let user = self.current_user(principal).await?;
+        // Nothing to type and nothing to guess: the sign-in itself must be recent.
+        let Some(stored) = user.password_hash.as_ref() else {
+            self.require_recent_session(principal).await?;
+            return Ok(user);
+        };
         let current = Password::parse_offered(current_password, "current_password")?;
         let attempt = self
             .reserve_attempt(self.login_keys(&principal.username, client), now)
             .await?;
-        let user = self
-            .store
-            .user_by_id(&principal.user_id)
-            .await?
-            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;
-        if self
-            .hasher
-            .verify(&current, Some(&user.password_hash))
-            .await?
-            == Verified::No
-        {
+        if self.hasher.verify(&current, Some(stored)).await? == Verified::No {
             return Err(AuthError::Invalid(FieldError::new(
                 "current_password",
                 "is not correct",

@@ -40,6 +40,10 @@ pub enum AuthError {
     InvalidLink,
     #[error("That would leave no active admin; promote someone else first.")]
     LastAdmin,
+    #[error(
+        "That is this account's last way to sign in: set a password, verify an email address or add another passkey first."
+    )]
+    LastFactor,
     #[error("That code is wrong or was already used.")]
     InvalidCode,
     #[error("This sign-in step is unknown, used or expired. Please sign in again.")]

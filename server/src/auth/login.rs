@@ -66,7 +66,10 @@ impl AuthService {
         let verified = match &password {
             Ok(password) => {
                 self.hasher
-                    .verify(password, user.as_ref().map(|user| &user.password_hash))
+                    .verify(
+                        password,
+                        user.as_ref().and_then(|user| user.password_hash.as_ref()),
+                    )
                     .await?
             }
             Err(_) => Verified::No,

@@ -31,6 +31,7 @@ mod notices;
 pub mod oidc;
 pub mod operator;
 mod passkey;
+mod passkey_signup;
 pub mod password;
 mod reauth;
 mod recovery;
@@ -48,6 +49,7 @@ pub use error::{AuthError, TokenProblem};
 pub use forward::{ForwardIdentity, ForwardVerdict};
 pub use login::{IssuedTokens, SignIn};
 pub use passkey::{Ceremony, relying_party as passkey_relying_party};
+pub use passkey_signup::PasskeySignup;
 pub use service::{AuthService, ClientInfo, view_of};
 pub use step_up::StepUp;
 

@@ -30,7 +30,7 @@ pub async fn create_admin(
             username: username.as_str().to_owned(),
             username_key: username.key().to_owned(),
             email: None,
-            password_hash: hasher.hash(&password).await?,
+            password_hash: Some(hasher.hash(&password).await?),
             role: Role::Admin,
             created_at: now,
         })

@@ -22,7 +22,10 @@ use super::{
 };
 use crate::{
     domain::{CEREMONY_PREFIX, SecondStep, SignInMethod, TicketHash},
-    store::{CeremonyPurpose, NewCeremony, NewPasskey, PasskeyRecord, StoreError},
+    store::{
+        CeremonyPurpose, NewCeremony, NewPasskey, PasskeyRecord, PasskeyRemoval, StoreError,
+        UserRecord,
+    },
 };
 
 const CEREMONY_TTL_SECS: i64 = 300;
@@ -68,12 +71,12 @@ pub fn relying_party(origin: &str) -> Result<Webauthn, String> {
         .map_err(|error| format!("{origin:?}: {error}"))
 }
 
-fn unexpected(error: impl std::fmt::Display) -> AuthError {
+pub(super) fn unexpected(error: impl std::fmt::Display) -> AuthError {
     AuthError::Unexpected(error.to_string().into())
 }
 
 /// A passkey's name as its owner typed it: trimmed, 1–64 characters, no control ones.
-fn passkey_name(name: &str) -> AuthResult<String> {
+pub(super) fn passkey_name(name: &str) -> AuthResult<String> {
     let name = name.trim();
     if name.is_empty() {
         return Ok("Passkey".to_owned());
@@ -88,7 +91,7 @@ fn passkey_name(name: &str) -> AuthResult<String> {
 }
 
 /// What a client sent as a credential, parsed: garbage is a 422, not a 500.
-fn parse_credential<T: serde::de::DeserializeOwned>(credential: &str) -> AuthResult<T> {
+pub(super) fn parse_credential<T: serde::de::DeserializeOwned>(credential: &str) -> AuthResult<T> {
     serde_json::from_str(credential).map_err(|_| {
         AuthError::Invalid(crate::domain::FieldError::new(
             "credential",
@@ -104,7 +107,7 @@ impl AuthService {
         Ok(!self.store.passkeys_of(user_id).await?.is_empty())
     }
 
-    async fn open_ceremony(
+    pub(super) async fn open_ceremony(
         &self,
         purpose: CeremonyPurpose,
         user_id: Option<String>,
@@ -130,7 +133,7 @@ impl AuthService {
         })
     }
 
-    async fn close_ceremony(
+    pub(super) async fn close_ceremony(
         &self,
         id: &str,
         purpose: CeremonyPurpose,
@@ -485,8 +488,10 @@ impl AuthService {
             .ok_or(AuthError::NotFound("passkey"))
     }
 
-    /// Removes one of the caller's passkeys: needs the password (counted like a sign-in)
-    /// and ends every other session of the user.
+    /// Removes one of the caller's passkeys: needs the password (counted like a sign-in;
+    /// an account without one, a recent sign-in) and ends every other session of the
+    /// user. An account's last way in stays: with no password and no verified address,
+    /// its last passkey is not removed (`last_factor`).
     #[tracing::instrument(name = "remove passkey", skip_all, fields(user_id = %principal.user_id))]
     pub async fn remove_passkey(
         &self,
@@ -498,13 +503,25 @@ impl AuthService {
         let user = self
             .confirm_current_password(principal, current_password, client)
             .await?;
-        if self
-            .store
-            .remove_passkeys(&user.id, Some(credential_id))
-            .await?
-            == 0
-        {
-            return Err(AuthError::NotFound("passkey"));
+        let has_another_way_in = user.password_hash.is_some() || has_verified_address(&user);
+        let removal = if has_another_way_in {
+            match self
+                .store
+                .remove_passkeys(&user.id, Some(credential_id))
+                .await?
+            {
+                0 => PasskeyRemoval::NoSuchPasskey,
+                _ => PasskeyRemoval::Removed,
+            }
+        } else {
+            self.store
+                .remove_passkey_unless_last(&user.id, credential_id)
+                .await?
+        };
+        match removal {
+            PasskeyRemoval::Removed => {}
+            PasskeyRemoval::NoSuchPasskey => return Err(AuthError::NotFound("passkey")),
+            PasskeyRemoval::KeptAsLast => return Err(AuthError::LastFactor),
         }
         let ended = self
             .store
@@ -515,6 +532,12 @@ impl AuthService {
         self.tell_owner(&user, AccountChange::PasskeyRemoved, client, None);
         Ok(ended)
     }
+}
+
+/// A verified address is a way in of its own: a code by email, or a reset link that sets
+/// a password.
+fn has_verified_address(user: &UserRecord) -> bool {
+    user.email.is_some() && user.email_verified
 }
 
 /// What the owner sees of a stored passkey.

@@ -19,6 +19,12 @@ impl AuthService {
                 .await?;
             return Ok(());
         }
+        self.require_recent_session(principal).await
+    }
+
+    /// Passes when the session's holder signed in or re-entered the password within the
+    /// re-authentication window.
+    pub(super) async fn require_recent_session(&self, principal: &Principal) -> AuthResult<()> {
         let now = self.now();
         let authenticated_at = self
             .store

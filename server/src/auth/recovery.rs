@@ -296,6 +296,10 @@ impl AuthService {
         if email.as_ref().map(Email::as_str) == user.email.as_deref() {
             return Ok(view_of(&user));
         }
+        // Without a password or a passkey the address is the account's only way in.
+        if email.is_none() && user.password_hash.is_none() && !self.has_passkey(&user.id).await? {
+            return Err(AuthError::LastFactor);
+        }
         let previous = user
             .email
             .clone()

@@ -301,7 +301,7 @@ impl AuthService {
                 username: username.as_str().to_owned(),
                 username_key: username.key().to_owned(),
                 email: None,
-                password_hash: hash,
+                password_hash: Some(hash),
                 role: Role::Admin,
                 created_at: self.now(),
             })

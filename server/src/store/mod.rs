@@ -57,7 +57,8 @@ pub use keys::{KeyStore, StoredSigningKey};
 pub use links::{LinkRecord, LinkStore, NewLink};
 pub use operator::OperatorStore;
 pub use passkeys::{
-    CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, PasskeyRecord, PasskeyStore,
+    CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, PasskeyRecord, PasskeyRemoval,
+    PasskeyStore,
 };
 pub use remembered::RememberedAccess;
 pub use sessions::{

@@ -1,6 +1,6 @@
 //! Passkeys (WebAuthn credentials) and the server-side state of their ceremonies.
 
-use super::StoreResult;
+use super::{NewUser, StoreResult, UserRecord};
 use crate::domain::TicketHash;
 use async_trait::async_trait;
 
@@ -33,6 +33,8 @@ pub enum CeremonyPurpose {
     SignIn,
     /// A passkey as the second step of a password sign-in.
     StepUp,
+    /// A new account whose first way in is this passkey.
+    SignUp,
 }
 
 impl CeremonyPurpose {
@@ -41,6 +43,7 @@ impl CeremonyPurpose {
             CeremonyPurpose::Register => "register",
             CeremonyPurpose::SignIn => "sign_in",
             CeremonyPurpose::StepUp => "step_up",
+            CeremonyPurpose::SignUp => "sign_up",
         }
     }
 }
@@ -64,6 +67,15 @@ pub struct CeremonyRecord {
     pub user_id: Option<String>,
     pub state: String,
     pub expires_at: i64,
+}
+
+/// What removing one passkey did, when the last one must stay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasskeyRemoval {
+    Removed,
+    NoSuchPasskey,
+    /// It is the user's only passkey, and was kept.
+    KeptAsLast,
 }
 
 #[async_trait]
@@ -90,6 +102,20 @@ pub trait PasskeyStore: Send + Sync + 'static {
         credential_id: &str,
         name: &str,
     ) -> StoreResult<bool>;
+    /// Creates an account together with its first passkey: the one never exists without
+    /// the other (`Conflict("username" | "email" | "passkey")` as their own writes give).
+    async fn create_user_with_passkey(
+        &self,
+        user: NewUser,
+        passkey: NewPasskey,
+    ) -> StoreResult<UserRecord>;
+    /// Removes one passkey of the user unless it is their last, decided with the write:
+    /// two tabs removing the last two leave one.
+    async fn remove_passkey_unless_last(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+    ) -> StoreResult<PasskeyRemoval>;
     /// Removes one passkey of the user, or with `None` all of them; how many went.
     async fn remove_passkeys(&self, user_id: &str, credential_id: Option<&str>)
     -> StoreResult<u64>;

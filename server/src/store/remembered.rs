@@ -323,7 +323,7 @@ mod tests {
                 username: "ada".into(),
                 username_key: "ada".into(),
                 email: None,
-                password_hash: PasswordHashString::from_phc("$argon2id$x".into()),
+                password_hash: Some(PasswordHashString::from_phc("$argon2id$x".into())),
                 role: Role::User,
                 created_at: NOW,
             })

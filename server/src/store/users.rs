@@ -13,7 +13,8 @@ pub struct UserRecord {
     pub email: Option<String>,
     /// The address in `email` was proven by a mailed link (reset after every change).
     pub email_verified: bool,
-    pub password_hash: PasswordHashString,
+    /// `None`: the account signs in with a passkey or a code by email only.
+    pub password_hash: Option<PasswordHashString>,
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
@@ -25,7 +26,7 @@ pub struct NewUser {
     pub username: String,
     pub username_key: String,
     pub email: Option<NewEmail>,
-    pub password_hash: PasswordHashString,
+    pub password_hash: Option<PasswordHashString>,
     pub role: Role,
     pub created_at: i64,
 }

@@ -16,6 +16,7 @@ mod mailbox;
 mod meta;
 mod oidc;
 mod passkeys;
+mod passwordless;
 mod processes;
 mod proxies;
 mod readme;

@@ -80,7 +80,7 @@ async fn a_reset_interrupted_at_any_step_leaves_no_live_session_beside_a_new_pas
         let interrupted = here.use_reset_link(&link, &new_password, NOW).await;
         assert!(interrupted.is_err(), "{step}: {interrupted:?}");
         let password = here.user_by_id("u1").await.unwrap().unwrap().password_hash;
-        let changed = password.as_str() == new_password.as_str();
+        let changed = password.as_ref() == Some(&new_password);
         let rotation = here
             .rotate_refresh(&refresh, &fresh_hash(), NOW + 60, NOW + WEEK, GRACE)
             .await

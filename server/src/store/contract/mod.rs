@@ -28,9 +28,9 @@ fn new_user(id: &str, name: &str, role: Role) -> NewUser {
         username: name.into(),
         username_key: name.to_lowercase(),
         email: None,
-        password_hash: PasswordHashString::from_phc(
+        password_hash: Some(PasswordHashString::from_phc(
             "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
-        ),
+        )),
         role,
         created_at: NOW,
     }
@@ -268,6 +268,8 @@ contract!(
     new_recovery_codes_replace_every_old_one_and_are_shown_until_forgotten,
     a_step_up_ticket_is_taken_once_and_not_after_it_expires,
     a_credential_belongs_to_one_account_and_is_listed_removed_and_updated,
+    an_account_and_its_first_passkey_are_made_together_or_not_at_all,
+    the_last_passkey_stays_when_it_must,
     a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expires,
     parallel_attempts_get_exactly_the_threshold_of_slots,
     a_given_back_slot_undoes_its_lockout_and_a_clear_forgets_the_key,

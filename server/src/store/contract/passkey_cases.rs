@@ -144,6 +144,25 @@ pub async fn a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expir
     assert_eq!(taken[0].user_id.as_deref(), Some("u1"));
     assert_eq!(taken[0].state, "{\"state\":1}");
 
+    // A sign-up's ceremony has no account yet, and serves no other purpose.
+    let (sign_up, new) = ceremony(CeremonyPurpose::SignUp, None, NOW + 300);
+    store.create_ceremony(new).await.unwrap();
+    for other in [CeremonyPurpose::SignIn, CeremonyPurpose::Register] {
+        assert!(
+            store
+                .take_ceremony(&sign_up, other, NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let taken = store
+        .take_ceremony(&sign_up, CeremonyPurpose::SignUp, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.user_id, None);
+
     let (sign_in, new) = ceremony(CeremonyPurpose::SignIn, None, NOW + 300);
     store.create_ceremony(new).await.unwrap();
     assert!(
@@ -163,4 +182,112 @@ pub async fn a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expir
             .is_none(),
         "purged"
     );
+}
+
+fn passwordless(id: &str, name: &str) -> NewUser {
+    NewUser {
+        password_hash: None,
+        ..new_user(id, name, Role::User)
+    }
+}
+
+pub async fn an_account_and_its_first_passkey_are_made_together_or_not_at_all(store: &dyn Store) {
+    let ada = store
+        .create_user_with_passkey(passwordless("u1", "ada"), passkey("c1", "u1", NOW))
+        .await
+        .unwrap();
+    assert_eq!(ada.password_hash, None);
+    assert_eq!(
+        store.user_by_id("u1").await.unwrap().unwrap().password_hash,
+        None
+    );
+    assert_eq!(store.passkeys_of("u1").await.unwrap().len(), 1);
+
+    // A taken name: no passkey is left behind for the account that was not made.
+    let taken = store
+        .create_user_with_passkey(passwordless("u2", "ada"), passkey("c2", "u2", NOW))
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict("username"))),
+        "{taken:?}"
+    );
+    assert!(store.passkey_by_credential("c2").await.unwrap().is_none());
+    // A taken credential: no account is left behind without a way in.
+    let reused = store
+        .create_user_with_passkey(passwordless("u3", "bob"), passkey("c1", "u3", NOW))
+        .await;
+    assert!(
+        matches!(reused, Err(StoreError::Conflict("passkey"))),
+        "{reused:?}"
+    );
+    assert!(store.user_by_id("u3").await.unwrap().is_none());
+    assert!(store.user_by_username_key("bob").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .passkey_by_credential("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        "u1"
+    );
+
+    // A first password later.
+    let first = PasswordHashString::from_phc("$argon2id$first".into());
+    store.set_password_hash("u1", &first).await.unwrap();
+    assert_eq!(
+        store.user_by_id("u1").await.unwrap().unwrap().password_hash,
+        Some(first)
+    );
+}
+
+pub async fn the_last_passkey_stays_when_it_must(store: &dyn Store) {
+    use crate::store::PasskeyRemoval;
+    for (id, name) in [("u1", "ada"), ("u2", "bob")] {
+        store.create_user(passwordless(id, name)).await.unwrap();
+    }
+    for (credential, user) in [("c1", "u1"), ("c2", "u1"), ("c3", "u2")] {
+        store
+            .add_passkey(passkey(credential, user, NOW))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.remove_passkey_unless_last("u1", "c9").await.unwrap(),
+        PasskeyRemoval::NoSuchPasskey
+    );
+    assert_eq!(
+        store.remove_passkey_unless_last("u1", "c3").await.unwrap(),
+        PasskeyRemoval::NoSuchPasskey,
+        "another account's passkey"
+    );
+    // Two tabs removing both: never none left.
+    let removals = (0..8)
+        .map(|i| store.remove_passkey_unless_last("u1", if i % 2 == 0 { "c1" } else { "c2" }));
+    let outcomes = futures::future::join_all(removals).await;
+    let left = store.passkeys_of("u1").await.unwrap().len();
+    assert!(left >= 1, "the last passkey went: {outcomes:?}");
+    let removed = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(PasskeyRemoval::Removed)))
+        .count();
+    assert_eq!(removed, 2 - left, "{outcomes:?}");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let last = store.passkeys_of("u1").await.unwrap()[0]
+        .credential_id
+        .clone();
+    if left == 2 {
+        let other = if last == "c1" { "c2" } else { "c1" };
+        assert_eq!(
+            store.remove_passkey_unless_last("u1", other).await.unwrap(),
+            PasskeyRemoval::Removed
+        );
+    }
+    assert_eq!(
+        store.remove_passkey_unless_last("u1", &last).await.unwrap(),
+        PasskeyRemoval::KeptAsLast
+    );
+    assert_eq!(store.passkeys_of("u1").await.unwrap().len(), 1);
+    assert_eq!(store.passkeys_of("u2").await.unwrap().len(), 1, "untouched");
 }

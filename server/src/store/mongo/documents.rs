@@ -24,7 +24,9 @@ pub struct UserDoc {
     pub email_key: Option<String>,
     #[serde(default)]
     pub email_verified: bool,
-    pub password_hash: String,
+    /// Absent on an account that signs in without a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
@@ -353,7 +355,7 @@ impl From<UserDoc> for UserRecord {
             username_key: doc.username_key,
             email: doc.email,
             email_verified: doc.email_verified,
-            password_hash: PasswordHashString::from_phc(doc.password_hash),
+            password_hash: doc.password_hash.map(PasswordHashString::from_phc),
             role: doc.role,
             disabled: doc.disabled,
             created_at: doc.created_at,
@@ -370,7 +372,10 @@ impl From<&NewUser> for UserDoc {
             email: user.email.as_ref().map(|email| email.address.clone()),
             email_key: user.email.as_ref().map(|email| email.key.clone()),
             email_verified: false,
-            password_hash: user.password_hash.as_str().to_owned(),
+            password_hash: user
+                .password_hash
+                .as_ref()
+                .map(|hash| hash.as_str().to_owned()),
             role: user.role,
             disabled: false,
             created_at: user.created_at,

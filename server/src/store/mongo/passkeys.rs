@@ -5,8 +5,8 @@ use super::documents::{CeremonyDoc, PasskeyDoc};
 use super::{MongoStore, map_error};
 use crate::domain::TicketHash;
 use crate::store::{
-    CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, PasskeyRecord, PasskeyStore,
-    StoreError, StoreResult,
+    CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, NewUser, PasskeyRecord,
+    PasskeyRemoval, PasskeyStore, StoreError, StoreResult, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -24,6 +24,59 @@ impl PasskeyStore for MongoStore {
                 other => other,
             })?;
         Ok(())
+    }
+
+    /// Not one transaction (servers without them are supported): the passkey is written
+    /// first and taken back if the account cannot be, so what an interruption leaves is a
+    /// passkey of no account, which signs no one in, never an account without a way in.
+    async fn create_user_with_passkey(
+        &self,
+        user: NewUser,
+        passkey: NewPasskey,
+    ) -> StoreResult<UserRecord> {
+        self.add_passkey(passkey.clone()).await?;
+        match self.create_user(user).await {
+            Ok(created) => Ok(created),
+            Err(error) => {
+                if let Err(cleanup) = self
+                    .passkeys
+                    .delete_one(doc! {"_id": &passkey.credential_id})
+                    .await
+                {
+                    tracing::warn!(error = %cleanup, "a new account's passkey outlived its failed creation");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Without transactions "unless last" is: take the passkey, count what is left, and
+    /// put it back if nothing is. Two tabs removing the last two may both be refused (and
+    /// one retry succeeds); they cannot both succeed.
+    async fn remove_passkey_unless_last(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+    ) -> StoreResult<PasskeyRemoval> {
+        self.indexed().await?;
+        let Some(taken) = self
+            .passkeys
+            .find_one_and_delete(doc! {"_id": credential_id, "user_id": user_id})
+            .await
+            .map_err(map_error)?
+        else {
+            return Ok(PasskeyRemoval::NoSuchPasskey);
+        };
+        let left = self
+            .passkeys
+            .count_documents(doc! {"user_id": user_id})
+            .await
+            .map_err(map_error)?;
+        if left > 0 {
+            return Ok(PasskeyRemoval::Removed);
+        }
+        self.passkeys.insert_one(&taken).await.map_err(map_error)?;
+        Ok(PasskeyRemoval::KeptAsLast)
     }
 
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRecord>> {

@@ -2,11 +2,11 @@
 //! so a credential belongs to one account.
 
 use super::SqliteStore;
-use super::rows::map_error;
+use super::rows::{count, insert_user, map_error, user_by_id_in};
 use crate::domain::TicketHash;
 use crate::store::{
-    CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, PasskeyRecord, PasskeyStore,
-    StoreError, StoreResult,
+    CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, NewUser, PasskeyRecord,
+    PasskeyRemoval, PasskeyStore, StoreError, StoreResult, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -14,23 +14,57 @@ use rusqlite::{OptionalExtension, params};
 #[async_trait]
 impl PasskeyStore for SqliteStore {
     async fn add_passkey(&self, passkey: NewPasskey) -> StoreResult<()> {
+        self.write(move |tx| insert_passkey(tx, &passkey)).await
+    }
+
+    async fn create_user_with_passkey(
+        &self,
+        user: NewUser,
+        passkey: NewPasskey,
+    ) -> StoreResult<UserRecord> {
         self.write(move |tx| {
+            insert_user(tx, &user)?;
+            insert_passkey(tx, &passkey)?;
+            user_by_id_in(tx, &user.id)
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn remove_passkey_unless_last(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+    ) -> StoreResult<PasskeyRemoval> {
+        let (user_id, credential_id) = (user_id.to_owned(), credential_id.to_owned());
+        self.write(move |tx| {
+            let passkeys = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM passkeys WHERE user_id = ?1",
+                    [&user_id],
+                    count,
+                )
+                .map_err(map_error)?;
+            let owned = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM passkeys WHERE user_id = ?1 AND credential_id = ?2",
+                    params![user_id, credential_id],
+                    count,
+                )
+                .map_err(map_error)?;
+            if owned == 0 {
+                return Ok(PasskeyRemoval::NoSuchPasskey);
+            }
+            if passkeys <= 1 {
+                return Ok(PasskeyRemoval::KeptAsLast);
+            }
             tx.execute(
-                "INSERT INTO passkeys (credential_id, user_id, name, passkey, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    passkey.credential_id,
-                    passkey.user_id,
-                    passkey.name,
-                    passkey.passkey,
-                    passkey.created_at
-                ],
+                "DELETE FROM passkeys WHERE user_id = ?1 AND credential_id = ?2",
+                params![user_id, credential_id],
             )
-            .map_err(|error| match map_error(error) {
-                StoreError::Conflict(_) => StoreError::Conflict("passkey"),
-                other => other,
-            })?;
-            Ok(())
+            .map_err(map_error)?;
+            Ok(PasskeyRemoval::Removed)
         })
         .await
     }
@@ -185,4 +219,23 @@ fn passkey_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PasskeyRecord> 
         created_at: row.get(4)?,
         last_used_at: row.get(5)?,
     })
+}
+
+fn insert_passkey(tx: &rusqlite::Transaction<'_>, passkey: &NewPasskey) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO passkeys (credential_id, user_id, name, passkey, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            passkey.credential_id,
+            passkey.user_id,
+            passkey.name,
+            passkey.passkey,
+            passkey.created_at
+        ],
+    )
+    .map_err(|error| match map_error(error) {
+        StoreError::Conflict(_) => StoreError::Conflict("passkey"),
+        other => other,
+    })?;
+    Ok(())
 }

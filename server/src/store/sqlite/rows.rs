@@ -37,7 +37,9 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         username: row.get(1)?,
         username_key: row.get(2)?,
         email: row.get(3)?,
-        password_hash: PasswordHashString::from_phc(row.get(4)?),
+        password_hash: Some(row.get::<_, String>(4)?)
+            .filter(|phc| !phc.is_empty())
+            .map(PasswordHashString::from_phc),
         role: Role::parse(&role).ok_or_else(|| {
             rusqlite::Error::FromSqlConversionFailure(
                 5,
@@ -109,7 +111,7 @@ pub(super) fn insert_user(
                 user.username_key,
                 user.email.as_ref().map(|email| &email.address),
                 user.email.as_ref().map(|email| &email.key),
-                user.password_hash.as_str(),
+                password_column(user.password_hash.as_ref()),
                 user.role.as_str(),
                 user.created_at,
             ])
@@ -119,6 +121,13 @@ pub(super) fn insert_user(
             other => other,
         })?;
     Ok(())
+}
+
+/// An account without a password is stored as an empty hash: the column was made NOT
+/// NULL before such accounts existed, and SQLite relaxes that only by rebuilding `users`,
+/// which every other table references. No PHC string is empty, so nothing verifies it.
+pub(super) fn password_column(hash: Option<&PasswordHashString>) -> &str {
+    hash.map_or("", PasswordHashString::as_str)
 }
 
 /// `COUNT(*)` is an SQLite integer (i64); counts are never negative.

@@ -254,6 +254,23 @@ CREATE INDEX mail_links_by_user ON mail_links(user_id, purpose);
 CREATE INDEX mail_links_by_expiry ON mail_links(expires_at);
 ALTER TABLE step_up_tickets ADD COLUMN first_step TEXT;
 "#,
+    // Sign-up with a passkey: a fourth ceremony purpose (the CHECK changes only with its
+    // table; nothing references ceremonies, and open ones move across).
+    r#"
+CREATE TABLE passkey_ceremonies_with_sign_up (
+    hash       TEXT PRIMARY KEY,
+    user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'sign_in', 'step_up', 'sign_up')),
+    state      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO passkey_ceremonies_with_sign_up
+    SELECT hash, user_id, purpose, state, created_at, expires_at FROM passkey_ceremonies;
+DROP TABLE passkey_ceremonies;
+ALTER TABLE passkey_ceremonies_with_sign_up RENAME TO passkey_ceremonies;
+CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {
