@@ -65,6 +65,25 @@ async function register(box) {
   window.location.assign("/account/passkeys?added=1");
 }
 
+// A new account: the name and address come from the sign-up form beside the button.
+async function signUp(box) {
+  const form = box.parentElement.querySelector("form");
+  const options = JSON.parse(
+    await call("passkey/sign_up/start", {
+      username: form.elements.username?.value ?? "",
+      email: form.elements.email?.value ?? "",
+    }),
+  );
+  const credential = await navigator.credentials.create({
+    publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
+  });
+  const next = await call("passkey/sign_up/finish", {
+    credential: JSON.stringify(credential.toJSON()),
+    next: box.dataset.next ?? "",
+  });
+  window.location.assign(next);
+}
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest?.("[data-passkey-action]");
   if (!button || !supported) return;
@@ -73,7 +92,9 @@ document.addEventListener("click", async (event) => {
   report(box, "");
   button.disabled = true;
   try {
-    const action = { "sign-in": signIn, "step-up": stepUp, register }[button.dataset.passkeyAction];
+    const action = { "sign-in": signIn, "step-up": stepUp, register, "sign-up": signUp }[
+      button.dataset.passkeyAction
+    ];
     await action(box);
   } catch (error) {
     // The page asks for the password in place, as a plain form does.

@@ -230,6 +230,20 @@ pub trait AuthBackend: Send + Sync + 'static {
         &self,
         request: &Parts,
     ) -> Result<(String, String, i64), AppError>;
+    /// Starts making an account whose first way in is a passkey.
+    async fn begin_passkey_signup(
+        &self,
+        request: &Parts,
+        username: String,
+        email: Option<String>,
+    ) -> Result<(String, String, i64), AppError>;
+    /// Makes the account with its passkey and signs it in.
+    async fn finish_passkey_signup(
+        &self,
+        request: &Parts,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<IssuedSession, AppError>;
     async fn finish_passkey_sign_in(
         &self,
         request: &Parts,
@@ -299,6 +313,8 @@ pub trait AuthBackend: Send + Sync + 'static {
     ) -> Result<u64, AppError>;
     /// Whether the caller's own account reached the cap of failed sign-ins.
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError>;
+    /// Whether the caller's account has a password (one made with a passkey may not).
+    async fn has_password(&self, access: Option<&str>) -> Result<bool, AppError>;
 
     /// Admins only: the forward-auth rules, ordered by host and path.
     async fn forward_rules(&self, access: Option<&str>) -> Result<Vec<ForwardRuleView>, AppError>;

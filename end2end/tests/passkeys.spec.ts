@@ -88,6 +88,66 @@ test("a passkey registered on the account page signs in without a username, is r
   await expect(page).toHaveURL(/\/login/);
 });
 
+test("an account made with a passkey alone signs in with it, keeps its last passkey, and sets a password later", async ({ page, context, browser }) => {
+  const problems = watchForScriptErrors(page);
+  const { devtools, authenticatorId } = await addVirtualAuthenticator(context, page);
+  const username = uniqueName("nopass");
+
+  // A name the server refuses is told in place, before any prompt.
+  await page.goto("/signup");
+  await page.getByLabel("Username").fill("no spaces allowed");
+  await page.getByRole("button", { name: "Create an account with a passkey" }).click();
+  await expect(page.locator("[data-passkey-message]")).toContainText("username");
+  expect((await devtools.send("WebAuthn.getCredentials", { authenticatorId })).credentials).toHaveLength(0);
+
+  await page.getByLabel("Username").fill(username);
+  await page.getByRole("button", { name: "Create an account with a passkey" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByRole("heading", { name: "Set a password" })).toBeVisible();
+  await expect(page.getByLabel("Current password")).toHaveCount(0);
+  const { credentials } = await devtools.send("WebAuthn.getCredentials", { authenticatorId });
+  expect(credentials).toHaveLength(1);
+  expect(credentials[0].isResidentCredential).toBe(true);
+
+  // The only passkey of an account with no password and no address stays.
+  await page.goto("/account/passkeys");
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+  await page.getByRole("button", { name: "Remove Passkey" }).click();
+  await expect(page.getByRole("alert")).toContainText("last way to sign in");
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+
+  // Signed out, the passkey signs the account in; no password does.
+  await signOut(page);
+  await signIn(page, username, PASSWORD);
+  await expect(page.getByRole("alert")).toContainText("Wrong username or password");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  // The browser logs the two refusals this test asked for (the name, the password).
+  expect(problems).toEqual([
+    expect.stringContaining("status of 422"),
+    expect.stringContaining("status of 401"),
+  ]);
+
+  // Fresh from that sign-in, a first password — here by the plain form, without JavaScript.
+  const plain = await browser.newContext({
+    baseURL: new URL(page.url()).origin,
+    javaScriptEnabled: false,
+    storageState: await context.storageState(),
+  });
+  const plainPage = await plain.newPage();
+  await plainPage.goto("/account");
+  await plainPage.getByLabel("New password").fill("a first passphrase here");
+  await plainPage.getByRole("button", { name: "Set password" }).click();
+  await expect(plainPage.getByRole("heading", { name: "Change your password" })).toBeVisible();
+  await plain.close();
+
+  await page.goto("/account");
+  await expect(page.getByRole("heading", { name: "Change your password" })).toBeVisible();
+  await signOut(page);
+  await signIn(page, username, "a first passphrase here");
+  await expect(page).toHaveURL(/\/dashboard$/);
+});
+
 test("on an account with an authenticator app, a passkey can stand in for the code", async ({ page, context }) => {
   const problems = watchForScriptErrors(page);
   await addVirtualAuthenticator(context, page);

@@ -83,6 +83,16 @@ pub async fn own_sign_in_locked() -> Result<bool, AppError> {
     )
 }
 
+#[server(endpoint = "account/has-password")]
+pub async fn own_password_is_set() -> Result<bool, AppError> {
+    let request = request()?;
+    crate::ssr::answer(
+        backend()?
+            .has_password(presented(&request).access.as_deref())
+            .await,
+    )
+}
+
 #[server(endpoint = "verification")]
 pub async fn send_verification() -> Result<(), AppError> {
     let request = request()?;
@@ -116,21 +126,60 @@ pub fn AccountPage() -> impl IntoView {
 
 #[component]
 fn Account(viewer: Viewer) -> impl IntoView {
+    let password = Resource::new(|| (), |_| own_password_is_set());
+    let user = viewer.user.clone();
     view! {
         <section class="card narrow" aria-labelledby="account-title">
             <h1 id="account-title">"Your account"</h1>
             <p>"Signed in as " <strong>{viewer.user.username.clone()}</strong> "."</p>
             <SignInLockNotice/>
-            <EmailSection user=viewer.user/>
-            <TwoStepSection/>
-            <AppsSection/>
-            <h2>"Passkeys"</h2>
-            <p>"Sign in with your device's screen lock instead of a password. "
-                <a href="/account/passkeys">"Manage your passkeys"</a></p>
-            <h2>"Change your password"</h2>
-            <p class="hint">"Changing it signs you out on every other device."</p>
-            <ChangePasswordForm returned_error=password_form_error()/>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let user = user.clone();
+                    Suspend::new(async move {
+                        // On a failure the page offers what every account had before
+                        // passwordless ones: the forms that ask for the password.
+                        let has_password = password.await.unwrap_or(true);
+                        view! {
+                            <EmailSection user has_password/>
+                            <TwoStepSection/>
+                            <AppsSection/>
+                            <h2>"Passkeys"</h2>
+                            <p>"Sign in with your device's screen lock instead of a password. "
+                                <a href="/account/passkeys">"Manage your passkeys"</a></p>
+                            <PasswordSection has_password/>
+                        }
+                    })
+                }}
+            </Suspense>
         </section>
+    }
+}
+
+/// "Change your password", or for an account made with a passkey, "Set a password".
+#[component]
+fn PasswordSection(has_password: bool) -> impl IntoView {
+    let (title, hint) = if has_password {
+        (
+            "Change your password",
+            "Changing it signs you out on every other device.",
+        )
+    } else {
+        (
+            "Set a password",
+            "Your account has no password: you sign in with a passkey or a code by email. \
+             A password is another way in. Setting one needs a sign-in within the last few \
+             minutes (otherwise sign out and in again), and signs you out on every other device.",
+        )
+    };
+    view! {
+        <h2 id="password-title">{title}</h2>
+        <p class="hint">{hint}</p>
+        {if has_password {
+            view! { <ChangePasswordForm returned_error=password_form_error()/> }.into_any()
+        } else {
+            view! { <SetPasswordForm/> }.into_any()
+        }}
     }
 }
 
@@ -270,10 +319,28 @@ fn ChangePasswordForm(returned_error: Option<String>) -> impl IntoView {
     }
 }
 
+/// The first password of an account made with a passkey: a plain form (set once, then
+/// the page shows the island above), so it adds nothing to the WASM bundle.
+#[component]
+fn SetPasswordForm() -> impl IntoView {
+    let set = ServerAction::<ChangePassword>::new();
+    view! {
+        {(!email_section_error()).then(|| view! { <QueryError/> })}
+        <ActionForm action=set>
+            // The server function takes the field; an account without a password sends
+            // it empty.
+            <input type="hidden" name="current_password" value=""/>
+            <Field name="new_password" label="New password" kind="password"
+                autocomplete="new-password" required=true/>
+            <button type="submit">"Set password"</button>
+        </ActionForm>
+    }
+}
+
 /// The address, whether it is verified, and plain forms to change it or have the link
 /// sent again (server-rendered: no WASM for forms that reload the page anyway).
 #[component]
-fn EmailSection(user: UserView) -> impl IntoView {
+fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
     let query = use_query_map().read_untracked();
     let notice = if query.get("verification").is_some() {
         Some("A new verification link is on its way.")
@@ -302,8 +369,15 @@ fn EmailSection(user: UserView) -> impl IntoView {
         })}
         <ActionForm action=change>
             <Field name="email" label="New email address (empty removes it)" kind="email" autocomplete="email"/>
-            <Field name="password" label="Your password" kind="password"
-                autocomplete="current-password" required=true/>
+            {if has_password {
+                view! {
+                    <Field name="password" label="Your password" kind="password"
+                        autocomplete="current-password" required=true/>
+                }
+                .into_any()
+            } else {
+                view! { <input type="hidden" name="password" value=""/> }.into_any()
+            }}
             <button type="submit">"Save the address"</button>
         </ActionForm>
     }

@@ -104,6 +104,50 @@ pub async fn finish_passkey_sign_in(
     ssr::answer(outcome)
 }
 
+/// The options for `navigator.credentials.create` for a new account, as JSON; the name
+/// and address are checked as a password sign-up checks them.
+#[server(endpoint = "passkey/sign_up/start")]
+pub async fn begin_passkey_signup(
+    username: String,
+    email: Option<String>,
+) -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .begin_passkey_signup(&request, username, email)
+        .await
+        .map(|(options, id, max_age)| {
+            ssr::set_ceremony_cookie(id, max_age, backend.cookie_policy());
+            options
+        });
+    ssr::answer(outcome)
+}
+
+/// Makes the account, signs it in, and answers where to go next.
+#[server(endpoint = "passkey/sign_up/finish")]
+pub async fn finish_passkey_signup(
+    credential: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let policy = backend.cookie_policy();
+    let outcome = match ssr::presented_ceremony(&request) {
+        Some(ceremony) => {
+            backend
+                .finish_passkey_signup(&request, &ceremony, credential)
+                .await
+        }
+        None => Err(no_ceremony()),
+    };
+    ssr::clear_ceremony_cookie(policy);
+    let outcome = outcome.map(|issued| {
+        ssr::set_session_cookies(&issued, policy);
+        crate::next_path::safe_next(next.as_deref(), &ssr::return_hosts())
+    });
+    ssr::answer(outcome)
+}
+
 /// A passkey as the second step, for the step-up ticket in its cookie.
 #[server(endpoint = "passkey/step_up/start")]
 pub async fn begin_step_up_passkey() -> Result<String, AppError> {
@@ -239,6 +283,7 @@ fn Passkeys() -> impl IntoView {
         None
     };
     let passkeys = Resource::new(|| (), |_| list_passkeys());
+    let password = Resource::new(|| (), |_| crate::pages::account::own_password_is_set());
     view! {
         <section class="card narrow" aria-labelledby="passkeys-title">
             <h1 id="passkeys-title">"Passkeys"</h1>
@@ -248,9 +293,10 @@ fn Passkeys() -> impl IntoView {
             {reauthentication_asked().then(|| view! { <ConfirmItIsYou/> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let has_password = password.await.unwrap_or(true);
                     match passkeys.await {
                         Ok(list) if list.is_empty() => view! { <p id="passkey-list">"No passkeys yet."</p> }.into_any(),
-                        Ok(list) => view! { <PasskeyList passkeys=list/> }.into_any(),
+                        Ok(list) => view! { <PasskeyList passkeys=list has_password/> }.into_any(),
                         Err(error) => view! { <p class="form-error" role="alert">{error.message}</p> }.into_any(),
                     }
                 })}
@@ -270,8 +316,10 @@ fn Passkeys() -> impl IntoView {
     }
 }
 
+/// An account without a password removes a passkey on a recent sign-in alone (and never
+/// its last way in): its forms ask for nothing.
 #[component]
-fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
+fn PasskeyList(passkeys: Vec<PasskeyView>, has_password: bool) -> impl IntoView {
     let remove = ServerAction::<RemovePasskey>::new();
     let rename = ServerAction::<RenamePasskey>::new();
     let rows = passkeys
@@ -286,6 +334,7 @@ fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
             );
             let (rename_id, remove_id) = (passkey.id.clone(), passkey.id);
             let name = passkey.name;
+            let remove_named = format!("Remove {name}");
             let used = match passkey.last_used_at {
                 Some(unix) => view! { <When unix/> }.into_any(),
                 None => "never".into_any(),
@@ -303,10 +352,22 @@ fn PasskeyList(passkeys: Vec<PasskeyView>) -> impl IntoView {
                     </ActionForm>
                     <ActionForm action=remove attr:class="inline-form">
                         <input type="hidden" name="id" value=remove_id/>
-                        <label for=password_id.clone()>{remove_label}</label>
-                        <input id=password_id name="current_password" type="password"
-                            autocomplete="current-password" required=true/>
-                        <button type="submit" class="secondary">"Remove"</button>
+                        {if has_password {
+                            view! {
+                                <label for=password_id.clone()>{remove_label}</label>
+                                <input id=password_id name="current_password" type="password"
+                                    autocomplete="current-password" required=true/>
+                                <button type="submit" class="secondary">"Remove"</button>
+                            }
+                            .into_any()
+                        } else {
+                            view! {
+                                <input type="hidden" name="current_password" value=""/>
+                                <button type="submit" class="secondary"
+                                    aria-label=remove_named>"Remove"</button>
+                            }
+                            .into_any()
+                        }}
                     </ActionForm>
                 </li>
             }

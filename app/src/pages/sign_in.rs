@@ -155,8 +155,26 @@ pub fn SignupPage() -> impl IntoView {
         <section class="card narrow" aria-labelledby="signup-title">
             <h1 id="signup-title">"Create an account"</h1>
             <SignupForm returned_error=query_error()/>
+            <PasskeySignup/>
             <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
         </section>
+    }
+}
+
+/// "Create an account with a passkey": the username and address typed above, no
+/// password. The ceremony runs in `/passkeys.js`, so it shows only where the browser has
+/// passkeys (and JavaScript).
+#[component]
+fn PasskeySignup() -> impl IntoView {
+    view! {
+        <div class="passkey-only" data-passkey-box="" data-next="/account">
+            <p class="divider">"or"</p>
+            <p class="hint-text">"Uses the username (and email) above, and no password: your device's screen lock signs you in."</p>
+            <button type="button" class="secondary" data-passkey-action="sign-up">
+                "Create an account with a passkey"
+            </button>
+            <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
+        </div>
     }
 }
 

@@ -19,8 +19,8 @@ use super::{app_error, ceremony_parts};
 use crate::{
     api::extract::client_info,
     auth::{
-        AdminPrincipal, AuthError, AuthService, ClientInfo, IssuedTokens, Principal, SignIn,
-        SignupRequest,
+        AdminPrincipal, AuthError, AuthService, ClientInfo, IssuedTokens, PasskeySignup, Principal,
+        SignIn, SignupRequest,
     },
     config::Config,
     domain::PageRequest,
@@ -375,6 +375,34 @@ impl AuthBackend for WebBackend {
         Ok(self.issued(issued))
     }
 
+    async fn begin_passkey_signup(
+        &self,
+        request: &Parts,
+        username: String,
+        email: Option<String>,
+    ) -> Result<(String, String, i64), AppError> {
+        let ceremony = self
+            .auth
+            .begin_passkey_signup(PasskeySignup { username, email }, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(ceremony_parts(ceremony))
+    }
+
+    async fn finish_passkey_signup(
+        &self,
+        request: &Parts,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<IssuedSession, AppError> {
+        let issued = self
+            .auth
+            .finish_passkey_signup(ceremony, &credential, "", &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(self.issued(issued))
+    }
+
     async fn step_up_offers_passkey(&self, ticket: &str) -> Result<bool, AppError> {
         self.auth
             .step_up_offers_passkey(ticket)
@@ -666,6 +694,11 @@ impl AuthBackend for WebBackend {
             .reset_second_factors(&admin, user_id, &self.client(request))
             .await
             .map_err(app_error)
+    }
+
+    async fn has_password(&self, access: Option<&str>) -> Result<bool, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth.has_password(&principal).await.map_err(app_error)
     }
 
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError> {

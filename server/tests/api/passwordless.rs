@@ -364,7 +364,10 @@ async fn the_last_passkey_of_an_account_without_a_password_stays() {
     let app = spawn().await;
     let mut authenticator = SoftPasskey::new(true);
     let (tokens, first) = passkey_account(&app, &mut authenticator, "ada").await;
-    assert_eq!(passkey_ids(&app, &tokens.access).await, std::slice::from_ref(&first));
+    assert_eq!(
+        passkey_ids(&app, &tokens.access).await,
+        std::slice::from_ref(&first)
+    );
 
     let refused = remove_passkey(&app, &tokens.access, &first).await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
