@@ -85,15 +85,30 @@ pub async fn finish_passkey_sign_in(
     credential: String,
     next: Option<String>,
 ) -> Result<String, AppError> {
+    sign_in_by_ceremony(next, |backend, request, ceremony| async move {
+        backend
+            .finish_passkey_sign_in(&request, &ceremony, credential)
+            .await
+    })
+    .await
+}
+
+/// The finish of a ceremony that signs someone in (a passkey sign-in, a passkey
+/// sign-up): the ceremony's cookie is spent whatever the outcome, the session's cookies
+/// are set on success, and the answer is where to go next.
+#[cfg(feature = "ssr")]
+async fn sign_in_by_ceremony<Finished>(
+    next: Option<String>,
+    finish: impl FnOnce(crate::backend::SharedBackend, http::request::Parts, String) -> Finished,
+) -> Result<String, AppError>
+where
+    Finished: std::future::Future<Output = Result<crate::backend::IssuedSession, AppError>>,
+{
     let backend = ssr::backend()?;
     let request = ssr::request()?;
     let policy = backend.cookie_policy();
     let outcome = match ssr::presented_ceremony(&request) {
-        Some(ceremony) => {
-            backend
-                .finish_passkey_sign_in(&request, &ceremony, credential)
-                .await
-        }
+        Some(ceremony) => finish(backend, request, ceremony).await,
         None => Err(no_ceremony()),
     };
     ssr::clear_ceremony_cookie(policy);
@@ -129,23 +144,12 @@ pub async fn finish_passkey_signup(
     credential: String,
     next: Option<String>,
 ) -> Result<String, AppError> {
-    let backend = ssr::backend()?;
-    let request = ssr::request()?;
-    let policy = backend.cookie_policy();
-    let outcome = match ssr::presented_ceremony(&request) {
-        Some(ceremony) => {
-            backend
-                .finish_passkey_signup(&request, &ceremony, credential)
-                .await
-        }
-        None => Err(no_ceremony()),
-    };
-    ssr::clear_ceremony_cookie(policy);
-    let outcome = outcome.map(|issued| {
-        ssr::set_session_cookies(&issued, policy);
-        crate::next_path::safe_next(next.as_deref(), &ssr::return_hosts())
-    });
-    ssr::answer(outcome)
+    sign_in_by_ceremony(next, |backend, request, ceremony| async move {
+        backend
+            .finish_passkey_signup(&request, &ceremony, credential)
+            .await
+    })
+    .await
 }
 
 /// A passkey as the second step, for the step-up ticket in its cookie.

@@ -53,9 +53,21 @@ impl AuthService {
         }
         let username = Username::parse(&request.username)?;
         let password = Password::parse_new(request.password, "password")?;
-        let email = request
-            .email
-            .as_deref()
+        let email = self.signup_email(request.email.as_deref())?;
+        let user = self
+            .insert_user(&username, &password, email.as_ref(), Role::User, now)
+            .await?;
+        tracing::Span::current().record("user_id", user.id.as_str());
+        self.audit("signup", AuditActor::User(&user), client, None)
+            .await;
+        self.confirm_address_later(&user, client, super::recovery::MailCounted::NotYet);
+        Ok(view_of(&user))
+    }
+
+    /// The address a new account gives, by either way of signing up: optional (blank is
+    /// none) unless the server requires one.
+    pub(super) fn signup_email(&self, given: Option<&str>) -> AuthResult<Option<Email>> {
+        let email = given
             .filter(|email| !email.trim().is_empty())
             .map(Email::parse)
             .transpose()?;
@@ -65,14 +77,7 @@ impl AuthService {
                 "is required on this server",
             )));
         }
-        let user = self
-            .insert_user(&username, &password, email.as_ref(), Role::User, now)
-            .await?;
-        tracing::Span::current().record("user_id", user.id.as_str());
-        self.audit("signup", AuditActor::User(&user), client, None)
-            .await;
-        self.confirm_address_later(&user, client, super::recovery::MailCounted::NotYet);
-        Ok(view_of(&user))
+        Ok(email)
     }
 
     async fn insert_user(

@@ -16,7 +16,7 @@ use super::{
     AuthError, AuthResult, AuthService, ClientInfo,
     audit::AuditActor,
     login::SignIn,
-    recovery::{AccountName, minutes, recipient},
+    recovery::{AccountName, NamedMail, minutes, recipient},
     second_factor::random_bytes,
 };
 use crate::{
@@ -74,72 +74,24 @@ impl AuthService {
         login: &str,
         client: &ClientInfo,
     ) -> AuthResult<()> {
-        let now = self.now();
-        self.recovery_limiter
-            .hit(&client.throttle_key(), now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-        let name = AccountName::parse(login)?;
-        // Counted by the name asked for, whether or not it exists: the same answer.
-        self.mail_limiter
-            .hit(&format!("code asked:{}", name.key()), now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-        let service = self.clone();
-        let client = client.clone();
-        tokio::spawn(async move {
-            if let Err(error) = service.send_sign_in_code(&name, &client).await {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "a sign-in code could not be sent"
-                );
-            }
-        });
-        Ok(())
+        self.mail_named_account(login, NamedMail::SignInCode, client)
     }
 
-    async fn send_sign_in_code(&self, name: &AccountName, client: &ClientInfo) -> AuthResult<()> {
-        let user = self.user_named(name).await?;
-        let why_not = match &user {
-            None => Some("no such account"),
-            Some(user) if user.disabled => Some("account disabled"),
-            Some(user) if user.email.is_none() => Some("no address on the account"),
-            Some(user) if !user.email_verified => Some("address not verified"),
-            Some(_) => None,
-        };
-        let (Some(user), None) = (&user, why_not) else {
-            self.audit(
-                "sign_in_code_not_sent",
-                AuditActor::from_user(user.as_ref()),
-                client,
-                why_not,
-            )
-            .await;
-            return Ok(());
-        };
-        let Some(address) = user.email.clone() else {
-            return Ok(());
-        };
+    /// The mail itself, once `mail_named_account` found the account may have it.
+    pub(super) async fn send_sign_in_code(
+        &self,
+        user: &UserRecord,
+        address: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
         let now = self.now();
-        if self
-            .mail_limiter
-            .hit(&format!("account:{}", user.id), now)
-            .is_err()
-        {
-            self.audit(
-                "sign_in_code_not_sent",
-                AuditActor::User(user),
-                client,
-                Some("throttled"),
-            )
-            .await;
-            return Ok(());
-        }
         let code = new_code()?;
         self.store
             .create_link(NewLink {
                 hash: self.sign_in_code_hash(&user.id, &code),
                 user_id: user.id.clone(),
                 purpose: LinkPurpose::SignInCode,
-                email: address.clone(),
+                email: address.to_owned(),
                 created_at: now,
                 expires_at: now + SIGN_IN_CODE_TTL_SECS,
             })
@@ -149,7 +101,7 @@ impl AuthService {
             self.links.public_url,
             app::forms::encode_query_value(&user.username)
         );
-        self.mailer.send(code_mail(user, &address, &code, &link)?);
+        self.mailer.send(code_mail(user, address, &code, &link)?);
         self.audit("sign_in_code_sent", AuditActor::User(user), client, None)
             .await;
         Ok(())

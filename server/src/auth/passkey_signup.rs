@@ -22,7 +22,7 @@ use super::{
     service::new_id,
 };
 use crate::{
-    domain::{Email, FieldError, SignInMethod, Username},
+    domain::{Email, SignInMethod, Username},
     store::{CeremonyPurpose, NewEmail, NewPasskey, NewUser, StoreError},
 };
 
@@ -55,18 +55,7 @@ impl AuthService {
             .hit(&client.throttle_key(), self.now())
             .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let username = Username::parse(&request.username)?;
-        let email = request
-            .email
-            .as_deref()
-            .filter(|email| !email.trim().is_empty())
-            .map(Email::parse)
-            .transpose()?;
-        if email.is_none() && self.email_required_at_signup() {
-            return Err(AuthError::Invalid(FieldError::new(
-                "email",
-                "is required on this server",
-            )));
-        }
+        let email = self.signup_email(request.email.as_deref())?;
         // Told now rather than after the authenticator prompt; the store decides again
         // when the account is written.
         if self

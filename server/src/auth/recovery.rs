@@ -69,6 +69,30 @@ impl From<&Email> for NewEmail {
     }
 }
 
+/// A mail to an account named by whoever asks for it.
+#[derive(Clone, Copy)]
+pub(super) enum NamedMail {
+    ResetLink,
+    SignInCode,
+}
+
+impl NamedMail {
+    /// The per-name limit's key prefix: each kind has its own allowance.
+    fn asked_key(self) -> &'static str {
+        match self {
+            NamedMail::ResetLink => "asked",
+            NamedMail::SignInCode => "code asked",
+        }
+    }
+
+    fn not_sent_event(self) -> &'static str {
+        match self {
+            NamedMail::ResetLink => "password_reset_not_sent",
+            NamedMail::SignInCode => "sign_in_code_not_sent",
+        }
+    }
+}
+
 /// Whether the caller already counted a mail to the account against its limit.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum MailCounted {
@@ -95,6 +119,19 @@ impl AuthService {
         login: &str,
         client: &ClientInfo,
     ) -> AuthResult<()> {
+        self.mail_named_account(login, NamedMail::ResetLink, client)
+    }
+
+    /// The shape every mail to an account named by whoever asks shares (a reset link, a
+    /// sign-in code): throttled by the asker's address and by the name asked for, then
+    /// the same `Ok` whether or not the name is an account. The account is looked up and
+    /// the mail sent in a task of its own, so neither the answer nor its time tells.
+    pub(super) fn mail_named_account(
+        self: &Arc<Self>,
+        login: &str,
+        kind: NamedMail,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
         let now = self.now();
         self.recovery_limiter
             .hit(&client.throttle_key(), now)
@@ -102,66 +139,81 @@ impl AuthService {
         let name = AccountName::parse(login)?;
         // Counted by the name asked for, whether or not it exists: the same answer either way.
         self.mail_limiter
-            .hit(&format!("asked:{}", name.key()), now)
+            .hit(&format!("{}:{}", kind.asked_key(), name.key()), now)
             .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let service = self.clone();
         let client = client.clone();
         tokio::spawn(async move {
-            if let Err(error) = service.send_reset_link(&name, &client).await {
+            if let Err(error) = service.mail_if_allowed(&name, kind, &client).await {
                 tracing::error!(
                     error = &error as &dyn std::error::Error,
-                    "a reset link could not be sent"
+                    mail = kind.not_sent_event(),
+                    "a mail to a named account could not be sent"
                 );
             }
         });
         Ok(())
     }
 
-    async fn send_reset_link(&self, name: &AccountName, client: &ClientInfo) -> AuthResult<()> {
+    /// Whether the named account may be mailed (enabled, with an address, verified where
+    /// `kind` needs it, under its per-account limit), and if so the mail itself. Every
+    /// "no" is audited with its reason; the asker never hears it.
+    async fn mail_if_allowed(
+        &self,
+        name: &AccountName,
+        kind: NamedMail,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
         let user = self.user_named(name).await?;
+        let needs_verified = match kind {
+            NamedMail::ResetLink => self.links.reset_needs_verified_email,
+            NamedMail::SignInCode => true,
+        };
         let why_not = match &user {
             None => Some("no such account"),
             Some(user) if user.disabled => Some("account disabled"),
             Some(user) if user.email.is_none() => Some("no address on the account"),
-            Some(user) if self.links.reset_needs_verified_email && !user.email_verified => {
-                Some("address not verified")
+            Some(user) if needs_verified && !user.email_verified => Some("address not verified"),
+            Some(user)
+                if self
+                    .mail_limiter
+                    .hit(&format!("account:{}", user.id), self.now())
+                    .is_err() =>
+            {
+                Some("throttled")
             }
             Some(_) => None,
         };
-        if let Some(reason) = why_not {
+        let (Some(user), None) = (&user, why_not) else {
             self.audit(
-                "password_reset_not_sent",
+                kind.not_sent_event(),
                 AuditActor::from_user(user.as_ref()),
                 client,
-                Some(reason),
+                why_not,
             )
             .await;
-            return Ok(());
-        }
-        let (Some(user), Some(address)) =
-            (user.as_ref(), user.as_ref().and_then(|u| u.email.clone()))
-        else {
             return Ok(());
         };
-        if self
-            .mail_limiter
-            .hit(&format!("account:{}", user.id), self.now())
-            .is_err()
-        {
-            self.audit(
-                "password_reset_not_sent",
-                AuditActor::User(user),
-                client,
-                Some("throttled"),
-            )
-            .await;
+        let Some(address) = user.email.clone() else {
             return Ok(());
+        };
+        match kind {
+            NamedMail::ResetLink => self.send_reset_link(user, &address, client).await,
+            NamedMail::SignInCode => self.send_sign_in_code(user, &address, client).await,
         }
+    }
+
+    async fn send_reset_link(
+        &self,
+        user: &UserRecord,
+        address: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
         let link = self
-            .issue_link(user, LinkPurpose::ResetPassword, &address)
+            .issue_link(user, LinkPurpose::ResetPassword, address)
             .await?;
         self.mailer
-            .send(reset_mail(user, &address, &link, self.links.reset_ttl)?);
+            .send(reset_mail(user, address, &link, self.links.reset_ttl)?);
         self.audit(
             "password_reset_requested",
             AuditActor::User(user),
