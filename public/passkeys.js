@@ -36,11 +36,79 @@ async function signIn(box) {
   const credential = await navigator.credentials.get({
     publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
   });
+  await finishSignIn(box, credential);
+}
+
+async function finishSignIn(box, credential) {
   const next = await call("passkey/sign_in/finish", {
     credential: JSON.stringify(credential.toJSON()),
     next: box.dataset.next ?? "",
   });
   window.location.assign(next);
+}
+
+// Passkey autofill (conditional mediation): where a username field says
+// `autocomplete="username webauthn"` and the browser can list passkeys among its
+// suggestions, a sign-in request waits there while the field is on the page; picking a
+// passkey finishes it as the button would. A page may hold one WebAuthn request at a
+// time, so a button's prompt cancels this one first and offers it again if it fails.
+// Pages change without a reload, so the field is looked for whenever the page does; each
+// field is offered once, so a refusal shown on the page does not start another request.
+let autofill = null;
+let prompting = false;
+const offered = new WeakSet();
+
+async function offerPasskeysInAutofill() {
+  if (autofill && !autofill.field.isConnected) cancelAutofill();
+  const field = document.querySelector('input[autocomplete~="webauthn"]');
+  const box = document
+    .querySelector('[data-passkey-action="sign-in"]')
+    ?.closest("[data-passkey-box]");
+  if (autofill || prompting || !field || !box || offered.has(field)) return;
+  offered.add(field);
+  const controller = new AbortController();
+  const waiting = { field, controller };
+  autofill = waiting;
+  let credential;
+  try {
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+    const options = JSON.parse(await call("passkey/sign_in/start", {}));
+    credential = await navigator.credentials.get({
+      mediation: "conditional",
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+      signal: controller.signal,
+    });
+  } catch {
+    // Not offered this time (throttled, cancelled, closed): the button and the form
+    // beside it still are, so nothing is said until someone picks a passkey.
+    return;
+  } finally {
+    if (autofill === waiting) autofill = null;
+  }
+  try {
+    await finishSignIn(box, credential);
+  } catch (error) {
+    report(box, error.message);
+  }
+}
+
+function cancelAutofill() {
+  autofill?.controller.abort();
+  autofill = null;
+}
+
+function offerAutofillAgain() {
+  const field = document.querySelector('input[autocomplete~="webauthn"]');
+  if (field) offered.delete(field);
+  offerPasskeysInAutofill();
+}
+
+if (supported) {
+  new MutationObserver(offerPasskeysInAutofill).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+  });
+  offerPasskeysInAutofill();
 }
 
 async function stepUp(box) {
@@ -90,6 +158,8 @@ document.addEventListener("click", async (event) => {
   event.preventDefault();
   const box = button.closest("[data-passkey-box]");
   report(box, "");
+  prompting = true;
+  cancelAutofill();
   button.disabled = true;
   try {
     const action = { "sign-in": signIn, "step-up": stepUp, register, "sign-up": signUp }[
@@ -106,7 +176,10 @@ document.addEventListener("click", async (event) => {
       box,
       error.name === "NotAllowedError" ? "The passkey prompt was closed or timed out." : error.message,
     );
+    prompting = false;
+    offerAutofillAgain();
   } finally {
     button.disabled = false;
+    prompting = false;
   }
 });

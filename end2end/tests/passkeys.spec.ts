@@ -7,8 +7,19 @@ import { type BrowserContext, expect, type Page, test } from "@playwright/test";
 import { PASSWORD, createAdminWithCli, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
 import { totpCode } from "./support/totp";
 
-/** A platform authenticator with resident keys and user verification, always consenting. */
-async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
+/**
+ * A platform authenticator with resident keys and user verification, always consenting.
+ * Chromium's virtual authenticator answers a passkey autofill request (conditional
+ * mediation) at once, as if its one passkey had been picked from the username field's
+ * suggestions. Unless a test is about that autofill, the page is told the browser has
+ * none, as some browsers do not: the test then reaches the other ways in first.
+ */
+async function addVirtualAuthenticator(context: BrowserContext, page: Page, { autofill = false } = {}) {
+  if (!autofill) {
+    await page.addInitScript(() => {
+      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    });
+  }
   const devtools = await context.newCDPSession(page);
   await devtools.send("WebAuthn.enable");
   const { authenticatorId } = await devtools.send("WebAuthn.addVirtualAuthenticator", {
@@ -145,6 +156,55 @@ test("an account made with a passkey alone signs in with it, keeps its last pass
   await expect(page.getByRole("heading", { name: "Change your password" })).toBeVisible();
   await signOut(page);
   await signIn(page, username, "a first passphrase here");
+  await expect(page).toHaveURL(/\/dashboard$/);
+});
+
+test("the username field offers the passkey as autofill, which signs in and goes on", async ({ page, context }) => {
+  const problems = watchForScriptErrors(page);
+  const { devtools, authenticatorId } = await addVirtualAuthenticator(context, page, { autofill: true });
+  const username = uniqueName("autofill");
+  await signUp(page, username);
+  await page.goto("/account/passkeys");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+
+  // Signed out, the sign-in page asks the browser for passkeys in the username field's
+  // suggestions; the virtual authenticator picks its one at once.
+  await page.getByRole("button", { name: /^Sign out/ }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByRole("button", { name: new RegExp(`Sign out ${username}`) })).toBeVisible();
+  expect(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable())).toBe(true);
+
+  // Reached through the menu (where pages change without a reload), and with `next`.
+  await context.clearCookies();
+  await page.goto("/signup");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await context.clearCookies();
+  await page.goto("/login?next=%2Fsessions");
+  await expect(page.getByLabel("Username")).toHaveAttribute("autocomplete", "username webauthn");
+  await expect(page).toHaveURL(/\/sessions$/);
+  expect(problems).toEqual([]);
+
+  // Once the passkey is removed, the autofill's answer is refused in place, once: the
+  // password form beside it still signs in.
+  await page.goto("/account/passkeys");
+  await page.getByLabel("Your password, to remove Passkey").fill(PASSWORD);
+  await page.getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator("#passkey-list")).toHaveText("No passkeys yet.");
+  expect((await devtools.send("WebAuthn.getCredentials", { authenticatorId })).credentials).toHaveLength(1);
+  const starts: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().endsWith("/api/passkey/sign_in/start")) starts.push(request.url());
+  });
+  await page.getByRole("button", { name: /^Sign out/ }).click();
+  await expect(page).toHaveURL(/\/login\?signed_out=1$/);
+  await expect(page.locator("[data-passkey-message]")).toHaveText("The passkey was not accepted.");
+  await page.waitForTimeout(1000);
+  expect(starts).toHaveLength(1);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
 });
 

@@ -96,7 +96,7 @@ fn LoginForm(next: String, returned_error: Option<String>) -> impl IntoView {
         {errors.alert(true)}
         <ActionForm action=login>
             <input type="hidden" name="next" value=next/>
-            <Field name="username" label="Username" autocomplete="username" required=true/>
+            <Field name="username" label="Username" autocomplete="username webauthn" required=true/>
             <Field name="password" label="Password" kind="password" autocomplete="current-password"
                 required=true/>
             <button type="submit">"Sign in"</button>
