@@ -12,7 +12,8 @@ use crate::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        PasskeyView, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
+        UserView, Viewer, WaysWanted,
     },
 };
 
@@ -313,8 +314,18 @@ pub trait AuthBackend: Send + Sync + 'static {
     ) -> Result<u64, AppError>;
     /// Whether the caller's own account reached the cap of failed sign-ins.
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError>;
-    /// Whether the caller's account has a password (one made with a passkey may not).
-    async fn has_password(&self, access: Option<&str>) -> Result<bool, AppError>;
+    /// The ways in the caller's account allows, and which it has what it needs for (an
+    /// account made with a passkey may have no password).
+    async fn sign_in_ways(&self, access: Option<&str>) -> Result<SignInWaysView, AppError>;
+    /// Turns the caller's ways in on (`true`) or off, with the current password (none
+    /// for an account without one: a recent sign-in).
+    async fn set_sign_in_ways(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        wanted: WaysWanted,
+        current_password: String,
+    ) -> Result<SignInWaysView, AppError>;
 
     /// Admins only: the forward-auth rules, ordered by host and path.
     async fn forward_rules(&self, access: Option<&str>) -> Result<Vec<ForwardRuleView>, AppError>;

@@ -154,6 +154,11 @@ pub enum ErrorCode {
     LastAdmin,
     /// Removing it would leave the account no way to sign in.
     LastFactor,
+    /// The proof was right, but the account's owner turned that way in off.
+    WayOff,
+    /// Admins must sign in more strongly here (`GATEHOUSE_ADMIN_SIGN_IN`): a passkey, or
+    /// a second step.
+    StrongerSignInRequired,
     /// A second-factor code was wrong or already used.
     InvalidCode,
     /// The step-up ticket of a sign-in is unknown, used or expired: sign in again.
@@ -177,7 +182,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -201,6 +206,8 @@ impl ErrorCode {
         ErrorCode::InvalidLink,
         ErrorCode::LastAdmin,
         ErrorCode::LastFactor,
+        ErrorCode::WayOff,
+        ErrorCode::StrongerSignInRequired,
         ErrorCode::InvalidCode,
         ErrorCode::InvalidStepUp,
         ErrorCode::SecondFactorExists,
@@ -241,6 +248,8 @@ impl ErrorCode {
             ErrorCode::InvalidLink => "invalid_link",
             ErrorCode::LastAdmin => "last_admin",
             ErrorCode::LastFactor => "last_factor",
+            ErrorCode::WayOff => "way_off",
+            ErrorCode::StrongerSignInRequired => "stronger_sign_in_required",
             ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::InvalidStepUp => "invalid_step_up",
             ErrorCode::SecondFactorExists => "second_factor_exists",
@@ -281,6 +290,8 @@ impl ErrorCode {
             | ErrorCode::SignInLocked
             | ErrorCode::ReauthenticationRequired
             | ErrorCode::EmailNotVerified
+            | ErrorCode::WayOff
+            | ErrorCode::StrongerSignInRequired
             | ErrorCode::Csrf => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
@@ -342,6 +353,12 @@ impl ErrorCode {
             ErrorCode::LastAdmin => "At least one active admin must remain.",
             ErrorCode::LastFactor => {
                 "That is this account's last way to sign in: add another one first."
+            }
+            ErrorCode::WayOff => {
+                "This account does not sign in that way: its owner turned it off. Use another way in."
+            }
+            ErrorCode::StrongerSignInRequired => {
+                "Admin pages here need a sign-in with a passkey or a second step: sign in again that way."
             }
             ErrorCode::InvalidCode => "That code is wrong or was already used.",
             ErrorCode::InvalidStepUp => "That sign-in has expired. Please sign in again.",
@@ -405,6 +422,33 @@ pub struct TotpSetupView {
     /// The `otpauth://` URI as an SVG QR code, made on the server.
     pub qr_svg: String,
     pub recovery_codes: Vec<String>,
+}
+
+/// One way in, as the account's owner sees it on `/account`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WayView {
+    /// The owner allows it (nothing is off unless the owner turned it off).
+    pub on: bool,
+    /// The account has what it needs: a password, a passkey, a verified address.
+    pub ready: bool,
+}
+
+/// The ways an account may sign in, and which of them it can use now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SignInWaysView {
+    pub password: WayView,
+    pub passkey: WayView,
+    pub email_code: WayView,
+}
+
+/// The ways in an owner asks for on `/account` (`true`: on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaysWanted {
+    pub password: bool,
+    pub passkey: bool,
+    pub email_code: bool,
 }
 
 /// One of a user's passkeys, as its owner sees it.

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     error::AppError,
     forms::{Field, FormErrors, QueryError, query_error},
-    model::{UserView, Viewer},
+    model::{SignInWaysView, UserView, Viewer, WayView},
 };
 
 #[cfg(feature = "ssr")]
@@ -83,14 +83,47 @@ pub async fn own_sign_in_locked() -> Result<bool, AppError> {
     )
 }
 
-#[server(endpoint = "account/has-password")]
-pub async fn own_password_is_set() -> Result<bool, AppError> {
+#[server(endpoint = "account/ways")]
+pub async fn own_sign_in_ways() -> Result<SignInWaysView, AppError> {
     let request = request()?;
     crate::ssr::answer(
         backend()?
-            .has_password(presented(&request).access.as_deref())
+            .sign_in_ways(presented(&request).access.as_deref())
             .await,
     )
+}
+
+/// A plain form of ticked boxes: a way left unticked sends nothing, and is turned off.
+#[server(endpoint = "account/ways/set")]
+pub async fn set_sign_in_ways(
+    password: Option<String>,
+    passkey: Option<String>,
+    email_code: Option<String>,
+    current_password: String,
+) -> Result<(), AppError> {
+    let request = request()?;
+    let wanted = crate::model::WaysWanted {
+        password: password.is_some(),
+        passkey: passkey.is_some(),
+        email_code: email_code.is_some(),
+    };
+    let outcome = backend()?
+        .set_sign_in_ways(
+            &request,
+            presented(&request).access.as_deref(),
+            wanted,
+            current_password,
+        )
+        .await
+        .map(|_| ());
+    if outcome.is_ok() {
+        leptos_axum::redirect("/account?ways=saved#ways-title");
+        return Ok(());
+    }
+    if let Err(error) = &outcome {
+        crate::ssr::redirect_form_error(&request, "/account?section=ways", error);
+    }
+    crate::ssr::answer(outcome)
 }
 
 #[server(endpoint = "verification")]
@@ -126,7 +159,7 @@ pub fn AccountPage() -> impl IntoView {
 
 #[component]
 fn Account(viewer: Viewer) -> impl IntoView {
-    let password = Resource::new(|| (), |_| own_password_is_set());
+    let ways = Resource::new(|| (), |_| own_sign_in_ways());
     let user = viewer.user.clone();
     view! {
         <section class="card narrow" aria-labelledby="account-title">
@@ -138,8 +171,10 @@ fn Account(viewer: Viewer) -> impl IntoView {
                     let user = user.clone();
                     Suspend::new(async move {
                         // On a failure the page offers what every account had before
-                        // passwordless ones: the forms that ask for the password.
-                        let has_password = password.await.unwrap_or(true);
+                        // passwordless ones: the forms that ask for the password, and
+                        // no choice of ways.
+                        let ways = ways.await.ok();
+                        let has_password = ways.is_none_or(|ways| ways.password.ready);
                         view! {
                             <EmailSection user has_password/>
                             <TwoStepSection/>
@@ -147,6 +182,7 @@ fn Account(viewer: Viewer) -> impl IntoView {
                             <h2>"Passkeys"</h2>
                             <p>"Sign in with your device's screen lock instead of a password. "
                                 <a href="/account/passkeys">"Manage your passkeys"</a></p>
+                            {ways.map(|ways| view! { <WaysSection ways/> })}
                             <PasswordSection has_password/>
                         }
                     })
@@ -180,6 +216,43 @@ fn PasswordSection(has_password: bool) -> impl IntoView {
         } else {
             view! { <SetPasswordForm/> }.into_any()
         }}
+    }
+}
+
+/// Which ways in the account allows: a plain form (no WASM for a form that reloads the
+/// page anyway). A way the account cannot use yet says what it needs.
+#[component]
+fn WaysSection(ways: SignInWaysView) -> impl IntoView {
+    let saved = use_query_map().read_untracked().get("ways").as_deref() == Some("saved");
+    let set = ServerAction::<SetSignInWays>::new();
+    let label = |way: WayView, name: &'static str, missing: &'static str| {
+        if way.ready { name } else { missing }
+    };
+    view! {
+        <h2 id="ways-title">"Ways to sign in"</h2>
+        {saved.then(|| view! {
+            <p class="notice" role="status">"Saved. A way you turned off no longer signs in, and your other devices were signed out."</p>
+        })}
+        {(section_error().as_deref() == Some("ways")).then(|| view! { <QueryError/> })}
+        <p class="hint">"Untick a way to refuse it even with the right password, passkey or code. One way you can use stays on."</p>
+        <ActionForm action=set attr:id="ways-form">
+            <crate::forms::Checkbox id="way-password" name="password" checked=ways.password.on
+                label=label(ways.password, "Password", "Password (none set yet)")/>
+            <crate::forms::Checkbox id="way-passkey" name="passkey" checked=ways.passkey.on
+                label=label(ways.passkey, "Passkey", "Passkey (none added yet)")/>
+            <crate::forms::Checkbox id="way-email-code" name="email_code" checked=ways.email_code.on
+                label=label(ways.email_code, "Code by email", "Code by email (needs a verified address)")/>
+            {if ways.password.ready {
+                view! {
+                    <Field name="current_password" label="Your password, to save" kind="password"
+                        autocomplete="current-password" required=true/>
+                }
+                .into_any()
+            } else {
+                view! { <input type="hidden" name="current_password" value=""/> }.into_any()
+            }}
+            <button type="submit">"Save ways to sign in"</button>
+        </ActionForm>
     }
 }
 
@@ -276,7 +349,7 @@ fn TwoStepSection() -> impl IntoView {
                 let (text, link) = if on {
                     ("On: signing in also asks for a code from your app.", "Manage two-step sign-in")
                 } else {
-                    ("Off: your password alone signs you in.", "Set up two-step sign-in")
+                    ("Off: signing in asks for no code from an app.", "Set up two-step sign-in")
                 };
                 view! { <p id="account-two-step">{text} " " <a href="/account/two-step">{link}</a></p> }
             })}
@@ -284,12 +357,17 @@ fn TwoStepSection() -> impl IntoView {
     }
 }
 
+/// Which of the page's plain forms a returned error belongs to (none: the password form).
+fn section_error() -> Option<String> {
+    use_query_map().read_untracked().get("section")
+}
+
 fn email_section_error() -> bool {
-    use_query_map().read_untracked().get("section").as_deref() == Some("email")
+    section_error().as_deref() == Some("email")
 }
 
 fn password_form_error() -> Option<String> {
-    if email_section_error() {
+    if section_error().is_some() {
         None
     } else {
         query_error()
@@ -353,7 +431,7 @@ fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
     let resend = ServerAction::<SendVerification>::new();
     let unverified = user.email.is_some() && !user.email_verified;
     let status = match (&user.email, user.email_verified) {
-        (None, _) => view! { <p id="email-status">"No email address yet. Add one to be able to reset a forgotten password."</p> }.into_any(),
+        (None, _) => view! { <p id="email-status">"No email address yet. Add one to sign in with a code by email and to get back into your account."</p> }.into_any(),
         (Some(address), true) => view! { <p id="email-status"><strong>{address.clone()}</strong> " — verified"</p> }.into_any(),
         (Some(address), false) => view! { <p id="email-status"><strong>{address.clone()}</strong> " — not verified yet: use the link we mailed you"</p> }.into_any(),
     };

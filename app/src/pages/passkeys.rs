@@ -287,7 +287,7 @@ fn Passkeys() -> impl IntoView {
         None
     };
     let passkeys = Resource::new(|| (), |_| list_passkeys());
-    let password = Resource::new(|| (), |_| crate::pages::account::own_password_is_set());
+    let ways = Resource::new(|| (), |_| crate::pages::account::own_sign_in_ways());
     view! {
         <section class="card narrow" aria-labelledby="passkeys-title">
             <h1 id="passkeys-title">"Passkeys"</h1>
@@ -297,7 +297,7 @@ fn Passkeys() -> impl IntoView {
             {reauthentication_asked().then(|| view! { <ConfirmItIsYou/> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let has_password = password.await.unwrap_or(true);
+                    let has_password = ways.await.map_or(true, |ways| ways.password.ready);
                     match passkeys.await {
                         Ok(list) if list.is_empty() => view! { <p id="passkey-list">"No passkeys yet."</p> }.into_any(),
                         Ok(list) => view! { <PasskeyList passkeys=list has_password/> }.into_any(),

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use app::model::{AuditEventView, ErrorBody, Role, SessionView, UserView};
+use app::model::{AuditEventView, ErrorBody, Role, SessionView, SignInWaysView, UserView};
 
 use super::{
     answers::{
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     auth::{AuthError, SignupRequest},
-    domain::PageRequest,
+    domain::{PageRequest, WaysOff},
     state::AppState,
     store::{Page, UserChange},
 };
@@ -278,6 +278,50 @@ pub async fn change_password(
         .await?;
     Ok(message(
         "password changed; your other sessions have been ended",
+    ))
+}
+
+/// `GET /auth/ways` — any signed-in user: which ways in the account allows (`on`) and
+/// has what it needs for (`ready`).
+#[utoipa::path(get, path = "/auth/ways", tag = "auth", security(("bearer" = [])), responses((status = 200, body = SignInWaysView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
+pub async fn sign_in_ways(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Json<SignInWaysView>> {
+    Ok(Json(state.auth.sign_in_ways(&principal).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInWaysBody {
+    pub password: bool,
+    pub passkey: bool,
+    pub email_code: bool,
+    /// Left out (or empty) by an account without a password: a recent sign-in instead.
+    #[serde(default)]
+    pub current_password: String,
+}
+
+/// `PUT /auth/ways` — any signed-in user, with the current password: turns ways in on or
+/// off. A way turned off is refused (403 `way_off`) even with a right proof, and ends the
+/// other sessions; at least one way the account can use stays on (409 `last_factor`).
+#[utoipa::path(put, path = "/auth/ways", tag = "auth", request_body = SignInWaysBody, security(("bearer" = [])), responses((status = 200, body = SignInWaysView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "No password and the sign-in is too old (`reauthentication_required`)", body = ErrorBody), (status = 409, description = "No way the account can use would stay on (`last_factor`)", body = ErrorBody), (status = 422, description = "Invalid fields (or a wrong current password)", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn set_sign_in_ways(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<SignInWaysBody>,
+) -> ApiResult<Json<SignInWaysView>> {
+    let off = WaysOff {
+        password: !body.password,
+        passkey: !body.passkey,
+        email_code: !body.email_code,
+    };
+    Ok(Json(
+        state
+            .auth
+            .set_sign_in_ways(&principal, off, body.current_password, &client)
+            .await?,
     ))
 }
 

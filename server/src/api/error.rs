@@ -99,6 +99,8 @@ impl From<AuthError> for ApiError {
             InvalidLink => ApiError::new(ErrorCode::InvalidLink, message),
             LastAdmin => ApiError::new(ErrorCode::LastAdmin, message),
             LastFactor => ApiError::new(ErrorCode::LastFactor, message),
+            WayOff(_) => ApiError::new(ErrorCode::WayOff, message),
+            StrongerSignInRequired(_) => ApiError::new(ErrorCode::StrongerSignInRequired, message),
             InvalidCode => ApiError {
                 field: Some("code".to_owned()),
                 ..ApiError::new(ErrorCode::InvalidCode, message)

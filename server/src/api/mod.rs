@@ -84,6 +84,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::sessions, auth::revoke_other_sessions))
         .routes(routes!(auth::revoke_session))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::sign_in_ways, auth::set_sign_in_ways))
         .routes(routes!(auth::reauthenticate))
         .routes(routes!(email_code::start))
         .routes(routes!(email_code::finish))

@@ -205,10 +205,6 @@ impl AuthService {
     }
 
     /// Whether the caller's account has a password (one made with a passkey may not yet).
-    pub async fn has_password(&self, principal: &Principal) -> AuthResult<bool> {
-        Ok(self.current_user(principal).await?.password_hash.is_some())
-    }
-
     /// The one check of a signed-in user's current password before a sensitive change
     /// (password, address). It counts like a sign-in: throttled by the same keys, and a
     /// wrong password counts toward the same lockout. An account without a password

@@ -5,10 +5,12 @@
 use app::model::{AuditEventView, Role, UserView};
 
 use super::{
-    AuthError, AuthResult, AuthService, ClientInfo, Principal, audit::AuditActor, view_of,
+    AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem, audit::AuditActor,
+    view_of,
 };
 use crate::{
-    domain::PageRequest,
+    config::AdminSignIn,
+    domain::{PageRequest, SignInMethod, Way},
     store::{AuditQuery, Page, StoreError, UserChange, UserQuery},
 };
 
@@ -37,11 +39,40 @@ impl AdminPrincipal {
 impl AuthService {
     /// Authenticates the caller and requires the admin role: what every admin route and
     /// admin server function starts with.
+    /// Where the operator asked for it (`GATEHOUSE_ADMIN_SIGN_IN`), the session must also
+    /// have signed in with a second step or a passkey: a stolen password alone then
+    /// reaches an account, not the admin role.
     pub async fn authenticate_admin(
         &self,
         access_token: Option<&str>,
     ) -> AuthResult<AdminPrincipal> {
-        AdminPrincipal::try_from(self.authenticate(access_token).await?)
+        let admin = AdminPrincipal::try_from(self.authenticate(access_token).await?)?;
+        self.require_admin_sign_in(admin.principal()).await?;
+        Ok(admin)
+    }
+
+    async fn require_admin_sign_in(&self, principal: &Principal) -> AuthResult<()> {
+        let (strong_enough, needed): (fn(SignInMethod) -> bool, _) = match self.admin_sign_in {
+            AdminSignIn::Any => return Ok(()),
+            AdminSignIn::SecondStep => {
+                (SignInMethod::is_multi_factor, "a second step or a passkey")
+            }
+            AdminSignIn::Passkey => (
+                |method: SignInMethod| method.ways().contains(&Way::Passkey),
+                "a passkey",
+            ),
+        };
+        let method = self
+            .store
+            .session_authentication(&principal.user_id, &principal.session_id, self.now())
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenProblem::SessionEnded))?
+            .method;
+        if strong_enough(method) {
+            Ok(())
+        } else {
+            Err(AuthError::StrongerSignInRequired(needed))
+        }
     }
 
     #[tracing::instrument(name = "list users", skip_all, fields(page = page.page()))]

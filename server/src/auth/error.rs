@@ -1,7 +1,18 @@
 use std::time::Duration;
 
 use super::{password::HashError, sealing::SealError, token::KeyError, token::TokenError};
-use crate::{domain::FieldError, store::StoreError};
+use crate::{
+    domain::{FieldError, Way},
+    store::StoreError,
+};
+
+fn way_in_words(way: Way) -> &'static str {
+    match way {
+        Way::Password => "a password",
+        Way::Passkey => "a passkey",
+        Way::EmailCode => "a code by email",
+    }
+}
 
 /// Everything the auth core can refuse. The "caller's fault" variants carry what the
 /// caller may know; `Unavailable`, `Busy` and `Unexpected` keep their cause as the error
@@ -44,6 +55,14 @@ pub enum AuthError {
         "That is this account's last way to sign in: set a password, verify an email address or add another passkey first."
     )]
     LastFactor,
+    #[error(
+        "This account does not sign in with {}: its owner turned that off. Use another way in.",
+        way_in_words(*.0)
+    )]
+    WayOff(Way),
+    /// What this server requires of an admin's sign-in (`GATEHOUSE_ADMIN_SIGN_IN`).
+    #[error("Admins here must sign in with {0}: sign in again that way.")]
+    StrongerSignInRequired(&'static str),
     #[error("That code is wrong or was already used.")]
     InvalidCode,
     #[error("This sign-in step is unknown, used or expired. Please sign in again.")]

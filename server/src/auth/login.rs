@@ -12,7 +12,7 @@ use super::{
     token::{AccessGrant, RefreshSecret},
 };
 use crate::{
-    domain::{FirstStep, Password, RefreshHash, SignInMethod, Username},
+    domain::{FirstStep, Password, RefreshHash, SignInMethod, Username, Way},
     store::{NewSession, Rotation, UserRecord},
 };
 
@@ -120,7 +120,8 @@ impl AuthService {
         self.attempt_was_right(attempt).await?;
         // Refused now rather than after the second step: a disabled account gets no
         // ticket.
-        self.refuse_unless_admissible(user, client).await?;
+        self.refuse_unless_admissible(user, &[first_step.way()], client)
+            .await?;
         let step_up = self.issue_step_up(user, first_step, now).await?;
         self.audit(
             "login_second_factor_required",
@@ -144,7 +145,10 @@ impl AuthService {
         now: i64,
         method: SignInMethod,
     ) -> AuthResult<IssuedTokens> {
-        if let Err(refused) = self.refuse_unless_admissible(user, client).await {
+        if let Err(refused) = self
+            .refuse_unless_admissible(user, method.ways(), client)
+            .await
+        {
             self.attempt_was_right(attempt).await?;
             return Err(refused);
         }
@@ -152,10 +156,12 @@ impl AuthService {
         self.start_session(user, client, now, method).await
     }
 
-    /// Only after a proof was right: the answer tells nothing to a guesser.
+    /// Only after a proof was right: the answer tells nothing to a guesser. `ways` are
+    /// the ways the proof took, refused if the owner turned one off.
     async fn refuse_unless_admissible(
         &self,
         user: &UserRecord,
+        ways: &[Way],
         client: &ClientInfo,
     ) -> AuthResult<()> {
         if user.disabled {
@@ -168,6 +174,7 @@ impl AuthService {
             .await;
             return Err(AuthError::AccountDisabled);
         }
+        self.refuse_if_off(user, ways, client).await?;
         self.check_verified_email(user)
     }
 

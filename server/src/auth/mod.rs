@@ -13,6 +13,7 @@
 //! - `step_up`: the second step of a sign-in (step-up tickets);
 //! - `passkey`: WebAuthn registration and passkey sign-in;
 //! - `reauth`: fresh authentication before a step that hands out a way in;
+//! - `ways`: the ways in an account's owner allows (password, passkey, code by email);
 //! - `notices`: mails telling the owner how the way into their account changed;
 //! - `audit`: the security event log;
 //! - `operator`: what the CLI does beside a running server;
@@ -41,6 +42,7 @@ mod service;
 mod step_up;
 pub mod throttle;
 pub mod token;
+mod ways;
 
 pub use access::Principal;
 pub use account::SignupRequest;

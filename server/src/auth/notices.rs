@@ -22,6 +22,7 @@ pub(super) enum AccountChange {
     AddressRemoved,
     /// Sent to the owner of a verified address that another account was given.
     AddressClaimed,
+    WaysChanged,
 }
 
 impl AccountChange {
@@ -45,6 +46,9 @@ impl AccountChange {
                 "The email address of your Gatehouse account was changed"
             }
             AccountChange::AddressClaimed => "Someone tried to use your email address on Gatehouse",
+            AccountChange::WaysChanged => {
+                "The ways to sign in to your Gatehouse account were changed"
+            }
         }
     }
 
@@ -83,6 +87,9 @@ impl AccountChange {
             }
             AccountChange::AddressClaimed => {
                 "someone gave this address to another Gatehouse account; it stays yours, and that account cannot verify or use it"
+            }
+            AccountChange::WaysChanged => {
+                "the ways your account may sign in were changed on its account page"
             }
         }
     }

@@ -18,7 +18,7 @@ use webauthn_rs::prelude::{
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, IssuedTokens, Principal, audit::AuditActor,
-    notices::AccountChange, token::random_token,
+    notices::AccountChange, token::random_token, ways::password_usable,
 };
 use crate::{
     domain::{CEREMONY_PREFIX, SecondStep, SignInMethod, TicketHash},
@@ -503,7 +503,7 @@ impl AuthService {
         let user = self
             .confirm_current_password(principal, current_password, client)
             .await?;
-        let has_another_way_in = user.password_hash.is_some() || has_verified_address(&user);
+        let has_another_way_in = password_usable(&user) || has_verified_address(&user);
         let removal = if has_another_way_in {
             match self
                 .store

@@ -12,10 +12,10 @@ use app::model::{Role, UserView};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem, audit::AuditActor,
-    notices::AccountChange, service::view_of, token::random_token,
+    notices::AccountChange, service::view_of, token::random_token, ways::password_usable,
 };
 use crate::{
-    domain::{Email, FieldError, LINK_PREFIX, LinkHash, LinkPurpose, Password, Username},
+    domain::{Email, FieldError, LINK_PREFIX, LinkHash, LinkPurpose, Password, Username, WaysOff},
     mail::Mail,
     store::{NewEmail, NewLink, UserRecord},
 };
@@ -70,7 +70,7 @@ impl From<&Email> for NewEmail {
 }
 
 /// A mail to an account named by whoever asks for it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum NamedMail {
     ResetLink,
     SignInCode,
@@ -174,6 +174,9 @@ impl AuthService {
             Some(user) if user.disabled => Some("account disabled"),
             Some(user) if user.email.is_none() => Some("no address on the account"),
             Some(user) if needs_verified && !user.email_verified => Some("address not verified"),
+            Some(user) if kind == NamedMail::SignInCode && user.ways_off.email_code => {
+                Some("codes by email turned off by the owner")
+            }
             Some(user)
                 if self
                     .mail_limiter
@@ -257,6 +260,20 @@ impl AuthService {
         self.clear_sign_in_failures(&user.username).await?;
         self.audit("password_reset", AuditActor::User(&user), client, None)
             .await;
+        // A password chosen through the mailed link is one to sign in with: the owner who
+        // had turned password sign-in off has just said otherwise, and the verified
+        // address stays a way back in whatever else was turned off.
+        if user.ways_off.password {
+            self.store
+                .set_ways_off(
+                    &user.id,
+                    WaysOff {
+                        password: false,
+                        ..user.ways_off
+                    },
+                )
+                .await?;
+        }
         // Whoever forced the reset may have added a passkey or an app of their own; by
         // default they go too. After the password and the sessions, so that an
         // interruption here leaves the account in its owner's hands, factors to remove
@@ -348,8 +365,9 @@ impl AuthService {
         if email.as_ref().map(Email::as_str) == user.email.as_deref() {
             return Ok(view_of(&user));
         }
-        // Without a password or a passkey the address is the account's only way in.
-        if email.is_none() && user.password_hash.is_none() && !self.has_passkey(&user.id).await? {
+        // Without a password or a passkey it may use, the address is the account's only
+        // way in.
+        if email.is_none() && !password_usable(&user) && !self.passkey_usable(&user).await? {
             return Err(AuthError::LastFactor);
         }
         let previous = user

@@ -103,6 +103,7 @@ pub struct AuthService {
     pub(super) ceremony_limiter: WindowLimiter,
     pub(super) forward_default: crate::config::ForwardDefault,
     pub(super) forward_rules: super::forward::RememberedRules,
+    pub(super) admin_sign_in: crate::config::AdminSignIn,
 }
 
 pub(super) struct KeySource {
@@ -194,6 +195,7 @@ impl AuthService {
             ceremony_limiter: WindowLimiter::new(throttle.refreshes_per_ip, throttle.window),
             forward_default: config.forward.default,
             forward_rules: Default::default(),
+            admin_sign_in: config.admin_sign_in,
         };
         match service.finish_start().await {
             Err(AuthError::Unavailable(error)) => {

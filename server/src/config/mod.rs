@@ -83,6 +83,42 @@ pub struct Config {
     pub passkey_origin: Option<String>,
     /// The forward-auth gate in front of other apps.
     pub forward: ForwardConfig,
+    /// What an admin's session must have signed in with to use the admin role.
+    pub admin_sign_in: AdminSignIn,
+}
+
+/// How strongly an admin must have signed in for the admin role to count. Set by the
+/// operator, not on the admin pages: the rule guards those pages, so a session it would
+/// refuse must not be able to lower it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AdminSignIn {
+    /// Any way in (the default).
+    #[default]
+    Any,
+    /// Two factors: a password or a mailed code and a second step, or a passkey.
+    SecondStep,
+    /// A passkey, alone or as the second step.
+    Passkey,
+}
+
+impl AdminSignIn {
+    pub fn parse(value: &str) -> Option<AdminSignIn> {
+        match value.trim() {
+            "any" => Some(AdminSignIn::Any),
+            "second_step" => Some(AdminSignIn::SecondStep),
+            "passkey" => Some(AdminSignIn::Passkey),
+            _ => None,
+        }
+    }
+
+    /// The name `GATEHOUSE_ADMIN_SIGN_IN` takes and the admin page shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminSignIn::Any => "any",
+            AdminSignIn::SecondStep => "second_step",
+            AdminSignIn::Passkey => "passkey",
+        }
+    }
 }
 
 /// Every secret redacted: a config is logged at start, and a database URL carries its
@@ -122,6 +158,7 @@ impl std::fmt::Debug for Config {
             .field("factor_keys", &redacted(&self.factor_keys))
             .field("passkey_origin", &self.passkey_origin)
             .field("forward", &self.forward)
+            .field("admin_sign_in", &self.admin_sign_in)
             .finish()
     }
 }
@@ -157,6 +194,7 @@ impl Config {
             factor_keys: None,
             passkey_origin: None,
             forward: ForwardConfig::default(),
+            admin_sign_in: AdminSignIn::default(),
         }
     }
 
@@ -321,6 +359,11 @@ impl Config {
                 ));
             }
             config.reauth_window = Duration::from_secs(secs);
+        }
+        if let Some(value) = var("GATEHOUSE_ADMIN_SIGN_IN") {
+            config.admin_sign_in = AdminSignIn::parse(&value).ok_or_else(|| {
+                invalid("GATEHOUSE_ADMIN_SIGN_IN", "use any, second_step or passkey")
+            })?;
         }
         if let Some(token) = var("GATEHOUSE_METRICS_TOKEN") {
             if token.len() < 16 {

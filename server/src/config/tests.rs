@@ -156,3 +156,14 @@ fn debug_output_redacts_every_secret() {
     }
     assert!(printed.contains("root"));
 }
+
+#[test]
+fn what_an_admin_must_sign_in_with_is_one_of_three_names() {
+    assert_eq!(Config::defaults().admin_sign_in, AdminSignIn::Any);
+    for name in ["any", "second_step", "passkey"] {
+        let config = config_from(&[("GATEHOUSE_ADMIN_SIGN_IN", name)]).unwrap();
+        assert_eq!(config.admin_sign_in.as_str(), name);
+    }
+    assert!(config_from(&[("GATEHOUSE_ADMIN_SIGN_IN", "Passkey")]).is_err());
+    assert!(config_from(&[("GATEHOUSE_ADMIN_SIGN_IN", "mfa")]).is_err());
+}

@@ -17,7 +17,7 @@ pub use second_factor::{
     CEREMONY_PREFIX, OneTimeCode, RECOVERY_CODE_BYTES, RECOVERY_CODE_CHARS, RecoveryCode,
     RecoveryCodeHash, TICKET_PREFIX, TicketHash,
 };
-pub use sign_in::{FirstStep, SecondStep, SignInMethod};
+pub use sign_in::{FirstStep, SecondStep, SignInMethod, Way, WaysOff};
 pub use stored::{
     CLIENT_REFRESH_PREFIX, LINK_PREFIX, LinkHash, LinkPurpose, PasswordHashString, REFRESH_PREFIX,
     RefreshHash,

@@ -94,6 +94,23 @@ impl SignInMethod {
         }
     }
 
+    /// The ways the sign-in took, for the owner's choice of ways (an unrecorded one is
+    /// an old session: nothing to refuse).
+    pub fn ways(self) -> &'static [Way] {
+        match self {
+            SignInMethod::Password
+            | SignInMethod::PasswordAndTotp
+            | SignInMethod::PasswordAndRecoveryCode => &[Way::Password],
+            SignInMethod::PasswordAndPasskey => &[Way::Password, Way::Passkey],
+            SignInMethod::Passkey => &[Way::Passkey],
+            SignInMethod::EmailCode
+            | SignInMethod::EmailCodeAndTotp
+            | SignInMethod::EmailCodeAndRecoveryCode => &[Way::EmailCode],
+            SignInMethod::EmailCodeAndPasskey => &[Way::EmailCode, Way::Passkey],
+            SignInMethod::Unrecorded { .. } => &[],
+        }
+    }
+
     /// The name a store keeps (none for an unrecorded method).
     pub fn stored(self) -> Option<&'static str> {
         match self {
@@ -128,12 +145,86 @@ impl SignInMethod {
     }
 }
 
+/// A way in an account's owner may turn off on `/account`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
+    Password,
+    Passkey,
+    EmailCode,
+}
+
+impl Way {
+    pub const ALL: [Way; 3] = [Way::Password, Way::Passkey, Way::EmailCode];
+
+    /// The name the stores keep and the audit shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Way::Password => "password",
+            Way::Passkey => "passkey",
+            Way::EmailCode => "email_code",
+        }
+    }
+}
+
+/// The ways an account's owner turned off: each is refused for that account even with a
+/// right proof. Nothing is off unless the owner said so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaysOff {
+    pub password: bool,
+    pub passkey: bool,
+    pub email_code: bool,
+}
+
+impl WaysOff {
+    pub fn is_off(self, way: Way) -> bool {
+        match way {
+            Way::Password => self.password,
+            Way::Passkey => self.passkey,
+            Way::EmailCode => self.email_code,
+        }
+    }
+
+    /// Comma-separated names, "" when nothing is off: how the stores keep it.
+    pub fn stored(self) -> String {
+        Way::ALL
+            .into_iter()
+            .filter(|way| self.is_off(*way))
+            .map(Way::name)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads back what [`WaysOff::stored`] wrote. A name this version does not know (a
+    /// newer version's way) is not one of the ways it can refuse, so it is left out.
+    pub fn from_stored(stored: &str) -> Self {
+        let mut off = WaysOff::default();
+        for name in stored.split(',').map(str::trim) {
+            match name {
+                "password" => off.password = true,
+                "passkey" => off.passkey = true,
+                "email_code" => off.email_code = true,
+                _ => {}
+            }
+        }
+        off
+    }
+}
+
 /// What proved the user before a second step was asked for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FirstStep {
     #[default]
     Password,
     EmailCode,
+}
+
+impl FirstStep {
+    pub fn way(self) -> Way {
+        match self {
+            FirstStep::Password => Way::Password,
+            FirstStep::EmailCode => Way::EmailCode,
+        }
+    }
 }
 
 /// What completed a sign-in that needed a second step.
@@ -180,6 +271,44 @@ impl FirstStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ways_turned_off_round_trip_through_their_stored_names() {
+        for bits in 0..8u8 {
+            let off = WaysOff {
+                password: bits & 1 != 0,
+                passkey: bits & 2 != 0,
+                email_code: bits & 4 != 0,
+            };
+            assert_eq!(WaysOff::from_stored(&off.stored()), off);
+        }
+        assert_eq!(WaysOff::default().stored(), "");
+        // A name from a newer version is not a way this one can refuse.
+        assert_eq!(
+            WaysOff::from_stored("passkey,carrier_pigeon"),
+            WaysOff {
+                passkey: true,
+                ..WaysOff::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_sign_in_took_the_ways_its_method_names() {
+        assert_eq!(
+            SignInMethod::PasswordAndPasskey.ways(),
+            [Way::Password, Way::Passkey]
+        );
+        assert_eq!(SignInMethod::EmailCodeAndTotp.ways(), [Way::EmailCode]);
+        assert_eq!(SignInMethod::Passkey.ways(), [Way::Passkey]);
+        assert!(
+            SignInMethod::Unrecorded {
+                second_factor: true
+            }
+            .ways()
+            .is_empty()
+        );
+    }
 
     const RECORDED: [SignInMethod; 9] = [
         SignInMethod::Password,

@@ -9,7 +9,8 @@ use app::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        PasskeyView, Role, SessionView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        PasskeyView, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
+        UserView, Viewer, WaysWanted,
     },
 };
 use async_trait::async_trait;
@@ -23,7 +24,7 @@ use crate::{
         SignIn, SignupRequest,
     },
     config::Config,
-    domain::PageRequest,
+    domain::{PageRequest, WaysOff},
     store::UserChange,
 };
 
@@ -696,9 +697,28 @@ impl AuthBackend for WebBackend {
             .map_err(app_error)
     }
 
-    async fn has_password(&self, access: Option<&str>) -> Result<bool, AppError> {
+    async fn sign_in_ways(&self, access: Option<&str>) -> Result<SignInWaysView, AppError> {
         let principal = self.principal(access).await?;
-        self.auth.has_password(&principal).await.map_err(app_error)
+        self.auth.sign_in_ways(&principal).await.map_err(app_error)
+    }
+
+    async fn set_sign_in_ways(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        wanted: WaysWanted,
+        current_password: String,
+    ) -> Result<SignInWaysView, AppError> {
+        let principal = self.principal(access).await?;
+        let off = WaysOff {
+            password: !wanted.password,
+            passkey: !wanted.passkey,
+            email_code: !wanted.email_code,
+        };
+        self.auth
+            .set_sign_in_ways(&principal, off, current_password, &self.client(request))
+            .await
+            .map_err(app_error)
     }
 
     async fn own_sign_in_locked(&self, access: Option<&str>) -> Result<bool, AppError> {

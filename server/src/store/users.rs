@@ -1,7 +1,7 @@
 //! Accounts: who exists, their password hash, address, role and whether they are enabled.
 
 use super::{Page, StoreResult};
-use crate::domain::PasswordHashString;
+use crate::domain::{PasswordHashString, WaysOff};
 use app::model::Role;
 use async_trait::async_trait;
 
@@ -18,6 +18,8 @@ pub struct UserRecord {
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
+    /// The ways in its owner turned off.
+    pub ways_off: WaysOff,
 }
 
 #[derive(Clone, Debug)]
@@ -68,6 +70,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// link and sign-in code sent to an earlier one. `Conflict("email")` when another account
     /// has it.
     async fn set_email(&self, user_id: &str, email: Option<&NewEmail>) -> StoreResult<UserRecord>;
+    /// Replaces the ways in the owner turned off; `NotFound` when there is no such user.
+    async fn set_ways_off(&self, user_id: &str, off: WaysOff) -> StoreResult<UserRecord>;
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>>;
     /// Applies a role / disabled change, refusing with `LastAdmin` if no active admin
     /// would remain; decided atomically with the write.

@@ -13,12 +13,12 @@ use crate::{
 
 const PAGE: &str = "/login/email-code";
 
-async fn ask(app: &TestApp, login: &str) -> Response {
+pub(crate) async fn ask(app: &TestApp, login: &str) -> Response {
     app.post_json("/auth/login/email-code/start", &json!({ "login": login }))
         .await
 }
 
-async fn finish(app: &TestApp, login: &str, code: &str) -> Response {
+pub(crate) async fn finish(app: &TestApp, login: &str, code: &str) -> Response {
     app.post_json(
         "/auth/login/email-code/finish",
         &json!({ "login": login, "code": code }),
@@ -50,7 +50,7 @@ fn code_in(mail: &Delivered, username: &str) -> String {
 
 /// Asks a code for `login` and returns it from the mail that arrives (the server has
 /// delivered `already` mails before).
-async fn mailed_code(
+pub(crate) async fn mailed_code(
     app: &TestApp,
     smtp: &SmtpServer,
     login: &str,

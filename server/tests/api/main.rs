@@ -27,3 +27,4 @@ mod sessions;
 mod store_down;
 mod tokens;
 mod two_step;
+mod ways;

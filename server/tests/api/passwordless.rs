@@ -16,7 +16,7 @@ use crate::{
 
 /// The relying party's origin in these tests (the server's own port does not matter to
 /// WebAuthn: the origin is configured, and the authenticator is told the same one).
-const ORIGIN: &str = "http://localhost:3000";
+pub(crate) const ORIGIN: &str = "http://localhost:3000";
 /// Past the default re-authentication window of 300 seconds.
 const STALE: i64 = 301;
 
@@ -24,7 +24,7 @@ async fn spawn() -> TestApp {
     spawn_app_with(|config| config.passkey_origin = Some(ORIGIN.into())).await
 }
 
-fn origin() -> Url {
+pub(crate) fn origin() -> Url {
     Url::parse(ORIGIN).unwrap()
 }
 
@@ -33,7 +33,10 @@ async fn start_signup(app: &TestApp, body: Value) -> Response {
 }
 
 /// The authenticator's answer to a started ceremony: (ceremony id, credential).
-async fn register_with(authenticator: &mut SoftPasskey, started: Response) -> (String, Value) {
+pub(crate) async fn register_with(
+    authenticator: &mut SoftPasskey,
+    started: Response,
+) -> (String, Value) {
     assert_eq!(started.status(), StatusCode::OK);
     let body: Value = started.json().await.unwrap();
     // The software authenticator stores no credentials of its own (no resident keys), so
@@ -81,7 +84,7 @@ async fn passkey_account(
 /// The software authenticator keeps no resident credentials, so it is told which one to
 /// use, and the user handle a resident credential returns (not signed) is filled in; the
 /// server verifies the signature over everything else as it does a browser's.
-async fn passkey_sign_in(
+pub(crate) async fn passkey_sign_in(
     app: &TestApp,
     authenticator: &mut SoftPasskey,
     credential_id: &str,

@@ -61,12 +61,12 @@ pub(crate) async fn verified_account(
     assert_eq!(verify(app, verification).await.status(), StatusCode::OK);
 }
 
-async fn forgot(app: &TestApp, login: &str) -> reqwest::Response {
+pub(crate) async fn forgot(app: &TestApp, login: &str) -> reqwest::Response {
     app.post_json("/auth/password/forgot", &json!({ "login": login }))
         .await
 }
 
-async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.post_json(
         "/auth/password/reset",
         &json!({ "token": token, "new_password": password }),

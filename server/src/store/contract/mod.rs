@@ -14,7 +14,7 @@ use super::{
     remembered::{DEFAULT_REVOCATION_BOUND, RememberedAccess},
     sqlite::SqliteStore,
 };
-use crate::domain::{PasswordHashString, RefreshHash, SignInMethod};
+use crate::domain::{PasswordHashString, RefreshHash, SignInMethod, WaysOff};
 
 const NOW: i64 = 1_800_000_000;
 const WEEK: i64 = 7 * 24 * 3600;
@@ -223,6 +223,7 @@ mod interrupted_cases;
 
 contract!(
     a_created_user_is_found_by_id_and_by_key,
+    the_ways_an_owner_turned_off_are_kept_and_replaced,
     a_second_user_with_the_same_key_is_a_conflict,
     only_one_of_many_parallel_creations_of_a_name_succeeds,
     the_first_admin_is_created_only_once,

@@ -15,6 +15,40 @@ pub async fn a_created_user_is_found_by_id_and_by_key(store: &dyn Store) {
     assert!(store.user_by_id("nobody").await.unwrap().is_none());
 }
 
+pub async fn the_ways_an_owner_turned_off_are_kept_and_replaced(store: &dyn Store) {
+    let created = store
+        .create_user(new_user("u1", "Ada", Role::User))
+        .await
+        .unwrap();
+    assert_eq!(created.ways_off, WaysOff::default());
+    let off = WaysOff {
+        password: true,
+        passkey: false,
+        email_code: true,
+    };
+    assert_eq!(store.set_ways_off("u1", off).await.unwrap().ways_off, off);
+    assert_eq!(store.user_by_id("u1").await.unwrap().unwrap().ways_off, off);
+    assert_eq!(
+        store
+            .user_by_username_key("ada")
+            .await
+            .unwrap()
+            .unwrap()
+            .ways_off,
+        off
+    );
+    let back_on = store.set_ways_off("u1", WaysOff::default()).await.unwrap();
+    assert_eq!(back_on.ways_off, WaysOff::default());
+    assert_eq!(
+        store.user_by_id("u1").await.unwrap().unwrap().ways_off,
+        WaysOff::default()
+    );
+    assert!(matches!(
+        store.set_ways_off("nobody", off).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 pub async fn a_second_user_with_the_same_key_is_a_conflict(store: &dyn Store) {
     store
         .create_user(new_user("u1", "ada", Role::User))

@@ -5,7 +5,7 @@ use mongodb::bson::{self, DateTime, spec::BinarySubtype};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{FirstStep, LinkPurpose, PasswordHashString},
+    domain::{FirstStep, LinkPurpose, PasswordHashString, WaysOff},
     store::{
         CeremonyRecord, ForwardRule, LinkRecord, NewCeremony, NewLink, NewPasskey, NewStepUp,
         NewUser, PasskeyRecord, SecondFactors, SessionRecord, StepUpRecord, TotpRecord, UserRecord,
@@ -30,6 +30,9 @@ pub struct UserDoc {
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
+    /// The ways in the owner turned off, as `WaysOff::stored` names them; absent: none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ways_off: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -359,6 +362,7 @@ impl From<UserDoc> for UserRecord {
             role: doc.role,
             disabled: doc.disabled,
             created_at: doc.created_at,
+            ways_off: WaysOff::from_stored(&doc.ways_off),
         }
     }
 }
@@ -379,6 +383,7 @@ impl From<&NewUser> for UserDoc {
             role: user.role,
             disabled: false,
             created_at: user.created_at,
+            ways_off: String::new(),
         }
     }
 }

@@ -371,6 +371,7 @@ mod tests {
             role: Role::Admin,
             disabled: false,
             created_at: 1_800_000_000,
+            ways_off: "password,email_code".into(),
         };
         let bson = bson::to_document(&doc).unwrap();
         assert_eq!(bson.get_str("_id").unwrap(), "u1");
@@ -393,10 +394,12 @@ mod tests {
             role: Role::User,
             disabled: false,
             created_at: 1_800_000_000,
+            ways_off: String::new(),
         };
         let bson = bson::to_document(&doc).unwrap();
         assert!(!bson.contains_key("email_key"));
         assert!(!bson.contains_key("password_hash"));
+        assert!(!bson.contains_key("ways_off"));
         assert_eq!(bson::from_document::<UserDoc>(bson.clone()).unwrap(), doc);
         let (_, email_index) = index_specs()
             .into_iter()

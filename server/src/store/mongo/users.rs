@@ -7,7 +7,7 @@ use super::queries::literal_regex;
 use super::queries::page_of;
 use super::revocation_log::every_outcome;
 use super::{MongoStore, map_error};
-use crate::domain::{LinkPurpose, PasswordHashString};
+use crate::domain::{LinkPurpose, PasswordHashString, WaysOff};
 use crate::store::{
     NewEmail, NewUser, Page, StoreError, StoreResult, UserChange, UserQuery, UserRecord, UserStore,
 };
@@ -111,6 +111,21 @@ impl UserStore for MongoStore {
                 .await
         })
         .await
+    }
+
+    async fn set_ways_off(&self, user_id: &str, off: WaysOff) -> StoreResult<UserRecord> {
+        self.indexed().await?;
+        let update = match off.stored() {
+            none if none.is_empty() => doc! {"$unset": {"ways_off": ""}},
+            names => doc! {"$set": {"ways_off": names}},
+        };
+        self.users
+            .find_one_and_update(doc! {"_id": user_id}, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?
+            .map(Into::into)
+            .ok_or(StoreError::NotFound)
     }
 
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<UserRecord>> {

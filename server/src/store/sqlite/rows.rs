@@ -4,7 +4,7 @@ use app::model::Role;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use crate::{
-    domain::PasswordHashString,
+    domain::{PasswordHashString, WaysOff},
     store::{ClientGrant, NewUser, SessionRecord, StoreError, StoreResult, UserRecord},
 };
 
@@ -26,8 +26,7 @@ pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-pub(super) const USER_COLUMNS: &str =
-    "id, username, username_key, email, password_hash, role, disabled, created_at, email_verified";
+pub(super) const USER_COLUMNS: &str = "id, username, username_key, email, password_hash, role, disabled, created_at, email_verified, ways_off";
 pub(super) const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, client_id, scope";
 
 pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
@@ -50,6 +49,7 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         disabled: row.get(6)?,
         created_at: row.get(7)?,
         email_verified: row.get(8)?,
+        ways_off: WaysOff::from_stored(&row.get::<_, String>(9)?),
     })
 }
 

@@ -271,6 +271,8 @@ DROP TABLE passkey_ceremonies;
 ALTER TABLE passkey_ceremonies_with_sign_up RENAME TO passkey_ceremonies;
 CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
 "#,
+    // The ways in an account's owner turned off (comma-separated names, "" for none).
+    "ALTER TABLE users ADD COLUMN ways_off TEXT NOT NULL DEFAULT '';",
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

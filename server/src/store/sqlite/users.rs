@@ -7,7 +7,7 @@ use super::rows::{
     USER_COLUMNS, active_admins, count, escape_like, insert_user, map_error, sql_int,
     user_by_id_in, user_from_row,
 };
-use crate::domain::{LinkPurpose, PasswordHashString};
+use crate::domain::{LinkPurpose, PasswordHashString, WaysOff};
 use crate::store::{
     NewEmail, NewUser, Page, StoreError, StoreResult, UserChange, UserQuery, UserRecord, UserStore,
 };
@@ -89,6 +89,25 @@ impl UserStore for SqliteStore {
             }
             delete_links_in(tx, &user_id, LinkPurpose::ResetPassword)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn set_ways_off(&self, user_id: &str, off: WaysOff) -> StoreResult<UserRecord> {
+        let user_id = user_id.to_owned();
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE users SET ways_off = ?2 WHERE id = ?1",
+                    params![user_id, off.stored()],
+                )
+                .map_err(map_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            user_by_id_in(tx, &user_id)
+                .map_err(map_error)?
+                .ok_or(StoreError::NotFound)
         })
         .await
     }
