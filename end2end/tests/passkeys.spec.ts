@@ -208,6 +208,57 @@ test("the username field offers the passkey as autofill, which signs in and goes
   await expect(page).toHaveURL(/\/dashboard$/);
 });
 
+test("the owner turns password sign-in off on the account page; the password is then refused, the passkey signs in", async ({ page, context, browser }) => {
+  await addVirtualAuthenticator(context, page);
+  const username = uniqueName("ways");
+  await signUp(page, username);
+  await page.goto("/account");
+  const ways = page.locator("#ways-form");
+  await expect(ways.getByLabel("Password", { exact: true })).toBeChecked();
+  await expect(ways.getByLabel("Passkey (none added yet)")).toBeChecked();
+  await expect(ways.getByLabel("Code by email (needs a verified address)")).toBeChecked();
+
+  // The password is the only way this account can use yet: it stays on, said in place.
+  await ways.getByLabel("Password", { exact: true }).uncheck();
+  await ways.getByLabel("Your password, to save").fill(PASSWORD);
+  await ways.getByRole("button", { name: "Save ways to sign in" }).click();
+  await expect(page).toHaveURL(/\/account\?section=ways&error=last_factor/);
+  await expect(page.getByRole("alert")).toContainText("last way to sign in");
+  // The form keeps what was asked (as after any refused form); the account did not change.
+  await page.goto("/account");
+  await expect(page.locator("#ways-form").getByLabel("Password", { exact: true })).toBeChecked();
+
+  await page.goto("/account/passkeys");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
+
+  // With JavaScript off, the same plain form turns the password off.
+  const plain = await browser.newContext({
+    baseURL: new URL(page.url()).origin,
+    javaScriptEnabled: false,
+    storageState: await context.storageState(),
+  });
+  const plainPage = await plain.newPage();
+  await plainPage.goto("/account");
+  const plainWays = plainPage.locator("#ways-form");
+  await expect(plainWays.getByLabel("Passkey", { exact: true })).toBeChecked();
+  await plainWays.getByLabel("Password", { exact: true }).uncheck();
+  await plainWays.getByLabel("Your password, to save").fill(PASSWORD);
+  await plainWays.getByRole("button", { name: "Save ways to sign in" }).click();
+  await expect(plainPage).toHaveURL(/\/account\?ways=saved/);
+  await expect(plainPage.getByRole("status").first()).toContainText("no longer signs in");
+  await expect(plainPage.locator("#ways-form").getByLabel("Password", { exact: true })).not.toBeChecked();
+  await plain.close();
+
+  await page.goto("/account");
+  await signOut(page);
+  await signIn(page, username, PASSWORD);
+  await expect(page.getByRole("alert")).toContainText("turned that off");
+  await expect(page).toHaveURL(/\/login/);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+});
+
 test("on an account with an authenticator app, a passkey can stand in for the code", async ({ page, context }) => {
   const problems = watchForScriptErrors(page);
   await addVirtualAuthenticator(context, page);
