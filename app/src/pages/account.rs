@@ -94,12 +94,14 @@ pub async fn own_sign_in_ways() -> Result<SignInWaysView, AppError> {
 }
 
 /// A plain form of ticked boxes: a way left unticked sends nothing, and is turned off.
+/// The current password is `confirm_password` here: the password form on the same page
+/// has `current_password`, and ids must be unique.
 #[server(endpoint = "account/ways/set")]
 pub async fn set_sign_in_ways(
     password: Option<String>,
     passkey: Option<String>,
     email_code: Option<String>,
-    current_password: String,
+    confirm_password: String,
 ) -> Result<(), AppError> {
     let request = request()?;
     let wanted = crate::model::WaysWanted {
@@ -112,7 +114,7 @@ pub async fn set_sign_in_ways(
             &request,
             presented(&request).access.as_deref(),
             wanted,
-            current_password,
+            confirm_password,
         )
         .await
         .map(|_| ());
@@ -244,12 +246,12 @@ fn WaysSection(ways: SignInWaysView) -> impl IntoView {
                 label=label(ways.email_code, "Code by email", "Code by email (needs a verified address)")/>
             {if ways.password.ready {
                 view! {
-                    <Field name="current_password" label="Your password, to save" kind="password"
+                    <Field name="confirm_password" label="Your password, to save" kind="password"
                         autocomplete="current-password" required=true/>
                 }
                 .into_any()
             } else {
-                view! { <input type="hidden" name="current_password" value=""/> }.into_any()
+                view! { <input type="hidden" name="confirm_password" value=""/> }.into_any()
             }}
             <button type="submit">"Save ways to sign in"</button>
         </ActionForm>
