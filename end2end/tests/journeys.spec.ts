@@ -196,25 +196,46 @@ test.describe("without JavaScript", () => {
   });
 });
 
-test("the password form reports a wrong current password in place, then changes it", async ({ page }) => {
-  // The refused attempt is a 422 the browser logs; anything else is a problem.
-  const problems = watchForScriptErrors(page);
-  const name = uniqueName("pw");
-  await signUp(page, name);
-  await page.goto("/account");
-  await page.getByLabel("Current password").fill("not my password at all");
-  await page.getByLabel("New password").fill("a brand new passphrase 7");
-  await page.getByRole("button", { name: "Change password" }).click();
-  await expect(page.getByLabel("Current password")).toHaveAttribute("aria-invalid", "true");
-  await expect(page).toHaveURL(/\/account$/);
+test("the password form marks the refused field beside it, then changes the password, with and without JavaScript", async ({ browser }) => {
+  for (const javaScriptEnabled of [true, false]) {
+    const context = await browser.newContext({ javaScriptEnabled });
+    const page = await context.newPage();
+    const problems = watchForScriptErrors(page);
+    const name = uniqueName(javaScriptEnabled ? "pw" : "pw-plain");
+    await signUp(page, name);
+    await page.goto("/account");
+    const current = page.getByLabel("Current password");
+    const fresh = page.getByLabel("New password");
 
-  await page.getByLabel("Current password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Change password" }).click();
-  await expect(page.getByRole("status")).toHaveText("Your password has been changed.");
-  await signOut(page);
-  await signIn(page, name, "a brand new passphrase 7");
-  await expect(page).toHaveURL(/\/dashboard$/);
-  expect(problems.filter((problem) => !problem.includes("status of 422"))).toEqual([]);
+    await current.fill("not my password at all");
+    await fresh.fill("a brand new passphrase 7");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(current).toHaveAttribute("aria-invalid", "true");
+    await expect(current).toHaveAccessibleDescription("This is not your current password.");
+    await expect(fresh).toHaveAttribute("aria-invalid", "false");
+    // The URL names the field; what was typed never goes into it.
+    expect(page.url()).toContain("field=current_password");
+    expect(page.url()).not.toContain("passphrase");
+    expect(page.url()).not.toContain("not%20my");
+
+    await current.fill(PASSWORD);
+    await fresh.fill("short");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(fresh).toHaveAttribute("aria-invalid", "true");
+    await expect(fresh).toHaveAccessibleDescription(/At least 8 characters/);
+    await expect(current).toHaveAttribute("aria-invalid", "false");
+
+    await current.fill(PASSWORD);
+    await fresh.fill("a brand new passphrase 7");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(page.getByRole("status")).toHaveText("Your password has been changed.");
+    await expect(current).toHaveAttribute("aria-invalid", "false");
+    await signOut(page);
+    await signIn(page, name, "a brand new passphrase 7");
+    await expect(page).toHaveURL(/\/dashboard$/);
+    expect(problems).toEqual([]);
+    await context.close();
+  }
 });
 
 test("ending a device's session that already ended is reported, without JavaScript too", async ({ browser }) => {

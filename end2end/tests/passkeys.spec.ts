@@ -149,6 +149,7 @@ test("an account made with a passkey alone signs in with it, keeps its last pass
   await plainPage.goto("/account");
   await plainPage.getByLabel("New password").fill("a first passphrase here");
   await plainPage.getByRole("button", { name: "Set password" }).click();
+  await expect(plainPage.getByRole("status")).toHaveText("Your password has been set.");
   await expect(plainPage.getByRole("heading", { name: "Change your password" })).toBeVisible();
   await plain.close();
 

@@ -11,24 +11,40 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-use crate::ssr::{back_to_form, backend, presented, request};
+use crate::ssr::{backend, presented, request};
 
+/// Sets or changes the password (an account without one sends `current_password`
+/// empty). The forms are plain: the answer comes back to `/account` in its URL, a refused
+/// field by its name (never what was typed).
 #[server(endpoint = "password")]
 pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
     let request = request()?;
-    back_to_form(
-        backend()?
-            .change_password(
-                &request,
-                presented(&request).access.as_deref(),
-                current_password,
-                new_password,
-            )
-            .await,
-    )
+    let first_password = current_password.is_empty();
+    let outcome = backend()?
+        .change_password(
+            &request,
+            presented(&request).access.as_deref(),
+            current_password,
+            new_password,
+        )
+        .await;
+    match &outcome {
+        Ok(()) if first_password => leptos_axum::redirect("/account?password=set"),
+        Ok(()) => leptos_axum::redirect("/account?password=changed"),
+        Err(error) => {
+            let back = match error.field.as_deref() {
+                Some(field @ ("current_password" | "new_password")) => {
+                    format!("/account?field={field}")
+                }
+                _ => "/account".to_owned(),
+            };
+            crate::ssr::redirect_form_error(&request, &back, error);
+        }
+    }
+    crate::ssr::answer(outcome)
 }
 
 /// Needs the current password (its field is `password`: the password form on the same
@@ -210,11 +226,17 @@ fn PasswordSection(has_password: bool) -> impl IntoView {
              minutes (otherwise sign out and in again), and signs you out on every other device.",
         )
     };
+    let notice = match use_query_map().read_untracked().get("password").as_deref() {
+        Some("changed") => Some("Your password has been changed."),
+        Some("set") => Some("Your password has been set."),
+        _ => None,
+    };
     view! {
         <h2 id="password-title">{title}</h2>
+        {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
         <p class="hint">{hint}</p>
         {if has_password {
-            view! { <ChangePasswordForm returned_error=password_form_error()/> }.into_any()
+            view! { <ChangePasswordForm/> }.into_any()
         } else {
             view! { <SetPasswordForm/> }.into_any()
         }}
@@ -376,42 +398,59 @@ fn password_form_error() -> Option<String> {
     }
 }
 
-/// Errors show beside their fields, success as a notice, without leaving the page.
-#[island]
-fn ChangePasswordForm(returned_error: Option<String>) -> impl IntoView {
-    let change = ServerAction::<ChangePassword>::new();
-    let result = change.value();
-    let errors = FormErrors::new(result, returned_error);
-    let changed = move || matches!(result.get(), Some(Ok(())));
+/// What a refused password form's field needs, shown beside it: the URL names the
+/// field, and the rule is the same for every refusal of it.
+fn refused_password_field(name: &'static str) -> Signal<Option<String>> {
+    let refused = password_form_error().is_some()
+        && use_query_map().read_untracked().get("field").as_deref() == Some(name);
+    let explanation = match name {
+        "current_password" => "This is not your current password.",
+        _ => "At least 8 characters, and not one of the most common passwords.",
+    };
+    Signal::stored(refused.then(|| explanation.to_owned()))
+}
 
+/// The form-wide message of a refused password form, unless a field says it.
+fn password_alert() -> Option<impl IntoView> {
+    let field_marked = use_query_map().read_untracked().get("field").is_some();
+    password_form_error()
+        .filter(|_| !field_marked)
+        .map(|text| view! { <p class="form-error" role="alert">{text}</p> })
+}
+
+/// A plain form like the page's others: an island here cost the WASM bundle about 6 kB
+/// (brotli) for one form.
+#[component]
+fn ChangePasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
     view! {
-        <Show when=changed>
-            <p class="notice" role="status">"Your password has been changed."</p>
-        </Show>
-        {errors.clone().alert(false)}
+        {password_alert()}
         <ActionForm action=change>
             <Field name="current_password" label="Current password" kind="password"
-                autocomplete="current-password" required=true error=errors.field("current_password")/>
+                autocomplete="current-password" required=true
+                error=refused_password_field("current_password")/>
             <Field name="new_password" label="New password" kind="password"
-                autocomplete="new-password" required=true error=errors.field("new_password")/>
+                autocomplete="new-password" required=true
+                error=refused_password_field("new_password")/>
             <button type="submit">"Change password"</button>
         </ActionForm>
     }
 }
 
-/// The first password of an account made with a passkey: a plain form (set once, then
-/// the page shows the island above), so it adds nothing to the WASM bundle.
+/// The first password of an account made with a passkey (then the page shows the form
+/// above).
 #[component]
 fn SetPasswordForm() -> impl IntoView {
     let set = ServerAction::<ChangePassword>::new();
     view! {
-        {(!email_section_error()).then(|| view! { <QueryError/> })}
+        {password_alert()}
         <ActionForm action=set>
             // The server function takes the field; an account without a password sends
             // it empty.
             <input type="hidden" name="current_password" value=""/>
             <Field name="new_password" label="New password" kind="password"
-                autocomplete="new-password" required=true/>
+                autocomplete="new-password" required=true
+                error=refused_password_field("new_password")/>
             <button type="submit">"Set password"</button>
         </ActionForm>
     }
