@@ -123,6 +123,17 @@ async function stepUp(box) {
   window.location.assign(next);
 }
 
+// "Confirm it is you" with a passkey: then the same page again, where the step that
+// asked for it goes on.
+async function confirm() {
+  const options = JSON.parse(await call("passkey/reauthenticate/start", {}));
+  const credential = await navigator.credentials.get({
+    publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+  });
+  await call("passkey/reauthenticate/finish", { credential: JSON.stringify(credential.toJSON()) });
+  window.location.assign(window.location.pathname);
+}
+
 async function register(box) {
   const name = box.querySelector("input[name=name]")?.value ?? "";
   const options = JSON.parse(await call("passkey/register/start", {}));
@@ -162,7 +173,7 @@ document.addEventListener("click", async (event) => {
   cancelAutofill();
   button.disabled = true;
   try {
-    const action = { "sign-in": signIn, "step-up": stepUp, register, "sign-up": signUp }[
+    const action = { "sign-in": signIn, "step-up": stepUp, register, "sign-up": signUp, confirm }[
       button.dataset.passkeyAction
     ];
     await action(box);

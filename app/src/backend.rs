@@ -266,6 +266,20 @@ pub trait AuthBackend: Send + Sync + 'static {
         ceremony: &str,
         credential: String,
     ) -> Result<IssuedSession, AppError>;
+    /// "Confirm it is you" with a passkey: options naming the caller's own passkeys.
+    async fn begin_reauthentication_with_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<(String, String, i64), AppError>;
+    /// The session counts as freshly signed in for the re-authentication window.
+    async fn reauthenticate_with_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<(), AppError>;
     async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError>;
     async fn rename_passkey(
         &self,

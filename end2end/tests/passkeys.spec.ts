@@ -370,6 +370,31 @@ test("adding a passkey after a sign-in long ago asks for the password in place, 
   expect(problems).toEqual([]);
 });
 
+test("an account without a password confirms it is you with its passkey, then goes on", async ({ page, context }) => {
+  const problems = watchForScriptErrors(page);
+  const { devtools, authenticatorId } = await addVirtualAuthenticator(context, page);
+  await page.goto("/signup");
+  await page.getByLabel("Username").fill(uniqueName("confirm-key"));
+  await page.getByRole("button", { name: "Create an account with a passkey" }).click();
+  await expect(page).toHaveURL(/\/account$/);
+
+  // How the page looks once the server answered `reauthentication_required` (as above).
+  await page.goto("/account/passkeys?error=reauthentication_required");
+  const prompt = page.locator("#reauthenticate");
+  await expect(prompt.getByRole("heading", { name: "Confirm it is you" })).toBeVisible();
+  await expect(prompt).toContainText("needs one of your passkeys");
+  await expect(prompt.getByLabel("Your password")).toHaveCount(0);
+  const confirmed = page.waitForResponse((response) => response.url().endsWith("/api/passkey/reauthenticate/finish"));
+  await prompt.getByRole("button", { name: "Confirm with a passkey" }).click();
+  expect((await confirmed).status()).toBe(200);
+  await expect(page).toHaveURL(/\/account\/passkeys$/);
+  await expect(prompt).toHaveCount(0);
+  // The assertion was the passkey this authenticator holds: its use is counted.
+  const { credentials } = await devtools.send("WebAuthn.getCredentials", { authenticatorId });
+  expect(credentials[0].signCount).toBeGreaterThan(0);
+  expect(problems).toEqual([]);
+});
+
 test.describe("JavaScript off", () => {
   test.use({ javaScriptEnabled: false });
 

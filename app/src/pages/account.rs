@@ -507,6 +507,7 @@ fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
 #[component]
 pub fn ConfirmItIsYou() -> impl IntoView {
     let confirm = ServerAction::<Reauthenticate>::new();
+    let ways = Resource::new(|| (), |_| own_sign_in_ways());
     let wrong_password = query_code() == Some(crate::model::ErrorCode::InvalidInput);
     let errors = FormErrors::new(confirm.value(), None);
     let field_error = errors.field("current_password");
@@ -518,13 +519,51 @@ pub fn ConfirmItIsYou() -> impl IntoView {
     view! {
         <div class="reauthenticate" id="reauthenticate">
             <h2>"Confirm it is you"</h2>
-            <p class="hint">"Adding a way to sign in needs your password when your last sign-in was a while ago."</p>
-            <ActionForm action=confirm>
-                <Field name="current_password" label="Your password" kind="password"
-                    autocomplete="current-password" required=true error=error/>
-                <button type="submit">"Confirm"</button>
-            </ActionForm>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    // Not known (the store did not answer): the password, as always.
+                    let (password, passkey) = ways
+                        .await
+                        .map_or((true, false), |ways| (ways.password.ready, ways.passkey.ready));
+                    view! {
+                        <p class="hint">{confirmation_hint(password, passkey)}</p>
+                        {password.then(|| view! {
+                            <ActionForm action=confirm>
+                                <Field name="current_password" label="Your password" kind="password"
+                                    autocomplete="current-password" required=true error=error/>
+                                <button type="submit">"Confirm"</button>
+                            </ActionForm>
+                        })}
+                        // The ceremony runs in /passkeys.js; the box shows where it can.
+                        {passkey.then(|| view! {
+                            <div class="passkey-only" data-passkey-box="">
+                                <button type="button" class="secondary" data-passkey-action="confirm">
+                                    "Confirm with a passkey"
+                                </button>
+                                <p class="form-error" role="alert" data-passkey-message="" hidden=true></p>
+                            </div>
+                        })}
+                    }
+                })}
+            </Suspense>
         </div>
+    }
+}
+
+fn confirmation_hint(password: bool, passkey: bool) -> &'static str {
+    match (password, passkey) {
+        (true, true) => {
+            "Adding a way to sign in needs your password or one of your passkeys when your last sign-in was a while ago."
+        }
+        (true, false) => {
+            "Adding a way to sign in needs your password when your last sign-in was a while ago."
+        }
+        (false, true) => {
+            "Adding a way to sign in needs one of your passkeys when your last sign-in was a while ago."
+        }
+        (false, false) => {
+            "Adding a way to sign in needs a recent sign-in: sign out, sign in again (a code by email does it), and come back."
+        }
     }
 }
 

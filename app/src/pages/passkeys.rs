@@ -206,6 +206,42 @@ pub async fn finish_step_up_passkey(
     ssr::answer(outcome)
 }
 
+/// "Confirm it is you" with a passkey: the options for `navigator.credentials.get`.
+#[server(endpoint = "passkey/reauthenticate/start")]
+pub async fn begin_passkey_reauthentication() -> Result<String, AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = backend
+        .begin_reauthentication_with_passkey(&request, ssr::presented(&request).access.as_deref())
+        .await
+        .map(|(options, id, max_age)| {
+            ssr::set_ceremony_cookie(id, max_age, backend.cookie_policy());
+            options
+        });
+    ssr::answer(outcome)
+}
+
+#[server(endpoint = "passkey/reauthenticate/finish")]
+pub async fn finish_passkey_reauthentication(credential: String) -> Result<(), AppError> {
+    let backend = ssr::backend()?;
+    let request = ssr::request()?;
+    let outcome = match ssr::presented_ceremony(&request) {
+        Some(ceremony) => {
+            backend
+                .reauthenticate_with_passkey(
+                    &request,
+                    ssr::presented(&request).access.as_deref(),
+                    &ceremony,
+                    credential,
+                )
+                .await
+        }
+        None => Err(no_ceremony()),
+    };
+    ssr::clear_ceremony_cookie(backend.cookie_policy());
+    ssr::answer(outcome)
+}
+
 #[server(endpoint = "passkeys")]
 pub async fn list_passkeys() -> Result<Vec<PasskeyView>, AppError> {
     let backend = ssr::backend()?;

@@ -111,6 +111,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(passkeys::begin_signup))
         .routes(routes!(passkeys::finish_signup))
+        .routes(routes!(passkeys::begin_reauthentication))
+        .routes(routes!(passkeys::finish_reauthentication))
         .routes(routes!(auth::admin_list_users))
         .routes(routes!(auth::admin_update_user))
         .routes(routes!(auth::admin_unlock_sign_in))

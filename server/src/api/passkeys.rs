@@ -187,6 +187,44 @@ pub async fn finish_sign_in(
     ))
 }
 
+/// `POST /auth/reauthenticate/passkey/start` — any signed-in user with a passkey: options
+/// naming the caller's own passkeys, to confirm it is them (an account without a password
+/// has nothing else to type). Refused while sign-in is locked out.
+#[utoipa::path(post, path = "/auth/reauthenticate/passkey/start", tag = "passkeys", security(("bearer" = [])), responses((status = 200, body = CeremonyStarted), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody), (status = 403, description = "Sign-in locked out (`sign_in_locked`)", body = ErrorBody), (status = 404, description = "The account has no passkey", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn begin_reauthentication(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+) -> ApiResult<Response> {
+    let ceremony = state
+        .auth
+        .begin_reauthentication_with_passkey(&principal, &client)
+        .await?;
+    Ok(no_store(StatusCode::OK, CeremonyStarted::from(ceremony)))
+}
+
+/// `POST /auth/reauthenticate/passkey/finish` — the same user, with the assertion: the
+/// session counts as freshly signed in for `GATEHOUSE_REAUTH_SECS`, as after
+/// `POST /auth/reauthenticate`. A refused passkey counts toward the sign-in lockout.
+#[utoipa::path(post, path = "/auth/reauthenticate/passkey/finish", tag = "passkeys", request_body = SignInFinish, security(("bearer" = [])), responses((status = 204, description = "Confirmed"), (status = 401, description = "Unknown, used or expired ceremony (`invalid_ceremony`), a passkey that is not the caller's or does not verify (`invalid_passkey`), or a missing or invalid access token", body = ErrorBody), (status = 422, description = "Not a credential", body = ErrorBody), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 429, description = "Throttled (see Retry-After)", body = ErrorBody)))]
+pub async fn finish_reauthentication(
+    State(state): State<AppState>,
+    Client(client): Client,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<SignInFinish>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .reauthenticate_with_passkey(
+            &principal,
+            &body.ceremony,
+            &body.credential.to_string(),
+            &client,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /auth/signup/passkey/start` — anyone: a username (and an address, optional
 /// unless the server requires one) checked as `POST /auth/signup` checks them, and
 /// options to create the new account's passkey. Counted by the sign-up limit.

@@ -362,9 +362,20 @@ impl AuthService {
         let (_, user) = self.step_up_in_progress(ticket).await?;
         self.refuse_while_locked_out(&self.login_keys(&user.username, client))
             .await?;
+        self.own_passkey_challenge(&user.id, CeremonyPurpose::StepUp)
+            .await
+    }
+
+    /// A ceremony whose options name `user_id`'s own passkeys only, bound to that user:
+    /// for proving again who an already known user is.
+    pub(super) async fn own_passkey_challenge(
+        &self,
+        user_id: &str,
+        purpose: CeremonyPurpose,
+    ) -> AuthResult<Ceremony> {
         let passkeys = self
             .store
-            .passkeys_of(&user.id)
+            .passkeys_of(user_id)
             .await?
             .iter()
             .filter_map(|record| serde_json::from_str::<Passkey>(&record.passkey).ok())
@@ -378,25 +389,21 @@ impl AuthService {
             .map_err(unexpected)?;
         let options = serde_json::to_value(&challenge).map_err(unexpected)?;
         let state = serde_json::to_string(&state).map_err(unexpected)?;
-        self.open_ceremony(CeremonyPurpose::StepUp, Some(user.id), state, options)
+        self.open_ceremony(purpose, Some(user_id.to_owned()), state, options)
             .await
     }
 
-    /// Completes a password sign-in with one of the account's passkeys. A refused
-    /// assertion counts like a wrong code.
-    #[tracing::instrument(name = "complete sign-in with a passkey", skip_all)]
-    pub async fn complete_sign_in_with_passkey(
+    /// Checks an assertion against the ceremony `own_passkey_challenge` opened for
+    /// `user`, and records the passkey's use. A refused assertion is audited as
+    /// `failure_event`.
+    pub(super) async fn verify_own_passkey(
         &self,
-        ticket: &str,
-        ceremony_id: &str,
-        credential: &str,
+        user: &UserRecord,
+        ceremony: crate::store::CeremonyRecord,
+        credential: &PublicKeyCredential,
         client: &ClientInfo,
-    ) -> AuthResult<IssuedTokens> {
-        let credential: PublicKeyCredential = parse_credential(credential)?;
-        let (hash, user, attempt) = self.guess_at_step_up(ticket, client).await?;
-        let ceremony = self
-            .close_ceremony(ceremony_id, CeremonyPurpose::StepUp)
-            .await?;
+        failure_event: &'static str,
+    ) -> AuthResult<()> {
         if ceremony.user_id.as_deref() != Some(user.id.as_str()) {
             return Err(AuthError::InvalidCeremony);
         }
@@ -404,14 +411,14 @@ impl AuthService {
             serde_json::from_str(&ceremony.state).map_err(unexpected)?;
         let result = match self
             .webauthn
-            .finish_passkey_authentication(&credential, &state)
+            .finish_passkey_authentication(credential, &state)
         {
             Ok(result) => result,
             Err(error) => {
                 tracing::info!(%error, "passkey assertion refused");
                 self.audit(
-                    "second_factor_failed",
-                    AuditActor::User(&user),
+                    failure_event,
+                    AuditActor::User(user),
                     client,
                     Some("passkey"),
                 )
@@ -438,6 +445,26 @@ impl AuthService {
                 &serde_json::to_string(&passkey).map_err(unexpected)?,
                 self.now(),
             )
+            .await?;
+        Ok(())
+    }
+
+    /// Completes a password sign-in with one of the account's passkeys. A refused
+    /// assertion counts like a wrong code.
+    #[tracing::instrument(name = "complete sign-in with a passkey", skip_all)]
+    pub async fn complete_sign_in_with_passkey(
+        &self,
+        ticket: &str,
+        ceremony_id: &str,
+        credential: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<IssuedTokens> {
+        let credential: PublicKeyCredential = parse_credential(credential)?;
+        let (hash, user, attempt) = self.guess_at_step_up(ticket, client).await?;
+        let ceremony = self
+            .close_ceremony(ceremony_id, CeremonyPurpose::StepUp)
+            .await?;
+        self.verify_own_passkey(&user, ceremony, &credential, client, "second_factor_failed")
             .await?;
         self.finish_step_up(&hash, &user, attempt, client, SecondStep::Passkey)
             .await

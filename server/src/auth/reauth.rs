@@ -2,7 +2,13 @@
 //! token proves a session, not that its owner is at the keyboard, and a passkey or an
 //! authenticator app added by whoever holds a stolen token would outlive every sign-out.
 
-use super::{AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem};
+use webauthn_rs::prelude::PublicKeyCredential;
+
+use super::{
+    AuthError, AuthResult, AuthService, ClientInfo, Principal, TokenProblem,
+    passkey::{Ceremony, parse_credential},
+};
+use crate::store::CeremonyPurpose;
 
 impl AuthService {
     /// Passes when the current password comes with the request (checked and counted like
@@ -50,5 +56,54 @@ impl AuthService {
         self.confirm_current_password(principal, current_password, client)
             .await
             .map(drop)
+    }
+
+    /// "Confirm it is you" with one of the caller's passkeys, for an account that may have
+    /// no password to type. Refused while sign-in is locked out, as the password is.
+    pub async fn begin_reauthentication_with_passkey(
+        &self,
+        principal: &Principal,
+        client: &ClientInfo,
+    ) -> AuthResult<Ceremony> {
+        let user = self.current_user(principal).await?;
+        self.refuse_while_locked_out(&self.login_keys(&user.username, client))
+            .await?;
+        self.own_passkey_challenge(&user.id, CeremonyPurpose::Reauthenticate)
+            .await
+    }
+
+    /// The assertion for that ceremony: counted like a password sign-in (reserved before
+    /// the check, so parallel guesses cannot outrun the lockout); on success the session
+    /// counts as freshly signed in for the re-authentication window.
+    #[tracing::instrument(name = "reauthenticate with a passkey", skip_all, fields(user_id = %principal.user_id))]
+    pub async fn reauthenticate_with_passkey(
+        &self,
+        principal: &Principal,
+        ceremony_id: &str,
+        credential: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<()> {
+        let credential: PublicKeyCredential = parse_credential(credential)?;
+        let user = self.current_user(principal).await?;
+        let now = self.now();
+        let attempt = self
+            .reserve_attempt(self.login_keys(&user.username, client), now)
+            .await?;
+        let ceremony = self
+            .close_ceremony(ceremony_id, CeremonyPurpose::Reauthenticate)
+            .await?;
+        self.verify_own_passkey(
+            &user,
+            ceremony,
+            &credential,
+            client,
+            "reauthentication_failed",
+        )
+        .await?;
+        self.attempt_was_right(attempt).await?;
+        self.store
+            .mark_session_authenticated(&principal.user_id, &principal.session_id, now)
+            .await?;
+        Ok(())
     }
 }

@@ -439,6 +439,34 @@ impl AuthBackend for WebBackend {
         Ok(self.issued(issued))
     }
 
+    async fn begin_reauthentication_with_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+    ) -> Result<(String, String, i64), AppError> {
+        let principal = self.principal(access).await?;
+        let ceremony = self
+            .auth
+            .begin_reauthentication_with_passkey(&principal, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(ceremony_parts(ceremony))
+    }
+
+    async fn reauthenticate_with_passkey(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        ceremony: &str,
+        credential: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .reauthenticate_with_passkey(&principal, ceremony, &credential, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
     async fn passkeys(&self, access: Option<&str>) -> Result<Vec<PasskeyView>, AppError> {
         let principal = self.principal(access).await?;
         self.auth.passkeys(&principal).await.map_err(app_error)

@@ -35,6 +35,8 @@ pub enum CeremonyPurpose {
     StepUp,
     /// A new account whose first way in is this passkey.
     SignUp,
+    /// "Confirm it is you" with a passkey, for a user already signed in.
+    Reauthenticate,
 }
 
 impl CeremonyPurpose {
@@ -44,6 +46,7 @@ impl CeremonyPurpose {
             CeremonyPurpose::SignIn => "sign_in",
             CeremonyPurpose::StepUp => "step_up",
             CeremonyPurpose::SignUp => "sign_up",
+            CeremonyPurpose::Reauthenticate => "reauthenticate",
         }
     }
 }

@@ -484,3 +484,152 @@ async fn a_verified_address_is_a_way_in_a_reset_sets_the_first_password_and_the_
         StatusCode::OK
     );
 }
+
+/// "Confirm it is you" with a passkey: the started ceremony, and the assertion
+/// `authenticator` makes for it.
+async fn start_confirmation(
+    app: &TestApp,
+    authenticator: &mut SoftPasskey,
+    access: &str,
+) -> (Value, Value) {
+    let started = app
+        .post_json_bearer("/auth/reauthenticate/passkey/start", access, &json!({}))
+        .await;
+    assert_eq!(started.status(), StatusCode::OK);
+    let started: Value = started.json().await.unwrap();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let assertion =
+        serde_json::to_value(authenticator.do_authentication(origin(), options).unwrap()).unwrap();
+    (started, assertion)
+}
+
+async fn finish_confirmation(
+    app: &TestApp,
+    access: &str,
+    ceremony: &Value,
+    assertion: &Value,
+) -> Response {
+    app.post_json_bearer(
+        "/auth/reauthenticate/passkey/finish",
+        access,
+        &json!({"ceremony": ceremony, "credential": assertion}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_confirms_it_is_you_with_its_own_passkey() {
+    let app = spawn().await;
+    let mut ada_key = SoftPasskey::new(true);
+    let (ada, ada_credential) = passkey_account(&app, &mut ada_key, "ada").await;
+    app.clock.shift(STALE);
+    let set_password = |access: String| {
+        let app = &app;
+        async move {
+            app.post_json_bearer(
+                "/auth/password",
+                &access,
+                &json!({"new_password": "a new passphrase 1"}),
+            )
+            .await
+        }
+    };
+    let stale = set_password(ada.access.clone()).await;
+    assert_eq!(error_code(stale).await, "reauthentication_required");
+
+    // The options name ada's passkey and no other.
+    let (started, assertion) = start_confirmation(&app, &mut ada_key, &ada.access).await;
+    let allowed = started["options"]["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|credential| credential["id"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(allowed, vec![ada_credential]);
+    let confirmed = finish_confirmation(&app, &ada.access, &started["ceremony"], &assertion).await;
+    assert_eq!(confirmed.status(), StatusCode::NO_CONTENT);
+    // A ceremony serves once.
+    let replayed = finish_confirmation(&app, &ada.access, &started["ceremony"], &assertion).await;
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(replayed).await, "invalid_ceremony");
+    assert_eq!(
+        set_password(ada.access.clone()).await.status(),
+        StatusCode::OK
+    );
+
+    // Anonymous, or an account with no passkey: nothing to start.
+    let anonymous = app
+        .post_json("/auth/reauthenticate/passkey/start", &json!({}))
+        .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let bob = app.signup_and_login("bob").await;
+    let no_passkey = app
+        .post_json_bearer(
+            "/auth/reauthenticate/passkey/start",
+            &bob.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(no_passkey.status(), StatusCode::NOT_FOUND);
+    let garbage = app
+        .post_json_bearer(
+            "/auth/reauthenticate/passkey/finish",
+            &bob.access,
+            &json!({"ceremony": "x", "credential": "not a credential"}),
+        )
+        .await;
+    assert_eq!(garbage.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_confirmation_is_bound_to_its_user_and_to_that_users_passkeys() {
+    let app = spawn().await;
+    let mut ada_key = SoftPasskey::new(true);
+    let mut cy_key = SoftPasskey::new(true);
+    let (ada, ada_credential) = passkey_account(&app, &mut ada_key, "ada").await;
+    let (cy, _) = passkey_account(&app, &mut cy_key, "cyd").await;
+    app.clock.shift(STALE);
+
+    // Ada's ceremony, answered by ada's passkey, finished by cy: refused, and spent.
+    let (started, assertion) = start_confirmation(&app, &mut ada_key, &ada.access).await;
+    let stolen = finish_confirmation(&app, &cy.access, &started["ceremony"], &assertion).await;
+    assert_eq!(error_code(stolen).await, "invalid_ceremony");
+    let after = finish_confirmation(&app, &ada.access, &started["ceremony"], &assertion).await;
+    assert_eq!(error_code(after).await, "invalid_ceremony");
+
+    // Cy's ceremony answered with ada's passkey: not one of cy's, refused and audited.
+    let started = app
+        .post_json_bearer("/auth/reauthenticate/passkey/start", &cy.access, &json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let mut options = started["options"].clone();
+    options["publicKey"]["allowCredentials"] =
+        json!([{"type": "public-key", "id": ada_credential}]);
+    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let wrong =
+        serde_json::to_value(ada_key.do_authentication(origin(), options).unwrap()).unwrap();
+    let refused = finish_confirmation(&app, &cy.access, &started["ceremony"], &wrong).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(refused).await, "invalid_passkey");
+
+    // Neither confirmed anything: both sessions are still too old to add a way in.
+    for access in [&ada.access, &cy.access] {
+        let stale = app
+            .post_json_bearer(
+                "/auth/password",
+                access,
+                &json!({"new_password": "a new passphrase 1"}),
+            )
+            .await;
+        assert_eq!(error_code(stale).await, "reauthentication_required");
+    }
+    let admin = app.admin("root").await;
+    let failed = app
+        .audit_events(&admin.access, "reauthentication_failed")
+        .await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["username"], "cyd");
+}

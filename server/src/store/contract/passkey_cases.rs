@@ -163,6 +163,25 @@ pub async fn a_ceremony_is_taken_once_for_its_own_purpose_and_not_after_it_expir
         .unwrap();
     assert_eq!(taken.user_id, None);
 
+    // "Confirm it is you" keeps its user, and its state serves nothing else.
+    let (confirm, new) = ceremony(CeremonyPurpose::Reauthenticate, Some("u1"), NOW + 300);
+    store.create_ceremony(new).await.unwrap();
+    for other in [CeremonyPurpose::StepUp, CeremonyPurpose::SignIn] {
+        assert!(
+            store
+                .take_ceremony(&confirm, other, NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let taken = store
+        .take_ceremony(&confirm, CeremonyPurpose::Reauthenticate, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.user_id.as_deref(), Some("u1"));
+
     let (sign_in, new) = ceremony(CeremonyPurpose::SignIn, None, NOW + 300);
     store.create_ceremony(new).await.unwrap();
     assert!(

@@ -273,6 +273,23 @@ CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
 "#,
     // The ways in an account's owner turned off (comma-separated names, "" for none).
     "ALTER TABLE users ADD COLUMN ways_off TEXT NOT NULL DEFAULT '';",
+    // "Confirm it is you" with a passkey: a fifth ceremony purpose, as the fourth came.
+    r#"
+CREATE TABLE passkey_ceremonies_with_reauthenticate (
+    hash       TEXT PRIMARY KEY,
+    user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL
+               CHECK (purpose IN ('register', 'sign_in', 'step_up', 'sign_up', 'reauthenticate')),
+    state      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO passkey_ceremonies_with_reauthenticate
+    SELECT hash, user_id, purpose, state, created_at, expires_at FROM passkey_ceremonies;
+DROP TABLE passkey_ceremonies;
+ALTER TABLE passkey_ceremonies_with_reauthenticate RENAME TO passkey_ceremonies;
+CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {
