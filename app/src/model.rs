@@ -65,6 +65,11 @@ pub struct UserView {
     /// Filled in where it is shown (the admin console); elsewhere false.
     #[serde(default)]
     pub has_second_factor: bool,
+    /// The account has no password (made with a passkey, none set since): resetting its
+    /// factors removes its passkeys. Filled in where it is shown (the admin console), and
+    /// only sent when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_password: bool,
 }
 
 /// One signed-in device of a user.

@@ -4,7 +4,16 @@
 // Passkeys need a host name, not an IP address: these pages are opened at localhost,
 // which the server's relying party maps its loopback public URL to.
 import { type BrowserContext, expect, type Page, test } from "@playwright/test";
-import { PASSWORD, createAdminWithCli, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import {
+  PASSWORD,
+  createAdminWithCli,
+  sameSessionWithoutJavaScript,
+  signIn,
+  signOut,
+  signUp,
+  uniqueName,
+  watchForScriptErrors,
+} from "./support/actions";
 import { totpCode } from "./support/totp";
 
 /**
@@ -72,12 +81,7 @@ test("a passkey registered on the account page signs in without a username, is r
   await page.getByRole("button", { name: "Rename" }).click();
   await expect(page).toHaveURL(/\/account\/passkeys\?renamed=1$/);
   await expect(page.locator(".passkey-name")).toHaveText(["Work laptop"]);
-  const plain = await browser.newContext({
-    baseURL: new URL(page.url()).origin,
-    javaScriptEnabled: false,
-    storageState: await context.storageState(),
-  });
-  const plainPage = await plain.newPage();
+  const { plain, plainPage } = await sameSessionWithoutJavaScript(browser, context, page);
   await plainPage.goto("/account/passkeys");
   await plainPage.getByLabel("New name for Work laptop").fill("Old laptop");
   await plainPage.getByRole("button", { name: "Rename" }).click();
@@ -140,12 +144,7 @@ test("an account made with a passkey alone signs in with it, keeps its last pass
   ]);
 
   // Fresh from that sign-in, a first password — here by the plain form, without JavaScript.
-  const plain = await browser.newContext({
-    baseURL: new URL(page.url()).origin,
-    javaScriptEnabled: false,
-    storageState: await context.storageState(),
-  });
-  const plainPage = await plain.newPage();
+  const { plain, plainPage } = await sameSessionWithoutJavaScript(browser, context, page);
   await plainPage.goto("/account");
   await plainPage.getByLabel("New password").fill("a first passphrase here");
   await plainPage.getByRole("button", { name: "Set password" }).click();
@@ -236,12 +235,7 @@ test("the owner turns password sign-in off on the account page; the password is 
   await expect(page.locator(".passkey-name")).toHaveText(["Passkey"]);
 
   // With JavaScript off, the same plain form turns the password off.
-  const plain = await browser.newContext({
-    baseURL: new URL(page.url()).origin,
-    javaScriptEnabled: false,
-    storageState: await context.storageState(),
-  });
-  const plainPage = await plain.newPage();
+  const { plain, plainPage } = await sameSessionWithoutJavaScript(browser, context, page);
   await plainPage.goto("/account");
   const plainWays = plainPage.locator("#ways-form");
   await expect(plainWays.getByLabel("Passkey", { exact: true })).toBeChecked();

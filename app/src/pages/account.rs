@@ -266,15 +266,8 @@ fn WaysSection(ways: SignInWaysView) -> impl IntoView {
                 label=label(ways.passkey, "Passkey", "Passkey (none added yet)")/>
             <crate::forms::Checkbox id="way-email-code" name="email_code" checked=ways.email_code.on
                 label=label(ways.email_code, "Code by email", "Code by email (needs a verified address)")/>
-            {if ways.password.ready {
-                view! {
-                    <Field name="confirm_password" label="Your password, to save" kind="password"
-                        autocomplete="current-password" required=true/>
-                }
-                .into_any()
-            } else {
-                view! { <input type="hidden" name="confirm_password" value=""/> }.into_any()
-            }}
+            <PasswordToConfirm name="confirm_password" label="Your password, to save"
+                has_password=ways.password.ready/>
             <button type="submit">"Save ways to sign in"</button>
         </ActionForm>
     }
@@ -488,17 +481,24 @@ fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
         })}
         <ActionForm action=change>
             <Field name="email" label="New email address (empty removes it)" kind="email" autocomplete="email"/>
-            {if has_password {
-                view! {
-                    <Field name="password" label="Your password" kind="password"
-                        autocomplete="current-password" required=true/>
-                }
-                .into_any()
-            } else {
-                view! { <input type="hidden" name="password" value=""/> }.into_any()
-            }}
+            <PasswordToConfirm name="password" label="Your password" has_password/>
             <button type="submit">"Save the address"</button>
         </ActionForm>
+    }
+}
+
+/// The current password a plain form on this page needs; an account without one sends
+/// the field empty (its recent sign-in is the proof, checked on the server).
+#[component]
+fn PasswordToConfirm(name: &'static str, label: &'static str, has_password: bool) -> impl IntoView {
+    if has_password {
+        view! {
+            <Field name=name label=label kind="password" autocomplete="current-password"
+                required=true/>
+        }
+        .into_any()
+    } else {
+        view! { <input type="hidden" name=name value=""/> }.into_any()
     }
 }
 

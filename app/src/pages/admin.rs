@@ -195,12 +195,19 @@ fn UserTable(
                             </ActionForm>
                         }
                     });
+                    // Without a password, the passkeys are the account's way in: after a
+                    // reset only a code or a link to a verified address gets its owner in.
+                    let reset_warning = if user.no_password {
+                        "This account has no password: this removes its passkeys too, and then only a code or a reset link to its verified address lets its owner in. Also removes the authenticator app and recovery codes, and signs the user out everywhere"
+                    } else {
+                        "Removes the authenticator app, recovery codes and passkeys, and signs the user out everywhere"
+                    };
                     let reset_form = user.has_second_factor.then(move || {
                         view! {
                             <ActionForm action=reset>
                                 <input type="hidden" name="user_id" value=id_for_reset/>
                                 <button type="submit" class="secondary small" aria-label=reset_aria
-                                    title="Removes the authenticator app, recovery codes and passkeys, and signs the user out everywhere">
+                                    title=reset_warning>
                                     "Reset second factors"
                                 </button>
                             </ActionForm>
@@ -216,6 +223,9 @@ fn UserTable(
                             }}</td>
                             <td data-testid="user-role">{user.role.to_string()}</td>
                             <td>{if user.disabled { "disabled" } else { "active" }}
+                                {user.no_password.then(|| view! {
+                                    <span class="badge" title="Signs in with a passkey or a code by email">"no password"</span>
+                                })}
                                 {user.sign_in_locked.then(|| view! {
                                     <span class="badge" title="Too many failed sign-ins: only browsers that signed in before get in until a reset or an unlock">"sign-in locked"</span>
                                 })}

@@ -1,7 +1,7 @@
 // What a user does: sign up, sign in, sign out. Tests read as journeys built from these.
 import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { expect, type Page } from "@playwright/test";
+import { type Browser, type BrowserContext, expect, type Page } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery staple";
 
@@ -30,6 +30,17 @@ export async function signIn(page: Page, username: string, password = PASSWORD) 
 export async function signOut(page: Page) {
   await page.getByRole("button", { name: /^Sign out/ }).click();
   await expect(page).toHaveURL(/\/login\?signed_out=1$/);
+}
+
+/** The same signed-in browser with JavaScript off: a second context holding `page`'s
+ * cookies, at the same origin. Close `plain` when done. */
+export async function sameSessionWithoutJavaScript(browser: Browser, context: BrowserContext, page: Page) {
+  const plain = await browser.newContext({
+    baseURL: new URL(page.url()).origin,
+    javaScriptEnabled: false,
+    storageState: await context.storageState(),
+  });
+  return { plain, plainPage: await plain.newPage() };
 }
 
 /** Creates an admin the way an operator does: the CLI, password on stdin. */

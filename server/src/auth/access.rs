@@ -38,6 +38,7 @@ impl Principal {
             created_at: self.user.created_at,
             sign_in_locked: false,
             has_second_factor: false,
+            no_password: false,
         }
     }
 }

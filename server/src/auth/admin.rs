@@ -98,6 +98,7 @@ impl AuthService {
                 sign_in_locked: self.sign_in_locked(&user.username).await?,
                 has_second_factor: self.store.second_factors(&user.id).await?.required()
                     || self.has_passkey(&user.id).await?,
+                no_password: user.password_hash.is_none(),
                 ..view_of(user)
             });
         }

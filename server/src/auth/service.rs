@@ -338,6 +338,7 @@ pub fn view_of(user: &UserRecord) -> UserView {
         created_at: user.created_at,
         sign_in_locked: false,
         has_second_factor: false,
+        no_password: false,
     }
 }
 

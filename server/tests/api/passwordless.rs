@@ -580,6 +580,31 @@ async fn an_account_without_a_password_confirms_it_is_you_with_its_own_passkey()
         )
         .await;
     assert_eq!(garbage.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The admin console tells which accounts have no password (its factor reset would
+    // take their passkeys): ada has one now, so a new passkey-only account shows it.
+    let mut dan_key = SoftPasskey::new(true);
+    passkey_account(&app, &mut dan_key, "dan").await;
+    let admin = app.admin("root").await;
+    let listed: Value = app
+        .get("/auth/admin/users", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let no_password = |name: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|user| user["username"] == name)
+            .unwrap()
+            .get("no_password")
+            .cloned()
+    };
+    assert_eq!(no_password("dan"), Some(json!(true)));
+    assert_eq!(no_password("ada"), None);
+    assert_eq!(no_password("bob"), None);
 }
 
 #[tokio::test]

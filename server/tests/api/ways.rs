@@ -4,14 +4,13 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use server::config::AdminSignIn;
-use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
-use webauthn_rs::prelude::CreationChallengeResponse;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use crate::{
     email_code::{ask, finish, mailed_code},
     helpers::{PASSWORD, TestApp, error_code, spawn_app_with, tokens_of},
     mailbox::SmtpServer,
-    passwordless::{ORIGIN, origin, passkey_sign_in},
+    passwordless::{ORIGIN, passkey_sign_in, register_with},
     recovery::{forgot, reset, spawn_with_mail, verified_account},
     two_step::code_at,
 };
@@ -221,20 +220,12 @@ async fn add_passkey(app: &TestApp, authenticator: &mut SoftPasskey, access: &st
     let started = app
         .post_json_bearer("/auth/passkeys/register/start", access, &json!({}))
         .await;
-    assert_eq!(started.status(), StatusCode::OK);
-    let body: Value = started.json().await.unwrap();
-    let mut options = body["options"].clone();
-    // The software authenticator keeps no resident keys (see passwordless.rs).
-    options["publicKey"]["authenticatorSelection"]["residentKey"] = json!("discouraged");
-    options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = json!(false);
-    let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
-    let credential = authenticator.do_registration(origin(), options).unwrap();
-    let credential = serde_json::to_value(credential).unwrap();
+    let (ceremony, credential) = register_with(authenticator, started).await;
     let finished = app
         .post_json_bearer(
             "/auth/passkeys/register/finish",
             access,
-            &json!({"ceremony": body["ceremony"], "name": "key", "credential": credential}),
+            &json!({"ceremony": ceremony, "name": "key", "credential": credential}),
         )
         .await;
     assert_eq!(finished.status(), StatusCode::CREATED);
