@@ -15,6 +15,7 @@
 //! | `links` | `LinkStore` | mailed verification and reset links |
 //! | `factors` | `FactorStore` | TOTP, recovery codes, step-up tickets |
 //! | `passkeys` | `PasskeyStore` | passkeys and their ceremonies |
+//! | `identities` | `IdentityStore` | accounts of other providers linked to accounts |
 //! | `forward_rules` | `ForwardRuleStore` | who a reverse proxy lets through where |
 //! | `clients` | `ClientStore` | OpenID Connect clients (the apps that sign in here) |
 //! | `codes` | `CodeStore` | their single-use authorization codes |
@@ -29,6 +30,7 @@ pub mod codes;
 mod consents;
 mod factors;
 pub mod forward_rules;
+mod identities;
 mod keys;
 mod links;
 pub mod mongo;
@@ -53,6 +55,7 @@ pub use codes::{AuthorizationCode, CodeRedemption, CodeStore};
 pub use consents::{Consent, ConsentStore};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};
 pub use forward_rules::{ForwardRule, ForwardRuleStore};
+pub use identities::{IdentityStore, LinkedIdentity};
 pub use keys::{KeyStore, StoredSigningKey};
 pub use links::{LinkRecord, LinkStore, NewLink};
 pub use operator::OperatorStore;
@@ -133,6 +136,7 @@ pub trait Store:
     + LinkStore
     + FactorStore
     + PasskeyStore
+    + IdentityStore
     + ForwardRuleStore
     + ClientStore
     + CodeStore
@@ -151,6 +155,7 @@ impl<T> Store for T where
         + LinkStore
         + FactorStore
         + PasskeyStore
+        + IdentityStore
         + ForwardRuleStore
         + ClientStore
         + CodeStore

@@ -285,12 +285,15 @@ contract!(
     an_expired_code_is_refused_and_purged_once_its_memory_is_over,
     an_apps_session_keeps_its_client_and_scope_through_rotation_and_ends_with_it,
     a_consent_is_kept_per_user_and_client_replaced_and_removed,
+    a_providers_subject_belongs_to_one_account_and_is_listed_and_used,
+    an_account_and_its_first_identity_are_made_together_or_not_at_all,
 );
 
 mod access_cases;
 mod attempt_cases;
 mod factor_cases;
 mod forward_rule_cases;
+mod identity_cases;
 mod lifetime_cases;
 mod link_cases;
 mod oidc_cases;
@@ -304,6 +307,7 @@ mod cases {
     pub use super::attempt_cases::*;
     pub use super::factor_cases::*;
     pub use super::forward_rule_cases::*;
+    pub use super::identity_cases::*;
     pub use super::lifetime_cases::*;
     pub use super::link_cases::*;
     pub use super::oidc_cases::*;

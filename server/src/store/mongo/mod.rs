@@ -27,6 +27,7 @@ mod consents;
 mod documents;
 mod factors;
 mod forward_rules;
+mod identities;
 mod keys;
 mod lease;
 mod links;
@@ -110,6 +111,7 @@ pub struct MongoStore {
     clients: Collection<clients::ClientDoc>,
     codes: Collection<codes::CodeDoc>,
     consents: Collection<consents::ConsentDoc>,
+    identities: Collection<identities::IdentityDoc>,
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
@@ -181,6 +183,7 @@ impl MongoStore {
             clients: database.collection("oidc_clients"),
             codes: database.collection("authorization_codes"),
             consents: database.collection("oidc_consents"),
+            identities: database.collection("linked_identities"),
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),

@@ -104,6 +104,10 @@ pub fn index_specs() -> Vec<(&'static str, IndexModel)> {
             index(doc! {"user_id": 1}, plain("passkeys_by_user")),
         ),
         (
+            "linked_identities",
+            index(doc! {"user_id": 1}, plain("identities_by_user")),
+        ),
+        (
             "sessions",
             index(
                 doc! {"current_refresh": 1},

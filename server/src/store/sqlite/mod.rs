@@ -22,6 +22,7 @@ mod codes;
 mod consents;
 mod factors;
 mod forward_rules;
+mod identities;
 mod keys;
 mod links;
 mod passkeys;

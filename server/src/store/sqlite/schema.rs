@@ -290,6 +290,20 @@ DROP TABLE passkey_ceremonies;
 ALTER TABLE passkey_ceremonies_with_reauthenticate RENAME TO passkey_ceremonies;
 CREATE INDEX passkey_ceremonies_by_expiry ON passkey_ceremonies(expires_at);
 "#,
+    // Accounts of other providers (sign in with another provider): a provider's subject
+    // belongs to one account.
+    r#"
+CREATE TABLE linked_identities (
+    provider     TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    email        TEXT,
+    linked_at    INTEGER NOT NULL,
+    last_used_at INTEGER,
+    PRIMARY KEY (provider, subject)
+) WITHOUT ROWID;
+CREATE INDEX linked_identities_by_user ON linked_identities(user_id);
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {

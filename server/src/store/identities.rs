@@ -1,0 +1,46 @@
+//! Accounts of other providers linked to Gatehouse accounts: "this provider's subject is
+//! this user". A provider's subject belongs to one account; an account may have several.
+
+use super::{NewUser, StoreResult, UserRecord};
+use async_trait::async_trait;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    /// The provider's id as configured (`[[providers]] id`).
+    pub provider: String,
+    /// The provider's `sub`: stable and unique within that provider.
+    pub subject: String,
+    pub user_id: String,
+    /// The address the provider gave when it was linked, to tell linked accounts apart
+    /// on `/account`; never a way to find the account.
+    pub email: Option<String>,
+    pub linked_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    async fn linked_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> StoreResult<Option<LinkedIdentity>>;
+    /// A user's linked identities, oldest first.
+    async fn identities_of(&self, user_id: &str) -> StoreResult<Vec<LinkedIdentity>>;
+    /// `Conflict("identity")` when the provider's subject is linked already (to anyone).
+    async fn link_identity(&self, identity: LinkedIdentity) -> StoreResult<()>;
+    /// Creates an account together with the identity it signs in with: the one never
+    /// exists without the other (`Conflict("username" | "email" | "identity")`).
+    async fn create_user_with_identity(
+        &self,
+        user: NewUser,
+        identity: LinkedIdentity,
+    ) -> StoreResult<UserRecord>;
+    /// False when the identity is no longer linked.
+    async fn record_identity_use(
+        &self,
+        provider: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+}
