@@ -178,6 +178,16 @@ pub enum ErrorCode {
     PasskeyExists,
     /// A forward-auth rule for that host and path prefix exists already.
     RuleExists,
+    /// The answer from another provider belongs to no sign-in this browser started (its
+    /// `state` differs, or the sign-in expired), or the provider answered with an error.
+    ProviderFlowInvalid,
+    /// The other provider's answer did not verify: the code exchange or the ID token
+    /// (signature, issuer, audience, expiry, nonce).
+    ProviderAnswerInvalid,
+    /// The other provider could not be reached (discovery, keys or the token endpoint).
+    ProviderUnavailable,
+    /// No account here is linked to that provider's account, and it makes none.
+    NoLinkedAccount,
     Throttled,
     Busy,
     StoreUnavailable,
@@ -187,7 +197,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -220,6 +230,10 @@ impl ErrorCode {
         ErrorCode::InvalidPasskey,
         ErrorCode::PasskeyExists,
         ErrorCode::RuleExists,
+        ErrorCode::ProviderFlowInvalid,
+        ErrorCode::ProviderAnswerInvalid,
+        ErrorCode::ProviderUnavailable,
+        ErrorCode::NoLinkedAccount,
         ErrorCode::Throttled,
         ErrorCode::Busy,
         ErrorCode::StoreUnavailable,
@@ -262,6 +276,10 @@ impl ErrorCode {
             ErrorCode::InvalidPasskey => "invalid_passkey",
             ErrorCode::PasskeyExists => "passkey_exists",
             ErrorCode::RuleExists => "rule_exists",
+            ErrorCode::ProviderFlowInvalid => "provider_flow_invalid",
+            ErrorCode::ProviderAnswerInvalid => "provider_answer_invalid",
+            ErrorCode::ProviderUnavailable => "provider_unavailable",
+            ErrorCode::NoLinkedAccount => "no_linked_account",
             ErrorCode::Throttled => "throttled",
             ErrorCode::Busy => "busy",
             ErrorCode::StoreUnavailable => "store_unavailable",
@@ -280,7 +298,9 @@ impl ErrorCode {
     /// The HTTP status every door answers this code with.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::MalformedJson | ErrorCode::BadRequest => 400,
+            ErrorCode::MalformedJson | ErrorCode::BadRequest | ErrorCode::ProviderFlowInvalid => {
+                400
+            }
             ErrorCode::InvalidCredentials
             | ErrorCode::MissingToken
             | ErrorCode::InvalidToken
@@ -289,7 +309,8 @@ impl ErrorCode {
             | ErrorCode::InvalidCode
             | ErrorCode::InvalidStepUp
             | ErrorCode::InvalidCeremony
-            | ErrorCode::InvalidPasskey => 401,
+            | ErrorCode::InvalidPasskey
+            | ErrorCode::ProviderAnswerInvalid => 401,
             ErrorCode::Forbidden
             | ErrorCode::AccountDisabled
             | ErrorCode::SignInLocked
@@ -297,6 +318,7 @@ impl ErrorCode {
             | ErrorCode::EmailNotVerified
             | ErrorCode::WayOff
             | ErrorCode::StrongerSignInRequired
+            | ErrorCode::NoLinkedAccount
             | ErrorCode::Csrf => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
@@ -313,6 +335,7 @@ impl ErrorCode {
             ErrorCode::InvalidInput => 422,
             ErrorCode::Throttled => 429,
             ErrorCode::Internal | ErrorCode::Network => 500,
+            ErrorCode::ProviderUnavailable => 502,
             ErrorCode::Busy | ErrorCode::StoreUnavailable => 503,
         }
     }
@@ -374,6 +397,18 @@ impl ErrorCode {
             ErrorCode::InvalidPasskey => "That passkey was not accepted.",
             ErrorCode::PasskeyExists => "That passkey is registered already.",
             ErrorCode::RuleExists => "A rule for that host and path exists already.",
+            ErrorCode::ProviderFlowInvalid => {
+                "That sign-in with another provider did not start here, or took too long. Please start again."
+            }
+            ErrorCode::ProviderAnswerInvalid => {
+                "The other provider's answer could not be verified, so it was not accepted."
+            }
+            ErrorCode::ProviderUnavailable => {
+                "The other provider cannot be reached right now. Please try again later."
+            }
+            ErrorCode::NoLinkedAccount => {
+                "No account here is linked to that account. Sign in another way, then link it on your account page."
+            }
             ErrorCode::NotFound => "That no longer exists.",
             ErrorCode::InvalidToken
             | ErrorCode::MissingToken
@@ -437,6 +472,13 @@ pub struct WayView {
     pub on: bool,
     /// The account has what it needs: a password, a passkey, a verified address.
     pub ready: bool,
+}
+
+/// Another provider the sign-in and sign-up pages offer: "Continue with {name}".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderButton {
+    pub id: String,
+    pub name: String,
 }
 
 /// The ways an account may sign in, and which of them it can use now.

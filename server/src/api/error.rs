@@ -111,6 +111,12 @@ impl From<AuthError> for ApiError {
             InvalidPasskey => ApiError::new(ErrorCode::InvalidPasskey, message),
             PasskeyExists => ApiError::new(ErrorCode::PasskeyExists, message),
             RuleExists => ApiError::new(ErrorCode::RuleExists, message),
+            ProviderFlowInvalid(_) | ProviderRefused(..) => {
+                ApiError::new(ErrorCode::ProviderFlowInvalid, message)
+            }
+            ProviderAnswerInvalid(_) => ApiError::new(ErrorCode::ProviderAnswerInvalid, message),
+            ProviderUnavailable(_) => ApiError::new(ErrorCode::ProviderUnavailable, message),
+            NoLinkedAccount(_) => ApiError::new(ErrorCode::NoLinkedAccount, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
                 ..ApiError::new(ErrorCode::Throttled, message)

@@ -77,6 +77,21 @@ pub enum AuthError {
     PasskeyExists,
     #[error("A rule for that host and path exists already.")]
     RuleExists,
+    /// The provider's name (as configured) is in each message: the page says it.
+    #[error(
+        "This answer from {0} belongs to no sign-in started in this browser, or it expired. Please start again."
+    )]
+    ProviderFlowInvalid(String),
+    #[error("{0} did not sign you in: {1}")]
+    ProviderRefused(String, String),
+    #[error("The answer from {0} could not be verified, so it was not accepted.")]
+    ProviderAnswerInvalid(String),
+    #[error("{0} cannot be reached right now. Please try again later.")]
+    ProviderUnavailable(String),
+    #[error(
+        "No account here is linked to that {0} account. Sign in another way, then link it on your account page."
+    )]
+    NoLinkedAccount(String),
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
     /// Too much work is queued already (password hashing); the caller may retry soon.

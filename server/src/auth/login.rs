@@ -120,7 +120,7 @@ impl AuthService {
         self.attempt_was_right(attempt).await?;
         // Refused now rather than after the second step: a disabled account gets no
         // ticket.
-        self.refuse_unless_admissible(user, &[first_step.way()], client)
+        self.refuse_unless_admissible(user, first_step.ways(), client)
             .await?;
         let step_up = self.issue_step_up(user, first_step, now).await?;
         self.audit(

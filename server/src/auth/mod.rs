@@ -13,6 +13,7 @@
 //! - `step_up`: the second step of a sign-in (step-up tickets);
 //! - `passkey`: WebAuthn registration and passkey sign-in;
 //! - `reauth`: fresh authentication before a step that hands out a way in;
+//! - `upstream`: signing in with another provider (OpenID Connect) and linked accounts;
 //! - `ways`: the ways in an account's owner allows (password, passkey, code by email);
 //! - `notices`: mails telling the owner how the way into their account changed;
 //! - `audit`: the security event log;
@@ -42,6 +43,7 @@ mod service;
 mod step_up;
 pub mod throttle;
 pub mod token;
+mod upstream;
 mod ways;
 
 pub use access::Principal;
@@ -54,5 +56,6 @@ pub use passkey::{Ceremony, relying_party as passkey_relying_party};
 pub use passkey_signup::PasskeySignup;
 pub use service::{AuthService, ClientInfo, view_of};
 pub use step_up::StepUp;
+pub use upstream::{PROVIDER_FLOW_TTL_SECS, ProviderCallback, ProviderRedirect, ProviderSignIn};
 
 pub type AuthResult<T> = Result<T, AuthError>;

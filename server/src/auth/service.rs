@@ -104,6 +104,7 @@ pub struct AuthService {
     pub(super) forward_default: crate::config::ForwardDefault,
     pub(super) forward_rules: super::forward::RememberedRules,
     pub(super) admin_sign_in: crate::config::AdminSignIn,
+    pub(super) upstream: super::upstream::UpstreamProviders,
 }
 
 pub(super) struct KeySource {
@@ -161,6 +162,9 @@ impl AuthService {
                 .unwrap_or(&links.public_url),
         )
         .map_err(|error| AuthError::Unexpected(error.into()))?;
+        let upstream =
+            super::upstream::UpstreamProviders::new(&config.providers, &links.public_url)
+                .map_err(|error| AuthError::Unexpected(error.into()))?;
         let throttle = &config.throttle;
         let service = AuthService {
             store: store.backend,
@@ -196,6 +200,7 @@ impl AuthService {
             forward_default: config.forward.default,
             forward_rules: Default::default(),
             admin_sign_in: config.admin_sign_in,
+            upstream,
         };
         match service.finish_start().await {
             Err(AuthError::Unavailable(error)) => {

@@ -4,6 +4,7 @@
 
 mod forward;
 mod mail;
+mod providers;
 mod signing;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use forward::{ForwardConfig, ForwardDefault};
 pub use mail::{MailConfig, SmtpUrl};
+pub use providers::{ProviderSettings, parse_providers};
 pub use signing::SigningConfig;
 pub use throttle::ThrottleConfig;
 
@@ -85,6 +87,8 @@ pub struct Config {
     pub forward: ForwardConfig,
     /// What an admin's session must have signed in with to use the admin role.
     pub admin_sign_in: AdminSignIn,
+    /// Other providers people may sign in with (`GATEHOUSE_PROVIDERS`).
+    pub providers: Vec<ProviderSettings>,
 }
 
 /// How strongly an admin must have signed in for the admin role to count. Set by the
@@ -159,6 +163,7 @@ impl std::fmt::Debug for Config {
             .field("passkey_origin", &self.passkey_origin)
             .field("forward", &self.forward)
             .field("admin_sign_in", &self.admin_sign_in)
+            .field("providers", &self.providers)
             .finish()
     }
 }
@@ -195,6 +200,7 @@ impl Config {
             passkey_origin: None,
             forward: ForwardConfig::default(),
             admin_sign_in: AdminSignIn::default(),
+            providers: Vec::new(),
         }
     }
 
@@ -256,6 +262,9 @@ impl Config {
                 "GATEHOUSE_REFRESH_TTL_SECS",
                 "must be longer than the access token lifetime",
             ));
+        }
+        if let Some(path) = var("GATEHOUSE_PROVIDERS") {
+            config.providers = providers::read_providers_file(std::path::Path::new(&path))?;
         }
         if let Some(secret) = var("GATEHOUSE_JWT_SECRET") {
             config.signing = SigningConfig::Hs256 {

@@ -23,6 +23,14 @@ pub enum SignInMethod {
     EmailCodeAndTotp,
     EmailCodeAndRecoveryCode,
     EmailCodeAndPasskey,
+    /// Another provider's sign-in (an OpenID Connect ID token for a linked account).
+    Provider,
+    /// Another provider's sign-in that says it took two factors (`amr` has `mfa`), from
+    /// a provider whose word on that the admin trusts.
+    ProviderWithMfa,
+    ProviderAndTotp,
+    ProviderAndRecoveryCode,
+    ProviderAndPasskey,
     /// A session or code stored before the method was: only whether a second factor
     /// was used is known.
     Unrecorded {
@@ -34,14 +42,18 @@ impl SignInMethod {
     /// Whether the sign-in took two factors: what forward-auth rules and `acr` read.
     pub fn is_multi_factor(self) -> bool {
         match self {
-            SignInMethod::Password | SignInMethod::EmailCode => false,
+            SignInMethod::Password | SignInMethod::EmailCode | SignInMethod::Provider => false,
             SignInMethod::PasswordAndTotp
             | SignInMethod::PasswordAndRecoveryCode
             | SignInMethod::PasswordAndPasskey
             | SignInMethod::Passkey
             | SignInMethod::EmailCodeAndTotp
             | SignInMethod::EmailCodeAndRecoveryCode
-            | SignInMethod::EmailCodeAndPasskey => true,
+            | SignInMethod::EmailCodeAndPasskey
+            | SignInMethod::ProviderWithMfa
+            | SignInMethod::ProviderAndTotp
+            | SignInMethod::ProviderAndRecoveryCode
+            | SignInMethod::ProviderAndPasskey => true,
             SignInMethod::Unrecorded { second_factor } => second_factor,
         }
     }
@@ -51,7 +63,8 @@ impl SignInMethod {
     /// syncs is not known). A recovery code is one of the account's saved one-time
     /// secrets, not an RFC 6238 code, so it adds only `mfa`. A mailed code is none of
     /// RFC 8176's methods (its `otp` means RFC 4226 and 6238): it is `email`, the name
-    /// other providers give it.
+    /// other providers give it. Another provider's sign-in is `fed` (federated), the
+    /// name Microsoft's and others' tokens use.
     pub fn amr(self) -> &'static [&'static str] {
         match self {
             SignInMethod::Password => &["pwd"],
@@ -63,6 +76,11 @@ impl SignInMethod {
             SignInMethod::EmailCodeAndTotp => &["email", "otp", "mfa"],
             SignInMethod::EmailCodeAndRecoveryCode => &["email", "mfa"],
             SignInMethod::EmailCodeAndPasskey => &["email", "hwk", "mfa"],
+            SignInMethod::Provider => &["fed"],
+            SignInMethod::ProviderWithMfa => &["fed", "mfa"],
+            SignInMethod::ProviderAndTotp => &["fed", "otp", "mfa"],
+            SignInMethod::ProviderAndRecoveryCode => &["fed", "mfa"],
+            SignInMethod::ProviderAndPasskey => &["fed", "hwk", "mfa"],
             SignInMethod::Unrecorded {
                 second_factor: true,
             } => &["mfa"],
@@ -91,11 +109,17 @@ impl SignInMethod {
             SignInMethod::EmailCodeAndTotp => Some("email code, totp"),
             SignInMethod::EmailCodeAndRecoveryCode => Some("email code, recovery code"),
             SignInMethod::EmailCodeAndPasskey => Some("email code, passkey"),
+            SignInMethod::Provider => Some("provider"),
+            SignInMethod::ProviderWithMfa => Some("provider, its mfa"),
+            SignInMethod::ProviderAndTotp => Some("provider, totp"),
+            SignInMethod::ProviderAndRecoveryCode => Some("provider, recovery code"),
+            SignInMethod::ProviderAndPasskey => Some("provider, passkey"),
         }
     }
 
     /// The ways the sign-in took, for the owner's choice of ways (an unrecorded one is
-    /// an old session: nothing to refuse).
+    /// an old session: nothing to refuse). Another provider is no way the owner turns
+    /// off: unlinking it is how.
     pub fn ways(self) -> &'static [Way] {
         match self {
             SignInMethod::Password
@@ -107,7 +131,12 @@ impl SignInMethod {
             | SignInMethod::EmailCodeAndTotp
             | SignInMethod::EmailCodeAndRecoveryCode => &[Way::EmailCode],
             SignInMethod::EmailCodeAndPasskey => &[Way::EmailCode, Way::Passkey],
-            SignInMethod::Unrecorded { .. } => &[],
+            SignInMethod::ProviderAndPasskey => &[Way::Passkey],
+            SignInMethod::Provider
+            | SignInMethod::ProviderWithMfa
+            | SignInMethod::ProviderAndTotp
+            | SignInMethod::ProviderAndRecoveryCode
+            | SignInMethod::Unrecorded { .. } => &[],
         }
     }
 
@@ -123,6 +152,11 @@ impl SignInMethod {
             SignInMethod::EmailCodeAndTotp => Some("email+totp"),
             SignInMethod::EmailCodeAndRecoveryCode => Some("email+recovery"),
             SignInMethod::EmailCodeAndPasskey => Some("email+passkey"),
+            SignInMethod::Provider => Some("fed"),
+            SignInMethod::ProviderWithMfa => Some("fed+mfa"),
+            SignInMethod::ProviderAndTotp => Some("fed+totp"),
+            SignInMethod::ProviderAndRecoveryCode => Some("fed+recovery"),
+            SignInMethod::ProviderAndPasskey => Some("fed+passkey"),
             SignInMethod::Unrecorded { .. } => None,
         }
     }
@@ -140,6 +174,11 @@ impl SignInMethod {
             Some("email+totp") => SignInMethod::EmailCodeAndTotp,
             Some("email+recovery") => SignInMethod::EmailCodeAndRecoveryCode,
             Some("email+passkey") => SignInMethod::EmailCodeAndPasskey,
+            Some("fed") => SignInMethod::Provider,
+            Some("fed+mfa") => SignInMethod::ProviderWithMfa,
+            Some("fed+totp") => SignInMethod::ProviderAndTotp,
+            Some("fed+recovery") => SignInMethod::ProviderAndRecoveryCode,
+            Some("fed+passkey") => SignInMethod::ProviderAndPasskey,
             _ => SignInMethod::Unrecorded { second_factor },
         }
     }
@@ -216,13 +255,18 @@ pub enum FirstStep {
     #[default]
     Password,
     EmailCode,
+    /// Another provider's sign-in.
+    Provider,
 }
 
 impl FirstStep {
-    pub fn way(self) -> Way {
+    /// The way the owner may have turned off (none for another provider: unlinking it
+    /// is how that one is turned off).
+    pub fn ways(self) -> &'static [Way] {
         match self {
-            FirstStep::Password => Way::Password,
-            FirstStep::EmailCode => Way::EmailCode,
+            FirstStep::Password => &[Way::Password],
+            FirstStep::EmailCode => &[Way::EmailCode],
+            FirstStep::Provider => &[],
         }
     }
 }
@@ -248,6 +292,11 @@ impl FirstStep {
                 SignInMethod::EmailCodeAndRecoveryCode
             }
             (FirstStep::EmailCode, SecondStep::Passkey) => SignInMethod::EmailCodeAndPasskey,
+            (FirstStep::Provider, SecondStep::Totp) => SignInMethod::ProviderAndTotp,
+            (FirstStep::Provider, SecondStep::RecoveryCode) => {
+                SignInMethod::ProviderAndRecoveryCode
+            }
+            (FirstStep::Provider, SecondStep::Passkey) => SignInMethod::ProviderAndPasskey,
         }
     }
 
@@ -257,12 +306,14 @@ impl FirstStep {
         match self {
             FirstStep::Password => None,
             FirstStep::EmailCode => Some("email"),
+            FirstStep::Provider => Some("fed"),
         }
     }
 
     pub fn from_stored(stored: Option<&str>) -> FirstStep {
         match stored {
             Some("email") => FirstStep::EmailCode,
+            Some("fed") => FirstStep::Provider,
             _ => FirstStep::Password,
         }
     }
@@ -310,7 +361,7 @@ mod tests {
         );
     }
 
-    const RECORDED: [SignInMethod; 9] = [
+    const RECORDED: [SignInMethod; 14] = [
         SignInMethod::Password,
         SignInMethod::PasswordAndTotp,
         SignInMethod::PasswordAndRecoveryCode,
@@ -320,6 +371,11 @@ mod tests {
         SignInMethod::EmailCodeAndTotp,
         SignInMethod::EmailCodeAndRecoveryCode,
         SignInMethod::EmailCodeAndPasskey,
+        SignInMethod::Provider,
+        SignInMethod::ProviderWithMfa,
+        SignInMethod::ProviderAndTotp,
+        SignInMethod::ProviderAndRecoveryCode,
+        SignInMethod::ProviderAndPasskey,
     ];
 
     #[test]
@@ -361,11 +417,20 @@ mod tests {
         assert_eq!(SignInMethod::Passkey.amr(), ["hwk", "mfa"]);
         assert_eq!(SignInMethod::Password.amr(), ["pwd"]);
         assert_eq!(SignInMethod::EmailCode.amr(), ["email"]);
+        assert_eq!(SignInMethod::Provider.amr(), ["fed"]);
+        assert!(
+            SignInMethod::ProviderAndTotp.ways().is_empty(),
+            "unlinking turns it off"
+        );
     }
 
     #[test]
     fn a_second_step_keeps_what_the_first_one_was() {
-        for first in [FirstStep::Password, FirstStep::EmailCode] {
+        for first in [
+            FirstStep::Password,
+            FirstStep::EmailCode,
+            FirstStep::Provider,
+        ] {
             assert_eq!(FirstStep::from_stored(first.stored()), first);
             for second in [
                 SecondStep::Totp,

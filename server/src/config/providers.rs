@@ -1,0 +1,257 @@
+//! Other providers people may sign in with (`GATEHOUSE_PROVIDERS`, a TOML file read at
+//! start): each an OpenID Connect provider found from its issuer URL.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{ConfigError, values::invalid};
+
+const VARIABLE: &str = "GATEHOUSE_PROVIDERS";
+
+/// One provider as configured. The client secret never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// In the provider's URLs and the store: lowercase letters, digits and `-`.
+    pub id: String,
+    /// What the buttons say: "Continue with {name}".
+    pub name: String,
+    /// Its issuer: `https://…`, or `http://` on a loopback address (tests, development).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// A first sign-in with an unknown account of this provider makes a Gatehouse
+    /// account (default); off, only accounts linked on `/account` sign in.
+    pub sign_up: bool,
+    /// A sign-in whose ID token says `amr` includes `mfa` counts as two factors, and the
+    /// account's own second factor is not asked again. Off by default: the provider's
+    /// word is taken only where the admin says it can be.
+    pub trust_amr: bool,
+    /// A first sign-in whose address the provider says is verified joins the account
+    /// that verified the same address here. Off by default: with it on, whoever controls
+    /// that address at the provider controls the account here.
+    pub link_verified_email: bool,
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ProviderSettings")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .field("sign_up", &self.sign_up)
+            .field("trust_amr", &self.trust_amr)
+            .field("link_verified_email", &self.link_verified_email)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvidersFile {
+    #[serde(default, rename = "provider")]
+    providers: Vec<ProviderEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderEntry {
+    id: String,
+    name: String,
+    #[serde(default = "oidc")]
+    kind: String,
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+    #[serde(default = "yes")]
+    sign_up: bool,
+    #[serde(default)]
+    trust_amr: bool,
+    #[serde(default)]
+    link_verified_email: bool,
+}
+
+fn oidc() -> String {
+    "oidc".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(super) fn read_providers_file(path: &Path) -> Result<Vec<ProviderSettings>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        invalid(
+            VARIABLE,
+            &format!("cannot read {}: {error}", path.display()),
+        )
+    })?;
+    parse_providers(&text)
+}
+
+/// The file's providers, each checked; the first mistake names the provider.
+pub fn parse_providers(text: &str) -> Result<Vec<ProviderSettings>, ConfigError> {
+    let file: ProvidersFile =
+        toml::from_str(text).map_err(|error| invalid(VARIABLE, &error.to_string()))?;
+    let mut providers: Vec<ProviderSettings> = Vec::new();
+    for entry in file.providers {
+        let settings = provider_settings(entry)?;
+        if providers.iter().any(|known| known.id == settings.id) {
+            return Err(invalid(
+                VARIABLE,
+                &format!("provider `{}` is configured twice", settings.id),
+            ));
+        }
+        providers.push(settings);
+    }
+    Ok(providers)
+}
+
+fn provider_settings(entry: ProviderEntry) -> Result<ProviderSettings, ConfigError> {
+    let id = entry.id.trim().to_owned();
+    let id_is_plain = (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if !id_is_plain {
+        return Err(invalid(
+            VARIABLE,
+            &format!("provider id `{id}`: 1 to 32 lowercase letters, digits and `-`"),
+        ));
+    }
+    let mistake = |message: &str| invalid(VARIABLE, &format!("provider `{id}`: {message}"));
+    if entry.kind != "oidc" {
+        return Err(mistake(
+            "kind must be `oidc` (an OpenID Connect provider found from its issuer)",
+        ));
+    }
+    let name = entry.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(mistake("name: 1 to 40 characters"));
+    }
+    // Kept exactly as given: discovery refuses a document whose `issuer` differs from
+    // it by so much as a trailing slash.
+    let issuer = entry.issuer.trim().to_owned();
+    if !issuer_is_acceptable(&issuer) {
+        return Err(mistake(
+            "issuer must be an https:// URL (http:// only on a loopback address), without query or fragment",
+        ));
+    }
+    if entry.client_id.trim().is_empty() {
+        return Err(mistake("client_id is empty"));
+    }
+    Ok(ProviderSettings {
+        id,
+        name,
+        issuer,
+        client_id: entry.client_id.trim().to_owned(),
+        client_secret: entry.client_secret.filter(|secret| !secret.is_empty()),
+        sign_up: entry.sign_up,
+        trust_amr: entry.trust_amr,
+        link_verified_email: entry.link_verified_email,
+    })
+}
+
+/// Discovery, keys and tokens come from the issuer: in clear text only where nobody but
+/// this machine can be on the path.
+fn issuer_is_acceptable(issuer: &str) -> bool {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return false;
+    };
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return false;
+    }
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(address)) => address.is_loopback(),
+            Some(url::Host::Ipv6(address)) => address.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[provider]]
+id = "corp"
+name = "Corp SSO"
+issuer = "https://sso.example.com/"
+client_id = "gatehouse"
+client_secret = "hunter2"
+trust_amr = true
+"#;
+
+    #[test]
+    fn a_provider_is_read_with_its_defaults_and_its_secret_never_prints() {
+        let providers = parse_providers(GOOD).unwrap();
+        assert_eq!(providers.len(), 1);
+        let corp = &providers[0];
+        assert_eq!(corp.issuer, "https://sso.example.com/");
+        assert!(corp.sign_up && corp.trust_amr && !corp.link_verified_email);
+        assert_eq!(corp.client_secret.as_deref(), Some("hunter2"));
+        assert!(!format!("{corp:?}").contains("hunter2"));
+        assert!(parse_providers("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_mistaken_provider_is_refused_by_name() {
+        let with = |line: &str, value: &str| {
+            GOOD.lines()
+                .map(|text| {
+                    if text.starts_with(&format!("{line} =")) {
+                        format!("{line} = {value}")
+                    } else {
+                        text.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for (line, value) in [
+            ("id", "\"Corp\""),
+            ("id", "\"corp sso\""),
+            ("id", "\"\""),
+            ("issuer", "\"http://sso.example.com\""),
+            ("issuer", "\"ftp://sso.example.com\""),
+            ("issuer", "\"https://sso.example.com/?tenant=1\""),
+            ("issuer", "\"sso.example.com\""),
+            ("client_id", "\" \""),
+            ("name", "\"\""),
+            ("trust_amr", "\"yes\""),
+        ] {
+            let text = with(line, value);
+            assert!(
+                parse_providers(&text).is_err(),
+                "{line} = {value} was accepted"
+            );
+        }
+        assert!(parse_providers(&format!("{GOOD}\nsecret_key = 1")).is_err());
+        assert!(
+            parse_providers(&format!("{GOOD}{GOOD}")).is_err(),
+            "the same id twice"
+        );
+        assert!(
+            parse_providers(&format!("{GOOD}kind = \"saml\"\n")).is_err(),
+            "an unknown kind"
+        );
+        for loopback in [
+            "http://127.0.0.1:4000",
+            "http://localhost:4000",
+            "http://[::1]:4000",
+        ] {
+            assert!(
+                parse_providers(&with("issuer", &format!("\"{loopback}\""))).is_ok(),
+                "{loopback}"
+            );
+        }
+    }
+}
