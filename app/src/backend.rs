@@ -12,7 +12,7 @@ use crate::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        PasskeyView, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
+        PasskeyView, ProviderButton, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
         UserView, Viewer, WaysWanted,
     },
 };
@@ -39,6 +39,14 @@ pub enum SignedIn {
     },
 }
 
+/// A sign-in started at another provider: where the browser goes, and the sealed
+/// sign-in its callback needs (kept in an HttpOnly cookie meanwhile).
+pub struct ProviderStart {
+    pub location: String,
+    pub flow: String,
+    pub max_age_secs: i64,
+}
+
 /// What a browser session presents: the tokens from its cookies.
 #[derive(Clone, Default)]
 pub struct PresentedTokens {
@@ -61,6 +69,25 @@ pub trait AuthBackend: Send + Sync + 'static {
     fn cookie_domain(&self) -> Option<&str>;
     /// Hosts besides this site that a sign-in may send the browser back to.
     fn return_hosts(&self) -> &crate::next_path::ReturnHosts;
+    /// Other providers the sign-in and sign-up pages offer.
+    fn sign_in_providers(&self) -> Vec<ProviderButton>;
+
+    /// Starts a sign-in at another provider.
+    async fn begin_provider_sign_in(
+        &self,
+        request: &Parts,
+        provider: &str,
+        next: Option<&str>,
+    ) -> Result<ProviderStart, AppError>;
+    /// The provider's answer (`query`, as the browser brought it back) with the sealed
+    /// sign-in this browser kept: signed in (or on to its second step), and where next.
+    async fn finish_provider_sign_in(
+        &self,
+        request: &Parts,
+        provider: &str,
+        query: &str,
+        flow: Option<&str>,
+    ) -> Result<(SignedIn, Option<String>), AppError>;
 
     /// The OpenID Connect authorization endpoint: `query` as the app sent it, for the
     /// user behind `access` (if any), with the consent form's `decision`.

@@ -86,6 +86,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("logout") ssr=SsrMode::Async view=|| view! { <Title text="Sign out"/><pages::sign_in::SignOutPage/> }/>
                     <Route path=path!("login/email-code") ssr=SsrMode::Async view=|| view! { <Title text="Sign in with a code"/><pages::email_code::EmailCodePage/> }/>
                     <Route path=path!("login/code") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::CodePage/> }/>
+                    <Route path=path!("login/with/:provider") ssr=SsrMode::Async view=|| view! { <Title text="Sign in with another provider"/><pages::providers::ProviderStartPage/> }/>
+                    <Route path=path!("login/with/:provider/callback") ssr=SsrMode::Async view=|| view! { <Title text="Sign in with another provider"/><pages::providers::ProviderCallbackPage/> }/>
                     <Route path=path!("account/passkeys") ssr=SsrMode::Async view=|| view! { <Title text="Passkeys"/><pages::passkeys::PasskeysPage/> }/>
                     <Route path=path!("account/two-step") ssr=SsrMode::Async view=|| view! { <Title text="Two-step sign-in"/><pages::two_step::TwoStepPage/> }/>
                     <Route path=StaticSegment("signup") ssr=SsrMode::Async view=|| view! { <Title text="Create an account"/><pages::sign_in::SignupPage/> }/>

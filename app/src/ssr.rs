@@ -102,6 +102,35 @@ pub fn take_shown_once(request: &Parts) -> Option<String> {
     Some(value)
 }
 
+/// A sign-in at another provider between its start and the provider's answer, sealed
+/// by the server. `Lax`, unlike the others: the answer arrives as a navigation from the
+/// provider's site, which a `Strict` cookie would not be sent with.
+pub const PROVIDER_FLOW_COOKIE: &str = "gatehouse_provider_flow";
+
+pub fn presented_provider_flow(request: &Parts) -> Option<String> {
+    cookie_value(request, PROVIDER_FLOW_COOKIE, secure_cookies())
+}
+
+pub fn set_provider_flow_cookie(flow: String, max_age_secs: i64, policy: CookiePolicy) {
+    append(cookie(
+        PROVIDER_FLOW_COOKIE,
+        flow,
+        max_age_secs,
+        SameSite::Lax,
+        policy,
+    ));
+}
+
+pub fn clear_provider_flow_cookie(policy: CookiePolicy) {
+    append(cookie(
+        PROVIDER_FLOW_COOKIE,
+        String::new(),
+        0,
+        SameSite::Lax,
+        policy,
+    ));
+}
+
 /// A passkey ceremony's id between its start and its finish: HttpOnly and `Strict`, so
 /// only the browser that started it can finish it.
 pub const CEREMONY_COOKIE: &str = "gatehouse_passkey";

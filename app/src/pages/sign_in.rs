@@ -39,6 +39,7 @@ pub fn LoginPage() -> impl IntoView {
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
             <LoginForm next=next.clone() returned_error=query_error()/>
             <crate::pages::passkeys::PasskeyButton action="sign-in" label="Sign in with a passkey" next=next.clone()/>
+            <crate::pages::providers::ProviderButtons next=next.clone()/>
             <p><a href=email_code_link(&next)>"Email me a code instead"</a></p>
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>
@@ -156,6 +157,7 @@ pub fn SignupPage() -> impl IntoView {
             <h1 id="signup-title">"Create an account"</h1>
             <SignupForm returned_error=query_error()/>
             <PasskeySignup/>
+            <crate::pages::providers::ProviderButtons next=String::new()/>
             <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
         </section>
     }

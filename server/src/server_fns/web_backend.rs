@@ -99,6 +99,63 @@ impl AuthBackend for WebBackend {
         &self.config.forward.return_hosts
     }
 
+    fn sign_in_providers(&self) -> Vec<app::model::ProviderButton> {
+        self.auth.sign_in_providers()
+    }
+
+    async fn begin_provider_sign_in(
+        &self,
+        request: &Parts,
+        provider: &str,
+        next: Option<&str>,
+    ) -> Result<app::backend::ProviderStart, AppError> {
+        let redirect = self
+            .auth
+            .begin_provider_sign_in(provider, next, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok(app::backend::ProviderStart {
+            location: redirect.location,
+            flow: redirect.sealed_flow,
+            max_age_secs: redirect.max_age_secs,
+        })
+    }
+
+    async fn finish_provider_sign_in(
+        &self,
+        request: &Parts,
+        provider: &str,
+        query: &str,
+        flow: Option<&str>,
+    ) -> Result<(SignedIn, Option<String>), AppError> {
+        let mut callback = crate::auth::ProviderCallback::default();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match name.as_ref() {
+                "code" => &mut callback.code,
+                "state" => &mut callback.state,
+                "iss" => &mut callback.iss,
+                "error" => &mut callback.error,
+                "error_description" => &mut callback.error_description,
+                _ => continue,
+            };
+            // A parameter given twice is not an answer any provider sends.
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(app_error(crate::auth::AuthError::Invalid(
+                    crate::domain::FieldError::new(
+                        "query",
+                        format!("`{name}` is given more than once"),
+                    ),
+                )));
+            }
+        }
+        let finished = self
+            .auth
+            .finish_provider_sign_in(provider, callback, flow, &self.client(request))
+            .await
+            .map_err(app_error)?;
+        Ok((self.signed_in(finished.sign_in), finished.next))
+    }
+
     async fn authorize(
         &self,
         request: &Parts,
