@@ -12,8 +12,8 @@ use crate::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        PasskeyView, ProviderButton, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
-        UserView, Viewer, WaysWanted,
+        PasskeyView, ProviderButton, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView,
+        UserPage, UserView, Viewer, WaysWanted,
     },
 };
 

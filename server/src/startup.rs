@@ -100,6 +100,7 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
+        crate::install_tls_crypto();
         let mut config = config;
         let listener =
             TcpListener::bind(config.listen)

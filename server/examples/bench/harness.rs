@@ -128,7 +128,7 @@ impl Server {
             .spawn()
             .expect("start target/release/gatehouse (cargo leptos build --release)");
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = http_client();
         runtime.block_on(async {
             loop {
                 if let Ok(response) = http.get(format!("{base}/healthz")).send().await
@@ -321,7 +321,7 @@ impl Ratio {
 /// servers, each client sends each refresh to the next one in turn.
 pub fn refresh_chain(runtime: &Runtime, bases: &[String], clients: usize, secs: u64) -> Load {
     runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = http_client();
         let deadline = Instant::now() + Duration::from_secs(secs);
         let tasks: Vec<_> = (0..clients)
             .map(|client| {
@@ -383,7 +383,7 @@ pub fn paced(runtime: &Runtime, url: &str, header: &str, rate: u32, secs: u64) -
         let total = rate as u64 * secs;
         let tasks: Vec<_> = (0..PACED_CLIENTS)
             .map(|client| {
-                let http = reqwest::Client::builder()
+                let http = http_client_builder()
                     .pool_max_idle_per_host(1)
                     .build()
                     .unwrap();
@@ -466,7 +466,7 @@ pub fn login_account(index: usize) -> String {
 /// Signs up "bench" and the `LOGIN_ACCOUNTS` login accounts on `base` (instances on one
 /// store need it once).
 pub async fn sign_up_bench_accounts(base: &str) {
-    let http = reqwest::Client::new();
+    let http = http_client();
     let names = std::iter::once("bench".to_owned()).chain((0..LOGIN_ACCOUNTS).map(login_account));
     futures::stream::iter(names)
         .map(|username| {
@@ -494,7 +494,7 @@ pub async fn sign_up_bench_accounts(base: &str) {
 pub fn bench_user(runtime: &Runtime, server: &Server) -> String {
     runtime.block_on(async {
         sign_up_bench_accounts(&server.base).await;
-        let login = log_in(&reqwest::Client::new(), &server.base).await;
+        let login = log_in(&http_client(), &server.base).await;
         login["access_token"].as_str().unwrap().to_owned()
     })
 }
@@ -547,4 +547,14 @@ end
         )
         .unwrap();
     path
+}
+
+/// The bench's HTTP clients use the server's TLS crypto (reqwest brings none of its own).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().unwrap()
+}
+
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    server::install_tls_crypto();
+    reqwest::Client::builder()
 }

@@ -159,7 +159,7 @@ pub fn run() {
 
 /// The benchmark accounts signed up once and logged in on each instance: one access token each.
 async fn sign_up_and_log_in_everywhere(bases: &[String]) -> Vec<String> {
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     sign_up_bench_accounts(&bases[0]).await;
     let mut bearers = Vec::new();
     for base in bases {
@@ -172,7 +172,7 @@ async fn sign_up_and_log_in_everywhere(bases: &[String]) -> Vec<String> {
 /// From a logout's answer on one instance to each other instance's first refusal, polled
 /// every millisecond; and how many of them still accepted once the bound had passed.
 async fn revocation_visibility(bases: &[String]) -> (Load, usize) {
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     let mut delays = Vec::new();
     let mut late = 0;
     for trial in 0..VISIBILITY_TRIALS {

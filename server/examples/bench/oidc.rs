@@ -65,7 +65,7 @@ async fn codes(
     scope: &str,
     count: usize,
 ) -> Vec<String> {
-    let http = reqwest::Client::builder()
+    let http = crate::harness::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -129,7 +129,7 @@ async fn token_call(http: &reqwest::Client, base: &str, client: &Client, body: S
 fn redeem_all(runtime: &Runtime, base: &str, client: &Arc<Client>, codes: Vec<String>) -> Load {
     runtime.block_on(async {
         let queue = Arc::new(Mutex::new(codes));
-        let http = reqwest::Client::new();
+        let http = crate::harness::http_client();
         let begun = Instant::now();
         let tasks: Vec<_> = (0..CONCURRENCY)
             .map(|_| {
@@ -174,7 +174,7 @@ fn refresh_chains(
     secs: u64,
 ) -> Load {
     runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = crate::harness::http_client();
         let deadline = Instant::now() + Duration::from_secs(secs);
         let tasks: Vec<_> = refresh_tokens
             .into_iter()
@@ -233,7 +233,7 @@ pub fn run() {
     let access = bench_user(&runtime, &server);
     let cookie = format!("gatehouse_access={access}");
     let base = server.base.clone();
-    let client = Arc::new(runtime.block_on(register(&reqwest::Client::new(), &base)));
+    let client = Arc::new(runtime.block_on(register(&crate::harness::http_client(), &base)));
 
     eprintln!("10. code redemption");
     // Codes live a minute: made just before, as many as a measurement redeems at most.
@@ -255,7 +255,7 @@ pub fn run() {
         CONCURRENCY,
     ));
     let refresh_tokens: Vec<String> = runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = crate::harness::http_client();
         let mut tokens = Vec::new();
         for code in offline {
             let body = format!(
@@ -278,7 +278,7 @@ pub fn run() {
             code[0],
             urlencoding(CALLBACK)
         );
-        let answer = token_call(&reqwest::Client::new(), &base, &client, body).await;
+        let answer = token_call(&crate::harness::http_client(), &base, &client, body).await;
         answer["access_token"].as_str().unwrap().to_owned()
     });
     let bearer = format!("Authorization: Bearer {app_token}");

@@ -16,7 +16,7 @@ fn start(data_dir: &std::path::Path) -> Process {
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let data_dir = tempfile::tempdir().unwrap();
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
 
     let server = start(data_dir.path());
     let signup = client

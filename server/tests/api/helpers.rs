@@ -424,6 +424,17 @@ pub fn form_encoded(text: &str) -> String {
         .collect()
 }
 
+/// An HTTP client for a test that starts no server in-process first (the TLS crypto is
+/// the server's to install; see `server::install_tls_crypto`).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().unwrap()
+}
+
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    server::install_tls_crypto();
+    reqwest::Client::builder()
+}
+
 /// Every cookie a response sets, as its `Set-Cookie` headers say them.
 pub fn set_cookies(response: &Response) -> Vec<String> {
     response

@@ -128,7 +128,7 @@ async fn accepted_everywhere(client: &Client, instances: &[Process], path: &str,
 /// the first (returned with her id).
 async fn three_instances_with_ada(store: &SharedStore) -> (Vec<Process>, Client, Tokens, String) {
     let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
-    let client = Client::new();
+    let client = crate::helpers::http_client();
     let admin = login(&client, &instances[1], ADMIN).await;
     let ada_id = signup(&client, &instances[0], "ada").await;
     (instances, client, admin, ada_id)
@@ -382,7 +382,7 @@ async fn an_instance_killed_and_started_again_refuses_what_was_revoked_while_it_
     let store = SharedStore::new();
     let a = store.start_instance();
     let c = store.start_instance();
-    let client = Client::new();
+    let client = crate::helpers::http_client();
     signup(&client, &a, "ada").await;
     let ada = login(&client, &c, "ada").await;
     for instance in [&a, &c] {
@@ -421,7 +421,7 @@ async fn an_instance_killed_and_started_again_refuses_what_was_revoked_while_it_
 async fn parallel_wrong_passwords_over_three_instances_share_one_allowance() {
     let store = SharedStore::new();
     let instances: Vec<Process> = (0..3).map(|_| store.start_instance()).collect();
-    let client = Client::new();
+    let client = crate::helpers::http_client();
     signup(&client, &instances[0], "ada").await;
     let attempts = (0..60).map(|attempt| {
         let client = client.clone();

@@ -27,4 +27,5 @@ mod sessions;
 mod store_down;
 mod tokens;
 mod two_step;
+mod upstream;
 mod ways;

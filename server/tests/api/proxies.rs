@@ -41,7 +41,7 @@ impl Drop for Proxy {
 impl Proxy {
     /// A client that reaches `WIKI` at this proxy, following no redirect.
     fn client(&self) -> Client {
-        Client::builder()
+        crate::helpers::http_client_builder()
             .resolve(WIKI, SocketAddr::from(([127, 0, 0, 1], self.port)))
             .redirect(reqwest::redirect::Policy::none())
             .build()

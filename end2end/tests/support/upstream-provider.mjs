@@ -1,0 +1,100 @@
+// An OpenID provider other people wrote (panva's oidc-provider, OpenID Certified) as
+// the provider Gatehouse signs people in THROUGH, for the API and Playwright tests.
+//
+//   CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URI=… node upstream-provider.mjs
+//
+// It listens on a free loopback port and prints `ISSUER=http://127.0.0.1:PORT` once it
+// answers. Its own sign-in is the test's to choose: the interaction page signs in the
+// account named by `?as=` (default `ada`) at once and consents to what was asked; an
+// account named `mfa-…` signs in with `amr: ["pwd", "mfa"]`. Each account's address is
+// `{id}@upstream.test`, said verified unless the id starts with `unverified-`.
+import http from "node:http";
+import Provider from "oidc-provider";
+
+const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env;
+if (!CLIENT_ID || !CLIENT_SECRET || !REDIRECT_URI) {
+  console.error("CLIENT_ID, CLIENT_SECRET and REDIRECT_URI are required");
+  process.exit(2);
+}
+
+let provider;
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, "http://127.0.0.1");
+  if (!url.pathname.startsWith("/interaction/")) {
+    return provider.callback()(req, res);
+  }
+  try {
+    const details = await provider.interactionDetails(req, res);
+    if (details.prompt.name === "login") {
+      const account = url.searchParams.get("as") || "ada";
+      const amr = account.startsWith("mfa-") ? ["pwd", "mfa"] : ["pwd"];
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: account, amr } },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    const grant = new provider.Grant({
+      accountId: details.session.accountId,
+      clientId: details.params.client_id,
+    });
+    grant.addOIDCScope(String(details.params.scope));
+    const grantId = await grant.save();
+    await provider.interactionFinished(
+      req,
+      res,
+      { consent: { grantId } },
+      { mergeWithLastSubmission: true },
+    );
+  } catch (error) {
+    res.statusCode = 400;
+    res.end(String(error));
+  }
+});
+
+server.listen(0, "127.0.0.1", () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+      },
+    ],
+    async findAccount(ctx, id) {
+      return {
+        accountId: id,
+        async claims() {
+          return {
+            sub: id,
+            email: `${id}@upstream.test`,
+            email_verified: !id.startsWith("unverified-"),
+            preferred_username: id,
+            name: `Upstream ${id}`,
+          };
+        },
+      };
+    },
+    claims: {
+      openid: ["sub"],
+      email: ["email", "email_verified"],
+      profile: ["preferred_username", "name"],
+    },
+    // The scopes' claims in the ID token itself, as many providers put them.
+    conformIdTokenClaims: false,
+    features: { devInteractions: { enabled: false } },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: { keys: ["upstream-test-cookie-key"] },
+    pkce: { required: () => true },
+  });
+  console.log(`ISSUER=${issuer}`);
+});
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => process.exit(0));
+}

@@ -1,0 +1,421 @@
+//! Signing in THROUGH another provider: panva's `oidc-provider` (npm, OpenID Certified)
+//! runs on loopback as the upstream, and a browser's whole round trip — Gatehouse's
+//! start page, the provider's authorization and interaction, Gatehouse's callback — is
+//! followed redirect by redirect, each host with its own cookies.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use server::config::parse_providers;
+
+use crate::helpers::{TestApp, set_cookies, spawn_app_with};
+
+const CLIENT_ID: &str = "gatehouse";
+const CLIENT_SECRET: &str = "upstream-test-secret-upstream-test-secret";
+
+/// The upstream provider's process, stopped with its test.
+struct Upstream {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_upstream(redirect_uri: &str) -> Upstream {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../end2end/tests/support/upstream-provider.mjs"
+    );
+    let child = Command::new("node")
+        .arg(script)
+        .env("CLIENT_ID", CLIENT_ID)
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("REDIRECT_URI", redirect_uri)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs (scripts/setup installs end2end's packages)");
+    // Stopped (and waited for) by its drop, whatever happens from here.
+    let mut upstream = Upstream {
+        child,
+        issuer: String::new(),
+    };
+    let mut stdout = BufReader::new(upstream.child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = stdout.next() {
+        if let Some(issuer) = line.strip_prefix("ISSUER=") {
+            upstream.issuer = issuer.trim().to_owned();
+            // Read to the end: a closed pipe would end the provider at its next notice.
+            std::thread::spawn(move || stdout.for_each(drop));
+            return upstream;
+        }
+    }
+    panic!("the upstream provider did not start");
+}
+
+/// Gatehouse with the upstream configured as provider `corp` (`extra` lines added to
+/// its entry). Gatehouse's port is chosen first: the provider must know the callback.
+async fn gatehouse_and_upstream(extra: &str) -> (TestApp, Upstream) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let upstream = start_upstream(&format!("http://127.0.0.1:{port}/login/with/corp/callback"));
+    let providers = parse_providers(&format!(
+        "[[provider]]\nid = \"corp\"\nname = \"Corp SSO\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n{extra}\n",
+        upstream.issuer
+    ))
+    .unwrap();
+    let app = spawn_app_with(|config| {
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.providers = providers;
+    })
+    .await;
+    (app, upstream)
+}
+
+/// A browser: cookies kept per host and port, redirects followed one by one.
+struct Browser {
+    client: reqwest::Client,
+    jars: HashMap<String, HashMap<String, String>>,
+    /// Whom the upstream's interaction page signs in.
+    upstream_account: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp, upstream_account: &str) -> Browser {
+        Browser {
+            client: app.client.clone(),
+            jars: HashMap::new(),
+            upstream_account: upstream_account.to_owned(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Response {
+        let parsed = reqwest::Url::parse(url).unwrap();
+        let origin = parsed.origin().ascii_serialization();
+        let mut request = self.client.get(url).header("accept", "text/html");
+        let jar = self.jars.entry(origin.clone()).or_default();
+        if !jar.is_empty() {
+            let header = jar
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            request = request.header("cookie", header);
+        }
+        let response = request.send().await.unwrap();
+        for cookie in set_cookies(&response) {
+            let pair = cookie.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap();
+            let cleared = value.is_empty() || cookie.to_ascii_lowercase().contains("max-age=0");
+            if cleared {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        response
+    }
+
+    /// Follows redirects from `url` until `stop` says a URL is where to stop (it is not
+    /// asked for), or a page answers: that URL, or the answer and its URL.
+    async fn follow(&mut self, url: &str, stop: impl Fn(&str) -> bool) -> Followed {
+        let mut url = url.to_owned();
+        for _ in 0..20 {
+            if stop(&url) {
+                return Followed::Stopped(url);
+            }
+            let response = self.get(&url).await;
+            if !response.status().is_redirection() {
+                return Followed::Page(url, response);
+            }
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            let mut next = reqwest::Url::parse(&url).unwrap().join(&location).unwrap();
+            if next.path().starts_with("/interaction/") {
+                next.query_pairs_mut()
+                    .append_pair("as", &self.upstream_account);
+            }
+            url = next.to_string();
+        }
+        panic!("more than 20 redirects");
+    }
+
+    fn cookie(&self, origin: &str, name: &str) -> Option<String> {
+        self.jars.get(origin)?.get(name).cloned()
+    }
+}
+
+enum Followed {
+    Stopped(String),
+    Page(String, Response),
+}
+
+impl Followed {
+    fn stopped(self) -> String {
+        match self {
+            Followed::Stopped(url) => url,
+            Followed::Page(url, response) => {
+                panic!("stopped at {url}: {}", response.status())
+            }
+        }
+    }
+
+    async fn page(self) -> (String, StatusCode, String) {
+        match self {
+            Followed::Page(url, response) => {
+                let status = response.status();
+                (url, status, response.text().await.unwrap())
+            }
+            Followed::Stopped(url) => panic!("expected a page, stopped at {url}"),
+        }
+    }
+}
+
+fn is_callback(url: &str) -> bool {
+    url.contains("/login/with/corp/callback")
+}
+
+/// The whole sign-in through the upstream as `account`: where the browser ended up.
+async fn sign_in_through(app: &TestApp, browser: &mut Browser) -> (String, StatusCode, String) {
+    browser
+        .follow(&app.url("/login/with/corp"), |_| false)
+        .await
+        .page()
+        .await
+}
+
+async fn me(app: &TestApp, browser: &Browser) -> Value {
+    let access = browser
+        .cookie(&app.address, "gatehouse_access")
+        .expect("signed in: an access cookie");
+    let response = app.get("/auth/me", Some(&access)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn refused_code(body: &str) -> Option<&str> {
+    body.split("data-code=\"").nth(1)?.split('"').next()
+}
+
+#[tokio::test]
+async fn a_first_sign_in_through_the_provider_makes_an_account_and_the_next_finds_it() {
+    let (app, _upstream) = gatehouse_and_upstream("").await;
+    let page = app.get("/login", None).await.text().await.unwrap();
+    assert!(
+        page.contains("href=\"/login/with/corp\"") && page.contains("Corp SSO</a>"),
+        "the sign-in page offers the provider"
+    );
+
+    let mut browser = Browser::new(&app, "ada");
+    let (url, status, _) = sign_in_through(&app, &mut browser).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(url.ends_with("/dashboard"), "on to the dashboard: {url}");
+    assert!(
+        browser
+            .cookie(&app.address, "gatehouse_provider_flow")
+            .is_none(),
+        "the sealed sign-in is spent"
+    );
+    let ada = me(&app, &browser).await;
+    assert_eq!(ada["username"], "ada");
+    assert_eq!(ada["email"], "ada@upstream.test");
+    assert_eq!(
+        ada["email_verified"], false,
+        "the provider's word is not this server's proof of the address"
+    );
+
+    // Again, in another browser: the same account, not a second one.
+    let mut again = Browser::new(&app, "ada");
+    sign_in_through(&app, &mut again).await;
+    assert_eq!(me(&app, &again).await["id"], ada["id"]);
+
+    // Someone else whose name is taken here gets a name of their own.
+    app.signup("bob").await;
+    let mut bob = Browser::new(&app, "bob");
+    sign_in_through(&app, &mut bob).await;
+    let upstream_bob = me(&app, &bob).await;
+    assert_eq!(upstream_bob["username"], "bob-2");
+
+    let admin = app.admin("root").await;
+    let signups = app.audit_events(&admin.access, "signup").await;
+    assert_eq!(
+        signups
+            .iter()
+            .filter(|event| event["detail"] == "provider corp")
+            .count(),
+        2
+    );
+    assert_eq!(
+        app.audit_events(&admin.access, "login")
+            .await
+            .iter()
+            .filter(|event| event["detail"] == "provider")
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn an_answer_with_another_state_or_no_started_sign_in_is_refused_with_a_clear_page() {
+    let (app, _upstream) = gatehouse_and_upstream("").await;
+    let mut browser = Browser::new(&app, "ada");
+    let callback = browser
+        .follow(&app.url("/login/with/corp"), is_callback)
+        .await
+        .stopped();
+    assert!(callback.contains("code=") && callback.contains("state="));
+
+    // A state of someone else's sign-in (login CSRF): refused, nobody signed in.
+    let mut forged = reqwest::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(name, value)| {
+            let value = if name == "state" {
+                "not-the-state".to_owned()
+            } else {
+                value.into_owned()
+            };
+            (name.into_owned(), value)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let (_, status, body) = browser
+        .follow(forged.as_str(), |_| false)
+        .await
+        .page()
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused_code(&body), Some("provider_flow_invalid"));
+    assert!(body.contains("Corp SSO"), "the page names the provider");
+    assert!(browser.cookie(&app.address, "gatehouse_access").is_none());
+
+    // The true answer, after the refusal spent the browser's sign-in: refused too.
+    let (_, status, body) = browser.follow(&callback, |_| false).await.page().await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused_code(&body), Some("provider_flow_invalid"));
+    assert!(browser.cookie(&app.address, "gatehouse_access").is_none());
+
+    // The provider said no: its words, and nobody signed in.
+    let mut declined = Browser::new(&app, "ada");
+    let callback = declined
+        .follow(&app.url("/login/with/corp"), is_callback)
+        .await
+        .stopped();
+    let state = reqwest::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let (_, status, body) = declined
+        .follow(
+            &app.url(&format!(
+                "/login/with/corp/callback?error=access_denied&error_description=The+user+said+no&state={state}"
+            )),
+            |_| false,
+        )
+        .await
+        .page()
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("access_denied (The user said no)"), "{body}");
+    assert!(declined.cookie(&app.address, "gatehouse_access").is_none());
+
+    let unknown = app.get("/login/with/nobody", None).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    let admin = app.admin("root").await;
+    let failures = app
+        .audit_events(&admin.access, "provider_sign_in_failed")
+        .await;
+    assert_eq!(failures.len(), 3, "{failures:?}");
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_by_the_provider_and_signs_nobody_in() {
+    let (app, _upstream) = gatehouse_and_upstream("").await;
+    let mut browser = Browser::new(&app, "ada");
+    let callback = browser
+        .follow(&app.url("/login/with/corp"), is_callback)
+        .await
+        .stopped();
+    let flow = browser
+        .cookie(&app.address, "gatehouse_provider_flow")
+        .unwrap();
+    let (_, status, _) = browser.follow(&callback, |_| false).await.page().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(browser.cookie(&app.address, "gatehouse_access").is_some());
+
+    // Whoever kept the answer and the sealed sign-in presents both again: the provider
+    // refuses its code a second time.
+    let replay = app
+        .client
+        .get(&callback)
+        .header("accept", "text/html")
+        .header("cookie", format!("gatehouse_provider_flow={flow}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookies(&replay)
+            .iter()
+            .all(|cookie| !cookie.starts_with("gatehouse_access=")
+                || cookie.starts_with("gatehouse_access=;")),
+        "no session for the replay"
+    );
+    assert_eq!(
+        refused_code(&replay.text().await.unwrap()),
+        Some("provider_answer_invalid")
+    );
+}
+
+#[tokio::test]
+async fn without_sign_up_through_it_only_linked_accounts_sign_in() {
+    let (app, _upstream) = gatehouse_and_upstream("sign_up = false").await;
+    let mut browser = Browser::new(&app, "carol");
+    let (_, status, body) = sign_in_through(&app, &mut browser).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused_code(&body), Some("no_linked_account"));
+    assert!(browser.cookie(&app.address, "gatehouse_access").is_none());
+    let admin = app.admin("root").await;
+    let users: Value = app
+        .get("/auth/admin/users?search=carol", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["total"], 0, "no account was made");
+}
+
+#[tokio::test]
+async fn an_account_with_a_second_factor_still_takes_its_second_step() {
+    let (app, _upstream) = gatehouse_and_upstream("").await;
+    let mut first = Browser::new(&app, "dave");
+    sign_in_through(&app, &mut first).await;
+    let access = first.cookie(&app.address, "gatehouse_access").unwrap();
+    app.enrol(&crate::helpers::Tokens {
+        access,
+        refresh: String::new(),
+    })
+    .await;
+
+    let mut browser = Browser::new(&app, "dave");
+    let (url, status, _) = sign_in_through(&app, &mut browser).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(url.contains("/login/code"), "on to the second step: {url}");
+    assert!(browser.cookie(&app.address, "gatehouse_access").is_none());
+    assert!(browser.cookie(&app.address, "gatehouse_step_up").is_some());
+}
