@@ -8,10 +8,25 @@
 // account named by `?as=` (default `ada`) at once and consents to what was asked; an
 // account named `mfa-…` signs in with `amr: ["pwd", "mfa"]`. Each account's address is
 // `{id}@upstream.test`, said verified unless the id starts with `unverified-`.
+//
+// TAMPER makes it a provider whose ID tokens must be refused, each in one way, the rest
+// of the protocol left as oidc-provider does it:
+//   other-key  its JWKS publishes another key under the signing key's id;
+//   nonce      the authorization request reaches it with another nonce;
+//   expired    ID tokens live one second, and the token endpoint answers after two.
+import crypto from "node:crypto";
 import http from "node:http";
 import Provider from "oidc-provider";
 
-const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env;
+const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, TAMPER = "" } = process.env;
+
+const rsaJwk = (kind) => {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = (kind === "private" ? privateKey : publicKey).export({ format: "jwk" });
+  return { ...jwk, kid: "signing-key", alg: "RS256", use: "sig" };
+};
+const signingKey = rsaJwk("private");
+const impostorKey = rsaJwk("public");
 if (!CLIENT_ID || !CLIENT_SECRET || !REDIRECT_URI) {
   console.error("CLIENT_ID, CLIENT_SECRET and REDIRECT_URI are required");
   process.exit(2);
@@ -20,6 +35,20 @@ if (!CLIENT_ID || !CLIENT_SECRET || !REDIRECT_URI) {
 let provider;
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, "http://127.0.0.1");
+  if (TAMPER === "other-key" && url.pathname === "/jwks") {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ keys: [impostorKey] }));
+    return;
+  }
+  if (TAMPER === "nonce" && url.pathname === "/auth" && url.searchParams.has("nonce")) {
+    url.searchParams.set("nonce", "a-nonce-of-another-sign-in");
+    req.url = url.pathname + url.search;
+  }
+  if (TAMPER === "expired" && url.pathname === "/token") {
+    // The token is made now; its answer leaves once it has expired.
+    const end = res.end.bind(res);
+    res.end = (...args) => setTimeout(() => end(...args), 2100);
+  }
   if (!url.pathname.startsWith("/interaction/")) {
     return provider.callback()(req, res);
   }
@@ -90,6 +119,8 @@ server.listen(0, "127.0.0.1", () => {
     features: { devInteractions: { enabled: false } },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ["upstream-test-cookie-key"] },
+    jwks: { keys: [signingKey] },
+    ttl: { IdToken: TAMPER === "expired" ? 1 : 3600 },
     pkce: { required: () => true },
   });
   console.log(`ISSUER=${issuer}`);

@@ -31,7 +31,7 @@ impl Drop for Upstream {
     }
 }
 
-fn start_upstream(redirect_uri: &str) -> Upstream {
+fn start_upstream(redirect_uri: &str, tamper: &str) -> Upstream {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../end2end/tests/support/upstream-provider.mjs"
@@ -41,6 +41,7 @@ fn start_upstream(redirect_uri: &str) -> Upstream {
         .env("CLIENT_ID", CLIENT_ID)
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("REDIRECT_URI", redirect_uri)
+        .env("TAMPER", tamper)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -65,12 +66,19 @@ fn start_upstream(redirect_uri: &str) -> Upstream {
 /// Gatehouse with the upstream configured as provider `corp` (`extra` lines added to
 /// its entry). Gatehouse's port is chosen first: the provider must know the callback.
 async fn gatehouse_and_upstream(extra: &str) -> (TestApp, Upstream) {
+    gatehouse_and_tampered_upstream(extra, "").await
+}
+
+async fn gatehouse_and_tampered_upstream(extra: &str, tamper: &str) -> (TestApp, Upstream) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let upstream = start_upstream(&format!("http://127.0.0.1:{port}/login/with/corp/callback"));
+    let upstream = start_upstream(
+        &format!("http://127.0.0.1:{port}/login/with/corp/callback"),
+        tamper,
+    );
     let providers = parse_providers(&format!(
         "[[provider]]\nid = \"corp\"\nname = \"Corp SSO\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n{extra}\n",
         upstream.issuer
@@ -418,4 +426,44 @@ async fn an_account_with_a_second_factor_still_takes_its_second_step() {
     assert!(url.contains("/login/code"), "on to the second step: {url}");
     assert!(browser.cookie(&app.address, "gatehouse_access").is_none());
     assert!(browser.cookie(&app.address, "gatehouse_step_up").is_some());
+}
+
+#[tokio::test]
+async fn an_id_token_signed_by_another_key_with_another_nonce_or_expired_is_refused() {
+    for (tamper, why) in [
+        ("other-key", "signature"),
+        ("nonce", "nonce"),
+        ("expired", "expired"),
+    ] {
+        let (app, _upstream) = gatehouse_and_tampered_upstream("", tamper).await;
+        let mut browser = Browser::new(&app, "ada");
+        let (_, status, body) = sign_in_through(&app, &mut browser).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{tamper}");
+        assert_eq!(
+            refused_code(&body),
+            Some("provider_answer_invalid"),
+            "{tamper}"
+        );
+        assert!(
+            browser.cookie(&app.address, "gatehouse_access").is_none(),
+            "{tamper}: nobody signed in"
+        );
+        let admin = app.admin("root").await;
+        let users: Value = app
+            .get("/auth/admin/users?search=ada", Some(&admin.access))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(users["total"], 0, "{tamper}: no account was made");
+        let failures = app
+            .audit_events(&admin.access, "provider_sign_in_failed")
+            .await;
+        assert_eq!(failures.len(), 1, "{tamper}");
+        let detail = failures[0]["detail"].as_str().unwrap().to_lowercase();
+        assert!(
+            detail.contains("id token") && detail.contains(why),
+            "{tamper}: {detail}"
+        );
+    }
 }
