@@ -12,8 +12,8 @@ use crate::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        PasskeyView, ProviderButton, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView,
-        UserPage, UserView, Viewer, WaysWanted,
+        LinkedAccountsView, PasskeyView, ProviderButton, Role, SessionView, SignInWaysView,
+        TotpSetupView, TwoStepView, UserPage, UserView, Viewer, WaysWanted,
     },
 };
 
@@ -45,6 +45,14 @@ pub struct ProviderStart {
     pub location: String,
     pub flow: String,
     pub max_age_secs: i64,
+}
+
+/// What a provider's answer did in a browser.
+pub enum ProviderFinish {
+    /// Signed in (or on to the second step), and where to go next.
+    SignedIn(Box<SignedIn>, Option<String>),
+    /// Linked to the signed-in account that asked on `/account`.
+    Linked,
 }
 
 /// What a browser session presents: the tokens from its cookies.
@@ -80,14 +88,35 @@ pub trait AuthBackend: Send + Sync + 'static {
         next: Option<&str>,
     ) -> Result<ProviderStart, AppError>;
     /// The provider's answer (`query`, as the browser brought it back) with the sealed
-    /// sign-in this browser kept: signed in (or on to its second step), and where next.
+    /// sign-in this browser kept: signed in (or on to its second step), and where next;
+    /// or, for a link asked on `/account` by the user behind `access`, linked.
     async fn finish_provider_sign_in(
         &self,
         request: &Parts,
+        access: Option<&str>,
         provider: &str,
         query: &str,
         flow: Option<&str>,
-    ) -> Result<(SignedIn, Option<String>), AppError>;
+    ) -> Result<ProviderFinish, AppError>;
+    /// The caller's accounts at other providers, and the providers to link.
+    async fn linked_accounts(&self, access: Option<&str>) -> Result<LinkedAccountsView, AppError>;
+    /// Starts linking an account at `provider` to the caller's.
+    async fn begin_provider_link(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        provider: &str,
+        current_password: String,
+    ) -> Result<ProviderStart, AppError>;
+    /// Unlinks one of the caller's accounts at another provider.
+    async fn unlink_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        provider: &str,
+        subject: &str,
+        current_password: String,
+    ) -> Result<(), AppError>;
 
     /// The OpenID Connect authorization endpoint: `query` as the app sent it, for the
     /// user behind `access` (if any), with the consent form's `decision`.

@@ -188,6 +188,8 @@ pub enum ErrorCode {
     ProviderUnavailable,
     /// No account here is linked to that provider's account, and it makes none.
     NoLinkedAccount,
+    /// That provider's account is linked to another account here.
+    IdentityTaken,
     Throttled,
     Busy,
     StoreUnavailable,
@@ -197,7 +199,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -234,6 +236,7 @@ impl ErrorCode {
         ErrorCode::ProviderAnswerInvalid,
         ErrorCode::ProviderUnavailable,
         ErrorCode::NoLinkedAccount,
+        ErrorCode::IdentityTaken,
         ErrorCode::Throttled,
         ErrorCode::Busy,
         ErrorCode::StoreUnavailable,
@@ -280,6 +283,7 @@ impl ErrorCode {
             ErrorCode::ProviderAnswerInvalid => "provider_answer_invalid",
             ErrorCode::ProviderUnavailable => "provider_unavailable",
             ErrorCode::NoLinkedAccount => "no_linked_account",
+            ErrorCode::IdentityTaken => "identity_taken",
             ErrorCode::Throttled => "throttled",
             ErrorCode::Busy => "busy",
             ErrorCode::StoreUnavailable => "store_unavailable",
@@ -328,6 +332,7 @@ impl ErrorCode {
             | ErrorCode::LastFactor
             | ErrorCode::SecondFactorExists
             | ErrorCode::PasskeyExists
+            | ErrorCode::IdentityTaken
             | ErrorCode::RuleExists => 409,
             ErrorCode::InvalidLink => 410,
             ErrorCode::BodyTooLarge => 413,
@@ -409,6 +414,9 @@ impl ErrorCode {
             ErrorCode::NoLinkedAccount => {
                 "No account here is linked to that account. Sign in another way, then link it on your account page."
             }
+            ErrorCode::IdentityTaken => {
+                "That account of the other provider is linked to another account here."
+            }
             ErrorCode::NotFound => "That no longer exists.",
             ErrorCode::InvalidToken
             | ErrorCode::MissingToken
@@ -479,6 +487,31 @@ pub struct WayView {
 pub struct ProviderButton {
     pub id: String,
     pub name: String,
+}
+
+/// An account at another provider linked to this one, as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedAccountView {
+    pub provider: String,
+    /// The provider's name as configured; its id when it is no longer configured (then
+    /// the link signs in nowhere until it is again).
+    pub provider_name: String,
+    pub subject: String,
+    /// The address the provider gave when it was linked, to tell links apart.
+    pub email: Option<String>,
+    pub linked_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// The `/account` section of other providers: what is linked, and what can be.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedAccountsView {
+    pub linked: Vec<LinkedAccountView>,
+    pub providers: Vec<ProviderButton>,
+    /// The account has a password (the forms ask for it).
+    pub has_password: bool,
+    /// Where the link form's answer may send the browser (the providers' origins).
+    pub link_origins: Vec<String>,
 }
 
 /// The ways an account may sign in, and which of them it can use now.

@@ -200,6 +200,8 @@ fn Account(viewer: Viewer) -> impl IntoView {
                             <h2>"Passkeys"</h2>
                             <p>"Sign in with your device's screen lock instead of a password. "
                                 <a href="/account/passkeys">"Manage your passkeys"</a></p>
+                            <crate::pages::providers::LinkedAccountsSection
+                                section_error=section_error().as_deref() == Some("providers")/>
                             {ways.map(|ways| view! { <WaysSection ways/> })}
                             <PasswordSection has_password/>
                         }
@@ -490,7 +492,11 @@ fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
 /// The current password a plain form on this page needs; an account without one sends
 /// the field empty (its recent sign-in is the proof, checked on the server).
 #[component]
-fn PasswordToConfirm(name: &'static str, label: &'static str, has_password: bool) -> impl IntoView {
+pub fn PasswordToConfirm(
+    name: &'static str,
+    label: &'static str,
+    has_password: bool,
+) -> impl IntoView {
     if has_password {
         view! {
             <Field name=name label=label kind="password" autocomplete="current-password"

@@ -1,9 +1,9 @@
 // An OpenID provider other people wrote (panva's oidc-provider, OpenID Certified) as
 // the provider Gatehouse signs people in THROUGH, for the API and Playwright tests.
 //
-//   CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URI=… node upstream-provider.mjs
+//   CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URI=… [PORT=…] node upstream-provider.mjs
 //
-// It listens on a free loopback port and prints `ISSUER=http://127.0.0.1:PORT` once it
+// It listens on a loopback port (PORT, or a free one) and prints `ISSUER=http://127.0.0.1:PORT` once it
 // answers. Its own sign-in is the test's to choose: the interaction page signs in the
 // account named by `?as=` (default `ada`) at once and consents to what was asked; an
 // account named `mfa-…` signs in with `amr: ["pwd", "mfa"]`. Each account's address is
@@ -18,7 +18,7 @@ import crypto from "node:crypto";
 import http from "node:http";
 import Provider from "oidc-provider";
 
-const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, TAMPER = "" } = process.env;
+const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, TAMPER = "", PORT = "0" } = process.env;
 
 const rsaJwk = (kind) => {
   const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -83,7 +83,7 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-server.listen(0, "127.0.0.1", () => {
+server.listen(Number(PORT), "127.0.0.1", () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   provider = new Provider(issuer, {
     clients: [

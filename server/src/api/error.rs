@@ -117,6 +117,7 @@ impl From<AuthError> for ApiError {
             ProviderAnswerInvalid(_) => ApiError::new(ErrorCode::ProviderAnswerInvalid, message),
             ProviderUnavailable(_) => ApiError::new(ErrorCode::ProviderUnavailable, message),
             NoLinkedAccount(_) => ApiError::new(ErrorCode::NoLinkedAccount, message),
+            IdentityTaken(_) => ApiError::new(ErrorCode::IdentityTaken, message),
             Throttled { retry_after } => ApiError {
                 retry_after_secs: Some(retry_after.as_secs().max(1)),
                 ..ApiError::new(ErrorCode::Throttled, message)

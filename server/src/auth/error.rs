@@ -92,6 +92,8 @@ pub enum AuthError {
         "No account here is linked to that {0} account. Sign in another way, then link it on your account page."
     )]
     NoLinkedAccount(String),
+    #[error("That {0} account is linked to another account here.")]
+    IdentityTaken(String),
     #[error("Too many attempts. Try again in {} seconds.", .retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
     /// Too much work is queued already (password hashing); the caller may retry soon.

@@ -27,6 +27,7 @@ mod audit;
 pub mod email_code;
 pub mod error;
 mod forward;
+mod identity_links;
 mod key_ring;
 mod login;
 mod notices;
@@ -56,6 +57,6 @@ pub use passkey::{Ceremony, relying_party as passkey_relying_party};
 pub use passkey_signup::PasskeySignup;
 pub use service::{AuthService, ClientInfo, view_of};
 pub use step_up::StepUp;
-pub use upstream::{PROVIDER_FLOW_TTL_SECS, ProviderCallback, ProviderRedirect, ProviderSignIn};
+pub use upstream::{PROVIDER_FLOW_TTL_SECS, ProviderCallback, ProviderOutcome, ProviderRedirect};
 
 pub type AuthResult<T> = Result<T, AuthError>;

@@ -23,6 +23,8 @@ pub(super) enum AccountChange {
     /// Sent to the owner of a verified address that another account was given.
     AddressClaimed,
     WaysChanged,
+    IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl AccountChange {
@@ -48,6 +50,12 @@ impl AccountChange {
             AccountChange::AddressClaimed => "Someone tried to use your email address on Gatehouse",
             AccountChange::WaysChanged => {
                 "The ways to sign in to your Gatehouse account were changed"
+            }
+            AccountChange::IdentityLinked => {
+                "Another provider's account can now sign in to your Gatehouse account"
+            }
+            AccountChange::IdentityUnlinked => {
+                "Another provider's account was unlinked from your Gatehouse account"
             }
         }
     }
@@ -90,6 +98,12 @@ impl AccountChange {
             }
             AccountChange::WaysChanged => {
                 "the ways your account may sign in were changed on its account page"
+            }
+            AccountChange::IdentityLinked => {
+                "an account at another provider was linked to your account: signing in there now signs in here"
+            }
+            AccountChange::IdentityUnlinked => {
+                "an account at another provider was unlinked from your account and no longer signs in here"
             }
         }
     }

@@ -530,7 +530,9 @@ impl AuthService {
         let user = self
             .confirm_current_password(principal, current_password, client)
             .await?;
-        let has_another_way_in = password_usable(&user) || has_verified_address(&user);
+        let has_another_way_in = password_usable(&user)
+            || has_verified_address(&user)
+            || self.provider_usable(&user.id).await?;
         let removal = if has_another_way_in {
             match self
                 .store
@@ -563,7 +565,7 @@ impl AuthService {
 
 /// A verified address is a way in of its own: a code by email, or a reset link that sets
 /// a password.
-fn has_verified_address(user: &UserRecord) -> bool {
+pub(super) fn has_verified_address(user: &UserRecord) -> bool {
     user.email.is_some() && user.email_verified
 }
 

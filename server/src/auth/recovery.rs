@@ -365,9 +365,13 @@ impl AuthService {
         if email.as_ref().map(Email::as_str) == user.email.as_deref() {
             return Ok(view_of(&user));
         }
-        // Without a password or a passkey it may use, the address is the account's only
-        // way in.
-        if email.is_none() && !password_usable(&user) && !self.passkey_usable(&user).await? {
+        // Without a password, a passkey or another provider it may use, the address is
+        // the account's only way in.
+        if email.is_none()
+            && !password_usable(&user)
+            && !self.passkey_usable(&user).await?
+            && !self.provider_usable(&user.id).await?
+        {
             return Err(AuthError::LastFactor);
         }
         let previous = user

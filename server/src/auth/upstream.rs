@@ -21,8 +21,9 @@ use std::{
 
 use app::model::{ProviderButton, Role};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
     core::{
         CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
         CoreProviderMetadata,
@@ -31,11 +32,11 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AuthError, AuthResult, AuthService, ClientInfo, audit::AuditActor, login::SignIn,
+    AuthError, AuthResult, AuthService, ClientInfo, Principal, audit::AuditActor, login::SignIn,
     recovery::MailCounted, service::new_id,
 };
 use crate::{
-    config::ProviderSettings,
+    config::{ProviderKind, ProviderSettings},
     domain::{Email, FirstStep, SignInMethod, Username},
     store::{LinkedIdentity, NewEmail, NewUser, StoreError, UserRecord},
 };
@@ -61,8 +62,8 @@ pub struct UpstreamProviders {
     callback_base: String,
 }
 
-struct UpstreamProvider {
-    settings: ProviderSettings,
+pub(super) struct UpstreamProvider {
+    pub(super) settings: ProviderSettings,
     discovered: tokio::sync::Mutex<Option<(Instant, Arc<CoreProviderMetadata>)>>,
 }
 
@@ -100,11 +101,35 @@ impl UpstreamProviders {
         })
     }
 
-    fn find(&self, id: &str) -> AuthResult<&UpstreamProvider> {
+    pub(super) fn find(&self, id: &str) -> AuthResult<&UpstreamProvider> {
         self.providers
             .iter()
             .find(|provider| provider.settings.id == id)
             .ok_or(AuthError::NotFound("provider"))
+    }
+
+    /// The origins a form starting a link at provider `id` may be answered with a
+    /// redirect to (a page's `form-action` must allow them): the issuer's, and its
+    /// authorization endpoint's when discovery is remembered. Never waits for the
+    /// provider: a page that shows the form must not hang on it.
+    pub(super) fn authorization_origins(&self, id: &str) -> Vec<String> {
+        let Ok(provider) = self.find(id) else {
+            return Vec::new();
+        };
+        let origin = |url: &str| {
+            url::Url::parse(url)
+                .ok()
+                .map(|url| url.origin().ascii_serialization())
+        };
+        let mut origins: Vec<String> = origin(&provider.settings.issuer).into_iter().collect();
+        if let Ok(discovered) = provider.discovered.try_lock()
+            && let Some((_, metadata)) = discovered.as_ref()
+            && let Some(endpoint) = origin(metadata.authorization_endpoint().as_str())
+            && !origins.contains(&endpoint)
+        {
+            origins.push(endpoint);
+        }
+        origins
     }
 
     /// Where a provider sends the browser back: what its admin registers there.
@@ -158,6 +183,84 @@ impl UpstreamProviders {
         )
         .set_redirect_uri(redirect))
     }
+}
+
+impl UpstreamProviders {
+    /// GitHub's OAuth 2.0 endpoints, under its sign-in address (or an Enterprise
+    /// Server's).
+    fn github_client(&self, provider: &UpstreamProvider) -> AuthResult<GithubClient> {
+        let web = provider.settings.issuer.trim_end_matches('/');
+        let unexpected = |error: url::ParseError| AuthError::Unexpected(error.into());
+        let mut client =
+            oauth2::basic::BasicClient::new(ClientId::new(provider.settings.client_id.clone()))
+                .set_auth_uri(
+                    AuthUrl::new(format!("{web}/login/oauth/authorize")).map_err(unexpected)?,
+                )
+                .set_token_uri(
+                    TokenUrl::new(format!("{web}/login/oauth/access_token")).map_err(unexpected)?,
+                )
+                .set_redirect_uri(
+                    RedirectUrl::new(self.callback_url(&provider.settings.id))
+                        .map_err(unexpected)?,
+                );
+        if let Some(secret) = &provider.settings.client_secret {
+            // In the form, as GitHub's documentation sends it.
+            client = client
+                .set_client_secret(ClientSecret::new(secret.clone()))
+                .set_auth_type(AuthType::RequestBody);
+        }
+        Ok(client)
+    }
+
+    /// One of GitHub's API answers, as JSON (its API wants a `User-Agent`).
+    async fn github_api<T: serde::de::DeserializeOwned>(
+        &self,
+        provider: &UpstreamProvider,
+        path: &str,
+        access_token: &str,
+    ) -> Result<T, String> {
+        let api = provider.settings.api_url.as_deref().unwrap_or_default();
+        let request =
+            openidconnect::http::Request::get(format!("{}{path}", api.trim_end_matches('/')))
+                .header("accept", "application/vnd.github+json")
+                .header("authorization", format!("Bearer {access_token}"))
+                .header("user-agent", "Gatehouse")
+                .header("x-github-api-version", "2022-11-28")
+                .body(Vec::new())
+                .map_err(|error| error.to_string())?;
+        let answer = send(self.http.clone(), request)
+            .await
+            .map_err(|error| error.to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!("{path} answered {}", answer.status()));
+        }
+        serde_json::from_slice(answer.body()).map_err(|error| format!("{path}: {error}"))
+    }
+}
+
+type GithubClient = oauth2::basic::BasicClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointSet,
+>;
+
+/// What GitHub's `/user` says (the fields used).
+#[derive(Deserialize)]
+struct GithubUser {
+    id: u64,
+    login: String,
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// One of GitHub's `/user/emails`.
+#[derive(Deserialize)]
+struct GithubEmail {
+    email: String,
+    primary: bool,
+    verified: bool,
 }
 
 type OidcClient = CoreClient<
@@ -229,10 +332,15 @@ pub struct ProviderCallback {
     pub error_description: Option<String>,
 }
 
-/// A provider's sign-in that succeeded: the account's answer and where to go next.
-pub struct ProviderSignIn {
-    pub sign_in: SignIn,
-    pub next: Option<String>,
+/// What a provider's answer did.
+pub enum ProviderOutcome {
+    /// Signed in (or on to the second step), and where to go next.
+    SignedIn {
+        sign_in: Box<SignIn>,
+        next: Option<String>,
+    },
+    /// Linked to the account that asked for it on `/account`.
+    Linked { provider_name: String },
 }
 
 /// The sign-in between its start and the callback.
@@ -243,13 +351,17 @@ struct PendingFlow {
     nonce: String,
     verifier: String,
     next: Option<String>,
+    /// A link asked for on `/account` by this user: the answer links the provider's
+    /// account to it instead of signing in.
+    #[serde(default)]
+    link_to: Option<String>,
     expires_at: i64,
 }
 
 /// What the provider said about the person, once its ID token verified.
-struct Vouched {
-    subject: String,
-    email: Option<String>,
+pub(super) struct Vouched {
+    pub(super) subject: String,
+    pub(super) email: Option<String>,
     email_verified: bool,
     names: Vec<String>,
     multi_factor: bool,
@@ -277,29 +389,56 @@ impl AuthService {
         next: Option<&str>,
         client: &ClientInfo,
     ) -> AuthResult<ProviderRedirect> {
+        self.begin_provider_flow(id, next.map(str::to_owned), None, client)
+            .await
+    }
+
+    /// The redirect to provider `id` and the sealed flow; `link_to` makes it a link.
+    pub(super) async fn begin_provider_flow(
+        &self,
+        id: &str,
+        next: Option<String>,
+        link_to: Option<String>,
+        client: &ClientInfo,
+    ) -> AuthResult<ProviderRedirect> {
         let provider = self.upstream.find(id)?;
         self.ceremony_limiter
             .hit(&client.throttle_key(), self.now())
             .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-        let metadata = self.upstream.metadata(provider, None).await?;
-        let oidc = self.upstream.client(provider, &metadata)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = oidc
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
-            .add_scope(Scope::new("email".into()))
-            .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge)
-            .url();
+        let (url, state, nonce) = if provider.settings.kind == ProviderKind::Github {
+            let (url, state) = self
+                .upstream
+                .github_client(provider)?
+                .authorize_url(CsrfToken::new_random)
+                .add_scope(Scope::new("read:user".into()))
+                .add_scope(Scope::new("user:email".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+            // No ID token, so nothing for a nonce to bind.
+            (url, state, String::new())
+        } else {
+            let metadata = self.upstream.metadata(provider, None).await?;
+            let oidc = self.upstream.client(provider, &metadata)?;
+            let (url, state, nonce) = oidc
+                .authorize_url(
+                    CoreAuthenticationFlow::AuthorizationCode,
+                    CsrfToken::new_random,
+                    Nonce::new_random,
+                )
+                .add_scope(Scope::new("email".into()))
+                .add_scope(Scope::new("profile".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+            (url, state, nonce.secret().clone())
+        };
         let flow = PendingFlow {
             provider: id.to_owned(),
             state: state.secret().clone(),
-            nonce: nonce.secret().clone(),
+            nonce,
             verifier: verifier.secret().clone(),
-            next: next.map(str::to_owned),
+            next,
+            link_to,
             expires_at: self.now() + PROVIDER_FLOW_TTL_SECS,
         };
         let sealed_flow = self
@@ -317,16 +456,19 @@ impl AuthService {
     }
 
     /// The provider's answer: verified, then the linked account signed in (tokens, or
-    /// its second step), or a new one made when the provider allows sign-ups. Every
-    /// refusal after the flow opened is audited `provider_sign_in_failed`.
+    /// its second step), or a new one made when the provider allows sign-ups; or, for a
+    /// link asked for on `/account`, linked to the account that asked, which must still
+    /// be the one signed in here (`signed_in_as`). Every refusal after the flow opened is
+    /// audited `provider_sign_in_failed`.
     #[tracing::instrument(name = "provider sign-in", skip_all, fields(provider = id, user_id))]
     pub async fn finish_provider_sign_in(
         self: &Arc<Self>,
         id: &str,
         callback: ProviderCallback,
         sealed_flow: Option<&str>,
+        signed_in_as: Option<&Principal>,
         client: &ClientInfo,
-    ) -> AuthResult<ProviderSignIn> {
+    ) -> AuthResult<ProviderOutcome> {
         let provider = self.upstream.find(id)?;
         let name = provider.settings.name.clone();
         let flow = self.open_flow(id, sealed_flow, &callback);
@@ -353,14 +495,23 @@ impl AuthService {
                 return Err(error);
             }
         };
+        if let Some(user_id) = &flow.link_to {
+            return self
+                .link_vouched(provider, user_id, &vouched, signed_in_as, client)
+                .await
+                .map(|()| ProviderOutcome::Linked {
+                    provider_name: name,
+                });
+        }
         let user = self.account_for(provider, &vouched, client).await?;
         tracing::Span::current().record("user_id", user.id.as_str());
         let now = self.now();
-        self.store
-            .record_identity_use(id, &vouched.subject, now)
-            .await?;
         let attempt = self
             .reserve_attempt(self.login_keys(&user.username, client), now)
+            .await?;
+        // Used, once the account's lockout let it through.
+        self.store
+            .record_identity_use(id, &vouched.subject, now)
             .await?;
         let vouched_two_factors = provider.settings.trust_amr && vouched.multi_factor;
         let sign_in =
@@ -375,8 +526,8 @@ impl AuthService {
                 };
                 SignIn::Tokens(self.admit(&user, attempt, client, now, method).await?)
             };
-        Ok(ProviderSignIn {
-            sign_in,
+        Ok(ProviderOutcome::SignedIn {
+            sign_in: Box::new(sign_in),
             next: flow.next,
         })
     }
@@ -433,6 +584,9 @@ impl AuthService {
             let reason = format!("{error}");
             (error, reason)
         };
+        if provider.settings.kind == ProviderKind::Github {
+            return self.github_vouched(provider, flow, code).await;
+        }
         let metadata = self
             .upstream
             .metadata(provider, None)
@@ -508,6 +662,87 @@ impl AuthService {
                     })
             }
         }
+    }
+
+    /// GitHub's answer: the code exchanged for an access token, then who it belongs to
+    /// from its user API. The subject is GitHub's numeric user id (a login can be
+    /// renamed and taken by someone else; the id stays). The address is the primary one
+    /// `/user/emails` lists, verified as GitHub says, or the public one, unverified.
+    async fn github_vouched(
+        &self,
+        provider: &UpstreamProvider,
+        flow: &PendingFlow,
+        code: String,
+    ) -> Result<Vouched, (AuthError, String)> {
+        let name = provider.settings.name.clone();
+        let github = self
+            .upstream
+            .github_client(provider)
+            .map_err(|error| (error, "the provider's addresses are not usable".to_owned()))?;
+        let http = |request| send(self.upstream.http.clone(), request);
+        let exchange = github
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
+            .request_async(&http)
+            .await;
+        let token = match exchange {
+            Ok(token) => token,
+            Err(RequestTokenError::ServerResponse(refusal)) => {
+                return Err((
+                    AuthError::ProviderAnswerInvalid(name),
+                    format!("the code was refused: {}", refusal.error()),
+                ));
+            }
+            // GitHub answers a refused code with 200 and `{"error": …}`: not a token.
+            Err(RequestTokenError::Parse(_, body)) => {
+                let said = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|answer| answer["error"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "an answer that is not a token".to_owned());
+                return Err((
+                    AuthError::ProviderAnswerInvalid(name),
+                    format!("the code was refused: {}", plain_words(&said, None)),
+                ));
+            }
+            Err(error) => {
+                tracing::warn!(provider = %provider.settings.id, %error, "the code exchange failed");
+                return Err((
+                    AuthError::ProviderUnavailable(name),
+                    "the token endpoint did not answer usably".into(),
+                ));
+            }
+        };
+        let access_token = token.access_token().secret();
+        let user: GithubUser = self
+            .upstream
+            .github_api(provider, "/user", access_token)
+            .await
+            .map_err(|reason| {
+                (
+                    AuthError::ProviderUnavailable(name.clone()),
+                    format!("its user API did not answer usably: {reason}"),
+                )
+            })?;
+        // Without the `user:email` grant the list is refused: then only the public address.
+        let emails: Vec<GithubEmail> = self
+            .upstream
+            .github_api(provider, "/user/emails", access_token)
+            .await
+            .unwrap_or_default();
+        let (email, email_verified) = match emails.into_iter().find(|email| email.primary) {
+            Some(primary) => (Some(primary.email), primary.verified),
+            None => (user.email.clone(), false),
+        };
+        let mut names = vec![user.login.clone()];
+        names.extend(user.name.clone());
+        Ok(Vouched {
+            subject: user.id.to_string(),
+            email,
+            email_verified,
+            names,
+            // GitHub does not say how its user signed in.
+            multi_factor: false,
+        })
     }
 
     /// The account the provider's subject is linked to; else, where the admin allowed

@@ -1,5 +1,5 @@
 //! The ways an account signs in, as its owner chose them on `/account`: a password, a
-//! passkey, a code by email. A way turned off is refused at the one place every sign-in
+//! passkey, a code by email (and, not turned off here but unlinked, another provider). A way turned off is refused at the one place every sign-in
 //! ends (`admit`, and before a second step is asked for), after its proof was checked, so
 //! the refusal tells nothing to someone guessing.
 
@@ -19,15 +19,19 @@ struct Readiness {
     password: bool,
     passkey: bool,
     email_code: bool,
+    /// An account at a configured provider is linked: not a way the owner turns off
+    /// here (unlinking it is), but a way in all the same.
+    provider: bool,
 }
 
 impl Readiness {
-    fn of(user: &UserRecord, has_passkey: bool) -> Readiness {
-        Readiness {
+    async fn of(service: &AuthService, user: &UserRecord) -> AuthResult<Readiness> {
+        Ok(Readiness {
             password: user.password_hash.is_some(),
-            passkey: has_passkey,
+            passkey: service.has_passkey(&user.id).await?,
             email_code: user.email.is_some() && user.email_verified,
-        }
+            provider: service.provider_usable(&user.id).await?,
+        })
     }
 
     fn view(&self, off: WaysOff) -> SignInWaysView {
@@ -52,13 +56,14 @@ impl Readiness {
         (self.password && !off.password)
             || (self.passkey && !off.passkey)
             || (self.email_code && !off.email_code)
+            || self.provider
     }
 }
 
 impl AuthService {
     pub async fn sign_in_ways(&self, principal: &Principal) -> AuthResult<SignInWaysView> {
         let user = self.current_user(principal).await?;
-        let ready = Readiness::of(&user, self.has_passkey(&user.id).await?);
+        let ready = Readiness::of(self, &user).await?;
         Ok(ready.view(user.ways_off))
     }
 
@@ -78,7 +83,7 @@ impl AuthService {
         let user = self
             .confirm_current_password(principal, current_password, client)
             .await?;
-        let ready = Readiness::of(&user, self.has_passkey(&user.id).await?);
+        let ready = Readiness::of(self, &user).await?;
         if off == user.ways_off {
             return Ok(ready.view(off));
         }

@@ -1,5 +1,7 @@
 //! Other providers people may sign in with (`GATEHOUSE_PROVIDERS`, a TOML file read at
-//! start): each an OpenID Connect provider found from its issuer URL.
+//! start): an OpenID Connect provider found from its issuer URL, or a preset — Google
+//! (OpenID Connect at a known issuer) and GitHub (OAuth 2.0 and its user API, not
+//! OpenID Connect).
 
 use std::path::Path;
 
@@ -9,6 +11,32 @@ use super::{ConfigError, values::invalid};
 
 const VARIABLE: &str = "GATEHOUSE_PROVIDERS";
 
+/// How a provider says who someone is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenID Connect: discovery from the issuer, an ID token.
+    Oidc,
+    /// OpenID Connect at `https://accounts.google.com`.
+    Google,
+    /// OAuth 2.0 with GitHub's endpoints (or a GitHub Enterprise Server's), then its
+    /// user API: there is no ID token.
+    Github,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Oidc => "oidc",
+            ProviderKind::Google => "google",
+            ProviderKind::Github => "github",
+        }
+    }
+}
+
+const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+const GITHUB_WEB: &str = "https://github.com";
+const GITHUB_API: &str = "https://api.github.com";
+
 /// One provider as configured. The client secret never prints.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProviderSettings {
@@ -16,8 +44,14 @@ pub struct ProviderSettings {
     pub id: String,
     /// What the buttons say: "Continue with {name}".
     pub name: String,
+    pub kind: ProviderKind,
     /// Its issuer: `https://…`, or `http://` on a loopback address (tests, development).
+    /// For GitHub, where its sign-in pages are: `https://github.com`, or a GitHub
+    /// Enterprise Server's address.
     pub issuer: String,
+    /// GitHub's API: `https://api.github.com`, or `{issuer}/api/v3` on an Enterprise
+    /// Server; `None` for the other kinds.
+    pub api_url: Option<String>,
     pub client_id: String,
     pub client_secret: Option<String>,
     /// A first sign-in with an unknown account of this provider makes a Gatehouse
@@ -39,7 +73,9 @@ impl std::fmt::Debug for ProviderSettings {
             .debug_struct("ProviderSettings")
             .field("id", &self.id)
             .field("name", &self.name)
+            .field("kind", &self.kind)
             .field("issuer", &self.issuer)
+            .field("api_url", &self.api_url)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
             .field("sign_up", &self.sign_up)
@@ -63,7 +99,8 @@ struct ProviderEntry {
     name: String,
     #[serde(default = "oidc")]
     kind: String,
-    issuer: String,
+    issuer: Option<String>,
+    api_url: Option<String>,
     client_id: String,
     client_secret: Option<String>,
     #[serde(default = "yes")]
@@ -123,21 +160,47 @@ fn provider_settings(entry: ProviderEntry) -> Result<ProviderSettings, ConfigErr
         ));
     }
     let mistake = |message: &str| invalid(VARIABLE, &format!("provider `{id}`: {message}"));
-    if entry.kind != "oidc" {
-        return Err(mistake(
-            "kind must be `oidc` (an OpenID Connect provider found from its issuer)",
-        ));
-    }
+    let kind = match entry.kind.as_str() {
+        "oidc" => ProviderKind::Oidc,
+        "google" => ProviderKind::Google,
+        "github" => ProviderKind::Github,
+        _ => {
+            return Err(mistake(
+                "kind must be `oidc` (an OpenID Connect provider found from its issuer), `google` or `github`",
+            ));
+        }
+    };
     let name = entry.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 40 {
         return Err(mistake("name: 1 to 40 characters"));
     }
     // Kept exactly as given: discovery refuses a document whose `issuer` differs from
     // it by so much as a trailing slash.
-    let issuer = entry.issuer.trim().to_owned();
+    let issuer = match (kind, entry.issuer.map(|issuer| issuer.trim().to_owned())) {
+        (_, Some(issuer)) => issuer,
+        (ProviderKind::Google, None) => GOOGLE_ISSUER.to_owned(),
+        (ProviderKind::Github, None) => GITHUB_WEB.to_owned(),
+        (ProviderKind::Oidc, None) => return Err(mistake("issuer is missing")),
+    };
     if !issuer_is_acceptable(&issuer) {
         return Err(mistake(
             "issuer must be an https:// URL (http:// only on a loopback address), without query or fragment",
+        ));
+    }
+    let api_url = match (kind, entry.api_url.map(|url| url.trim().to_owned())) {
+        (ProviderKind::Github, Some(url)) => Some(url),
+        (ProviderKind::Github, None) if issuer.trim_end_matches('/') == GITHUB_WEB => {
+            Some(GITHUB_API.to_owned())
+        }
+        (ProviderKind::Github, None) => Some(format!("{}/api/v3", issuer.trim_end_matches('/'))),
+        (_, Some(_)) => return Err(mistake("api_url is for `kind = \"github\"` only")),
+        (_, None) => None,
+    };
+    if let Some(url) = &api_url
+        && !issuer_is_acceptable(url)
+    {
+        return Err(mistake(
+            "api_url must be an https:// URL (http:// only on a loopback address), without query or fragment",
         ));
     }
     if entry.client_id.trim().is_empty() {
@@ -146,7 +209,9 @@ fn provider_settings(entry: ProviderEntry) -> Result<ProviderSettings, ConfigErr
     Ok(ProviderSettings {
         id,
         name,
+        kind,
         issuer,
+        api_url,
         client_id: entry.client_id.trim().to_owned(),
         client_secret: entry.client_secret.filter(|secret| !secret.is_empty()),
         sign_up: entry.sign_up,
@@ -243,6 +308,10 @@ trust_amr = true
             parse_providers(&format!("{GOOD}kind = \"saml\"\n")).is_err(),
             "an unknown kind"
         );
+        assert!(
+            parse_providers(&format!("{GOOD}api_url = \"https://api.example.com\"\n")).is_err(),
+            "an API address for an OpenID Connect provider"
+        );
         for loopback in [
             "http://127.0.0.1:4000",
             "http://localhost:4000",
@@ -253,5 +322,49 @@ trust_amr = true
                 "{loopback}"
             );
         }
+    }
+
+    #[test]
+    fn the_presets_know_where_google_and_github_are() {
+        let presets = parse_providers(
+            r#"
+[[provider]]
+id = "google"
+name = "Google"
+kind = "google"
+client_id = "g"
+
+[[provider]]
+id = "github"
+name = "GitHub"
+kind = "github"
+client_id = "h"
+
+[[provider]]
+id = "ghes"
+name = "Our GitHub"
+kind = "github"
+issuer = "https://git.example.com"
+client_id = "e"
+"#,
+        )
+        .unwrap();
+        assert_eq!(presets[0].kind, ProviderKind::Google);
+        assert_eq!(presets[0].issuer, "https://accounts.google.com");
+        assert_eq!(presets[0].api_url, None);
+        assert_eq!(presets[1].kind, ProviderKind::Github);
+        assert_eq!(presets[1].issuer, "https://github.com");
+        assert_eq!(
+            presets[1].api_url.as_deref(),
+            Some("https://api.github.com")
+        );
+        assert_eq!(
+            presets[2].api_url.as_deref(),
+            Some("https://git.example.com/api/v3")
+        );
+        assert!(
+            parse_providers("[[provider]]\nid = \"x\"\nname = \"X\"\nclient_id = \"x\"\n").is_err(),
+            "an OpenID Connect provider needs its issuer"
+        );
     }
 }

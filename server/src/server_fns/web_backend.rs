@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use app::{
-    backend::{AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, SignedIn},
+    backend::{
+        AuthBackend, CookiePolicy, IssuedSession, PresentedTokens, ProviderFinish, ProviderStart,
+        SignedIn,
+    },
     error::AppError,
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        PasskeyView, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
-        UserView, Viewer, WaysWanted,
+        LinkedAccountsView, PasskeyView, Role, SessionView, SignInWaysView, TotpSetupView,
+        TwoStepView, UserPage, UserView, Viewer, WaysWanted,
     },
 };
 use async_trait::async_trait;
@@ -108,26 +111,22 @@ impl AuthBackend for WebBackend {
         request: &Parts,
         provider: &str,
         next: Option<&str>,
-    ) -> Result<app::backend::ProviderStart, AppError> {
-        let redirect = self
-            .auth
+    ) -> Result<ProviderStart, AppError> {
+        self.auth
             .begin_provider_sign_in(provider, next, &self.client(request))
             .await
-            .map_err(app_error)?;
-        Ok(app::backend::ProviderStart {
-            location: redirect.location,
-            flow: redirect.sealed_flow,
-            max_age_secs: redirect.max_age_secs,
-        })
+            .map(provider_start)
+            .map_err(app_error)
     }
 
     async fn finish_provider_sign_in(
         &self,
         request: &Parts,
+        access: Option<&str>,
         provider: &str,
         query: &str,
         flow: Option<&str>,
-    ) -> Result<(SignedIn, Option<String>), AppError> {
+    ) -> Result<ProviderFinish, AppError> {
         let mut callback = crate::auth::ProviderCallback::default();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let slot = match name.as_ref() {
@@ -148,12 +147,74 @@ impl AuthBackend for WebBackend {
                 )));
             }
         }
+        // Who is signed in here matters only to a link; a sign-in ignores it.
+        let signed_in_as = self.auth.authenticate(access).await.ok();
         let finished = self
             .auth
-            .finish_provider_sign_in(provider, callback, flow, &self.client(request))
+            .finish_provider_sign_in(
+                provider,
+                callback,
+                flow,
+                signed_in_as.as_ref(),
+                &self.client(request),
+            )
             .await
             .map_err(app_error)?;
-        Ok((self.signed_in(finished.sign_in), finished.next))
+        Ok(match finished {
+            crate::auth::ProviderOutcome::SignedIn { sign_in, next } => {
+                ProviderFinish::SignedIn(Box::new(self.signed_in(*sign_in)), next)
+            }
+            crate::auth::ProviderOutcome::Linked { .. } => ProviderFinish::Linked,
+        })
+    }
+
+    async fn linked_accounts(&self, access: Option<&str>) -> Result<LinkedAccountsView, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .linked_accounts(&principal)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn begin_provider_link(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        provider: &str,
+        current_password: String,
+    ) -> Result<ProviderStart, AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .begin_provider_link(
+                &principal,
+                provider,
+                current_password,
+                &self.client(request),
+            )
+            .await
+            .map(provider_start)
+            .map_err(app_error)
+    }
+
+    async fn unlink_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        provider: &str,
+        subject: &str,
+        current_password: String,
+    ) -> Result<(), AppError> {
+        let principal = self.principal(access).await?;
+        self.auth
+            .unlink_identity(
+                &principal,
+                provider,
+                subject,
+                current_password,
+                &self.client(request),
+            )
+            .await
+            .map_err(app_error)
     }
 
     async fn authorize(
@@ -929,5 +990,13 @@ impl AuthBackend for WebBackend {
             .rotate_signing_keys(&admin, &self.client(request))
             .await
             .map_err(app_error)
+    }
+}
+
+fn provider_start(redirect: crate::auth::ProviderRedirect) -> ProviderStart {
+    ProviderStart {
+        location: redirect.location,
+        flow: redirect.sealed_flow,
+        max_age_secs: redirect.max_age_secs,
     }
 }

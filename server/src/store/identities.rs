@@ -18,6 +18,16 @@ pub struct LinkedIdentity {
     pub last_used_at: Option<i64>,
 }
 
+/// What unlinking an identity did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityUnlinking {
+    Unlinked,
+    /// The user has no such identity.
+    NotLinked,
+    /// Asked to keep the last one, and it was the user's last.
+    KeptAsLast,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     async fn linked_identity(
@@ -43,4 +53,14 @@ pub trait IdentityStore: Send + Sync + 'static {
         subject: &str,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Unlinks one of the user's identities; with `unless_last`, not the user's only
+    /// one (for an account with no other way in). Two unlinks racing for the last two
+    /// cannot both succeed.
+    async fn unlink_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: &str,
+        unless_last: bool,
+    ) -> StoreResult<IdentityUnlinking>;
 }

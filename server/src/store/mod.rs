@@ -55,7 +55,7 @@ pub use codes::{AuthorizationCode, CodeRedemption, CodeStore};
 pub use consents::{Consent, ConsentStore};
 pub use factors::{FactorStore, NewStepUp, NewTotp, SecondFactors, StepUpRecord, TotpRecord};
 pub use forward_rules::{ForwardRule, ForwardRuleStore};
-pub use identities::{IdentityStore, LinkedIdentity};
+pub use identities::{IdentityStore, IdentityUnlinking, LinkedIdentity};
 pub use keys::{KeyStore, StoredSigningKey};
 pub use links::{LinkRecord, LinkStore, NewLink};
 pub use operator::OperatorStore;

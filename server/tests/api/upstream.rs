@@ -32,9 +32,14 @@ impl Drop for Upstream {
 }
 
 fn start_upstream(redirect_uri: &str, tamper: &str) -> Upstream {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../end2end/tests/support/upstream-provider.mjs"
+    start_provider_script("upstream-provider.mjs", redirect_uri, tamper)
+}
+
+/// One of end2end's provider scripts, on a free loopback port.
+fn start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> Upstream {
+    let script = format!(
+        "{}/../end2end/tests/support/{script}",
+        env!("CARGO_MANIFEST_DIR")
     );
     let child = Command::new("node")
         .arg(script)
@@ -110,10 +115,33 @@ impl Browser {
     }
 
     async fn get(&mut self, url: &str) -> Response {
-        let parsed = reqwest::Url::parse(url).unwrap();
-        let origin = parsed.origin().ascii_serialization();
-        let mut request = self.client.get(url).header("accept", "text/html");
-        let jar = self.jars.entry(origin.clone()).or_default();
+        let request = self.client.get(url).header("accept", "text/html");
+        self.send(url, request).await
+    }
+
+    /// A plain form post from a page of the same site, as a browser without
+    /// JavaScript sends it.
+    async fn post_form(&mut self, url: &str, body: String) -> Response {
+        let origin = reqwest::Url::parse(url)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        let request = self
+            .client
+            .post(url)
+            .header("accept", "text/html")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", origin)
+            .body(body);
+        self.send(url, request).await
+    }
+
+    async fn send(&mut self, url: &str, mut request: reqwest::RequestBuilder) -> Response {
+        let origin = reqwest::Url::parse(url)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        let jar = self.jars.entry(origin).or_default();
         if !jar.is_empty() {
             let header = jar
                 .iter()
@@ -136,6 +164,20 @@ impl Browser {
         response
     }
 
+    /// Signed in here as whoever `access` belongs to (as a sign-in's cookie would be).
+    fn sign_in_here(&mut self, app: &TestApp, access: &str) {
+        self.jars
+            .entry(app.address.clone())
+            .or_default()
+            .insert("gatehouse_access".into(), access.to_owned());
+    }
+
+    fn sign_out_here(&mut self, app: &TestApp) {
+        if let Some(jar) = self.jars.get_mut(&app.address) {
+            jar.remove("gatehouse_access");
+        }
+    }
+
     /// Follows redirects from `url` until `stop` says a URL is where to stop (it is not
     /// asked for), or a page answers: that URL, or the answer and its URL.
     async fn follow(&mut self, url: &str, stop: impl Fn(&str) -> bool) -> Followed {
@@ -150,7 +192,9 @@ impl Browser {
             }
             let location = response.headers()["location"].to_str().unwrap().to_owned();
             let mut next = reqwest::Url::parse(&url).unwrap().join(&location).unwrap();
-            if next.path().starts_with("/interaction/") {
+            // Where each provider signs someone in: oidc-provider's interaction, the
+            // GitHub-like server's authorize page.
+            if next.path().starts_with("/interaction/") || next.path() == "/login/oauth/authorize" {
                 next.query_pairs_mut()
                     .append_pair("as", &self.upstream_account);
             }
@@ -466,4 +510,439 @@ async fn an_id_token_signed_by_another_key_with_another_nonce_or_expired_is_refu
             "{tamper}: {detail}"
         );
     }
+}
+
+fn location(response: &Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn form_encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Asks, on `/account`, to link an account at `corp`: the answer of the plain form.
+async fn ask_to_link(app: &TestApp, browser: &mut Browser, password: &str) -> Response {
+    browser
+        .post_form(
+            &app.url("/api/account/providers/link"),
+            format!("provider=corp&link_password={}", form_encoded(password)),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_account_links_a_providers_account_from_its_page_and_then_signs_in_with_it() {
+    let (app, upstream) = gatehouse_and_upstream("").await;
+    app.signup("erin").await;
+    let erin = app.login("erin").await;
+    let mut browser = Browser::new(&app, "erin.corp");
+    browser.sign_in_here(&app, &erin.access);
+
+    let account = browser.get(&app.url("/account")).await;
+    let policy = account.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let issuer_origin = reqwest::Url::parse(&upstream.issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert!(
+        policy.contains(&format!("form-action 'self' {issuer_origin}")),
+        "without JavaScript the link form may lead to the provider: {policy}"
+    );
+    let page = account.text().await.unwrap();
+    assert!(page.contains("Link Corp SSO"), "{page}");
+    assert!(page.contains("No account at another provider is linked yet."));
+
+    // A wrong password: back to the page with the error, no flow, nothing linked.
+    let refused = ask_to_link(&app, &mut browser, "not the password").await;
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    assert_eq!(
+        location(&refused),
+        "/account?section=providers&error=invalid_input"
+    );
+    assert!(
+        browser
+            .cookie(&app.address, "gatehouse_provider_flow")
+            .is_none()
+    );
+
+    let started = ask_to_link(&app, &mut browser, crate::helpers::PASSWORD).await;
+    assert_eq!(started.status(), StatusCode::FOUND);
+    let to_provider = location(&started);
+    assert!(to_provider.starts_with(&upstream.issuer), "{to_provider}");
+    let (url, status, page) = browser.follow(&to_provider, |_| false).await.page().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        url.ends_with("/account?linked=1#linked-title") || url.ends_with("/account?linked=1"),
+        "{url}"
+    );
+    assert!(page.contains("Linked: you can now sign in with that account too."));
+    assert!(page.contains("erin.corp@upstream.test"), "listed: {page}");
+
+    // The provider's account now signs in to erin's, in another browser: no new account.
+    let mut elsewhere = Browser::new(&app, "erin.corp");
+    let (url, status, _) = sign_in_through(&app, &mut elsewhere).await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert_eq!(me(&app, &elsewhere).await["username"], "erin");
+
+    // Linking it again from erin's page: already hers, fine.
+    let again = ask_to_link(&app, &mut browser, crate::helpers::PASSWORD).await;
+    let (url, status, _) = browser
+        .follow(&location(&again), |_| false)
+        .await
+        .page()
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(url.contains("/account?linked=1"), "{url}");
+
+    // Another account here cannot take it.
+    app.signup("frank").await;
+    let frank = app.login("frank").await;
+    let mut franks = Browser::new(&app, "erin.corp");
+    franks.sign_in_here(&app, &frank.access);
+    let asked = ask_to_link(&app, &mut franks, crate::helpers::PASSWORD).await;
+    let (_, status, body) = franks
+        .follow(&location(&asked), |_| false)
+        .await
+        .page()
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(refused_code(&body), Some("identity_taken"));
+    assert!(body.contains("Corp SSO"), "the page names the provider");
+
+    // A link whose asker signed out before the provider answered: not linked.
+    let mut leaving = Browser::new(&app, "frank.corp");
+    leaving.sign_in_here(&app, &frank.access);
+    let asked = ask_to_link(&app, &mut leaving, crate::helpers::PASSWORD).await;
+    let callback = leaving
+        .follow(&location(&asked), is_callback)
+        .await
+        .stopped();
+    leaving.sign_out_here(&app);
+    let (_, status, body) = leaving.follow(&callback, |_| false).await.page().await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused_code(&body), Some("provider_flow_invalid"));
+
+    let admin = app.admin("root").await;
+    let linked = app.audit_events(&admin.access, "identity_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0]["detail"], "corp");
+    assert_eq!(
+        app.audit_events(&admin.access, "provider_link_failed")
+            .await
+            .len(),
+        2
+    );
+    // Frank's sign-in through it is still nobody's but erin's.
+    let mut check = Browser::new(&app, "frank.corp");
+    sign_in_through(&app, &mut check).await;
+    assert_eq!(me(&app, &check).await["username"], "frank.corp");
+}
+
+#[tokio::test]
+async fn a_linked_account_is_unlinked_unless_it_is_the_last_way_in() {
+    let (app, _upstream) = gatehouse_and_upstream("").await;
+    let mut browser = Browser::new(&app, "gina");
+    sign_in_through(&app, &mut browser).await;
+    let gina = me(&app, &browser).await;
+    let page = browser
+        .get(&app.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("gina@upstream.test"), "listed: {page}");
+    let subject = page
+        .split("value=\"corp ")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the unlink choice names the provider and its subject")
+        .to_owned();
+    let unlink = |password: &str| {
+        format!(
+            "identity={}&unlink_password={}",
+            form_encoded(&format!("corp {subject}")),
+            form_encoded(password)
+        )
+    };
+
+    // The account's only way in (no password, its address unverified): it stays.
+    let kept = browser
+        .post_form(&app.url("/api/account/providers/unlink"), unlink(""))
+        .await;
+    assert_eq!(
+        location(&kept),
+        "/account?section=providers&error=last_factor"
+    );
+
+    // With a password set, it goes; the next sign-in through it is someone new.
+    let set = browser
+        .post_form(
+            &app.url("/api/password"),
+            format!(
+                "current_password=&new_password={}",
+                form_encoded(crate::helpers::PASSWORD)
+            ),
+        )
+        .await;
+    assert_eq!(location(&set), "/account?password=set");
+    let gone = browser
+        .post_form(
+            &app.url("/api/account/providers/unlink"),
+            unlink(crate::helpers::PASSWORD),
+        )
+        .await;
+    assert_eq!(location(&gone), "/account?unlinked=1#linked-title");
+    let page = browser
+        .get(&app.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("No account at another provider is linked yet."));
+    let again = browser
+        .post_form(
+            &app.url("/api/account/providers/unlink"),
+            unlink(crate::helpers::PASSWORD),
+        )
+        .await;
+    assert_eq!(
+        location(&again),
+        "/account?section=providers&error=not_found"
+    );
+
+    let mut later = Browser::new(&app, "gina");
+    sign_in_through(&app, &mut later).await;
+    let someone_new = me(&app, &later).await;
+    assert_ne!(someone_new["id"], gina["id"]);
+    assert_eq!(someone_new["username"], "gina-2");
+
+    let admin = app.admin("root").await;
+    let unlinked = app.audit_events(&admin.access, "identity_unlinked").await;
+    assert_eq!(unlinked.len(), 1, "{unlinked:?}");
+    assert_eq!(unlinked[0]["detail"], "corp");
+}
+
+/// Gatehouse with the GitHub-like server configured as the GitHub preset, provider `corp`
+/// (the callback is the same as for every provider).
+async fn gatehouse_and_github(extra: &str) -> (TestApp, Upstream) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let github = start_provider_script(
+        "github-like.mjs",
+        &format!("http://127.0.0.1:{port}/login/with/corp/callback"),
+        "",
+    );
+    let providers = parse_providers(&format!(
+        "[[provider]]\nid = \"corp\"\nname = \"Corp GitHub\"\nkind = \"github\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n{extra}\n",
+        github.issuer
+    ))
+    .unwrap();
+    assert_eq!(
+        providers[0].api_url.as_deref(),
+        Some(format!("{}/api/v3", github.issuer).as_str()),
+        "an Enterprise Server's API is under its address"
+    );
+    let app = spawn_app_with(|config| {
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.providers = providers;
+    })
+    .await;
+    (app, github)
+}
+
+#[tokio::test]
+async fn the_github_preset_signs_in_through_githubs_oauth_and_user_api() {
+    let (app, _github) = gatehouse_and_github("").await;
+    let page = app.get("/login", None).await.text().await.unwrap();
+    assert!(
+        page.contains("Corp GitHub</a>"),
+        "the sign-in page offers it"
+    );
+
+    let mut browser = Browser::new(&app, "mona");
+    let (url, status, _) = sign_in_through(&app, &mut browser).await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert!(url.ends_with("/dashboard"), "{url}");
+    let mona = me(&app, &browser).await;
+    assert_eq!(mona["username"], "mona");
+    assert_eq!(
+        mona["email"], "mona@users.github-like.test",
+        "the primary address"
+    );
+    assert_eq!(mona["email_verified"], false, "GitHub's word is not ours");
+
+    // The next sign-in finds the account by GitHub's numeric id.
+    let mut again = Browser::new(&app, "mona");
+    sign_in_through(&app, &mut again).await;
+    assert_eq!(me(&app, &again).await["id"], mona["id"]);
+
+    // Someone without a public address still gets the primary one from /user/emails.
+    let mut private = Browser::new(&app, "private-pat");
+    sign_in_through(&app, &mut private).await;
+    assert_eq!(
+        me(&app, &private).await["email"],
+        "private-pat@users.github-like.test"
+    );
+
+    // GitHub answers a spent code with 200 and an error: refused, nobody signed in.
+    let mut replaying = Browser::new(&app, "mona");
+    let callback = replaying
+        .follow(&app.url("/login/with/corp"), is_callback)
+        .await
+        .stopped();
+    let flow = replaying
+        .cookie(&app.address, "gatehouse_provider_flow")
+        .unwrap();
+    let (_, status, _) = replaying.follow(&callback, |_| false).await.page().await;
+    assert_eq!(status, StatusCode::OK);
+    let replay = app
+        .client
+        .get(&callback)
+        .header("accept", "text/html")
+        .header("cookie", format!("gatehouse_provider_flow={flow}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused_code(&replay.text().await.unwrap()),
+        Some("provider_answer_invalid")
+    );
+
+    // The person said no at GitHub: its words on the page.
+    let mut declining = Browser::new(&app, "refuse");
+    let (_, status, body) = sign_in_through(&app, &mut declining).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("access_denied (The user has denied your application access.)"),
+        "{body}"
+    );
+
+    let admin = app.admin("root").await;
+    let failures = app
+        .audit_events(&admin.access, "provider_sign_in_failed")
+        .await;
+    assert!(
+        failures
+            .iter()
+            .any(|event| event["detail"] == "corp: the code was refused: bad_verification_code"),
+        "{failures:?}"
+    );
+    assert_eq!(failures.len(), 2, "{failures:?}");
+}
+
+#[tokio::test]
+async fn one_gatehouse_signs_in_through_another() {
+    // The upstream Gatehouse: an OpenID provider with a client for the other one.
+    let home = crate::helpers::spawn_app().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = home.admin("root").await.access;
+    let registered = crate::oidc::register(
+        &home,
+        &admin,
+        serde_json::json!({
+            "name": "Branch office",
+            "redirect_uris": [format!("http://127.0.0.1:{port}/login/with/home/callback")],
+        }),
+    )
+    .await;
+    let providers = parse_providers(&format!(
+        "[[provider]]\nid = \"home\"\nname = \"Head office\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+        home.address,
+        registered.client_id,
+        registered.client_secret.unwrap()
+    ))
+    .unwrap();
+    let branch = spawn_app_with(|config| {
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.providers = providers;
+    })
+    .await;
+
+    // Signed in at the head office, the browser asks the branch to sign in through it.
+    home.signup("hana").await;
+    let hana = home.login("hana").await;
+    let mut browser = Browser::new(&branch, "");
+    browser
+        .jars
+        .entry(home.address.clone())
+        .or_default()
+        .insert("gatehouse_access".into(), hana.access.clone());
+    let (consent_url, status, page) = browser
+        .follow(&branch.url("/login/with/home"), |_| false)
+        .await
+        .page()
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Sign in to Branch office?"), "{page}");
+    let query = reqwest::Url::parse(&consent_url)
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned();
+    let allowed = browser
+        .post_form(
+            &home.url("/api/oauth2/consent"),
+            format!("query={}&decision=allow", form_encoded(&query)),
+        )
+        .await;
+    let back = location(&allowed);
+    assert!(back.contains("/login/with/home/callback?"), "{back}");
+    let (url, status, _) = browser.follow(&back, |_| false).await.page().await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert!(url.ends_with("/dashboard"), "{url}");
+    let at_branch = me(&branch, &browser).await;
+    assert_eq!(at_branch["username"], "hana");
+
+    // Again: the head office remembers the consent, the branch the account.
+    let mut again = Browser::new(&branch, "");
+    again
+        .jars
+        .entry(home.address.clone())
+        .or_default()
+        .insert("gatehouse_access".into(), hana.access.clone());
+    let (url, status, _) = sign_in_through_at(&branch, &mut again, "home").await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert_eq!(me(&branch, &again).await["id"], at_branch["id"]);
+
+    // Signed out at the head office: its sign-in page, nobody signed in at the branch.
+    home.post_bearer("/auth/logout", &hana.access).await;
+    let mut signed_out = Browser::new(&branch, "");
+    signed_out
+        .jars
+        .entry(home.address.clone())
+        .or_default()
+        .insert("gatehouse_access".into(), hana.access);
+    let (url, _, _) = sign_in_through_at(&branch, &mut signed_out, "home").await;
+    assert!(
+        url.starts_with(&home.address) && url.contains("/login"),
+        "{url}"
+    );
+    assert!(
+        signed_out
+            .cookie(&branch.address, "gatehouse_access")
+            .is_none()
+    );
+}
+
+async fn sign_in_through_at(
+    app: &TestApp,
+    browser: &mut Browser,
+    provider: &str,
+) -> (String, StatusCode, String) {
+    browser
+        .follow(&app.url(&format!("/login/with/{provider}")), |_| false)
+        .await
+        .page()
+        .await
 }

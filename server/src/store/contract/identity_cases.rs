@@ -1,7 +1,7 @@
 //! Contract cases for identities of other providers linked to accounts.
 
 use super::*;
-use crate::store::LinkedIdentity;
+use crate::store::{IdentityUnlinking, LinkedIdentity};
 
 fn identity(provider: &str, subject: &str, user_id: &str, at: i64) -> LinkedIdentity {
     LinkedIdentity {
@@ -172,5 +172,72 @@ pub async fn an_account_and_its_first_identity_are_made_together_or_not_at_all(s
             .unwrap()
             .user_id,
         "u1"
+    );
+}
+
+pub async fn an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_asked(
+    store: &dyn Store,
+) {
+    for (id, name) in [("u1", "ada"), ("u2", "bob")] {
+        store.create_user(without_password(id, name)).await.unwrap();
+    }
+    for (subject, at) in [("s-1", NOW), ("s-2", NOW + 1)] {
+        store
+            .link_identity(identity("corp", subject, "u1", at))
+            .await
+            .unwrap();
+    }
+    store
+        .link_identity(identity("corp", "s-9", "u2", NOW))
+        .await
+        .unwrap();
+    // Only its owner unlinks it.
+    assert_eq!(
+        store
+            .unlink_identity("u2", "corp", "s-1", false)
+            .await
+            .unwrap(),
+        IdentityUnlinking::NotLinked
+    );
+    // The last two, unlinked in parallel when one must stay: one goes, one stays.
+    let (first, second) = futures::join!(
+        store.unlink_identity("u1", "corp", "s-1", true),
+        store.unlink_identity("u1", "corp", "s-2", true),
+    );
+    let outcomes = [first.unwrap(), second.unwrap()];
+    let unlinked = outcomes
+        .iter()
+        .filter(|outcome| **outcome == IdentityUnlinking::Unlinked)
+        .count();
+    // MongoDB's take-and-put-back may refuse both (never unlink both); SQLite unlinks one.
+    assert!(
+        unlinked == 1 || (unlinked == 0 && store.identities_of("u1").await.unwrap().len() == 2),
+        "{outcomes:?}"
+    );
+    let left = store.identities_of("u1").await.unwrap();
+    assert_eq!(left.len(), 2 - unlinked);
+    if unlinked == 1 {
+        let last = &left[0].subject;
+        assert_eq!(
+            store
+                .unlink_identity("u1", "corp", last, true)
+                .await
+                .unwrap(),
+            IdentityUnlinking::KeptAsLast
+        );
+        assert_eq!(
+            store
+                .unlink_identity("u1", "corp", last, false)
+                .await
+                .unwrap(),
+            IdentityUnlinking::Unlinked
+        );
+        assert!(store.identities_of("u1").await.unwrap().is_empty());
+        assert!(store.linked_identity("corp", last).await.unwrap().is_none());
+    }
+    assert_eq!(
+        store.identities_of("u2").await.unwrap().len(),
+        1,
+        "untouched"
     );
 }

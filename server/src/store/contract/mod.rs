@@ -287,6 +287,7 @@ contract!(
     a_consent_is_kept_per_user_and_client_replaced_and_removed,
     a_providers_subject_belongs_to_one_account_and_is_listed_and_used,
     an_account_and_its_first_identity_are_made_together_or_not_at_all,
+    an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_asked,
 );
 
 mod access_cases;

@@ -3,7 +3,8 @@
 
 use super::{MongoStore, map_error};
 use crate::store::{
-    IdentityStore, LinkedIdentity, NewUser, StoreError, StoreResult, UserRecord, UserStore,
+    IdentityStore, IdentityUnlinking, LinkedIdentity, NewUser, StoreError, StoreResult, UserRecord,
+    UserStore,
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -134,5 +135,42 @@ impl IdentityStore for MongoStore {
             .await
             .map_err(map_error)?;
         Ok(result.matched_count > 0)
+    }
+
+    /// Without transactions "unless last" is: take the identity, count what is left,
+    /// and put it back if nothing is (as for passkeys). Two tabs unlinking the last two
+    /// may both be refused (a retry succeeds); they cannot both succeed.
+    async fn unlink_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: &str,
+        unless_last: bool,
+    ) -> StoreResult<IdentityUnlinking> {
+        self.indexed().await?;
+        let Some(taken) = self
+            .identities
+            .find_one_and_delete(doc! {"_id": key(provider, subject), "user_id": user_id})
+            .await
+            .map_err(map_error)?
+        else {
+            return Ok(IdentityUnlinking::NotLinked);
+        };
+        if !unless_last {
+            return Ok(IdentityUnlinking::Unlinked);
+        }
+        let left = self
+            .identities
+            .count_documents(doc! {"user_id": user_id})
+            .await
+            .map_err(map_error)?;
+        if left > 0 {
+            return Ok(IdentityUnlinking::Unlinked);
+        }
+        self.identities
+            .insert_one(&taken)
+            .await
+            .map_err(map_error)?;
+        Ok(IdentityUnlinking::KeptAsLast)
     }
 }

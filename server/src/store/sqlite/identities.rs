@@ -3,7 +3,9 @@
 
 use super::SqliteStore;
 use super::rows::{insert_user, map_error, user_by_id_in};
-use crate::store::{IdentityStore, LinkedIdentity, NewUser, StoreError, StoreResult, UserRecord};
+use crate::store::{
+    IdentityStore, IdentityUnlinking, LinkedIdentity, NewUser, StoreError, StoreResult, UserRecord,
+};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
@@ -108,6 +110,50 @@ impl IdentityStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn unlink_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: &str,
+        unless_last: bool,
+    ) -> StoreResult<IdentityUnlinking> {
+        let (user_id, provider, subject) =
+            (user_id.to_owned(), provider.to_owned(), subject.to_owned());
+        // One write transaction: the count and the delete see the same rows.
+        self.write(move |tx| {
+            let linked: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM linked_identities WHERE user_id = ?1",
+                    [&user_id],
+                    |row| row.get(0),
+                )
+                .map_err(map_error)?;
+            let owned = tx
+                .query_row(
+                    "SELECT 1 FROM linked_identities
+                     WHERE user_id = ?1 AND provider = ?2 AND subject = ?3",
+                    params![user_id, provider, subject],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(map_error)?;
+            if owned.is_none() {
+                return Ok(IdentityUnlinking::NotLinked);
+            }
+            if unless_last && linked <= 1 {
+                return Ok(IdentityUnlinking::KeptAsLast);
+            }
+            tx.execute(
+                "DELETE FROM linked_identities
+                 WHERE user_id = ?1 AND provider = ?2 AND subject = ?3",
+                params![user_id, provider, subject],
+            )
+            .map_err(map_error)?;
+            Ok(IdentityUnlinking::Unlinked)
         })
         .await
     }
