@@ -160,6 +160,7 @@ fn password_field_named(mut error: AppError, name: &str) -> AppError {
 }
 
 /// A plain form's way back to `/account` when refused: the section's errors show there.
+#[cfg(feature = "ssr")]
 const PROVIDERS_SECTION: &str = "/account?section=providers";
 
 /// Where a "Continue with …" link leads.
