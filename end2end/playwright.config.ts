@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defineConfig, devices } from "@playwright/test";
@@ -23,6 +23,22 @@ if (!process.env.GATEHOUSE_E2E_DATA_DIR) {
 const dataDir = process.env.GATEHOUSE_E2E_DATA_DIR;
 // A real SMTP server on loopback (Debian's aiosmtpd) receives every mail the server sends.
 const smtpPort = Number(process.env.E2E_SMTP_PORT ?? 3125);
+// Another OpenID provider to sign in through: panva's oidc-provider (providers.spec.ts).
+const upstreamPort = Number(process.env.E2E_UPSTREAM_PORT ?? 3190);
+const upstreamSecret = "e2e-upstream-secret-e2e-upstream-secret";
+const providersFile = join(dataDir, "providers.toml");
+writeFileSync(
+  providersFile,
+  [
+    "[[provider]]",
+    'id = "upstream"',
+    'name = "Upstream SSO"',
+    `issuer = "http://127.0.0.1:${upstreamPort}"`,
+    'client_id = "gatehouse-e2e"',
+    `client_secret = "${upstreamSecret}"`,
+    "",
+  ].join("\n"),
+);
 
 export default defineConfig({
   testDir: "./tests",
@@ -49,6 +65,18 @@ export default defineConfig({
         timeout: 15_000,
       },
       {
+        command: `node ${join(__dirname, "tests/support/upstream-provider.mjs")}`,
+        port: upstreamPort,
+        reuseExistingServer: false,
+        timeout: 15_000,
+        env: {
+          CLIENT_ID: "gatehouse-e2e",
+          CLIENT_SECRET: upstreamSecret,
+          REDIRECT_URI: `${baseURL}/login/with/upstream/callback`,
+          PORT: String(upstreamPort),
+        },
+      },
+      {
         command: join(workspace, "target/release/gatehouse"),
         cwd: workspace,
         url: `${baseURL}/healthz`,
@@ -67,6 +95,7 @@ export default defineConfig({
           GATEHOUSE_RECOVERY_REQUESTS_PER_IP: "1000",
           GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
           GATEHOUSE_PUBLIC_URL: baseURL,
+          GATEHOUSE_PROVIDERS: providersFile,
           LEPTOS_SITE_ROOT: join(workspace, "target/site"),
           LEPTOS_OUTPUT_NAME: "gatehouse",
           RUST_LOG: process.env.RUST_LOG ?? "warn",

@@ -195,7 +195,7 @@ pub fn ProviderButtons(next: String) -> impl IntoView {
                     .map(|provider| {
                         view! {
                             <p>
-                                <a class="button-link provider" rel="external"
+                                <a class="provider" rel="external"
                                     href=provider_start_link(&provider.id, &next)>
                                     "Continue with " {provider.name}
                                 </a>
@@ -288,50 +288,56 @@ fn LinkedList(accounts: LinkedAccountsView) -> impl IntoView {
     .into_any()
 }
 
-/// "Link X": an island, because its answer sends the browser to another site (a plain
-/// form post within the islands router would follow that redirect in a fetch); without
-/// JavaScript it is a plain form post.
-#[island]
+/// "Link X": a plain form post in every browser, whose answer sends the browser to the
+/// provider; its refusals come back to the section, as the unlink form's do.
+#[component]
 fn LinkProviderForm(providers: Vec<ProviderButton>, has_password: bool) -> impl IntoView {
     let link = ServerAction::<LinkProvider>::new();
-    let errors = crate::forms::FormErrors::new(link.value(), None);
-    let password_error = errors.field("link_password");
     let only = (providers.len() == 1).then(|| providers[0].clone());
     view! {
-        <ActionForm action=link attr:id="link-form">
-            {errors.alert(false)}
-            {match only {
-                Some(provider) => view! {
-                    <input type="hidden" name="provider" value=provider.id/>
-                }.into_any(),
-                None => view! {
-                    <div class="field">
-                        <label for="link-provider">"Provider"</label>
-                        <select id="link-provider" name="provider">
-                            {providers.iter().map(|provider| view! {
-                                <option value=provider.id.clone()>{provider.name.clone()}</option>
-                            }).collect_view()}
-                        </select>
-                    </div>
-                }.into_any(),
-            }}
-            {if has_password {
-                view! {
-                    <crate::forms::Field name="link_password" label="Your password, to link"
-                        kind="password" autocomplete="current-password" required=true
-                        error=password_error/>
-                }.into_any()
-            } else {
-                view! { <input type="hidden" name="link_password" value=""/> }.into_any()
-            }}
-            <button type="submit">
-                {match providers.as_slice() {
-                    [provider] => format!("Link {}", provider.name),
-                    _ => "Link".to_owned(),
+        <LeavesThisSite>
+            <ActionForm action=link attr:id="link-form">
+                {match only {
+                    Some(provider) => view! {
+                        <input type="hidden" name="provider" value=provider.id/>
+                    }.into_any(),
+                    None => view! {
+                        <div class="field">
+                            <label for="link-provider">"Provider"</label>
+                            <select id="link-provider" name="provider">
+                                {providers.iter().map(|provider| view! {
+                                    <option value=provider.id.clone()>{provider.name.clone()}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                    }.into_any(),
                 }}
-            </button>
-        </ActionForm>
+                {if has_password {
+                    view! {
+                        <crate::forms::Field name="link_password" label="Your password, to link"
+                            kind="password" autocomplete="current-password" required=true/>
+                    }.into_any()
+                } else {
+                    view! { <input type="hidden" name="link_password" value=""/> }.into_any()
+                }}
+                <button type="submit">
+                    {match providers.as_slice() {
+                        [provider] => format!("Link {}", provider.name),
+                        _ => "Link".to_owned(),
+                    }}
+                </button>
+            </ActionForm>
+        </LeavesThisSite>
     }
+}
+
+/// Keeps the submits of the forms inside from the islands router, which would post them
+/// in a fetch that cannot follow a redirect to another site: the browser posts them
+/// itself. The smallest island there is (the WASM budget is tight); its children are
+/// server-rendered and never hydrated.
+#[island]
+fn LeavesThisSite(children: Children) -> impl IntoView {
+    view! { <div on:submit=|event| event.stop_propagation()>{children()}</div> }
 }
 
 /// `/login/with/{id}`: on to the provider, or why not.

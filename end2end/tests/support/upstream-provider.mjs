@@ -5,7 +5,8 @@
 //
 // It listens on a loopback port (PORT, or a free one) and prints `ISSUER=http://127.0.0.1:PORT` once it
 // answers. Its own sign-in is the test's to choose: the interaction page signs in the
-// account named by `?as=` (default `ada`) at once and consents to what was asked; an
+// account named by `?as=`, or else by the cookie `upstream_as` (what a browser test can
+// set before the journey), or else `ada`, at once, and consents to what was asked; an
 // account named `mfa-…` signs in with `amr: ["pwd", "mfa"]`. Each account's address is
 // `{id}@upstream.test`, said verified unless the id starts with `unverified-`.
 //
@@ -32,6 +33,12 @@ if (!CLIENT_ID || !CLIENT_SECRET || !REDIRECT_URI) {
   process.exit(2);
 }
 
+const cookieNamed = (req, name) =>
+  (req.headers.cookie ?? "")
+    .split(";")
+    .map((pair) => pair.trim().split("="))
+    .find(([key]) => key === name)?.[1];
+
 let provider;
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, "http://127.0.0.1");
@@ -55,7 +62,7 @@ const server = http.createServer(async (req, res) => {
   try {
     const details = await provider.interactionDetails(req, res);
     if (details.prompt.name === "login") {
-      const account = url.searchParams.get("as") || "ada";
+      const account = url.searchParams.get("as") || cookieNamed(req, "upstream_as") || "ada";
       const amr = account.startsWith("mfa-") ? ["pwd", "mfa"] : ["pwd"];
       await provider.interactionFinished(
         req,
