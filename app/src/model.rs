@@ -491,6 +491,7 @@ pub struct ProviderButton {
 
 /// An account at another provider linked to this one, as its owner sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LinkedAccountView {
     pub provider: String,
     /// The provider's name as configured; its id when it is no longer configured (then

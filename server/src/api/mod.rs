@@ -8,6 +8,7 @@ pub mod email_code;
 pub mod error;
 pub mod extract;
 pub mod forward;
+pub mod linked;
 mod market;
 mod meta;
 pub mod oidc;
@@ -102,6 +103,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_step::regenerate_recovery_codes))
         .routes(routes!(two_step::remove))
         .routes(routes!(two_step::admin_reset))
+        .routes(routes!(linked::list))
+        .routes(routes!(linked::unlink))
         .routes(routes!(passkeys::list))
         .routes(routes!(passkeys::begin_registration))
         .routes(routes!(passkeys::finish_registration))

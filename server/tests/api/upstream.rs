@@ -725,6 +725,122 @@ async fn a_linked_account_is_unlinked_unless_it_is_the_last_way_in() {
     assert_eq!(unlinked[0]["detail"], "corp");
 }
 
+#[tokio::test]
+async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
+    let (app, _upstream) = gatehouse_and_upstream("").await;
+    app.signup("hana").await;
+    let hana = app.login("hana").await;
+    let mut browser = Browser::new(&app, "hana.corp");
+    browser.sign_in_here(&app, &hana.access);
+    let asked = ask_to_link(&app, &mut browser, crate::helpers::PASSWORD).await;
+    let (url, _, _) = browser
+        .follow(&location(&asked), |_| false)
+        .await
+        .page()
+        .await;
+    assert!(url.contains("/account?linked=1"), "{url}");
+
+    assert_eq!(
+        app.get("/auth/linked-accounts", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let listed: Value = app
+        .get("/auth/linked-accounts", Some(&hana.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let linked = listed["linked"].as_array().unwrap();
+    assert_eq!(linked.len(), 1, "{listed}");
+    assert_eq!(linked[0]["provider"], "corp");
+    assert_eq!(linked[0]["provider_name"], "Corp SSO");
+    assert_eq!(linked[0]["email"], "hana.corp@upstream.test");
+    let subject = linked[0]["subject"].as_str().unwrap().to_owned();
+
+    let unlink = |subject: &str, password: &str| serde_json::json!({"provider": "corp", "subject": subject, "current_password": password});
+    let path = "/auth/linked-accounts/unlink";
+    let wrong = app
+        .post_json_bearer(path, &hana.access, &unlink(&subject, "not the password"))
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let nobody = app
+        .post_json_bearer(
+            path,
+            &hana.access,
+            &unlink("someone-else", crate::helpers::PASSWORD),
+        )
+        .await;
+    assert_eq!(nobody.status(), StatusCode::NOT_FOUND);
+    assert_eq!(crate::helpers::error_code(nobody).await, "not_found");
+    let extra = app
+        .post_json_bearer(
+            path,
+            &hana.access,
+            &serde_json::json!({"provider": "corp", "subject": subject, "current_password": crate::helpers::PASSWORD, "also": 1}),
+        )
+        .await;
+    assert!(extra.status().is_client_error(), "{}", extra.status());
+    // Refused three ways, still linked.
+    let still: Value = app
+        .get("/auth/linked-accounts", Some(&hana.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["linked"].as_array().unwrap().len(), 1);
+
+    let gone = app
+        .post_json_bearer(
+            path,
+            &hana.access,
+            &unlink(&subject, crate::helpers::PASSWORD),
+        )
+        .await;
+    assert_eq!(gone.status(), StatusCode::OK);
+    let empty: Value = app
+        .get("/auth/linked-accounts", Some(&hana.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["linked"], serde_json::json!([]));
+    let again = app
+        .post_json_bearer(
+            path,
+            &hana.access,
+            &unlink(&subject, crate::helpers::PASSWORD),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+
+    // An account made by the provider, its only way in: the REST door keeps it too.
+    let mut ivo = Browser::new(&app, "ivo");
+    sign_in_through(&app, &mut ivo).await;
+    let access = ivo
+        .cookie(&app.address, "gatehouse_access")
+        .expect("signed in through the provider");
+    let listed: Value = app
+        .get("/auth/linked-accounts", Some(&access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subject = listed["linked"][0]["subject"].as_str().unwrap().to_owned();
+    let kept = app
+        .post_json_bearer(path, &access, &unlink(&subject, ""))
+        .await;
+    assert_eq!(kept.status(), StatusCode::CONFLICT);
+    assert_eq!(crate::helpers::error_code(kept).await, "last_factor");
+
+    let admin = app.admin("root").await;
+    assert_eq!(
+        app.audit_events(&admin.access, "identity_unlinked")
+            .await
+            .len(),
+        1
+    );
+}
+
 /// Gatehouse with the GitHub-like server configured as the GitHub preset, provider `corp`
 /// (the callback is the same as for every provider).
 async fn gatehouse_and_github(extra: &str) -> (TestApp, Upstream) {
