@@ -1,7 +1,11 @@
 //! Builds the application: store, auth core, routes; binds the listener so callers (and
 //! tests, with port 0) can ask for the port before serving.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use app::{App, backend::SharedBackend, shell};
 use axum::{
@@ -13,7 +17,7 @@ use axum::{
     routing::{any, get},
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -31,6 +35,16 @@ use crate::{
     state::AppState,
     store::{OperatorStore, ServedStore, Store, mongo::MongoStore, sqlite::SqliteStore},
 };
+
+/// The app's page routes, walked once per process. While leptos walks them it holds
+/// every resource that first polls ANYWHERE in the process pending for good (a
+/// process-wide switch, leptos-rs/leptos#4773): a second application built in the
+/// same process — another instance, a restart, the API tests' parallel servers —
+/// would hang a page being rendered by one already serving.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -129,7 +143,7 @@ impl Application {
             .with_state(state.clone());
         let web_backend: SharedBackend =
             Arc::new(WebBackend::new(auth.clone(), state.config.clone()));
-        let routes = generate_route_list(App);
+        let routes = page_routes();
         let router = Router::new()
             .merge(api::router())
             // The MongoDB ancestor's web prefix leads to the web app.

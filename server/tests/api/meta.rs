@@ -301,3 +301,42 @@ async fn a_signed_in_page_redirects_whatever_the_request_accepts() {
         assert!(!answer.headers().contains_key("serverfnredirect"));
     }
 }
+
+/// Pages keep rendering while other applications start in the same process: leptos
+/// holds resources pending process-wide while it walks an app's routes
+/// (leptos-rs/leptos#4773), so a page of a serving instance could hang for good if a
+/// second one (another instance, a restart, the parallel servers of these tests)
+/// walked them again.
+#[tokio::test]
+async fn pages_render_while_other_applications_start_in_the_same_process() {
+    const STARTS: usize = 25;
+    let app = spawn_app().await;
+    let starter = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                for _ in 0..STARTS {
+                    drop(spawn_app().await);
+                }
+            })
+    });
+    let mut rendered = 0;
+    while !starter.is_finished() {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            let response = app.get("/login", None).await;
+            (response.status(), response.text().await.unwrap())
+        })
+        .await
+        .expect("the sign-in page renders while another application starts");
+        assert_eq!(page.0, StatusCode::OK);
+        assert!(page.1.contains("id=\"login-form\"") || page.1.contains("<form"));
+        rendered += 1;
+    }
+    starter.join().unwrap();
+    assert!(
+        rendered > STARTS,
+        "pages were rendered during the starts: {rendered}"
+    );
+}
