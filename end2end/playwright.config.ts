@@ -72,7 +72,8 @@ export default defineConfig({
         env: {
           CLIENT_ID: "gatehouse-e2e",
           CLIENT_SECRET: upstreamSecret,
-          REDIRECT_URI: `${baseURL}/login/with/upstream/callback`,
+          // The file's provider, and those providers.spec.ts adds from the console.
+          REDIRECT_URI: ["upstream", "added-on", "added-off"].map((id) => `${baseURL}/login/with/${id}/callback`).join(" "),
           PORT: String(upstreamPort),
         },
       },

@@ -12,8 +12,9 @@ use crate::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        LinkedAccountsView, PasskeyView, ProviderButton, Role, SessionView, SignInWaysView,
-        TotpSetupView, TwoStepView, UserPage, UserView, Viewer, WaysWanted,
+        LinkedAccountsView, PasskeyView, ProviderAction, ProviderButton, ProviderInput,
+        ProviderView, Role, SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage,
+        UserView, Viewer, WaysWanted,
     },
 };
 
@@ -78,7 +79,7 @@ pub trait AuthBackend: Send + Sync + 'static {
     /// Hosts besides this site that a sign-in may send the browser back to.
     fn return_hosts(&self) -> &crate::next_path::ReturnHosts;
     /// Other providers the sign-in and sign-up pages offer.
-    fn sign_in_providers(&self) -> Vec<ProviderButton>;
+    async fn sign_in_providers(&self) -> Vec<ProviderButton>;
 
     /// Starts a sign-in at another provider.
     async fn begin_provider_sign_in(
@@ -432,6 +433,35 @@ pub trait AuthBackend: Send + Sync + 'static {
         id: &str,
         action: ClientAction,
     ) -> Result<Option<String>, AppError>;
+    /// Admins only: every provider to sign in with, the file's first.
+    async fn sign_in_provider_list(
+        &self,
+        access: Option<&str>,
+    ) -> Result<Vec<ProviderView>, AppError>;
+    /// Admins only: adds a provider to sign in with.
+    async fn add_sign_in_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        input: ProviderInput,
+    ) -> Result<ProviderView, AppError>;
+    /// Admins only: replaces the settings of a provider added by an admin (the client
+    /// secret left out is kept, `""` removes it).
+    async fn change_sign_in_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+        input: ProviderInput,
+    ) -> Result<ProviderView, AppError>;
+    /// Admins only: turns a provider off or on, or removes it with its links.
+    async fn manage_sign_in_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+        action: ProviderAction,
+    ) -> Result<(), AppError>;
     /// Admins only: new signing keys.
     async fn rotate_signing_keys(
         &self,

@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("oauth2/authorize") ssr=SsrMode::Async view=|| view! { <Title text="Sign in to an app"/><pages::authorize::AuthorizePage/> }/>
                     <Route path=path!("oauth2/logout") ssr=SsrMode::Async view=|| view! { <Title text="Sign out"/><pages::authorize::EndSessionPage/> }/>
                     <Route path=path!("admin/forward-auth") ssr=SsrMode::Async view=|| view! { <Title text="Forward-auth rules"/><pages::forward_rules::ForwardRulesPage/> }/>
+                    <Route path=path!("admin/providers") ssr=SsrMode::Async view=|| view! { <Title text="Providers"/><pages::provider_admin::ProvidersAdminPage/> }/>
                     <Route path=path!("admin/apps") ssr=SsrMode::Async view=|| view! { <Title text="Apps"/><pages::oidc_clients::AppsAdminPage/> }/>
                 </Routes>
             </main>

@@ -178,6 +178,11 @@ pub enum ErrorCode {
     PasskeyExists,
     /// A forward-auth rule for that host and path prefix exists already.
     RuleExists,
+    /// A provider with that id exists already (added here, or in the providers file).
+    ProviderExists,
+    /// Accounts are linked at that provider: its kind and issuer cannot change (another
+    /// provider's subjects would sign in to them).
+    ProviderInUse,
     /// The answer from another provider belongs to no sign-in this browser started (its
     /// `state` differs, or the sign-in expired), or the provider answered with an error.
     ProviderFlowInvalid,
@@ -199,7 +204,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 44] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -232,6 +237,8 @@ impl ErrorCode {
         ErrorCode::InvalidPasskey,
         ErrorCode::PasskeyExists,
         ErrorCode::RuleExists,
+        ErrorCode::ProviderExists,
+        ErrorCode::ProviderInUse,
         ErrorCode::ProviderFlowInvalid,
         ErrorCode::ProviderAnswerInvalid,
         ErrorCode::ProviderUnavailable,
@@ -279,6 +286,8 @@ impl ErrorCode {
             ErrorCode::InvalidPasskey => "invalid_passkey",
             ErrorCode::PasskeyExists => "passkey_exists",
             ErrorCode::RuleExists => "rule_exists",
+            ErrorCode::ProviderExists => "provider_exists",
+            ErrorCode::ProviderInUse => "provider_in_use",
             ErrorCode::ProviderFlowInvalid => "provider_flow_invalid",
             ErrorCode::ProviderAnswerInvalid => "provider_answer_invalid",
             ErrorCode::ProviderUnavailable => "provider_unavailable",
@@ -333,7 +342,9 @@ impl ErrorCode {
             | ErrorCode::SecondFactorExists
             | ErrorCode::PasskeyExists
             | ErrorCode::IdentityTaken
-            | ErrorCode::RuleExists => 409,
+            | ErrorCode::RuleExists
+            | ErrorCode::ProviderExists
+            | ErrorCode::ProviderInUse => 409,
             ErrorCode::InvalidLink => 410,
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -402,6 +413,10 @@ impl ErrorCode {
             ErrorCode::InvalidPasskey => "That passkey was not accepted.",
             ErrorCode::PasskeyExists => "That passkey is registered already.",
             ErrorCode::RuleExists => "A rule for that host and path exists already.",
+            ErrorCode::ProviderExists => "A provider with that id exists already.",
+            ErrorCode::ProviderInUse => {
+                "Accounts are linked at that provider, so its kind and issuer cannot change. Add another provider instead."
+            }
             ErrorCode::ProviderFlowInvalid => {
                 "That sign-in with another provider did not start here, or took too long. Please start again."
             }
@@ -681,6 +696,26 @@ pub enum ClientAction {
     Remove,
 }
 
+/// What an admin does to a provider added from the console or REST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderAction {
+    Disable,
+    Enable,
+    Remove,
+}
+
+impl ProviderAction {
+    pub fn parse(text: &str) -> Option<ProviderAction> {
+        match text {
+            "disable" => Some(Self::Disable),
+            "enable" => Some(Self::Enable),
+            "remove" => Some(Self::Remove),
+            _ => None,
+        }
+    }
+}
+
 impl ClientAction {
     pub fn parse(text: &str) -> Option<ClientAction> {
         match text {
@@ -691,6 +726,88 @@ impl ClientAction {
             _ => None,
         }
     }
+}
+
+/// A provider to sign in with, as an admin adds or changes it
+/// (`POST /auth/admin/providers`, `PUT /auth/admin/providers/{id}`): parsed by the
+/// server, by the same check as the providers file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInput {
+    /// In its URLs (`/login/with/{id}`): 1 to 32 lowercase letters, digits and `-`. On a
+    /// change, left out or the same as the path's.
+    #[serde(default)]
+    pub id: String,
+    /// `oidc` (the default), `google` or `github`.
+    #[serde(default = "oidc_kind")]
+    pub kind: String,
+    /// What the buttons say: "Continue with {name}".
+    pub name: String,
+    /// The OpenID Connect issuer (GitHub: its sign-in address); the presets know theirs.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// GitHub only: its API's address, when not the one the issuer implies.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    pub client_id: String,
+    /// Write-only: kept sealed, never shown again. On a change, left out keeps the one
+    /// stored.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// A first sign-in makes an account (on by default).
+    #[serde(default = "on")]
+    pub sign_up: bool,
+    /// The provider's `amr` saying `mfa` counts as two factors.
+    #[serde(default)]
+    pub trust_amr: bool,
+    /// A first sign-in joins the account that verified the same address, when the
+    /// provider says it verified it too.
+    #[serde(default)]
+    pub link_verified_email: bool,
+}
+
+fn oidc_kind() -> String {
+    "oidc".to_owned()
+}
+
+fn on() -> bool {
+    true
+}
+
+/// A provider as admins see it (never its client secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ProviderView {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub issuer: String,
+    pub api_url: Option<String>,
+    pub client_id: String,
+    pub has_client_secret: bool,
+    pub sign_up: bool,
+    pub trust_amr: bool,
+    pub link_verified_email: bool,
+    pub disabled: bool,
+    /// `file` (`GATEHOUSE_PROVIDERS`: changed only there) or `admin`.
+    pub source: String,
+    /// What to register at the provider as the redirect URI.
+    pub callback_url: String,
+    /// Accounts here linked at it.
+    pub linked_accounts: u64,
+    /// `None` for the file's.
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+/// An admin turning a provider off or on again (`PATCH /auth/admin/providers/{id}`):
+/// off, it is offered nowhere and signs nobody in; its links stay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProviderStateChange {
+    pub disabled: bool,
 }
 
 /// An admin turning a client off or on again (`PATCH /auth/admin/clients/{id}`).

@@ -36,6 +36,8 @@ test("the admin console is accessible", async ({ page }) => {
   await checkAndCapture(page, "/admin", "admin");
   await checkAndCapture(page, "/admin/forward-auth", "forward-rules");
   await checkAndCapture(page, "/admin/apps", "apps");
+  await checkAndCapture(page, "/admin/providers", "providers");
+  await checkAndCapture(page, "/admin/providers?id=corp&kind=oidc&name=Corp&issuer=x&api_url=&client_id=c&sign_up=on&again=1&error=invalid_input&field=issuer", "providers-refused");
   await checkAndCapture(page, "/admin/apps?name=x&redirect_uris=http%3A%2F%2Fx&again=1&error=invalid_input&field=redirect_uris", "apps-refused");
   // A refused rule: the page again with the field marked and the alert shown.
   await checkAndCapture(page, "/admin/forward-auth?host=x%20y&path_prefix=%2F&users=&error=invalid_input&field=host", "forward-rules-refused");

@@ -3,7 +3,7 @@
 // Its interaction page signs in whoever the cookie `upstream_as` names: each test picks
 // its own person there, so journeys never share an account at the provider.
 import { type BrowserContext, expect, test } from "@playwright/test";
-import { PASSWORD, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
+import { PASSWORD, createAdminWithCli, signIn, signOut, signUp, uniqueName, watchForScriptErrors } from "./support/actions";
 
 /** The provider's sign-in, in this browser from now on, is `account`'s: a cookie only
  * its interaction pages see (cookies ignore ports; Gatehouse has no such path). */
@@ -84,6 +84,95 @@ for (const javaScriptEnabled of [true, false]) {
     await expect(page.locator("#linked-accounts")).toHaveText("No account at another provider is linked yet.");
     expect(problems).toEqual([]);
     await context.close();
+  });
+}
+
+// The console's providers page, with JavaScript on and off: a provider added (refused
+// first, what was typed kept but the secret), offered on the sign-in page and signing
+// someone in through oidc-provider with the secret sealed here, turned off, removed.
+// playwright.config.ts lets the provider send browsers back to `added-on`/`added-off`.
+const upstreamSecret = "e2e-upstream-secret-e2e-upstream-secret";
+
+for (const javaScriptEnabled of [true, false]) {
+  const mode = javaScriptEnabled ? "on" : "off";
+
+  test(`an admin adds a provider on the page, people sign in with it, it is turned off and removed (JavaScript ${mode})`, async ({ browser }) => {
+    const admin = await browser.newContext({ javaScriptEnabled });
+    const page = await admin.newPage();
+    const problems = watchForScriptErrors(page);
+    const adminName = uniqueName("providers");
+    createAdminWithCli(adminName);
+    await signIn(page, adminName);
+    await expect(page).toHaveURL(/\/dashboard$/);
+    await page.goto("/admin");
+    await page.getByRole("link", { name: "Providers", exact: true }).click();
+    await expect(page.getByRole("heading", { name: "Providers to sign in with" })).toBeVisible();
+    await expect(page.locator('tr[data-provider="upstream"]').getByTestId("provider-state")).toHaveText("in the file");
+
+    const id = `added-${mode}`;
+    const name = `Added ${mode}`;
+    const row = page.locator(`tr[data-provider="${id}"]`);
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Id", { exact: true }).fill(id);
+    await page.getByLabel("Issuer").fill("http://sso.example.com");
+    await page.getByLabel("Client id").fill("gatehouse-e2e");
+    await page.getByLabel("Client secret").fill(upstreamSecret);
+    await page.getByRole("button", { name: "Add the provider" }).click();
+    await expect(page.getByRole("alert")).toHaveText("Some fields are not valid. Check them and try again.");
+    await expect(page.getByLabel("Name")).toHaveValue(name);
+    await expect(page.getByLabel("Issuer")).toHaveAttribute("aria-invalid", "true");
+    // The secret never travels back in the URL (without JavaScript the page comes
+    // back empty; with it, the field the browser kept may still hold it).
+    expect(page.url()).not.toContain(upstreamSecret);
+    if (!javaScriptEnabled) await expect(page.getByLabel("Client secret")).toHaveValue("");
+    await expect(row).toHaveCount(0);
+
+    await page.getByLabel("Issuer").fill("http://127.0.0.1:3190");
+    await page.getByLabel("Client secret").fill(upstreamSecret);
+    await page.getByRole("button", { name: "Add the provider" }).click();
+    await expect(row.getByTestId("provider-state")).toHaveText("on");
+    await expect(row).toContainText(`/login/with/${id}/callback`);
+
+    // Someone signs in with it: the secret it keeps sealed is the one the provider knows.
+    const visitor = await browser.newContext({ javaScriptEnabled });
+    await atTheProviderSignInAs(visitor, uniqueName(`added${mode}`));
+    const visit = await visitor.newPage();
+    await visit.goto("/login");
+    await visit.getByRole("link", { name: `Continue with ${name}` }).click();
+    await expect(visit).toHaveURL(/\/dashboard$/);
+
+    // Changed on the console: a new name, the secret kept (its field left empty); with
+    // an account linked at it, its issuer stays.
+    const renamed = `${name} renamed`;
+    await page.reload();
+    await expect(row.getByRole("cell").nth(4)).toHaveText("1");
+    await row.getByRole("link", { name: `Change: ${name}` }).click();
+    await expect(page.getByRole("heading", { name: `Change ${name}` })).toBeVisible();
+    await expect(page.getByLabel("Id", { exact: true })).toHaveValue(id);
+    await expect(page.getByLabel("Issuer")).toHaveAttribute("readonly", "");
+    await expect(page.getByLabel("New client secret")).toHaveValue("");
+    await page.getByLabel("Name").fill(renamed);
+    await page.getByRole("button", { name: "Save the provider" }).click();
+    await expect(page.getByRole("status")).toContainText("Changed");
+    await expect(row.getByRole("cell").first()).toHaveText(renamed);
+    await visit.goto("/login");
+    await expect(visit.getByRole("link", { name: `Continue with ${renamed}` })).toBeVisible();
+
+    await row.getByRole("button", { name: `Turn off: ${renamed}` }).click();
+    await expect(row.getByTestId("provider-state")).toHaveText("off");
+    await visit.goto("/login");
+    await expect(visit.getByRole("link", { name: "Continue with Upstream SSO" })).toBeVisible();
+    await expect(visit.getByRole("link", { name: `Continue with ${renamed}` })).toHaveCount(0);
+
+    await row.getByRole("button", { name: `Remove: ${renamed}` }).click();
+    await expect(row).toHaveCount(0);
+    await page.goto("/admin");
+    for (const kind of ["provider_added", "provider_changed", "provider_disabled", "provider_removed"]) {
+      await expect(page.getByRole("cell", { name: kind }).first()).toBeVisible();
+    }
+    expect(problems).toEqual([]);
+    await visitor.close();
+    await admin.close();
   });
 }
 

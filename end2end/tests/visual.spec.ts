@@ -23,7 +23,7 @@ const pages: Record<Viewer, string[]> = {
   user: ["/", "/logout", "/dashboard", "/sessions", "/account", "/account/two-step", "/account/passkeys", CONSENT],
   // Searched for itself: the users table then has one row however many users other
   // tests made.
-  admin: ["/dashboard", `/admin?search=${ADMIN}`, "/admin/forward-auth"],
+  admin: ["/dashboard", `/admin?search=${ADMIN}`, "/admin/forward-auth", "/admin/providers"],
 };
 
 /** What changes between runs on its own: never part of a baseline. */

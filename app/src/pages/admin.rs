@@ -111,6 +111,10 @@ fn Admin(viewer: Viewer) -> impl IntoView {
                 ": who may pass a reverse proxy to the apps behind Gatehouse."
             </p>
             <p>
+                <a href=crate::pages::provider_admin::PROVIDERS_PAGE>"Providers"</a>
+                ": the other providers people may sign in with (\"Continue with …\")."
+            </p>
+            <p>
                 <a href=crate::pages::oidc_clients::APPS_PAGE>"Apps"</a>
                 ": the apps that sign their users in through Gatehouse, and the signing keys."
             </p>

@@ -10,6 +10,7 @@ pub mod forward_rules;
 pub mod home;
 pub mod oidc_clients;
 pub mod passkeys;
+pub mod provider_admin;
 pub mod providers;
 pub mod recovery;
 pub mod sessions;

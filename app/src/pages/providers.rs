@@ -180,32 +180,47 @@ pub fn provider_start_link(id: &str, next: &str) -> String {
 /// redirect to the provider.
 #[component]
 pub fn ProviderButtons(next: String) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    let providers: Vec<ProviderButton> = crate::ssr::backend()
-        .map(|backend| backend.sign_in_providers())
-        .unwrap_or_default();
-    #[cfg(not(feature = "ssr"))]
-    let providers: Vec<ProviderButton> = Vec::new();
-    (!providers.is_empty()).then(|| {
-        view! {
-            <div class="providers">
-                <p class="divider">"or"</p>
-                {providers
-                    .into_iter()
-                    .map(|provider| {
+    // Those added from the console are read from the store (or its memory): the page
+    // waits for them (every route renders whole before it is sent).
+    let providers = OnceResource::new(offered_providers());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let next = next.clone();
+                Suspend::new(async move {
+                    let providers = providers.await;
+                    (!providers.is_empty()).then(|| {
                         view! {
-                            <p>
-                                <a class="provider" rel="external"
-                                    href=provider_start_link(&provider.id, &next)>
-                                    "Continue with " {provider.name}
-                                </a>
-                            </p>
+                            <div class="providers">
+                                <p class="divider">"or"</p>
+                                {providers
+                                    .into_iter()
+                                    .map(|provider| {
+                                        view! {
+                                            <p>
+                                                <a class="provider" rel="external"
+                                                    href=provider_start_link(&provider.id, &next)>
+                                                    "Continue with " {provider.name}
+                                                </a>
+                                            </p>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
                         }
                     })
-                    .collect_view()}
-            </div>
-        }
-    })
+                })
+            }}
+        </Suspense>
+    }
+}
+
+async fn offered_providers() -> Vec<ProviderButton> {
+    #[cfg(feature = "ssr")]
+    if let Ok(backend) = crate::ssr::backend() {
+        return backend.sign_in_providers().await;
+    }
+    Vec::new()
 }
 
 /// "Other providers" on `/account`: the linked accounts, a form to unlink one, and a

@@ -2,6 +2,7 @@
 // the provider Gatehouse signs people in THROUGH, for the API and Playwright tests.
 //
 //   CLIENT_ID=… CLIENT_SECRET=… REDIRECT_URI=… [PORT=…] node upstream-provider.mjs
+// (REDIRECT_URI may hold several, separated by spaces)
 //
 // It listens on a loopback port (PORT, or a free one) and prints `ISSUER=http://127.0.0.1:PORT` once it
 // answers. Its own sign-in is the test's to choose: the interaction page signs in the
@@ -97,7 +98,7 @@ server.listen(Number(PORT), "127.0.0.1", () => {
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        redirect_uris: [REDIRECT_URI],
+        redirect_uris: REDIRECT_URI.split(/\s+/),
         grant_types: ["authorization_code"],
         response_types: ["code"],
       },

@@ -111,6 +111,14 @@ impl From<AuthError> for ApiError {
             InvalidPasskey => ApiError::new(ErrorCode::InvalidPasskey, message),
             PasskeyExists => ApiError::new(ErrorCode::PasskeyExists, message),
             RuleExists => ApiError::new(ErrorCode::RuleExists, message),
+            ProviderExists => ApiError {
+                field: Some("id".to_owned()),
+                ..ApiError::new(ErrorCode::ProviderExists, message)
+            },
+            ProviderInUse => ApiError {
+                field: Some("issuer".to_owned()),
+                ..ApiError::new(ErrorCode::ProviderInUse, message)
+            },
             ProviderFlowInvalid(_) | ProviderRefused(..) => {
                 ApiError::new(ErrorCode::ProviderFlowInvalid, message)
             }

@@ -13,6 +13,7 @@ mod market;
 mod meta;
 pub mod oidc;
 pub mod passkeys;
+pub mod providers;
 pub mod recovery;
 pub mod two_step;
 
@@ -124,6 +125,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(forward::redirect))
         .routes(routes!(forward::list_rules, forward::add_rule))
         .routes(routes!(forward::change_rule, forward::remove_rule))
+        .routes(routes!(providers::list_providers, providers::add_provider))
+        .routes(routes!(
+            providers::change_provider,
+            providers::change_provider_state,
+            providers::remove_provider
+        ))
         .routes(routes!(oidc::list_clients, oidc::register_client))
         .routes(routes!(
             oidc::update_client,

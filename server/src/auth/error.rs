@@ -77,6 +77,12 @@ pub enum AuthError {
     PasskeyExists,
     #[error("A rule for that host and path exists already.")]
     RuleExists,
+    #[error("A provider with that id exists already.")]
+    ProviderExists,
+    #[error(
+        "Accounts are linked at that provider, so its kind and issuer cannot change. Add another provider instead."
+    )]
+    ProviderInUse,
     /// The provider's name (as configured) is in each message: the page says it.
     #[error(
         "This answer from {0} belongs to no sign-in started in this browser, or it expired. Please start again."

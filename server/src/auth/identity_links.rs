@@ -3,14 +3,14 @@
 //! (or, where the admin allowed it, by an address both sides verified: see
 //! `upstream.rs`): an address alone never joins two accounts.
 
-use app::model::{LinkedAccountView, LinkedAccountsView};
+use app::model::{LinkedAccountView, LinkedAccountsView, ProviderButton};
 
 use super::{
     AuthError, AuthResult, AuthService, ClientInfo, Principal,
     audit::AuditActor,
     notices::AccountChange,
     passkey::has_verified_address,
-    upstream::{ProviderRedirect, UpstreamProvider, Vouched},
+    upstream::{ProviderRedirect, UpstreamProvider, UpstreamProviders, Vouched},
     ways::password_usable,
 };
 use crate::store::{IdentityUnlinking, LinkedIdentity, StoreError};
@@ -19,17 +19,18 @@ impl AuthService {
     /// The caller's linked accounts, and the providers a link can be made with.
     pub async fn linked_accounts(&self, principal: &Principal) -> AuthResult<LinkedAccountsView> {
         let user = self.current_user(principal).await?;
+        let offered = self.offered_providers().await?;
         let linked = self
             .store
             .identities_of(&user.id)
             .await?
             .into_iter()
             .map(|identity| LinkedAccountView {
-                provider_name: self
-                    .upstream
-                    .find(&identity.provider)
+                provider_name: offered
+                    .iter()
+                    .find(|provider| provider.settings.id == identity.provider)
                     .map(|provider| provider.settings.name.clone())
-                    .unwrap_or_else(|_| identity.provider.clone()),
+                    .unwrap_or_else(|| identity.provider.clone()),
                 provider: identity.provider,
                 subject: identity.subject,
                 email: identity.email,
@@ -37,10 +38,16 @@ impl AuthService {
                 last_used_at: identity.last_used_at,
             })
             .collect();
-        let providers = self.sign_in_providers();
-        let link_origins = providers
+        let providers = offered
             .iter()
-            .flat_map(|provider| self.upstream.authorization_origins(&provider.id))
+            .map(|provider| ProviderButton {
+                id: provider.settings.id.clone(),
+                name: provider.settings.name.clone(),
+            })
+            .collect();
+        let link_origins = offered
+            .iter()
+            .flat_map(|provider| UpstreamProviders::authorization_origins(provider))
             .collect();
         Ok(LinkedAccountsView {
             linked,
@@ -60,7 +67,7 @@ impl AuthService {
         current_password: String,
         client: &ClientInfo,
     ) -> AuthResult<ProviderRedirect> {
-        self.upstream.find(id)?;
+        self.provider(id).await?;
         self.require_recent_sign_in(principal, Some(current_password), client)
             .await?;
         self.begin_provider_flow(
@@ -173,13 +180,18 @@ impl AuthService {
         Ok(())
     }
 
-    /// The account signs in through a provider still configured.
+    /// The account signs in through a provider still on offer.
     pub(super) async fn provider_usable(&self, user_id: &str) -> AuthResult<bool> {
+        let offered = self.offered_providers().await?;
         Ok(self
             .store
             .identities_of(user_id)
             .await?
             .iter()
-            .any(|identity| self.upstream.find(&identity.provider).is_ok()))
+            .any(|identity| {
+                offered
+                    .iter()
+                    .any(|provider| provider.settings.id == identity.provider)
+            }))
     }
 }

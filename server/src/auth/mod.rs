@@ -14,6 +14,7 @@
 //! - `passkey`: WebAuthn registration and passkey sign-in;
 //! - `reauth`: fresh authentication before a step that hands out a way in;
 //! - `upstream`: signing in with another provider (OpenID Connect) and linked accounts;
+//! - `provider_admin`: the providers on offer, and those admins add and change;
 //! - `ways`: the ways in an account's owner allows (password, passkey, code by email);
 //! - `notices`: mails telling the owner how the way into their account changed;
 //! - `audit`: the security event log;
@@ -36,6 +37,7 @@ pub mod operator;
 mod passkey;
 mod passkey_signup;
 pub mod password;
+mod provider_admin;
 mod reauth;
 mod recovery;
 pub mod sealing;

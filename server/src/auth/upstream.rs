@@ -56,15 +56,31 @@ const FLOW_SEAL_CONTEXT: &str = "provider sign-in flow";
 
 /// The providers this server offers, and the one HTTP client their calls share.
 pub struct UpstreamProviders {
-    providers: Vec<UpstreamProvider>,
+    /// `GATEHOUSE_PROVIDERS`, read at start: on an id clash with a stored provider, the
+    /// file's wins (what the operator wrote is not overruled from the console).
+    pub(super) from_file: Vec<Arc<UpstreamProvider>>,
+    /// Those on offer (the file's, then the stored ones enabled), with the access
+    /// memory's generation they were read in: see `AuthService::offered_providers`.
+    pub(super) remembered: std::sync::RwLock<Option<(u64, OfferedProviders)>>,
     http: reqwest::Client,
     /// `{public URL}/login/with/`: each provider's callback is under it.
     callback_base: String,
 }
 
+pub(super) type OfferedProviders = Arc<[Arc<UpstreamProvider>]>;
+
 pub(super) struct UpstreamProvider {
     pub(super) settings: ProviderSettings,
     discovered: tokio::sync::Mutex<Option<(Instant, Arc<CoreProviderMetadata>)>>,
+}
+
+impl UpstreamProvider {
+    pub(super) fn new(settings: ProviderSettings) -> UpstreamProvider {
+        UpstreamProvider {
+            settings,
+            discovered: tokio::sync::Mutex::new(None),
+        }
+    }
 }
 
 impl UpstreamProviders {
@@ -89,33 +105,21 @@ impl UpstreamProviders {
             .build()
             .map_err(|error| error.to_string())?;
         Ok(UpstreamProviders {
-            providers: settings
+            from_file: settings
                 .iter()
-                .map(|settings| UpstreamProvider {
-                    settings: settings.clone(),
-                    discovered: tokio::sync::Mutex::new(None),
-                })
+                .map(|settings| Arc::new(UpstreamProvider::new(settings.clone())))
                 .collect(),
+            remembered: std::sync::RwLock::new(None),
             http,
             callback_base: format!("{}/login/with/", public_url.trim_end_matches('/')),
         })
     }
 
-    pub(super) fn find(&self, id: &str) -> AuthResult<&UpstreamProvider> {
-        self.providers
-            .iter()
-            .find(|provider| provider.settings.id == id)
-            .ok_or(AuthError::NotFound("provider"))
-    }
-
-    /// The origins a form starting a link at provider `id` may be answered with a
+    /// The origins a form starting a link at `provider` may be answered with a
     /// redirect to (a page's `form-action` must allow them): the issuer's, and its
     /// authorization endpoint's when discovery is remembered. Never waits for the
     /// provider: a page that shows the form must not hang on it.
-    pub(super) fn authorization_origins(&self, id: &str) -> Vec<String> {
-        let Ok(provider) = self.find(id) else {
-            return Vec::new();
-        };
+    pub(super) fn authorization_origins(provider: &UpstreamProvider) -> Vec<String> {
         let origin = |url: &str| {
             url::Url::parse(url)
                 .ok()
@@ -368,10 +372,18 @@ pub(super) struct Vouched {
 }
 
 impl AuthService {
-    /// The providers the sign-in and sign-up pages offer, in the order configured.
-    pub fn sign_in_providers(&self) -> Vec<ProviderButton> {
-        self.upstream
-            .providers
+    /// The providers the sign-in and sign-up pages offer: the file's in its order, then
+    /// those added from the console, oldest first.
+    /// With the store unreadable, the file's still show (they need nothing stored).
+    pub async fn sign_in_providers(&self) -> Vec<ProviderButton> {
+        let offered = match self.offered_providers().await {
+            Ok(offered) => offered,
+            Err(error) => {
+                tracing::warn!(%error, "the stored providers cannot be read: only the file's are offered");
+                self.upstream.from_file.clone().into()
+            }
+        };
+        offered
             .iter()
             .map(|provider| ProviderButton {
                 id: provider.settings.id.clone(),
@@ -401,7 +413,7 @@ impl AuthService {
         link_to: Option<String>,
         client: &ClientInfo,
     ) -> AuthResult<ProviderRedirect> {
-        let provider = self.upstream.find(id)?;
+        let provider = self.provider(id).await?;
         self.ceremony_limiter
             .hit(&client.throttle_key(), self.now())
             .map_err(|retry_after| AuthError::Throttled { retry_after })?;
@@ -409,7 +421,7 @@ impl AuthService {
         let (url, state, nonce) = if provider.settings.kind == ProviderKind::Github {
             let (url, state) = self
                 .upstream
-                .github_client(provider)?
+                .github_client(&provider)?
                 .authorize_url(CsrfToken::new_random)
                 .add_scope(Scope::new("read:user".into()))
                 .add_scope(Scope::new("user:email".into()))
@@ -418,8 +430,8 @@ impl AuthService {
             // No ID token, so nothing for a nonce to bind.
             (url, state, String::new())
         } else {
-            let metadata = self.upstream.metadata(provider, None).await?;
-            let oidc = self.upstream.client(provider, &metadata)?;
+            let metadata = self.upstream.metadata(&provider, None).await?;
+            let oidc = self.upstream.client(&provider, &metadata)?;
             let (url, state, nonce) = oidc
                 .authorize_url(
                     CoreAuthenticationFlow::AuthorizationCode,
@@ -469,7 +481,7 @@ impl AuthService {
         signed_in_as: Option<&Principal>,
         client: &ClientInfo,
     ) -> AuthResult<ProviderOutcome> {
-        let provider = self.upstream.find(id)?;
+        let provider = self.provider(id).await?;
         let name = provider.settings.name.clone();
         let flow = self.open_flow(id, sealed_flow, &callback);
         let Some(flow) = flow else {
@@ -482,7 +494,7 @@ impl AuthService {
             .await;
             return Err(AuthError::ProviderFlowInvalid(name));
         };
-        let vouched = match self.verify_answer(provider, &flow, &callback).await {
+        let vouched = match self.verify_answer(&provider, &flow, &callback).await {
             Ok(vouched) => vouched,
             Err((error, reason)) => {
                 self.audit(
@@ -497,13 +509,13 @@ impl AuthService {
         };
         if let Some(user_id) = &flow.link_to {
             return self
-                .link_vouched(provider, user_id, &vouched, signed_in_as, client)
+                .link_vouched(&provider, user_id, &vouched, signed_in_as, client)
                 .await
                 .map(|()| ProviderOutcome::Linked {
                     provider_name: name,
                 });
         }
-        let user = self.account_for(provider, &vouched, client).await?;
+        let user = self.account_for(&provider, &vouched, client).await?;
         tracing::Span::current().record("user_id", user.id.as_str());
         let now = self.now();
         let attempt = self

@@ -16,7 +16,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use forward::{ForwardConfig, ForwardDefault};
 pub use mail::{MailConfig, SmtpUrl};
-pub use providers::{ProviderKind, ProviderSettings, parse_providers};
+pub use providers::{
+    ProviderFields, ProviderKind, ProviderSettings, check_provider, parse_providers,
+};
 pub use signing::SigningConfig;
 pub use throttle::ThrottleConfig;
 

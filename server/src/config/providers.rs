@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{ConfigError, values::invalid};
+use crate::domain::FieldError;
 
 const VARIABLE: &str = "GATEHOUSE_PROVIDERS";
 
@@ -24,6 +25,15 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    pub fn parse(text: &str) -> Option<ProviderKind> {
+        match text {
+            "oidc" => Some(ProviderKind::Oidc),
+            "google" => Some(ProviderKind::Google),
+            "github" => Some(ProviderKind::Github),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Oidc => "oidc",
@@ -149,62 +159,123 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderSettings>, ConfigError>
 
 fn provider_settings(entry: ProviderEntry) -> Result<ProviderSettings, ConfigError> {
     let id = entry.id.trim().to_owned();
+    check_provider(ProviderFields {
+        id: entry.id,
+        name: entry.name,
+        kind: entry.kind,
+        issuer: entry.issuer,
+        api_url: entry.api_url,
+        client_id: entry.client_id,
+        client_secret: entry.client_secret,
+        sign_up: entry.sign_up,
+        trust_amr: entry.trust_amr,
+        link_verified_email: entry.link_verified_email,
+    })
+    .map_err(|mistake| {
+        invalid(
+            VARIABLE,
+            &format!("provider `{id}`: {} {}", mistake.field, mistake.message),
+        )
+    })
+}
+
+/// A provider as given, in the file or by an admin: `check_provider` reads it.
+#[derive(Clone, Default)]
+pub struct ProviderFields {
+    pub id: String,
+    pub name: String,
+    /// `oidc`, `google` or `github`.
+    pub kind: String,
+    pub issuer: Option<String>,
+    pub api_url: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub sign_up: bool,
+    pub trust_amr: bool,
+    pub link_verified_email: bool,
+}
+
+/// The one check of a provider, wherever it comes from (the file at start, the admin
+/// console, REST): the first mistake, by field.
+pub fn check_provider(fields: ProviderFields) -> Result<ProviderSettings, FieldError> {
+    let id = fields.id.trim().to_owned();
     let id_is_plain = (1..=32).contains(&id.len())
         && id
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
     if !id_is_plain {
-        return Err(invalid(
-            VARIABLE,
-            &format!("provider id `{id}`: 1 to 32 lowercase letters, digits and `-`"),
+        return Err(FieldError::new(
+            "id",
+            "must be 1 to 32 lowercase letters, digits and `-`",
         ));
     }
-    let mistake = |message: &str| invalid(VARIABLE, &format!("provider `{id}`: {message}"));
-    let kind = match entry.kind.as_str() {
-        "oidc" => ProviderKind::Oidc,
-        "google" => ProviderKind::Google,
-        "github" => ProviderKind::Github,
-        _ => {
-            return Err(mistake(
-                "kind must be `oidc` (an OpenID Connect provider found from its issuer), `google` or `github`",
-            ));
-        }
+    let Some(kind) = ProviderKind::parse(fields.kind.trim()) else {
+        return Err(FieldError::new(
+            "kind",
+            "must be `oidc` (an OpenID Connect provider found from its issuer), `google` or `github`",
+        ));
     };
-    let name = entry.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 40 {
-        return Err(mistake("name: 1 to 40 characters"));
+    let name = fields.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
+        return Err(FieldError::new("name", "must be 1 to 40 characters"));
     }
     // Kept exactly as given: discovery refuses a document whose `issuer` differs from
     // it by so much as a trailing slash.
-    let issuer = match (kind, entry.issuer.map(|issuer| issuer.trim().to_owned())) {
+    let given_issuer = fields
+        .issuer
+        .map(|issuer| issuer.trim().to_owned())
+        .filter(|issuer| !issuer.is_empty());
+    let issuer = match (kind, given_issuer) {
         (_, Some(issuer)) => issuer,
         (ProviderKind::Google, None) => GOOGLE_ISSUER.to_owned(),
         (ProviderKind::Github, None) => GITHUB_WEB.to_owned(),
-        (ProviderKind::Oidc, None) => return Err(mistake("issuer is missing")),
+        (ProviderKind::Oidc, None) => return Err(FieldError::new("issuer", "is missing")),
     };
     if !issuer_is_acceptable(&issuer) {
-        return Err(mistake(
-            "issuer must be an https:// URL (http:// only on a loopback address), without query or fragment",
+        return Err(FieldError::new(
+            "issuer",
+            "must be an https:// URL (http:// only on a loopback address), without query or fragment",
         ));
     }
-    let api_url = match (kind, entry.api_url.map(|url| url.trim().to_owned())) {
+    let given_api_url = fields
+        .api_url
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty());
+    let api_url = match (kind, given_api_url) {
         (ProviderKind::Github, Some(url)) => Some(url),
         (ProviderKind::Github, None) if issuer.trim_end_matches('/') == GITHUB_WEB => {
             Some(GITHUB_API.to_owned())
         }
         (ProviderKind::Github, None) => Some(format!("{}/api/v3", issuer.trim_end_matches('/'))),
-        (_, Some(_)) => return Err(mistake("api_url is for `kind = \"github\"` only")),
+        (_, Some(_)) => {
+            return Err(FieldError::new(
+                "api_url",
+                "is for `kind = \"github\"` only",
+            ));
+        }
         (_, None) => None,
     };
     if let Some(url) = &api_url
         && !issuer_is_acceptable(url)
     {
-        return Err(mistake(
-            "api_url must be an https:// URL (http:// only on a loopback address), without query or fragment",
+        return Err(FieldError::new(
+            "api_url",
+            "must be an https:// URL (http:// only on a loopback address), without query or fragment",
         ));
     }
-    if entry.client_id.trim().is_empty() {
-        return Err(mistake("client_id is empty"));
+    let client_id = fields.client_id.trim().to_owned();
+    if client_id.is_empty() || client_id.len() > 255 {
+        return Err(FieldError::new("client_id", "must be 1 to 255 characters"));
+    }
+    if fields
+        .client_secret
+        .as_ref()
+        .is_some_and(|secret| secret.len() > 1024)
+    {
+        return Err(FieldError::new(
+            "client_secret",
+            "must be at most 1024 bytes",
+        ));
     }
     Ok(ProviderSettings {
         id,
@@ -212,11 +283,11 @@ fn provider_settings(entry: ProviderEntry) -> Result<ProviderSettings, ConfigErr
         kind,
         issuer,
         api_url,
-        client_id: entry.client_id.trim().to_owned(),
-        client_secret: entry.client_secret.filter(|secret| !secret.is_empty()),
-        sign_up: entry.sign_up,
-        trust_amr: entry.trust_amr,
-        link_verified_email: entry.link_verified_email,
+        client_id,
+        client_secret: fields.client_secret.filter(|secret| !secret.is_empty()),
+        sign_up: fields.sign_up,
+        trust_amr: fields.trust_amr,
+        link_verified_email: fields.link_verified_email,
     })
 }
 

@@ -12,8 +12,9 @@ use app::{
     model::{
         AppView, AuditPage, AuthorizeAnswer, ClientAction, ClientCreated, ClientInput, ClientView,
         ConsentDecision, EndSessionAnswer, ForwardRuleInput, ForwardRuleView, KeysRotated,
-        LinkedAccountsView, PasskeyView, Role, SessionView, SignInWaysView, TotpSetupView,
-        TwoStepView, UserPage, UserView, Viewer, WaysWanted,
+        LinkedAccountsView, PasskeyView, ProviderAction, ProviderInput, ProviderView, Role,
+        SessionView, SignInWaysView, TotpSetupView, TwoStepView, UserPage, UserView, Viewer,
+        WaysWanted,
     },
 };
 use async_trait::async_trait;
@@ -102,8 +103,8 @@ impl AuthBackend for WebBackend {
         &self.config.forward.return_hosts
     }
 
-    fn sign_in_providers(&self) -> Vec<app::model::ProviderButton> {
-        self.auth.sign_in_providers()
+    async fn sign_in_providers(&self) -> Vec<app::model::ProviderButton> {
+        self.auth.sign_in_providers().await
     }
 
     async fn begin_provider_sign_in(
@@ -976,6 +977,61 @@ impl AuthBackend for WebBackend {
                 .remove_client(&admin, id, &client)
                 .await
                 .map(|()| None),
+        }
+        .map_err(app_error)
+    }
+
+    async fn sign_in_provider_list(
+        &self,
+        access: Option<&str>,
+    ) -> Result<Vec<ProviderView>, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth.list_providers(&admin).await.map_err(app_error)
+    }
+
+    async fn add_sign_in_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        input: ProviderInput,
+    ) -> Result<ProviderView, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .add_provider(&admin, input, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn change_sign_in_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+        input: ProviderInput,
+    ) -> Result<ProviderView, AppError> {
+        let admin = self.admin(access).await?;
+        self.auth
+            .change_provider(&admin, id, input, &self.client(request))
+            .await
+            .map_err(app_error)
+    }
+
+    async fn manage_sign_in_provider(
+        &self,
+        request: &Parts,
+        access: Option<&str>,
+        id: &str,
+        action: ProviderAction,
+    ) -> Result<(), AppError> {
+        let admin = self.admin(access).await?;
+        let client = self.client(request);
+        match action {
+            ProviderAction::Disable | ProviderAction::Enable => self
+                .auth
+                .set_provider_disabled(&admin, id, action == ProviderAction::Disable, &client)
+                .await
+                .map(drop),
+            ProviderAction::Remove => self.auth.remove_provider(&admin, id, &client).await,
         }
         .map_err(app_error)
     }

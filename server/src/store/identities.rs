@@ -35,6 +35,8 @@ pub trait IdentityStore: Send + Sync + 'static {
         provider: &str,
         subject: &str,
     ) -> StoreResult<Option<LinkedIdentity>>;
+    /// How many accounts are linked at `provider`.
+    async fn identity_count_at(&self, provider: &str) -> StoreResult<u64>;
     /// A user's linked identities, oldest first.
     async fn identities_of(&self, user_id: &str) -> StoreResult<Vec<LinkedIdentity>>;
     /// `Conflict("identity")` when the provider's subject is linked already (to anyone).

@@ -17,6 +17,7 @@
 //! | `passkeys` | `PasskeyStore` | passkeys and their ceremonies |
 //! | `identities` | `IdentityStore` | accounts of other providers linked to accounts |
 //! | `forward_rules` | `ForwardRuleStore` | who a reverse proxy lets through where |
+//! | `providers` | `ProviderStore` | providers admins added to sign in with |
 //! | `clients` | `ClientStore` | OpenID Connect clients (the apps that sign in here) |
 //! | `codes` | `CodeStore` | their single-use authorization codes |
 //! | `consents` | `ConsentStore` | what each user allowed each client |
@@ -36,6 +37,7 @@ mod links;
 pub mod mongo;
 mod operator;
 mod passkeys;
+mod providers;
 pub mod remembered;
 mod sessions;
 pub mod sqlite;
@@ -63,6 +65,7 @@ pub use passkeys::{
     CeremonyPurpose, CeremonyRecord, NewCeremony, NewPasskey, PasskeyRecord, PasskeyRemoval,
     PasskeyStore,
 };
+pub use providers::{ProviderStore, StoredProvider};
 pub use remembered::RememberedAccess;
 pub use sessions::{
     ClientGrant, NewSession, Rotation, SessionAuthentication, SessionRecord, SessionStore,
@@ -138,6 +141,7 @@ pub trait Store:
     + PasskeyStore
     + IdentityStore
     + ForwardRuleStore
+    + ProviderStore
     + ClientStore
     + CodeStore
     + ConsentStore
@@ -157,6 +161,7 @@ impl<T> Store for T where
         + PasskeyStore
         + IdentityStore
         + ForwardRuleStore
+        + ProviderStore
         + ClientStore
         + CodeStore
         + ConsentStore

@@ -389,6 +389,16 @@ impl TestApp {
     }
 }
 
+/// A loopback port free a moment ago: for a server whose address another process must
+/// know before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn tokens_of(body: Value) -> Tokens {
     Tokens {
         access: body["access_token"]

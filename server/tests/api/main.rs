@@ -28,4 +28,5 @@ mod store_down;
 mod tokens;
 mod two_step;
 mod upstream;
+mod upstream_admin;
 mod ways;

@@ -4,7 +4,7 @@
 //! of a tiny app that answers with the identity headers it received.
 
 use std::{
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -51,14 +51,6 @@ impl Proxy {
     fn url(&self, path: &str) -> String {
         format!("http://{WIKI}:{}{path}", self.port)
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
@@ -109,7 +101,7 @@ fn readme_blocks(language: &str, count: usize) -> Vec<String> {
 
 fn start_nginx(gatehouse: &str, app: SocketAddr) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = crate::helpers::free_port();
     // The first block goes into `http { }`, the second into the app's `server { }`.
     let [upstream, locations] = <[String; 2]>::try_from(readme_blocks("nginx", 2)).unwrap();
     let upstream = upstream.replace("127.0.0.1:3000", gatehouse.trim_start_matches("http://"));
@@ -149,7 +141,7 @@ fn start_nginx(gatehouse: &str, app: SocketAddr) -> Proxy {
 
 fn start_caddy(gatehouse: &str, app: SocketAddr) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let gatehouse = gatehouse.trim_start_matches("http://");
     let [site] = <[String; 1]>::try_from(readme_blocks("caddy", 1)).unwrap();
     let site = site

@@ -22,9 +22,12 @@ pub fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
         .find(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("the README has no `{heading}`"));
     let rest = &readme[start + heading.len() + 2..];
-    let level = heading.split(' ').next().unwrap();
-    let end = rest
-        .find(&format!("\n{level} "))
+    // It ends at the next heading of its level or above; from `##` only, since a shell
+    // comment in a code block reads like a `#` heading.
+    let level = heading.split(' ').next().unwrap().len();
+    let end = (2..=level)
+        .filter_map(|depth| rest.find(&format!("\n{} ", "#".repeat(depth))))
+        .min()
         .map_or(rest.len(), |end| end + 1);
     &rest[..end]
 }
@@ -87,6 +90,38 @@ async fn the_readmes_forward_rules_example_runs_against_a_fresh_server() {
         .unwrap_or_else(|e| panic!("{e}: {printed}"));
     assert_eq!(list[0]["host"], "wiki.example.org", "{printed}");
     assert_eq!(list[0]["users"], serde_json::json!(["ada"]), "{printed}");
+}
+
+/// "Providers added by an admin": its REST example, run as written with an admin's
+/// token, adds a provider that the sign-in page then offers, its secret kept sealed.
+#[tokio::test]
+async fn the_readmes_provider_example_runs_and_the_sign_in_page_offers_it() {
+    let readme = readme();
+    let blocks: Vec<&str> =
+        fenced_blocks(section(&readme, "### Providers added by an admin"), "sh");
+    assert_eq!(blocks.len(), 1, "the section's REST example");
+    let app = spawn_app().await;
+    let admin = app.admin("root").await;
+    let example = blocks[0].replace("https://auth.example.org", &app.address);
+    let printed = run_strictly(&app, &format!("ADMIN_TOKEN='{}'\n{example}", admin.access)).await;
+    let added: serde_json::Value =
+        serde_json::from_str(printed.trim()).unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(added["id"], "corp", "{printed}");
+    assert_eq!(added["has_client_secret"], true, "{printed}");
+    assert_eq!(
+        added["callback_url"],
+        app.url("/login/with/corp/callback"),
+        "the answer says what to register at the provider"
+    );
+    assert!(
+        added.get("client_secret").is_none() && !printed.contains('…'),
+        "never shown again: {printed}"
+    );
+    let page = app.get("/login", None).await.text().await.unwrap();
+    assert!(
+        page.contains("href=\"/login/with/corp\"") && page.contains("Corp SSO</a>"),
+        "offered on /login"
+    );
 }
 
 /// The OpenID Connect section's CLI example, run as written (the built binary, on a

@@ -15,13 +15,13 @@ use server::config::parse_providers;
 
 use crate::helpers::{TestApp, set_cookies, spawn_app_with};
 
-const CLIENT_ID: &str = "gatehouse";
-const CLIENT_SECRET: &str = "upstream-test-secret-upstream-test-secret";
+pub(crate) const CLIENT_ID: &str = "gatehouse";
+pub(crate) const CLIENT_SECRET: &str = "upstream-test-secret-upstream-test-secret";
 
 /// The upstream provider's process, stopped with its test.
-struct Upstream {
+pub(crate) struct Upstream {
     child: Child,
-    issuer: String,
+    pub(crate) issuer: String,
 }
 
 impl Drop for Upstream {
@@ -31,7 +31,7 @@ impl Drop for Upstream {
     }
 }
 
-fn start_upstream(redirect_uri: &str, tamper: &str) -> Upstream {
+pub(crate) fn start_upstream(redirect_uri: &str, tamper: &str) -> Upstream {
     start_provider_script("upstream-provider.mjs", redirect_uri, tamper)
 }
 
@@ -75,11 +75,7 @@ async fn gatehouse_and_upstream(extra: &str) -> (TestApp, Upstream) {
 }
 
 async fn gatehouse_and_tampered_upstream(extra: &str, tamper: &str) -> (TestApp, Upstream) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let upstream = start_upstream(
         &format!("http://127.0.0.1:{port}/login/with/corp/callback"),
         tamper,
@@ -98,7 +94,7 @@ async fn gatehouse_and_tampered_upstream(extra: &str, tamper: &str) -> (TestApp,
 }
 
 /// A browser: cookies kept per host and port, redirects followed one by one.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     jars: HashMap<String, HashMap<String, String>>,
     /// Whom the upstream's interaction page signs in.
@@ -106,7 +102,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(app: &TestApp, upstream_account: &str) -> Browser {
+    pub(crate) fn new(app: &TestApp, upstream_account: &str) -> Browser {
         Browser {
             client: app.client.clone(),
             jars: HashMap::new(),
@@ -114,7 +110,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, url: &str) -> Response {
+    pub(crate) async fn get(&mut self, url: &str) -> Response {
         let request = self.client.get(url).header("accept", "text/html");
         self.send(url, request).await
     }
@@ -180,7 +176,7 @@ impl Browser {
 
     /// Follows redirects from `url` until `stop` says a URL is where to stop (it is not
     /// asked for), or a page answers: that URL, or the answer and its URL.
-    async fn follow(&mut self, url: &str, stop: impl Fn(&str) -> bool) -> Followed {
+    pub(crate) async fn follow(&mut self, url: &str, stop: impl Fn(&str) -> bool) -> Followed {
         let mut url = url.to_owned();
         for _ in 0..20 {
             if stop(&url) {
@@ -208,13 +204,13 @@ impl Browser {
     }
 }
 
-enum Followed {
+pub(crate) enum Followed {
     Stopped(String),
     Page(String, Response),
 }
 
 impl Followed {
-    fn stopped(self) -> String {
+    pub(crate) fn stopped(self) -> String {
         match self {
             Followed::Stopped(url) => url,
             Followed::Page(url, response) => {
@@ -223,7 +219,7 @@ impl Followed {
         }
     }
 
-    async fn page(self) -> (String, StatusCode, String) {
+    pub(crate) async fn page(self) -> (String, StatusCode, String) {
         match self {
             Followed::Page(url, response) => {
                 let status = response.status();
@@ -239,7 +235,10 @@ fn is_callback(url: &str) -> bool {
 }
 
 /// The whole sign-in through the upstream as `account`: where the browser ended up.
-async fn sign_in_through(app: &TestApp, browser: &mut Browser) -> (String, StatusCode, String) {
+pub(crate) async fn sign_in_through(
+    app: &TestApp,
+    browser: &mut Browser,
+) -> (String, StatusCode, String) {
     browser
         .follow(&app.url("/login/with/corp"), |_| false)
         .await
@@ -247,7 +246,7 @@ async fn sign_in_through(app: &TestApp, browser: &mut Browser) -> (String, Statu
         .await
 }
 
-async fn me(app: &TestApp, browser: &Browser) -> Value {
+pub(crate) async fn me(app: &TestApp, browser: &Browser) -> Value {
     let access = browser
         .cookie(&app.address, "gatehouse_access")
         .expect("signed in: an access cookie");
@@ -256,7 +255,7 @@ async fn me(app: &TestApp, browser: &Browser) -> Value {
     response.json().await.unwrap()
 }
 
-fn refused_code(body: &str) -> Option<&str> {
+pub(crate) fn refused_code(body: &str) -> Option<&str> {
     body.split("data-code=\"").nth(1)?.split('"').next()
 }
 
@@ -844,11 +843,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
 /// Gatehouse with the GitHub-like server configured as the GitHub preset, provider `corp`
 /// (the callback is the same as for every provider).
 async fn gatehouse_and_github(extra: &str) -> (TestApp, Upstream) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let github = start_provider_script(
         "github-like.mjs",
         &format!("http://127.0.0.1:{port}/login/with/corp/callback"),
@@ -957,11 +952,7 @@ async fn the_github_preset_signs_in_through_githubs_oauth_and_user_api() {
 async fn one_gatehouse_signs_in_through_another() {
     // The upstream Gatehouse: an OpenID provider with a client for the other one.
     let home = crate::helpers::spawn_app().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let admin = home.admin("root").await.access;
     let registered = crate::oidc::register(
         &home,

@@ -288,6 +288,9 @@ contract!(
     a_providers_subject_belongs_to_one_account_and_is_listed_and_used,
     an_account_and_its_first_identity_are_made_together_or_not_at_all,
     an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_asked,
+    providers_are_added_listed_replaced_and_removed_each_moving_the_log,
+    removing_a_provider_removes_its_links_and_no_other,
+    parallel_additions_of_one_provider_id_add_exactly_one,
 );
 
 mod access_cases;
@@ -299,6 +302,7 @@ mod lifetime_cases;
 mod link_cases;
 mod oidc_cases;
 mod passkey_cases;
+mod provider_cases;
 mod session_cases;
 mod upkeep_cases;
 mod user_cases;
@@ -313,6 +317,7 @@ mod cases {
     pub use super::link_cases::*;
     pub use super::oidc_cases::*;
     pub use super::passkey_cases::*;
+    pub use super::provider_cases::*;
     pub use super::session_cases::*;
     pub use super::upkeep_cases::*;
     pub use super::user_cases::*;

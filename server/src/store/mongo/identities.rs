@@ -72,6 +72,14 @@ impl IdentityStore for MongoStore {
             .map(LinkedIdentity::from))
     }
 
+    async fn identity_count_at(&self, provider: &str) -> StoreResult<u64> {
+        self.indexed().await?;
+        self.identities
+            .count_documents(doc! {"provider": provider})
+            .await
+            .map_err(map_error)
+    }
+
     async fn identities_of(&self, user_id: &str) -> StoreResult<Vec<LinkedIdentity>> {
         self.indexed().await?;
         let documents: Vec<IdentityDoc> = self

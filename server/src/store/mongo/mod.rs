@@ -32,6 +32,7 @@ mod keys;
 mod lease;
 mod links;
 mod passkeys;
+mod providers;
 mod queries;
 mod revocation_log;
 mod sessions;
@@ -112,6 +113,7 @@ pub struct MongoStore {
     codes: Collection<codes::CodeDoc>,
     consents: Collection<consents::ConsentDoc>,
     identities: Collection<identities::IdentityDoc>,
+    providers: Collection<providers::ProviderDoc>,
     links: Collection<LinkDoc>,
     factors: Collection<FactorDoc>,
     step_ups: Collection<StepUpDoc>,
@@ -184,6 +186,7 @@ impl MongoStore {
             codes: database.collection("authorization_codes"),
             consents: database.collection("oidc_consents"),
             identities: database.collection("linked_identities"),
+            providers: database.collection("upstream_providers"),
             links: database.collection("mail_links"),
             factors: database.collection("second_factors"),
             step_ups: database.collection("step_up_tickets"),

@@ -62,6 +62,16 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
+    async fn identity_count_at(&self, provider: &str) -> StoreResult<u64> {
+        let provider = provider.to_owned();
+        self.read(move |db| {
+            db.prepare_cached("SELECT COUNT(*) FROM linked_identities WHERE provider = ?1")?
+                .query_row([provider], |row| row.get::<_, i64>(0))
+        })
+        .await
+        .map(|count| count as u64)
+    }
+
     async fn identities_of(&self, user_id: &str) -> StoreResult<Vec<LinkedIdentity>> {
         let user_id = user_id.to_owned();
         self.read(move |db| {

@@ -26,6 +26,7 @@ mod identities;
 mod keys;
 mod links;
 mod passkeys;
+mod providers;
 mod rotation;
 mod rows;
 mod schema;

@@ -304,6 +304,24 @@ CREATE TABLE linked_identities (
 ) WITHOUT ROWID;
 CREATE INDEX linked_identities_by_user ON linked_identities(user_id);
 "#,
+    // Providers admins added from the console or REST; the client secret only sealed.
+    r#"
+CREATE TABLE upstream_providers (
+    id                    TEXT PRIMARY KEY,
+    kind                  TEXT NOT NULL,
+    name                  TEXT NOT NULL,
+    issuer                TEXT NOT NULL,
+    api_url               TEXT,
+    client_id             TEXT NOT NULL,
+    sealed_client_secret  TEXT,
+    sign_up               INTEGER NOT NULL,
+    trust_amr             INTEGER NOT NULL,
+    link_verified_email   INTEGER NOT NULL,
+    disabled              INTEGER NOT NULL,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> StoreResult<()> {
