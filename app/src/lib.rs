@@ -127,7 +127,7 @@ fn Navigation() -> impl IntoView {
                             <a href="/account">"Account"</a>
                             <sync::AdminLink shown=viewer.user.role == Role::Admin/>
                             <a href="/docs/">"API docs"</a>
-                            <ActionForm action=session.logout attr:class="inline-form">
+                            <ActionForm action=session.logout attr:class="inline-form" attr:data-sign-out="">
                                 <button type="submit" class="link-button">
                                     "Sign out " <span class="who">{who}</span>
                                 </button>

@@ -150,6 +150,9 @@ mod client {
         refresh: ServerAction<RefreshSession>,
         facts: StoredValue<Option<SharedFacts>, LocalStorage>,
         timer: StoredValue<Option<TimeoutHandle>, LocalStorage>,
+        /// When this tab last sent a sign-out: a renewal already on its way then comes
+        /// back refused, and that is the sign-out, not an expiry.
+        sign_out_sent_ms: StoredValue<Option<f64>, LocalStorage>,
     }
 
     impl Keeper {
@@ -168,6 +171,7 @@ mod client {
                 refresh: ServerAction::<RefreshSession>::new(),
                 facts: StoredValue::new_local(None),
                 timer: StoredValue::new_local(None),
+                sign_out_sent_ms: StoredValue::new_local(None),
             };
             match viewer {
                 Some(viewer) => keeper.adopt_viewer(&viewer),
@@ -179,7 +183,10 @@ mod client {
                 Some(Ok(viewer)) => keeper.adopt_viewer(&viewer),
                 Some(Err(error)) if error.is_unauthenticated() => {
                     keeper.signed_out();
-                    go_to("/login?expired=1");
+                    // The sign-out's own answer takes the page to "signed out".
+                    if !keeper.just_signed_out() {
+                        go_to("/login?expired=1");
+                    }
                 }
                 // A network hiccup: try again shortly, the cookie may still be valid.
                 Some(Err(_)) => keeper.schedule_in(5_000.0),
@@ -190,6 +197,12 @@ mod client {
                 window_event_listener(ev::storage, move |event| {
                     if event.key().as_deref() == Some(STORAGE_KEY) {
                         keeper.another_tab_changed(event.new_value());
+                    }
+                }),
+                window_event_listener(ev::submit, move |event| {
+                    // A submit event's target is the form.
+                    if event_target::<web_sys::Element>(&event).has_attribute("data-sign-out") {
+                        keeper.sign_out_sent_ms.set_value(Some(now()));
                     }
                 }),
                 window_event_listener(ev::visibilitychange, move |_| keeper.wake_up()),
@@ -252,6 +265,14 @@ mod client {
             if mine.is_some() {
                 self.refresh.dispatch(RefreshSession {});
             }
+        }
+
+        /// Within a sign-out's round trip (a failed one leaves the keeper as it was).
+        fn just_signed_out(self) -> bool {
+            const ROUND_TRIP_MS: f64 = 15_000.0;
+            self.sign_out_sent_ms
+                .get_value()
+                .is_some_and(|sent| now() - sent < ROUND_TRIP_MS)
         }
 
         fn wake_up(self) {

@@ -130,7 +130,7 @@ pub fn SignOutPage() -> impl IntoView {
                             Ok(Some(viewer)) => view! {
                                 <p>"You are signed in as " <strong>{viewer.user.username}</strong>
                                     ". Signing out ends this session in every app behind Gatehouse."</p>
-                                <ActionForm action=session.logout>
+                                <ActionForm action=session.logout attr:data-sign-out="">
                                     <input type="hidden" name="rd" value=rd/>
                                     <button type="submit">"Sign out"</button>
                                 </ActionForm>
