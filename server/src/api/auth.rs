@@ -184,7 +184,8 @@ pub struct Dashboard {
 #[utoipa::path(get, path = "/auth/dashboard", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Dashboard), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
 pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
     Json(Dashboard {
-        message: format!("Welcome to your dashboard, {}", principal.username),
+        // One exact allocation, where `format!` runs the formatting machinery.
+        message: ["Welcome to your dashboard, ", principal.username.as_str()].concat(),
         logged_in_as: principal.username.clone(),
         user: UserSummary {
             id: principal.user_id,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use app::model::ErrorCode;
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
     http::{HeaderMap, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
@@ -71,14 +71,15 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(BearerToken(bearer_token(&parts.headers)))
+        Ok(BearerToken(bearer_token(&parts.headers).map(str::to_owned)))
     }
 }
 
 /// The one Bearer parser (RFC 6750 over RFC 7235: the scheme is case-insensitive). A
 /// request with two `Authorization` headers never gets here
-/// (`security::refuse_ambiguous_credentials`).
-pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+/// (`security::refuse_ambiguous_credentials`). Borrowed from the request: every protected
+/// request passes here, and the token is only looked up, never kept.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -88,23 +89,22 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
-        .map(str::to_owned)
 }
 
 /// A caller proven by a valid access token.
 pub struct AuthUser(pub Principal);
 
-impl<S> FromRequestParts<S> for AuthUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+// On the state itself, not `FromRef`: a borrow, where `from_ref` would clone three `Arc`s
+// that every request on every core touches (their counts were a hot cache line under load).
+impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers);
-        Ok(AuthUser(state.auth.authenticate(token.as_deref()).await?))
+        Ok(AuthUser(state.auth.authenticate(token).await?))
     }
 }
 
@@ -112,34 +112,28 @@ where
 /// role check, `AuthService::authenticate_admin`).
 pub struct RequireAdmin(pub AdminPrincipal);
 
-impl<S> FromRequestParts<S> for RequireAdmin
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+impl FromRequestParts<AppState> for RequireAdmin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers);
-        let state = AppState::from_ref(state);
-        Ok(RequireAdmin(
-            state.auth.authenticate_admin(token.as_deref()).await?,
-        ))
+        Ok(RequireAdmin(state.auth.authenticate_admin(token).await?))
     }
 }
 
 /// The caller's address and user agent.
 pub struct Client(pub ClientInfo);
 
-impl<S> FromRequestParts<S> for Client
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+impl FromRequestParts<AppState> for Client {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Client(client_info(parts, &state.config)))
     }
 }
@@ -161,4 +155,47 @@ pub fn client_info(parts: &Parts, config: &Config) -> ClientInfo {
         .and_then(|value| value.to_str().ok());
     ClientInfo::new(client, user_agent)
         .with_device(app::ssr::presented_device(parts, config.https).as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn with_authorization(value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn the_bearer_parser_takes_a_visible_ascii_token_after_a_case_insensitive_scheme() {
+        let token = |value: &[u8]| bearer_token(&with_authorization(value)).map(str::to_owned);
+        assert_eq!(token(b"Bearer abc.def.ghi").as_deref(), Some("abc.def.ghi"));
+        assert_eq!(
+            token(b"bEaReR  abc.def.ghi ").as_deref(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(
+            token(b" Bearer\tx").as_deref(),
+            None,
+            "the scheme ends at a space"
+        );
+        assert_eq!(
+            token(b"Bearer x\ty").as_deref(),
+            Some("x\ty"),
+            "a tab is a legal header byte"
+        );
+        assert_eq!(token(b"Basic abc"), None);
+        assert_eq!(token(b"Bearer "), None);
+        assert_eq!(token(b"Bearer    "), None);
+        assert_eq!(token(b"Bearer"), None);
+        // Bytes above 0x7F are legal in a header value (obs-text) but never in a token.
+        assert_eq!(token(b"Bearer abc\xc3\xa9"), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
 }

@@ -65,13 +65,13 @@ async fn answer(state: &AppState, parts: &Parts, convention: Convention) -> Resp
     // The browser's cookie first: an `Authorization` header the proxy passes on may be
     // meant for the app behind it.
     let config = &state.config;
-    let token = app::ssr::presented_access(
+    let cookie = app::ssr::presented_access(
         parts,
         config.https,
         config.forward.return_hosts.domain.is_some(),
-    )
-    .or_else(|| bearer_token(&parts.headers));
-    let verdict = match state.auth.forward_check(token.as_deref(), &original).await {
+    );
+    let token = cookie.as_deref().or_else(|| bearer_token(&parts.headers));
+    let verdict = match state.auth.forward_check(token, &original).await {
         Ok(verdict) => verdict,
         Err(error) => return ApiError::from(error).into_response(),
     };

@@ -124,7 +124,7 @@ pub async fn userinfo_by_post(
     } else {
         None
     };
-    let token = match (in_header, in_body) {
+    let token = match (in_header, in_body.as_deref()) {
         (Some(_), Some(_)) => {
             return oauth_error(
                 OAuthError {
@@ -140,8 +140,8 @@ pub async fn userinfo_by_post(
     answer_userinfo(&state, token).await
 }
 
-async fn answer_userinfo(state: &AppState, token: Option<String>) -> Response {
-    match state.auth.userinfo(token.as_deref()).await {
+async fn answer_userinfo(state: &AppState, token: Option<&str>) -> Response {
+    match state.auth.userinfo(token).await {
         Ok(claims) => (no_store(), Json(claims)).into_response(),
         Err(error) => oauth_error(error.into(), true),
     }
