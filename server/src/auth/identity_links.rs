@@ -160,9 +160,21 @@ impl AuthService {
         let another_way_in = password_usable(&user)
             || has_verified_address(&user)
             || self.passkey_usable(&user).await?;
+        // Without another way in, one identity through a provider still offered stays.
+        let keep_one_of = if another_way_in {
+            None
+        } else {
+            let offered = self.offered_providers().await?;
+            Some(
+                offered
+                    .iter()
+                    .map(|provider| provider.settings.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
         let unlinked = self
             .store
-            .unlink_identity(&user.id, provider, subject, !another_way_in)
+            .unlink_identity(&user.id, provider, subject, keep_one_of.as_deref())
             .await?;
         match unlinked {
             IdentityUnlinking::Unlinked => {}

@@ -55,14 +55,16 @@ pub trait IdentityStore: Send + Sync + 'static {
         subject: &str,
         now: i64,
     ) -> StoreResult<bool>;
-    /// Unlinks one of the user's identities; with `unless_last`, not the user's only
-    /// one (for an account with no other way in). Two unlinks racing for the last two
-    /// cannot both succeed.
+    /// Unlinks one of the user's identities. With `keep_one_of` (the providers offered
+    /// now, for an account with no other way in), not the user's last identity with one
+    /// of those providers: an identity whose provider is no longer offered is no way in,
+    /// so it never counts as the one kept, and unlinking it is always allowed. Two
+    /// unlinks racing for the last two cannot both succeed.
     async fn unlink_identity(
         &self,
         user_id: &str,
         provider: &str,
         subject: &str,
-        unless_last: bool,
+        keep_one_of: Option<&[String]>,
     ) -> StoreResult<IdentityUnlinking>;
 }

@@ -12,6 +12,7 @@ use std::{
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use server::config::parse_providers;
+use server::store::{IdentityStore, LinkedIdentity, mongo::MongoStore, sqlite::SqliteStore};
 
 use crate::helpers::{TestApp, set_cookies, spawn_app_with};
 
@@ -831,13 +832,58 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
     assert_eq!(kept.status(), StatusCode::CONFLICT);
     assert_eq!(crate::helpers::error_code(kept).await, "last_factor");
 
+    // A link through a provider no longer offered (turned off, or gone from the file)
+    // is no way in: beside it, the provider's link is still the last, and it can go.
+    let gone = LinkedIdentity {
+        provider: "gone".into(),
+        subject: "ivo-elsewhere".into(),
+        user_id: app.user_id(&access).await,
+        email: None,
+        linked_at: 0,
+        last_used_at: None,
+    };
+    identity_store(&app)
+        .await
+        .link_identity(gone)
+        .await
+        .unwrap();
+    let still_kept = app
+        .post_json_bearer(path, &access, &unlink(&subject, ""))
+        .await;
+    assert_eq!(still_kept.status(), StatusCode::CONFLICT);
+    assert_eq!(crate::helpers::error_code(still_kept).await, "last_factor");
+    let unlink_gone =
+        serde_json::json!({"provider": "gone", "subject": "ivo-elsewhere", "current_password": ""});
+    let dead_link = app.post_json_bearer(path, &access, &unlink_gone).await;
+    assert_eq!(dead_link.status(), StatusCode::OK);
+    let listed: Value = app
+        .get("/auth/linked-accounts", Some(&access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["linked"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["linked"][0]["subject"], subject.as_str());
+
     let admin = app.admin("root").await;
     assert_eq!(
         app.audit_events(&admin.access, "identity_unlinked")
             .await
             .len(),
-        1
+        2
     );
+}
+
+/// The app's store, opened beside it, for what no door may do.
+async fn identity_store(app: &TestApp) -> Box<dyn IdentityStore> {
+    match &app.config.database_url {
+        Some(url) => Box::new(
+            MongoStore::connect(url, app.config.database_name.as_deref())
+                .await
+                .unwrap(),
+        ),
+        None => Box::new(SqliteStore::open(&app.config.data_dir).await.unwrap()),
+    }
 }
 
 /// Gatehouse with the GitHub-like server configured as the GitHub preset, provider `corp`

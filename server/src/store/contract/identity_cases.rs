@@ -178,6 +178,7 @@ pub async fn an_account_and_its_first_identity_are_made_together_or_not_at_all(s
 pub async fn an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_asked(
     store: &dyn Store,
 ) {
+    let corp = ["corp".to_owned()];
     for (id, name) in [("u1", "ada"), ("u2", "bob")] {
         store.create_user(without_password(id, name)).await.unwrap();
     }
@@ -194,15 +195,15 @@ pub async fn an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_aske
     // Only its owner unlinks it.
     assert_eq!(
         store
-            .unlink_identity("u2", "corp", "s-1", false)
+            .unlink_identity("u2", "corp", "s-1", None)
             .await
             .unwrap(),
         IdentityUnlinking::NotLinked
     );
     // The last two, unlinked in parallel when one must stay: one goes, one stays.
     let (first, second) = futures::join!(
-        store.unlink_identity("u1", "corp", "s-1", true),
-        store.unlink_identity("u1", "corp", "s-2", true),
+        store.unlink_identity("u1", "corp", "s-1", Some(&corp)),
+        store.unlink_identity("u1", "corp", "s-2", Some(&corp)),
     );
     let outcomes = [first.unwrap(), second.unwrap()];
     let unlinked = outcomes
@@ -220,14 +221,14 @@ pub async fn an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_aske
         let last = &left[0].subject;
         assert_eq!(
             store
-                .unlink_identity("u1", "corp", last, true)
+                .unlink_identity("u1", "corp", last, Some(&corp))
                 .await
                 .unwrap(),
             IdentityUnlinking::KeptAsLast
         );
         assert_eq!(
             store
-                .unlink_identity("u1", "corp", last, false)
+                .unlink_identity("u1", "corp", last, None)
                 .await
                 .unwrap(),
             IdentityUnlinking::Unlinked
@@ -239,5 +240,56 @@ pub async fn an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_aske
         store.identities_of("u2").await.unwrap().len(),
         1,
         "untouched"
+    );
+}
+
+pub async fn an_identity_with_a_provider_no_longer_offered_is_no_way_in_to_keep(store: &dyn Store) {
+    store
+        .create_user(without_password("u1", "ada"))
+        .await
+        .unwrap();
+    for (provider, subject) in [("gone", "s-1"), ("corp", "s-2"), ("gone", "s-3")] {
+        store
+            .link_identity(identity(provider, subject, "u1", NOW))
+            .await
+            .unwrap();
+    }
+    let offered = ["corp".to_owned(), "other".to_owned()];
+    // Two identities are left beside it, but neither signs in any more: it stays.
+    assert_eq!(
+        store
+            .unlink_identity("u1", "corp", "s-2", Some(&offered))
+            .await
+            .unwrap(),
+        IdentityUnlinking::KeptAsLast
+    );
+    // One with a provider no longer offered changes no way in: it goes, even the last.
+    assert_eq!(
+        store
+            .unlink_identity("u1", "gone", "s-1", Some(&offered))
+            .await
+            .unwrap(),
+        IdentityUnlinking::Unlinked
+    );
+    assert_eq!(
+        store
+            .unlink_identity("u1", "gone", "s-3", Some(&offered))
+            .await
+            .unwrap(),
+        IdentityUnlinking::Unlinked
+    );
+    let left = store.identities_of("u1").await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|identity| (identity.provider.as_str(), identity.subject.as_str()))
+            .collect::<Vec<_>>(),
+        [("corp", "s-2")]
+    );
+    assert_eq!(
+        store
+            .unlink_identity("u1", "corp", "s-2", Some(&offered))
+            .await
+            .unwrap(),
+        IdentityUnlinking::KeptAsLast
     );
 }

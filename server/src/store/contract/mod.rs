@@ -288,6 +288,7 @@ contract!(
     a_providers_subject_belongs_to_one_account_and_is_listed_and_used,
     an_account_and_its_first_identity_are_made_together_or_not_at_all,
     an_identity_is_unlinked_by_its_owner_and_the_last_is_kept_when_asked,
+    an_identity_with_a_provider_no_longer_offered_is_no_way_in_to_keep,
     providers_are_added_listed_replaced_and_removed_each_moving_the_log,
     removing_a_provider_removes_its_links_and_no_other,
     parallel_additions_of_one_provider_id_add_exactly_one,

@@ -145,15 +145,16 @@ impl IdentityStore for MongoStore {
         Ok(result.matched_count > 0)
     }
 
-    /// Without transactions "unless last" is: take the identity, count what is left,
-    /// and put it back if nothing is (as for passkeys). Two tabs unlinking the last two
-    /// may both be refused (a retry succeeds); they cannot both succeed.
+    /// Without transactions "keep one" is: take the identity, count what is left with an
+    /// offered provider, and put it back if nothing is (as for passkeys). Two tabs
+    /// unlinking the last two may both be refused (a retry succeeds); they cannot both
+    /// succeed.
     async fn unlink_identity(
         &self,
         user_id: &str,
         provider: &str,
         subject: &str,
-        unless_last: bool,
+        keep_one_of: Option<&[String]>,
     ) -> StoreResult<IdentityUnlinking> {
         self.indexed().await?;
         let Some(taken) = self
@@ -164,12 +165,16 @@ impl IdentityStore for MongoStore {
         else {
             return Ok(IdentityUnlinking::NotLinked);
         };
-        if !unless_last {
+        let Some(offered) = keep_one_of else {
+            return Ok(IdentityUnlinking::Unlinked);
+        };
+        // A provider no longer offered was no way in: nothing to keep.
+        if !offered.iter().any(|id| id == provider) {
             return Ok(IdentityUnlinking::Unlinked);
         }
         let left = self
             .identities
-            .count_documents(doc! {"user_id": user_id})
+            .count_documents(doc! {"user_id": user_id, "provider": {"$in": offered.to_vec()}})
             .await
             .map_err(map_error)?;
         if left > 0 {

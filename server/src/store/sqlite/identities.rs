@@ -129,33 +129,38 @@ impl IdentityStore for SqliteStore {
         user_id: &str,
         provider: &str,
         subject: &str,
-        unless_last: bool,
+        keep_one_of: Option<&[String]>,
     ) -> StoreResult<IdentityUnlinking> {
         let (user_id, provider, subject) =
             (user_id.to_owned(), provider.to_owned(), subject.to_owned());
-        // One write transaction: the count and the delete see the same rows.
+        let keep_one_of = keep_one_of.map(<[String]>::to_vec);
+        // One write transaction: what is counted and what is deleted are the same rows.
         self.write(move |tx| {
-            let linked: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM linked_identities WHERE user_id = ?1",
-                    [&user_id],
-                    |row| row.get(0),
-                )
+            let mut linked = tx
+                .prepare("SELECT provider, subject FROM linked_identities WHERE user_id = ?1")
                 .map_err(map_error)?;
-            let owned = tx
-                .query_row(
-                    "SELECT 1 FROM linked_identities
-                     WHERE user_id = ?1 AND provider = ?2 AND subject = ?3",
-                    params![user_id, provider, subject],
-                    |_| Ok(()),
-                )
-                .optional()
+            let linked = linked
+                .query_map([&user_id], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(map_error)?
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(map_error)?;
-            if owned.is_none() {
+            let is_this = |(linked_provider, linked_subject): &(String, String)| {
+                *linked_provider == provider && *linked_subject == subject
+            };
+            if !linked.iter().any(is_this) {
                 return Ok(IdentityUnlinking::NotLinked);
             }
-            if unless_last && linked <= 1 {
-                return Ok(IdentityUnlinking::KeptAsLast);
+            if let Some(offered) = &keep_one_of {
+                let offered =
+                    |linked_provider: &str| offered.iter().any(|id| id == linked_provider);
+                let another_kept = linked
+                    .iter()
+                    .any(|identity| !is_this(identity) && offered(&identity.0));
+                if offered(&provider) && !another_kept {
+                    return Ok(IdentityUnlinking::KeptAsLast);
+                }
             }
             tx.execute(
                 "DELETE FROM linked_identities
