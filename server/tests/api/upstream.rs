@@ -744,12 +744,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
         app.get("/auth/linked-accounts", None).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let listed: Value = app
-        .get("/auth/linked-accounts", Some(&hana.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = linked_accounts(&app, &hana.access).await;
     let linked = listed["linked"].as_array().unwrap();
     assert_eq!(linked.len(), 1, "{listed}");
     assert_eq!(linked[0]["provider"], "corp");
@@ -781,12 +776,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
         .await;
     assert!(extra.status().is_client_error(), "{}", extra.status());
     // Refused three ways, still linked.
-    let still: Value = app
-        .get("/auth/linked-accounts", Some(&hana.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still: Value = linked_accounts(&app, &hana.access).await;
     assert_eq!(still["linked"].as_array().unwrap().len(), 1);
 
     let gone = app
@@ -797,12 +787,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
         )
         .await;
     assert_eq!(gone.status(), StatusCode::OK);
-    let empty: Value = app
-        .get("/auth/linked-accounts", Some(&hana.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let empty: Value = linked_accounts(&app, &hana.access).await;
     assert_eq!(empty["linked"], serde_json::json!([]));
     let again = app
         .post_json_bearer(
@@ -819,12 +804,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
     let access = ivo
         .cookie(&app.address, "gatehouse_access")
         .expect("signed in through the provider");
-    let listed: Value = app
-        .get("/auth/linked-accounts", Some(&access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = linked_accounts(&app, &access).await;
     let subject = listed["linked"][0]["subject"].as_str().unwrap().to_owned();
     let kept = app
         .post_json_bearer(path, &access, &unlink(&subject, ""))
@@ -856,12 +836,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
         serde_json::json!({"provider": "gone", "subject": "ivo-elsewhere", "current_password": ""});
     let dead_link = app.post_json_bearer(path, &access, &unlink_gone).await;
     assert_eq!(dead_link.status(), StatusCode::OK);
-    let listed: Value = app
-        .get("/auth/linked-accounts", Some(&access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = linked_accounts(&app, &access).await;
     assert_eq!(listed["linked"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["linked"][0]["subject"], subject.as_str());
 
@@ -872,6 +847,15 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
             .len(),
         2
     );
+}
+
+/// `GET /auth/linked-accounts` with `access`.
+async fn linked_accounts(app: &TestApp, access: &str) -> Value {
+    app.get("/auth/linked-accounts", Some(access))
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The app's store, opened beside it, for what no door may do.

@@ -254,30 +254,18 @@ pub async fn an_identity_with_a_provider_no_longer_offered_is_no_way_in_to_keep(
             .await
             .unwrap();
     }
-    let offered = ["corp".to_owned(), "other".to_owned()];
+    let offered = &["corp".to_owned(), "other".to_owned()];
+    let unlink = |provider: &'static str, subject: &'static str| async move {
+        store
+            .unlink_identity("u1", provider, subject, Some(offered))
+            .await
+            .unwrap()
+    };
     // Two identities are left beside it, but neither signs in any more: it stays.
-    assert_eq!(
-        store
-            .unlink_identity("u1", "corp", "s-2", Some(&offered))
-            .await
-            .unwrap(),
-        IdentityUnlinking::KeptAsLast
-    );
+    assert_eq!(unlink("corp", "s-2").await, IdentityUnlinking::KeptAsLast);
     // One with a provider no longer offered changes no way in: it goes, even the last.
-    assert_eq!(
-        store
-            .unlink_identity("u1", "gone", "s-1", Some(&offered))
-            .await
-            .unwrap(),
-        IdentityUnlinking::Unlinked
-    );
-    assert_eq!(
-        store
-            .unlink_identity("u1", "gone", "s-3", Some(&offered))
-            .await
-            .unwrap(),
-        IdentityUnlinking::Unlinked
-    );
+    assert_eq!(unlink("gone", "s-1").await, IdentityUnlinking::Unlinked);
+    assert_eq!(unlink("gone", "s-3").await, IdentityUnlinking::Unlinked);
     let left = store.identities_of("u1").await.unwrap();
     assert_eq!(
         left.iter()
@@ -285,11 +273,5 @@ pub async fn an_identity_with_a_provider_no_longer_offered_is_no_way_in_to_keep(
             .collect::<Vec<_>>(),
         [("corp", "s-2")]
     );
-    assert_eq!(
-        store
-            .unlink_identity("u1", "corp", "s-2", Some(&offered))
-            .await
-            .unwrap(),
-        IdentityUnlinking::KeptAsLast
-    );
+    assert_eq!(unlink("corp", "s-2").await, IdentityUnlinking::KeptAsLast);
 }
