@@ -7,6 +7,7 @@ use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
+    time::Duration,
 };
 
 use reqwest::{Response, StatusCode};
@@ -37,7 +38,21 @@ pub(crate) fn start_upstream(redirect_uri: &str, tamper: &str) -> Upstream {
 }
 
 /// One of end2end's provider scripts, on a free loopback port.
+/// How long the provider may take to print its issuer. Once in many runs, a node process
+/// stalled before listening (its event loop idle, nothing printed, no socket) and the
+/// test waited for ever; such a start is killed and made again.
+const PROVIDER_START: Duration = Duration::from_secs(20);
+
 fn start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> Upstream {
+    for _attempt in 0..3 {
+        if let Some(upstream) = try_start_provider_script(script, redirect_uri, tamper) {
+            return upstream;
+        }
+    }
+    panic!("the upstream provider did not start (three attempts)");
+}
+
+fn try_start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> Option<Upstream> {
     let script = format!(
         "{}/../end2end/tests/support/{script}",
         env!("CARGO_MANIFEST_DIR")
@@ -57,16 +72,18 @@ fn start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> Upst
         child,
         issuer: String::new(),
     };
-    let mut stdout = BufReader::new(upstream.child.stdout.take().unwrap()).lines();
-    while let Some(Ok(line)) = stdout.next() {
-        if let Some(issuer) = line.strip_prefix("ISSUER=") {
-            upstream.issuer = issuer.trim().to_owned();
-            // Read to the end: a closed pipe would end the provider at its next notice.
-            std::thread::spawn(move || stdout.for_each(drop));
-            return upstream;
+    let stdout = BufReader::new(upstream.child.stdout.take().unwrap());
+    let (issuer_tx, issuer_rx) = std::sync::mpsc::channel();
+    // Reads to the end: a closed pipe would end the provider at its next notice.
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(issuer) = line.strip_prefix("ISSUER=") {
+                let _ = issuer_tx.send(issuer.trim().to_owned());
+            }
         }
-    }
-    panic!("the upstream provider did not start");
+    });
+    upstream.issuer = issuer_rx.recv_timeout(PROVIDER_START).ok()?;
+    Some(upstream)
 }
 
 /// Gatehouse with the upstream configured as provider `corp` (`extra` lines added to
