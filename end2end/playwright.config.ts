@@ -65,10 +65,12 @@ export default defineConfig({
         timeout: 15_000,
       },
       {
-        command: `node ${join(__dirname, "tests/support/upstream-provider.mjs")}`,
+        // Started through start-provider.mjs: a start that stalls is made again (three
+        // tries of 20 s) instead of failing the run.
+        command: `node ${join(__dirname, "tests/support/start-provider.mjs")} upstream-provider.mjs`,
         port: upstreamPort,
         reuseExistingServer: false,
-        timeout: 15_000,
+        timeout: 70_000,
         env: {
           CLIENT_ID: "gatehouse-e2e",
           CLIENT_SECRET: upstreamSecret,
