@@ -164,13 +164,7 @@ impl AuthService {
         let keep_one_of = if another_way_in {
             None
         } else {
-            let offered = self.offered_providers().await?;
-            Some(
-                offered
-                    .iter()
-                    .map(|provider| provider.settings.id.clone())
-                    .collect::<Vec<_>>(),
-            )
+            Some(self.offered_provider_ids().await?)
         };
         let unlinked = self
             .store
@@ -194,16 +188,23 @@ impl AuthService {
 
     /// The account signs in through a provider still on offer.
     pub(super) async fn provider_usable(&self, user_id: &str) -> AuthResult<bool> {
-        let offered = self.offered_providers().await?;
+        let offered = self.offered_provider_ids().await?;
         Ok(self
             .store
             .identities_of(user_id)
             .await?
             .iter()
-            .any(|identity| {
-                offered
-                    .iter()
-                    .any(|provider| provider.settings.id == identity.provider)
-            }))
+            .any(|identity| offered.contains(&identity.provider)))
+    }
+
+    /// What makes a linked identity a way in: its provider is among these. The unlink
+    /// rule (in the store, atomically) and the ways-in checks both take this one list.
+    async fn offered_provider_ids(&self) -> AuthResult<Vec<String>> {
+        Ok(self
+            .offered_providers()
+            .await?
+            .iter()
+            .map(|provider| provider.settings.id.clone())
+            .collect())
     }
 }

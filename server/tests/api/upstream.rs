@@ -677,13 +677,14 @@ async fn a_linked_account_is_unlinked_unless_it_is_the_last_way_in() {
         .and_then(|rest| rest.split('"').next())
         .expect("the unlink choice names the provider and its subject")
         .to_owned();
-    let unlink = |password: &str| {
+    let unlink_through = |provider: &str, subject: &str, password: &str| {
         format!(
             "identity={}&unlink_password={}",
-            form_encoded(&format!("corp {subject}")),
+            form_encoded(&format!("{provider} {subject}")),
             form_encoded(password)
         )
     };
+    let unlink = |password: &str| unlink_through("corp", &subject, password);
 
     // The account's only way in (no password, its address unverified): it stays.
     let kept = browser
@@ -693,6 +694,23 @@ async fn a_linked_account_is_unlinked_unless_it_is_the_last_way_in() {
         location(&kept),
         "/account?section=providers&error=last_factor"
     );
+    // Beside a link through a provider nothing offers, it is still the last way in; the
+    // dead link goes.
+    link_through_a_provider_gone(&app, gina["id"].as_str().unwrap(), "gina-elsewhere").await;
+    let still_kept = browser
+        .post_form(&app.url("/api/account/providers/unlink"), unlink(""))
+        .await;
+    assert_eq!(
+        location(&still_kept),
+        "/account?section=providers&error=last_factor"
+    );
+    let dead_link = browser
+        .post_form(
+            &app.url("/api/account/providers/unlink"),
+            unlink_through("gone", "gina-elsewhere", ""),
+        )
+        .await;
+    assert_eq!(location(&dead_link), "/account?unlinked=1#linked-title");
 
     // With a password set, it goes; the next sign-in through it is someone new.
     let set = browser
@@ -738,8 +756,12 @@ async fn a_linked_account_is_unlinked_unless_it_is_the_last_way_in() {
 
     let admin = app.admin("root").await;
     let unlinked = app.audit_events(&admin.access, "identity_unlinked").await;
-    assert_eq!(unlinked.len(), 1, "{unlinked:?}");
-    assert_eq!(unlinked[0]["detail"], "corp");
+    let mut unlinked: Vec<_> = unlinked
+        .iter()
+        .map(|event| event["detail"].as_str())
+        .collect();
+    unlinked.sort();
+    assert_eq!(unlinked, [Some("corp"), Some("gone")]);
 }
 
 #[tokio::test]
@@ -831,19 +853,7 @@ async fn linked_accounts_are_listed_and_unlinked_over_rest_as_on_the_page() {
 
     // A link through a provider no longer offered (turned off, or gone from the file)
     // is no way in: beside it, the provider's link is still the last, and it can go.
-    let gone = LinkedIdentity {
-        provider: "gone".into(),
-        subject: "ivo-elsewhere".into(),
-        user_id: app.user_id(&access).await,
-        email: None,
-        linked_at: 0,
-        last_used_at: None,
-    };
-    identity_store(&app)
-        .await
-        .link_identity(gone)
-        .await
-        .unwrap();
+    link_through_a_provider_gone(&app, &app.user_id(&access).await, "ivo-elsewhere").await;
     let still_kept = app
         .post_json_bearer(path, &access, &unlink(&subject, ""))
         .await;
@@ -873,6 +883,20 @@ async fn linked_accounts(app: &TestApp, access: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// Links `user_id` through provider `gone`, which nothing offers (as after its removal
+/// from the file): written into the store, as no door would.
+async fn link_through_a_provider_gone(app: &TestApp, user_id: &str, subject: &str) {
+    let gone = LinkedIdentity {
+        provider: "gone".into(),
+        subject: subject.into(),
+        user_id: user_id.into(),
+        email: None,
+        linked_at: 0,
+        last_used_at: None,
+    };
+    identity_store(app).await.link_identity(gone).await.unwrap();
 }
 
 /// The app's store, opened beside it, for what no door may do.
