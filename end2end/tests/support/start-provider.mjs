@@ -1,15 +1,16 @@
-// Starts one of the provider scripts beside it and sees that it comes up:
+// Starts one of the provider scripts beside it and sees that it comes up; the API tests
+// and Playwright both start their providers through it:
 //
 //   node start-provider.mjs upstream-provider.mjs   (the script's own variables as usual)
 //
 // A provider announces itself with an `ISSUER=` line once it listens. Once in many runs
-// (twice in fresh-clone CI runs, never when run by hand 300 times in a row) a node
-// process stalled before that: alive, its event loop idle, nothing printed, no socket.
-// A runner that only waits for the port then fails the whole run. So a start that has
-// not announced itself within START_WITHIN_SECS is asked for node's diagnostic report
-// (what it was waiting on, printed to stderr, since why it stalls is not known yet),
-// killed, and made again, three times at most. Its output is passed through as it
-// comes; a script that exits by itself ends this one with its exit code.
+// (twice in fresh-clone CI runs: an API test waited for ever, then Playwright's web
+// server timed out; never in 300 starts by hand, six at a time) a node process stalled
+// before that: alive, its event loop idle, nothing printed, no socket. So a start that
+// has not announced itself within START_WITHIN_SECS is asked for node's diagnostic
+// report (printed to stderr: why it stalls is not known yet), killed, and made again,
+// three times at most. Its output is passed through as it comes; a script that exits by
+// itself ends this one with its exit code.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -6,6 +6,7 @@
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -20,7 +21,8 @@ use crate::helpers::{TestApp, set_cookies, spawn_app_with};
 pub(crate) const CLIENT_ID: &str = "gatehouse";
 pub(crate) const CLIENT_SECRET: &str = "upstream-test-secret-upstream-test-secret";
 
-/// The upstream provider's process, stopped with its test.
+/// The upstream provider's process group (end2end's start-provider.mjs and the script
+/// it runs), stopped with its test.
 pub(crate) struct Upstream {
     child: Child,
     pub(crate) issuer: String,
@@ -28,7 +30,13 @@ pub(crate) struct Upstream {
 
 impl Drop for Upstream {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // The whole group: killing only the starter would leave the provider running.
+        if let Ok(group) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: a plain kill(2) of the group this test made; no memory is involved.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.child.wait();
     }
 }
@@ -37,34 +45,24 @@ pub(crate) fn start_upstream(redirect_uri: &str, tamper: &str) -> Upstream {
     start_provider_script("upstream-provider.mjs", redirect_uri, tamper)
 }
 
-/// One of end2end's provider scripts, on a free loopback port.
-/// How long the provider may take to print its issuer. Once in many runs, a node process
-/// stalled before listening (its event loop idle, nothing printed, no socket) and the
-/// test waited for ever; such a start is killed and made again.
-const PROVIDER_START: Duration = Duration::from_secs(20);
+/// Longer than start-provider.mjs's three tries of 20 s (each with its 2 s report), so
+/// that it is the starter that gives up, saying why.
+const PROVIDER_START: Duration = Duration::from_secs(75);
 
+/// One of end2end's provider scripts, on a free loopback port, started as Playwright
+/// starts it: through start-provider.mjs, which makes a stalled start again.
 fn start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> Upstream {
-    for _attempt in 0..3 {
-        if let Some(upstream) = try_start_provider_script(script, redirect_uri, tamper) {
-            return upstream;
-        }
-    }
-    panic!("the upstream provider did not start (three attempts)");
-}
-
-fn try_start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> Option<Upstream> {
-    let script = format!(
-        "{}/../end2end/tests/support/{script}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let support = format!("{}/../end2end/tests/support", env!("CARGO_MANIFEST_DIR"));
     let child = Command::new("node")
+        .arg(format!("{support}/start-provider.mjs"))
         .arg(script)
         .env("CLIENT_ID", CLIENT_ID)
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("REDIRECT_URI", redirect_uri)
         .env("TAMPER", tamper)
+        .process_group(0)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("node runs (scripts/setup installs end2end's packages)");
     // Stopped (and waited for) by its drop, whatever happens from here.
@@ -73,8 +71,9 @@ fn try_start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> 
         issuer: String::new(),
     };
     let stdout = BufReader::new(upstream.child.stdout.take().unwrap());
+    let stderr = BufReader::new(upstream.child.stderr.take().unwrap());
     let (issuer_tx, issuer_rx) = std::sync::mpsc::channel();
-    // Reads to the end: a closed pipe would end the provider at its next notice.
+    // Both read to the end: a closed pipe would end the provider at its next notice.
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
             if let Some(issuer) = line.strip_prefix("ISSUER=") {
@@ -82,8 +81,25 @@ fn try_start_provider_script(script: &str, redirect_uri: &str, tamper: &str) -> 
             }
         }
     });
-    upstream.issuer = issuer_rx.recv_timeout(PROVIDER_START).ok()?;
-    Some(upstream)
+    let said = std::thread::spawn(move || {
+        stderr
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    match issuer_rx.recv_timeout(PROVIDER_START) {
+        Ok(issuer) => upstream.issuer = issuer,
+        Err(_) => {
+            // Its group killed, its stderr ends.
+            drop(upstream);
+            panic!(
+                "{script} did not start; its starter said:\n{}",
+                said.join().unwrap_or_default()
+            );
+        }
+    }
+    upstream
 }
 
 /// Gatehouse with the upstream configured as provider `corp` (`extra` lines added to
