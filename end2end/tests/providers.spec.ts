@@ -57,9 +57,11 @@ for (const javaScriptEnabled of [true, false]) {
     await expect(page.locator("#linked-accounts")).toHaveText("No account at another provider is linked yet.");
     await page.getByLabel("Your password, to link").fill("not the password at all");
     await page.getByRole("button", { name: "Link Upstream SSO" }).click();
-    // A plain form post in every browser: refused, it comes back to the section, saying so.
-    await expect(page).toHaveURL(/\/account\?section=providers&error=invalid_input/);
-    await expect(page.getByRole("alert").filter({ hasText: "not valid" })).toBeVisible();
+    // A plain form post in every browser: refused, it comes back to the section, saying
+    // beside the box that the password was wrong.
+    await expect(page).toHaveURL(/\/account\?section=providers&field=link_password&error=invalid_input/);
+    await expect(page.locator("#field-link_password-error")).toHaveText("This is not your current password.");
+    await expect(page.getByText("Some fields are not valid")).toHaveCount(0);
     await expect(page.locator("#linked-accounts")).toHaveText("No account at another provider is linked yet.");
 
     await page.getByLabel("Your password, to link").fill(PASSWORD);

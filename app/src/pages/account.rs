@@ -139,7 +139,7 @@ pub async fn set_sign_in_ways(
         return Ok(());
     }
     if let Err(error) = &outcome {
-        crate::ssr::redirect_form_error(&request, "/account?section=ways", error);
+        crate::ssr::redirect_form_error(&request, &section_way_back("ways", error), error);
     }
     crate::ssr::answer(outcome)
 }
@@ -165,9 +165,23 @@ fn email_form_error(
     outcome: Result<(), AppError>,
 ) -> Result<(), AppError> {
     if let Err(error) = &outcome {
-        crate::ssr::redirect_form_error(request, "/account?section=email", error);
+        crate::ssr::redirect_form_error(request, &section_way_back("email", error), error);
     }
     crate::ssr::answer(outcome)
+}
+
+/// Where a refused plain form of a section of this page goes back to: the section, and
+/// the refused field by its name when the page can say what that field needs (a name,
+/// never what was typed). The core calls the password it checks `current_password`,
+/// whatever the form calls its box.
+#[cfg(feature = "ssr")]
+pub(crate) fn section_way_back(section: &str, error: &AppError) -> String {
+    match error.field.as_deref() {
+        Some(field @ ("current_password" | "email" | "link_password" | "unlink_password")) => {
+            format!("/account?section={section}&field={field}")
+        }
+        _ => format!("/account?section={section}"),
+    }
 }
 
 #[component]
@@ -201,7 +215,7 @@ fn Account(viewer: Viewer) -> impl IntoView {
                             <p>"Sign in with your device's screen lock instead of a password. "
                                 <a href="/account/passkeys">"Manage your passkeys"</a></p>
                             <crate::pages::providers::LinkedAccountsSection
-                                section_error=section_error().as_deref() == Some("providers")/>
+                                section_error=section_refused_as_a_whole("providers")/>
                             {ways.map(|ways| view! { <WaysSection ways/> })}
                             <PasswordSection has_password/>
                         }
@@ -259,7 +273,7 @@ fn WaysSection(ways: SignInWaysView) -> impl IntoView {
         {saved.then(|| view! {
             <p class="notice" role="status">"Saved. A way you turned off no longer signs in, and your other devices were signed out."</p>
         })}
-        {(section_error().as_deref() == Some("ways")).then(|| view! { <QueryError/> })}
+        {section_alert("ways")}
         <p class="hint">"Untick a way to refuse it even with the right password, passkey or code. One way you can use stays on."</p>
         <ActionForm action=set attr:id="ways-form">
             <crate::forms::Checkbox id="way-password" name="password" checked=ways.password.on
@@ -269,7 +283,8 @@ fn WaysSection(ways: SignInWaysView) -> impl IntoView {
             <crate::forms::Checkbox id="way-email-code" name="email_code" checked=ways.email_code.on
                 label=label(ways.email_code, "Code by email", "Code by email (needs a verified address)")/>
             <PasswordToConfirm name="confirm_password" label="Your password, to save"
-                has_password=ways.password.ready/>
+                has_password=ways.password.ready
+                error=refused_section_field("ways", "current_password")/>
             <button type="submit">"Save ways to sign in"</button>
         </ActionForm>
     }
@@ -381,10 +396,6 @@ fn section_error() -> Option<String> {
     use_query_map().read_untracked().get("section")
 }
 
-fn email_section_error() -> bool {
-    section_error().as_deref() == Some("email")
-}
-
 fn password_form_error() -> Option<String> {
     if section_error().is_some() {
         None
@@ -393,23 +404,52 @@ fn password_form_error() -> Option<String> {
     }
 }
 
-/// What a refused password form's field needs, shown beside it: the URL names the
-/// field, and the rule is the same for every refusal of it.
+/// What a refused field of this page needs, shown beside it: the URL names the field,
+/// and the rule is the same for every refusal of it.
+fn field_explanation(name: &str) -> &'static str {
+    match name {
+        "new_password" => "At least 8 characters, and not one of the most common passwords.",
+        "email" => "Enter an email address like name@example.com.",
+        // Every other field a way back names is a password asked to confirm a change.
+        _ => "This is not your current password.",
+    }
+}
+
+fn refused_field_named(name: &str) -> bool {
+    use_query_map().read_untracked().get("field").as_deref() == Some(name)
+}
+
+fn field_marked() -> bool {
+    use_query_map().read_untracked().get("field").is_some()
+}
+
 fn refused_password_field(name: &'static str) -> Signal<Option<String>> {
-    let refused = password_form_error().is_some()
-        && use_query_map().read_untracked().get("field").as_deref() == Some(name);
-    let explanation = match name {
-        "current_password" => "This is not your current password.",
-        _ => "At least 8 characters, and not one of the most common passwords.",
-    };
-    Signal::stored(refused.then(|| explanation.to_owned()))
+    let refused = password_form_error().is_some() && refused_field_named(name);
+    Signal::stored(refused.then(|| field_explanation(name).to_owned()))
+}
+
+/// A refused field of the email or ways section (`section=` in the URL): `field` is the
+/// name the way back gave it, which for the password is the core's, not the box's.
+pub(crate) fn refused_section_field(section: &str, field: &'static str) -> Signal<Option<String>> {
+    let refused = section_error().as_deref() == Some(section)
+        && use_query_map().read_untracked().get("error").is_some()
+        && refused_field_named(field);
+    Signal::stored(refused.then(|| field_explanation(field).to_owned()))
+}
+
+/// A section's form-wide message, unless a field of it says what was wrong.
+fn section_alert(section: &str) -> Option<impl IntoView + use<>> {
+    section_refused_as_a_whole(section).then(|| view! { <QueryError/> })
+}
+
+fn section_refused_as_a_whole(section: &str) -> bool {
+    section_error().as_deref() == Some(section) && !field_marked()
 }
 
 /// The form-wide message of a refused password form, unless a field says it.
 fn password_alert() -> Option<impl IntoView> {
-    let field_marked = use_query_map().read_untracked().get("field").is_some();
     password_form_error()
-        .filter(|_| !field_marked)
+        .filter(|_| !field_marked())
         .map(|text| view! { <p class="form-error" role="alert">{text}</p> })
 }
 
@@ -474,7 +514,7 @@ fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
     view! {
         <h2>"Email address"</h2>
         {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
-        {email_section_error().then(|| view! { <QueryError/> })}
+        {section_alert("email")}
         {status}
         {unverified.then(|| view! {
             <ActionForm action=resend attr:class="inline-form">
@@ -482,8 +522,10 @@ fn EmailSection(user: UserView, has_password: bool) -> impl IntoView {
             </ActionForm>
         })}
         <ActionForm action=change>
-            <Field name="email" label="New email address (empty removes it)" kind="email" autocomplete="email"/>
-            <PasswordToConfirm name="password" label="Your password" has_password/>
+            <Field name="email" label="New email address (empty removes it)" kind="email" autocomplete="email"
+                error=refused_section_field("email", "email")/>
+            <PasswordToConfirm name="password" label="Your password" has_password
+                error=refused_section_field("email", "current_password")/>
             <button type="submit">"Save the address"</button>
         </ActionForm>
     }
@@ -496,11 +538,14 @@ pub fn PasswordToConfirm(
     name: &'static str,
     label: &'static str,
     has_password: bool,
+    /// Shown beside the box: the password was refused.
+    #[prop(optional, into)]
+    error: Signal<Option<String>>,
 ) -> impl IntoView {
     if has_password {
         view! {
             <Field name=name label=label kind="password" autocomplete="current-password"
-                required=true/>
+                required=true error=error/>
         }
         .into_any()
     } else {

@@ -98,7 +98,7 @@ pub async fn link_provider(provider: String, link_password: String) -> Result<()
             );
             leptos_axum::redirect(&start.location);
         }
-        Err(error) => redirect_form_error(&request, PROVIDERS_SECTION, error),
+        Err(error) => redirect_form_error(&request, &providers_way_back(error), error),
     }
     answer(started.map(drop))
 }
@@ -132,7 +132,7 @@ pub async fn unlink_provider(identity: String, unlink_password: String) -> Resul
         .map_err(|error| password_field_named(error, "unlink_password"));
     match &outcome {
         Ok(()) => leptos_axum::redirect("/account?unlinked=1#linked-title"),
-        Err(error) => redirect_form_error(&request, PROVIDERS_SECTION, error),
+        Err(error) => redirect_form_error(&request, &providers_way_back(error), error),
     }
     answer(outcome)
 }
@@ -162,6 +162,12 @@ fn password_field_named(mut error: AppError, name: &str) -> AppError {
 /// A plain form's way back to `/account` when refused: the section's errors show there.
 #[cfg(feature = "ssr")]
 const PROVIDERS_SECTION: &str = "/account?section=providers";
+
+/// The section, and the password box by its name when it was the password.
+#[cfg(feature = "ssr")]
+fn providers_way_back(error: &AppError) -> String {
+    super::account::section_way_back("providers", error)
+}
 
 /// Where a "Continue with …" link leads.
 pub fn provider_start_link(id: &str, next: &str) -> String {
@@ -296,7 +302,8 @@ fn LinkedList(accounts: LinkedAccountsView) -> impl IntoView {
                 </ul>
             </fieldset>
             <super::account::PasswordToConfirm name="unlink_password"
-                label="Your password, to unlink" has_password=accounts.has_password/>
+                label="Your password, to unlink" has_password=accounts.has_password
+                error=super::account::refused_section_field("providers", "unlink_password")/>
             <button type="submit" class="secondary">"Unlink the chosen account"</button>
         </ActionForm>
     }
@@ -330,7 +337,8 @@ fn LinkProviderForm(providers: Vec<ProviderButton>, has_password: bool) -> impl 
                 {if has_password {
                     view! {
                         <crate::forms::Field name="link_password" label="Your password, to link"
-                            kind="password" autocomplete="current-password" required=true/>
+                            kind="password" autocomplete="current-password" required=true
+                            error=super::account::refused_section_field("providers", "link_password")/>
                     }.into_any()
                 } else {
                     view! { <input type="hidden" name="link_password" value=""/> }.into_any()

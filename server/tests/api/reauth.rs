@@ -285,3 +285,63 @@ async fn the_pages_ask_for_the_password_in_place_and_go_on_after_it() {
         "the set-up is shown: {page}"
     );
 }
+
+/// The plain forms of /account that ask for the password say so beside its box when it
+/// was wrong, and the email form says which of its two fields it refused: not "some
+/// fields are not valid" for either.
+#[tokio::test]
+async fn the_account_forms_say_which_field_they_refused() {
+    let app = spawn_app().await;
+    app.signup("ada").await;
+    let cookie = browser_session(&app, "ada").await;
+    let wrong = form_encoded("nope nope nope");
+    let right = form_encoded(PASSWORD);
+    let refusals = [
+        (
+            "/api/email",
+            format!("email=ada%40example.test&password={wrong}"),
+            "/account?section=email&field=current_password&error=invalid_input",
+            "This is not your current password.",
+        ),
+        (
+            "/api/email",
+            format!("email=not+an+address&password={right}"),
+            "/account?section=email&field=email&error=invalid_input",
+            "Enter an email address like name@example.com.",
+        ),
+        (
+            "/api/account/ways/set",
+            format!("password=on&confirm_password={wrong}"),
+            "/account?section=ways&field=current_password&error=invalid_input",
+            "This is not your current password.",
+        ),
+    ];
+    for (path, body, way_back, explanation) in refusals {
+        let refused = app.post_browser_form(path, body, Some(&cookie)).await;
+        assert_eq!(refused.headers()["location"], way_back, "{path}");
+        let page = app
+            .client
+            .get(app.url(way_back))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(page.matches(explanation).count(), 1, "{way_back}: {page}");
+        assert!(
+            !page.contains("Some fields are not valid"),
+            "{way_back}: {page}"
+        );
+    }
+    // Nothing refused was saved: the address is still unset.
+    let tokens = app.login("ada").await;
+    let me: serde_json::Value = app
+        .get("/auth/me", Some(&tokens.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], serde_json::Value::Null, "{me}");
+}

@@ -593,7 +593,7 @@ async fn an_account_links_a_providers_account_from_its_page_and_then_signs_in_wi
     assert_eq!(refused.status(), StatusCode::FOUND);
     assert_eq!(
         location(&refused),
-        "/account?section=providers&error=invalid_input"
+        "/account?section=providers&field=link_password&error=invalid_input"
     );
     assert!(
         browser
