@@ -231,6 +231,19 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// A page's HTML as a browser signed in with `cookie` gets it.
+    pub async fn page_text(&self, path: &str, cookie: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_json_bearer(&self, path: &str, bearer: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))

@@ -206,15 +206,8 @@ async fn the_pages_ask_for_the_password_in_place_and_go_on_after_it() {
         "/account/two-step?error=reauthentication_required"
     );
     let page = app
-        .client
-        .get(app.url("/account/two-step?error=reauthentication_required"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page_text("/account/two-step?error=reauthentication_required", &cookie)
+        .await;
     assert!(page.contains("Confirm it is you"), "{page}");
     assert!(page.contains("/api/account/reauthenticate"), "{page}");
 
@@ -239,16 +232,7 @@ async fn the_pages_ask_for_the_password_in_place_and_go_on_after_it() {
     // The prompt stays, saying the password was wrong.
     let back = wrong.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(back, "/account/two-step?confirm=1&error=invalid_input");
-    let page = app
-        .client
-        .get(app.url(&back))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&back, &cookie).await;
     assert!(page.contains("The password is not correct."), "{page}");
     let confirmed = app
         .client
@@ -270,16 +254,7 @@ async fn the_pages_ask_for_the_password_in_place_and_go_on_after_it() {
         .post_browser_form("/api/two_step/begin", String::new(), Some(&cookie))
         .await;
     assert_eq!(begin.headers()["location"], "/account/two-step");
-    let page = app
-        .client
-        .get(app.url("/account/two-step"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/account/two-step", &cookie).await;
     assert!(
         page.contains("recovery-codes"),
         "the set-up is shown: {page}"
@@ -319,16 +294,7 @@ async fn the_account_forms_say_which_field_they_refused() {
     for (path, body, way_back, explanation) in refusals {
         let refused = app.post_browser_form(path, body, Some(&cookie)).await;
         assert_eq!(refused.headers()["location"], way_back, "{path}");
-        let page = app
-            .client
-            .get(app.url(way_back))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = app.page_text(way_back, &cookie).await;
         assert_eq!(page.matches(explanation).count(), 1, "{way_back}: {page}");
         assert!(
             !page.contains("Some fields are not valid"),
