@@ -102,6 +102,10 @@ impl UpstreamProviders {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
+            // Shorter than the keep-alive of common servers (node's is 5 s): a request
+            // written into an idle connection the provider is closing fails at once,
+            // and reqwest does not retry it (a discovery failed so, in 1 ms, in a test run).
+            .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .map_err(|error| error.to_string())?;
         Ok(UpstreamProviders {
