@@ -188,7 +188,7 @@ pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
         message: ["Welcome to your dashboard, ", principal.username.as_str()].concat(),
         logged_in_as: principal.username.clone(),
         user: UserSummary {
-            id: principal.user_id,
+            id: principal.user_id().to_owned(),
             username: principal.username,
             role: principal.role,
         },

@@ -11,12 +11,12 @@ use super::{AuthError, AuthResult, AuthService, TokenProblem, token::AccessClaim
 /// Who is calling, proven by a verified, unrevoked access token.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub user_id: String,
+    /// Shared with the verified-token cache: every protected request makes a
+    /// `Principal`, and copying its ids out of the claims cost three allocations there.
+    claims: Arc<AccessClaims>,
     pub username: String,
     /// The role the store holds now, not the one written in the token.
     pub role: Role,
-    pub session_id: String,
-    pub jti: String,
     pub token_expires_at: i64,
     /// The session signed in with a second factor or a passkey.
     pub second_factor: bool,
@@ -25,11 +25,24 @@ pub struct Principal {
 }
 
 impl Principal {
+    pub fn user_id(&self) -> &str {
+        &self.claims.sub
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.claims.sid
+    }
+
+    /// The id of the access token presented.
+    pub fn jti(&self) -> &str {
+        &self.claims.jti
+    }
+
     /// The caller's account as the access check found it: enabled (a disabled account
     /// fails the check), within the revocation bound of the store.
     pub fn view(&self) -> UserView {
         UserView {
-            id: self.user_id.clone(),
+            id: self.user_id().to_owned(),
             username: self.username.clone(),
             email: self.user.email.clone(),
             email_verified: self.user.email_verified,
@@ -61,7 +74,7 @@ impl AuthService {
             .signer
             .verify(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
-        self.principal_of(&claims, now).await
+        self.principal_of(claims, now).await
     }
 
     /// A token issued to an OpenID Connect client, and its claims (audience, scope).
@@ -77,17 +90,22 @@ impl AuthService {
             .signer
             .verify_for_client(token, now)
             .map_err(|problem| AuthError::InvalidToken(TokenProblem::Rejected(problem)))?;
-        let principal = self.principal_of(&claims, now).await?;
+        let principal = self.principal_of(claims.clone(), now).await?;
         Ok((principal, claims))
     }
 
     /// The store's one lookup behind every token check: revocation, session and user.
-    async fn principal_of(&self, claims: &AccessClaims, now: i64) -> AuthResult<Principal> {
-        let status = self
-            .access
-            .access_status(&claims.jti, &claims.sid, &claims.sub, now)
-            .await?
-            .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?;
+    async fn principal_of(&self, claims: Arc<AccessClaims>, now: i64) -> AuthResult<Principal> {
+        let (jti, session_id, user_id) = (&claims.jti, &claims.sid, &claims.sub);
+        let remembered = self.access.remembered_status(jti, session_id, user_id, now);
+        let status = match remembered {
+            Some(status) => status,
+            None => self
+                .access
+                .access_status(jti, session_id, user_id, now)
+                .await?
+                .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))?,
+        };
         if status.jti_revoked {
             return Err(AuthError::InvalidToken(TokenProblem::Revoked));
         }
@@ -98,12 +116,10 @@ impl AuthService {
             return Err(AuthError::InvalidToken(TokenProblem::UserInactive));
         }
         Ok(Principal {
-            user_id: claims.sub.clone(),
+            token_expires_at: claims.exp,
+            claims,
             username: status.username,
             role: status.role,
-            session_id: claims.sid.clone(),
-            jti: claims.jti.clone(),
-            token_expires_at: claims.exp,
             second_factor: status.session_second_factor,
             user: status.user,
         })

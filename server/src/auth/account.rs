@@ -106,12 +106,12 @@ impl AuthService {
     pub async fn sessions(&self, principal: &Principal) -> AuthResult<Vec<SessionView>> {
         let sessions = self
             .store
-            .list_sessions(&principal.user_id, self.now())
+            .list_sessions(principal.user_id(), self.now())
             .await?;
         Ok(sessions
             .into_iter()
             .map(|session| SessionView {
-                current: session.id == principal.session_id,
+                current: session.id == principal.session_id(),
                 id: session.id,
                 created_at: session.created_at,
                 last_used_at: session.last_used_at,
@@ -122,7 +122,7 @@ impl AuthService {
             .collect())
     }
 
-    #[tracing::instrument(name = "revoke session", skip_all, fields(user_id = %principal.user_id, %session_id))]
+    #[tracing::instrument(name = "revoke session", skip_all, fields(user_id = %principal.user_id(), %session_id))]
     pub async fn revoke_session(
         &self,
         principal: &Principal,
@@ -132,14 +132,14 @@ impl AuthService {
         let now = self.now();
         if !self
             .store
-            .revoke_session(&principal.user_id, session_id, now)
+            .revoke_session(principal.user_id(), session_id, now)
             .await?
         {
             return Err(AuthError::NotFound("session"));
         }
-        if session_id == principal.session_id {
+        if session_id == principal.session_id() {
             self.store
-                .revoke_jti(&principal.jti, principal.token_expires_at)
+                .revoke_jti(principal.jti(), principal.token_expires_at)
                 .await?;
         }
         self.audit(
@@ -152,7 +152,7 @@ impl AuthService {
         Ok(())
     }
 
-    #[tracing::instrument(name = "revoke other sessions", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "revoke other sessions", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn revoke_other_sessions(
         &self,
         principal: &Principal,
@@ -160,7 +160,11 @@ impl AuthService {
     ) -> AuthResult<u64> {
         let ended = self
             .store
-            .revoke_user_sessions(&principal.user_id, Some(&principal.session_id), self.now())
+            .revoke_user_sessions(
+                principal.user_id(),
+                Some(principal.session_id()),
+                self.now(),
+            )
             .await?;
         self.audit(
             "other_sessions_revoked",
@@ -176,7 +180,7 @@ impl AuthService {
     /// account without one sets its first password after a fresh sign-in instead (there
     /// is nothing to type, and the passkey or code just used is the proof). Ends every
     /// other session of the user.
-    #[tracing::instrument(name = "change password", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "change password", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -196,7 +200,7 @@ impl AuthService {
         let hash = self.hasher.hash(&new_password).await?;
         self.store.set_password_hash(&user.id, &hash).await?;
         self.store
-            .revoke_user_sessions(&user.id, Some(&principal.session_id), now)
+            .revoke_user_sessions(&user.id, Some(principal.session_id()), now)
             .await?;
         self.audit(event, AuditActor::User(&user), client, None)
             .await;
@@ -236,7 +240,7 @@ impl AuthService {
         // The password was just typed: the session counts as freshly signed in, so the
         // steps of one ceremony (a passkey, an authenticator app) need it only once.
         self.store
-            .mark_session_authenticated(&principal.user_id, &principal.session_id, now)
+            .mark_session_authenticated(principal.user_id(), principal.session_id(), now)
             .await?;
         Ok(user)
     }

@@ -64,7 +64,7 @@ impl AuthService {
         };
         let method = self
             .store
-            .session_authentication(&principal.user_id, &principal.session_id, self.now())
+            .session_authentication(principal.user_id(), principal.session_id(), self.now())
             .await?
             .ok_or(AuthError::InvalidToken(TokenProblem::SessionEnded))?
             .method;
@@ -110,7 +110,7 @@ impl AuthService {
 
     /// Changes a user's role or disabled flag. Disabling ends all of that user's
     /// sessions; no change may leave the service without an active admin.
-    #[tracing::instrument(name = "update user", skip_all, fields(%user_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "update user", skip_all, fields(%user_id, by = %admin.principal().user_id()))]
     pub async fn update_user(
         &self,
         admin: &AdminPrincipal,
@@ -148,7 +148,7 @@ impl AuthService {
     }
 
     /// Lifts a user's sign-in lockout and cumulative cap (too many failed sign-ins).
-    #[tracing::instrument(name = "unlock sign-in", skip_all, fields(%user_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "unlock sign-in", skip_all, fields(%user_id, by = %admin.principal().user_id()))]
     pub async fn unlock_sign_in(
         &self,
         admin: &AdminPrincipal,

@@ -31,7 +31,7 @@ impl AuthService {
         let (user_id, username) = match actor {
             AuditActor::User(user) => (Some(user.id.clone()), Some(user.username.clone())),
             AuditActor::Principal(principal) => (
-                Some(principal.user_id.clone()),
+                Some(principal.user_id().to_owned()),
                 Some(principal.username.clone()),
             ),
             AuditActor::Nobody => (None, None),

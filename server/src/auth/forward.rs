@@ -259,7 +259,7 @@ impl AuthService {
         Ok(rules.iter().map(view_of_rule).collect())
     }
 
-    #[tracing::instrument(name = "add forward rule", skip_all, fields(by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "add forward rule", skip_all, fields(by = %admin.principal().user_id()))]
     pub async fn add_forward_rule(
         &self,
         admin: &AdminPrincipal,
@@ -277,7 +277,7 @@ impl AuthService {
         Ok(view_of_rule(&rule))
     }
 
-    #[tracing::instrument(name = "change forward rule", skip_all, fields(%id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "change forward rule", skip_all, fields(%id, by = %admin.principal().user_id()))]
     pub async fn change_forward_rule(
         &self,
         admin: &AdminPrincipal,
@@ -318,7 +318,7 @@ impl AuthService {
         Ok(view_of_rule(&rule))
     }
 
-    #[tracing::instrument(name = "remove forward rule", skip_all, fields(%id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "remove forward rule", skip_all, fields(%id, by = %admin.principal().user_id()))]
     pub async fn remove_forward_rule(
         &self,
         admin: &AdminPrincipal,

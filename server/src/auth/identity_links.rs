@@ -59,7 +59,7 @@ impl AuthService {
 
     /// Starts linking an account at provider `id` to the caller's: a way in is added,
     /// so it needs the password (or, without one, a recent sign-in), like a passkey.
-    #[tracing::instrument(name = "begin provider link", skip_all, fields(provider = id, user_id = %principal.user_id))]
+    #[tracing::instrument(name = "begin provider link", skip_all, fields(provider = id, user_id = %principal.user_id()))]
     pub async fn begin_provider_link(
         &self,
         principal: &Principal,
@@ -73,7 +73,7 @@ impl AuthService {
         self.begin_provider_flow(
             id,
             Some("/account".into()),
-            Some(principal.user_id.clone()),
+            Some(principal.user_id().to_owned()),
             client,
         )
         .await
@@ -101,7 +101,7 @@ impl AuthService {
             )
             .await;
         };
-        if signed_in_as.is_none_or(|principal| principal.user_id != user_id) {
+        if signed_in_as.is_none_or(|principal| principal.user_id() != user_id) {
             refuse("the account that asked is no longer signed in here").await;
             return Err(AuthError::ProviderFlowInvalid(name));
         }
@@ -145,7 +145,7 @@ impl AuthService {
     /// Unlinks one of the caller's linked accounts. Needs the password (or a recent
     /// sign-in) as every change to the ways in does, and keeps the account's last way
     /// in (`last_factor`).
-    #[tracing::instrument(name = "unlink provider", skip_all, fields(provider, user_id = %principal.user_id))]
+    #[tracing::instrument(name = "unlink provider", skip_all, fields(provider, user_id = %principal.user_id()))]
     pub async fn unlink_identity(
         &self,
         principal: &Principal,

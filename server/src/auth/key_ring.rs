@@ -332,7 +332,7 @@ impl AuthService {
 
     /// Adds a new key for each algorithm this server signs with; they sign from now on,
     /// here at once and on every instance within the revocation bound.
-    #[tracing::instrument(name = "rotate signing keys", skip_all, fields(by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "rotate signing keys", skip_all, fields(by = %admin.principal().user_id()))]
     pub async fn rotate_signing_keys(
         &self,
         admin: &super::AdminPrincipal,

@@ -302,14 +302,14 @@ impl AuthService {
     }
 
     /// Ends the caller's session and revokes the access token in hand.
-    #[tracing::instrument(name = "logout", skip_all, fields(user_id = %principal.user_id, session_id = %principal.session_id))]
+    #[tracing::instrument(name = "logout", skip_all, fields(user_id = %principal.user_id(), session_id = %principal.session_id()))]
     pub async fn logout(&self, principal: &Principal, client: &ClientInfo) -> AuthResult<()> {
         let now = self.now();
         self.store
-            .revoke_jti(&principal.jti, principal.token_expires_at)
+            .revoke_jti(principal.jti(), principal.token_expires_at)
             .await?;
         self.store
-            .revoke_session(&principal.user_id, &principal.session_id, now)
+            .revoke_session(principal.user_id(), principal.session_id(), now)
             .await?;
         self.audit("logout", AuditActor::Principal(principal), client, None)
             .await;
@@ -341,7 +341,7 @@ impl AuthService {
     }
 
     /// Ends every session of the caller, this one included.
-    #[tracing::instrument(name = "logout everywhere", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "logout everywhere", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn logout_everywhere(
         &self,
         principal: &Principal,
@@ -349,11 +349,11 @@ impl AuthService {
     ) -> AuthResult<u64> {
         let now = self.now();
         self.store
-            .revoke_jti(&principal.jti, principal.token_expires_at)
+            .revoke_jti(principal.jti(), principal.token_expires_at)
             .await?;
         let ended = self
             .store
-            .revoke_user_sessions(&principal.user_id, None, now)
+            .revoke_user_sessions(principal.user_id(), None, now)
             .await?;
         self.audit(
             "logout_everywhere",

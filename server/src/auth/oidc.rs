@@ -206,7 +206,7 @@ impl AuthService {
 
     // ----- clients -----
 
-    #[tracing::instrument(name = "register client", skip_all, fields(by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "register client", skip_all, fields(by = %admin.principal().user_id()))]
     pub async fn register_client(
         &self,
         admin: &AdminPrincipal,
@@ -242,7 +242,7 @@ impl AuthService {
     /// Replaces a client's registration (name, URIs, grants, pre-consent). Its id,
     /// secret, state and kind stay: a confidential client cannot become public or the
     /// other way round (its secret would be orphaned or missing).
-    #[tracing::instrument(name = "update client", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "update client", skip_all, fields(%client_id, by = %admin.principal().user_id()))]
     pub async fn update_client(
         &self,
         admin: &AdminPrincipal,
@@ -283,7 +283,7 @@ impl AuthService {
 
     /// A new secret for a confidential client, shown this once; the old one stops working
     /// at once (every instance reads the client from the store on each request).
-    #[tracing::instrument(name = "rotate client secret", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "rotate client secret", skip_all, fields(%client_id, by = %admin.principal().user_id()))]
     pub async fn rotate_client_secret(
         &self,
         admin: &AdminPrincipal,
@@ -322,7 +322,7 @@ impl AuthService {
     /// Disables or enables a client. Disabling ends every session its users' grants
     /// hold (so its tokens are refused everywhere within the revocation bound) and stops
     /// its sign-ins and token requests; enabling lets it start again from scratch.
-    #[tracing::instrument(name = "disable client", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "disable client", skip_all, fields(%client_id, by = %admin.principal().user_id()))]
     pub async fn set_client_disabled(
         &self,
         admin: &AdminPrincipal,
@@ -383,7 +383,7 @@ impl AuthService {
     }
 
     /// Removes a client and ends every session its users' grants hold.
-    #[tracing::instrument(name = "remove client", skip_all, fields(%client_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "remove client", skip_all, fields(%client_id, by = %admin.principal().user_id()))]
     pub async fn remove_client(
         &self,
         admin: &AdminPrincipal,
@@ -441,7 +441,7 @@ impl AuthService {
         let now = self.now();
         let authentication = self
             .store
-            .session_authentication(&principal.user_id, &principal.session_id, now)
+            .session_authentication(principal.user_id(), principal.session_id(), now)
             .await?
             .unwrap_or(SessionAuthentication {
                 at: now,
@@ -472,7 +472,7 @@ impl AuthService {
             && (request.client.pre_consented
                 || self
                     .store
-                    .consent(&principal.user_id, &request.client.id)
+                    .consent(principal.user_id(), &request.client.id)
                     .await?
                     .is_some_and(|consent| {
                         let allowed: Vec<&str> = consent.scope.split(' ').collect();
@@ -663,7 +663,7 @@ impl AuthService {
     ) -> AuthResult<()> {
         let before = self
             .store
-            .consent(&principal.user_id, &request.client.id)
+            .consent(principal.user_id(), &request.client.id)
             .await?;
         let mut scopes: Vec<&str> = before
             .as_ref()
@@ -676,7 +676,7 @@ impl AuthService {
         }
         self.store
             .save_consent(Consent {
-                user_id: principal.user_id.clone(),
+                user_id: principal.user_id().to_owned(),
                 client_id: request.client.id.clone(),
                 scope: scopes.join(" "),
                 granted_at: now,
@@ -697,7 +697,7 @@ impl AuthService {
             .save_code(AuthorizationCode {
                 code_hash: secret_hash(&code),
                 client_id: request.client.id.clone(),
-                user_id: principal.user_id.clone(),
+                user_id: principal.user_id().to_owned(),
                 redirect_uri: request.redirect_uri.to_owned(),
                 scope: request.scopes.join(" "),
                 nonce: request.nonce.map(str::to_owned),
@@ -1096,7 +1096,7 @@ impl AuthService {
     /// The apps `principal` allowed, by name.
     pub async fn apps_of(&self, principal: &Principal) -> AuthResult<Vec<AppView>> {
         let mut apps = Vec::new();
-        for consent in self.store.consents_of(&principal.user_id).await? {
+        for consent in self.store.consents_of(principal.user_id()).await? {
             // A removed client's consent is moot; it is not listed.
             if let Some(client) = self.store.client(&consent.client_id).await? {
                 apps.push(AppView {
@@ -1113,7 +1113,7 @@ impl AuthService {
 
     /// Takes back what `principal` allowed `client_id`: the next sign-in asks again, and
     /// every session of that app for this user ends now.
-    #[tracing::instrument(name = "forget app", skip_all, fields(%client_id, user_id = %principal.user_id))]
+    #[tracing::instrument(name = "forget app", skip_all, fields(%client_id, user_id = %principal.user_id()))]
     pub async fn forget_app(
         &self,
         principal: &Principal,
@@ -1123,17 +1123,17 @@ impl AuthService {
         let now = self.now();
         let had_consent = self
             .store
-            .remove_consent(&principal.user_id, client_id)
+            .remove_consent(principal.user_id(), client_id)
             .await?;
         let mut ended = 0;
-        for session in self.store.list_sessions(&principal.user_id, now).await? {
+        for session in self.store.list_sessions(principal.user_id(), now).await? {
             if session
                 .grant
                 .as_ref()
                 .is_some_and(|grant| grant.client_id == client_id)
             {
                 self.store
-                    .revoke_session(&principal.user_id, &session.id, now)
+                    .revoke_session(principal.user_id(), &session.id, now)
                     .await?;
                 ended += 1;
             }
@@ -1206,12 +1206,12 @@ impl AuthService {
         if let Some(session_id) = claims["sid"].as_str() {
             self.store.revoke_session(user_id, session_id, now).await?;
         }
-        if let Some(browser) = browser.filter(|browser| browser.user_id == user_id) {
+        if let Some(browser) = browser.filter(|browser| browser.user_id() == user_id) {
             self.store
-                .revoke_jti(&browser.jti, browser.token_expires_at)
+                .revoke_jti(browser.jti(), browser.token_expires_at)
                 .await?;
             self.store
-                .revoke_session(&browser.user_id, &browser.session_id, now)
+                .revoke_session(browser.user_id(), browser.session_id(), now)
                 .await?;
         }
         let user = self.store.user_by_id(user_id).await?;
@@ -1357,7 +1357,7 @@ impl AuthService {
                 "active": true,
                 "token_type": "Bearer",
                 "client_id": claims.aud,
-                "sub": principal.user_id,
+                "sub": principal.user_id(),
                 "username": principal.username,
                 "scope": claims.scope,
                 "exp": claims.exp,
@@ -1414,7 +1414,7 @@ impl AuthService {
             .unwrap_or_default()
             .split(' ')
             .collect();
-        let mut answer = json!({ "sub": principal.user_id });
+        let mut answer = json!({ "sub": principal.user_id() });
         add_scoped_claims(
             &mut answer,
             &scopes,

@@ -150,7 +150,7 @@ impl AuthService {
     /// and the authenticator is asked for a discoverable credential with user
     /// verification. A passkey is a new way in: it needs a recent sign-in or the current
     /// password, at the start and again at the finish.
-    #[tracing::instrument(name = "begin passkey registration", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "begin passkey registration", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn begin_passkey_registration(
         &self,
         principal: &Principal,
@@ -159,8 +159,8 @@ impl AuthService {
     ) -> AuthResult<Ceremony> {
         self.require_recent_sign_in(principal, current_password, client)
             .await?;
-        let user_handle = Uuid::parse_str(&principal.user_id).map_err(unexpected)?;
-        let existing = self.store.passkeys_of(&principal.user_id).await?;
+        let user_handle = Uuid::parse_str(principal.user_id()).map_err(unexpected)?;
+        let existing = self.store.passkeys_of(principal.user_id()).await?;
         if existing.len() >= MAX_PASSKEYS {
             return Err(AuthError::Forbidden("An account has at most 20 passkeys"));
         }
@@ -185,14 +185,14 @@ impl AuthService {
         let state = serde_json::to_string(&state).map_err(unexpected)?;
         self.open_ceremony(
             CeremonyPurpose::Register,
-            Some(principal.user_id.clone()),
+            Some(principal.user_id().to_owned()),
             state,
             options,
         )
         .await
     }
 
-    #[tracing::instrument(name = "finish passkey registration", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "finish passkey registration", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn finish_passkey_registration(
         &self,
         principal: &Principal,
@@ -207,7 +207,7 @@ impl AuthService {
         let ceremony = self
             .close_ceremony(ceremony_id, CeremonyPurpose::Register)
             .await?;
-        if ceremony.user_id.as_deref() != Some(principal.user_id.as_str()) {
+        if ceremony.user_id.as_deref() != Some(principal.user_id()) {
             return Err(AuthError::InvalidCeremony);
         }
         let state: PasskeyRegistration =
@@ -225,7 +225,7 @@ impl AuthService {
         self.store
             .add_passkey(NewPasskey {
                 credential_id: credential_id.clone(),
-                user_id: principal.user_id.clone(),
+                user_id: principal.user_id().to_owned(),
                 name: name.clone(),
                 passkey: serde_json::to_string(&passkey).map_err(unexpected)?,
                 created_at: now,
@@ -473,7 +473,7 @@ impl AuthService {
     pub async fn passkeys(&self, principal: &Principal) -> AuthResult<Vec<PasskeyView>> {
         Ok(self
             .store
-            .passkeys_of(&principal.user_id)
+            .passkeys_of(principal.user_id())
             .await?
             .into_iter()
             .map(view_of)
@@ -482,7 +482,7 @@ impl AuthService {
 
     /// Names one of the caller's passkeys anew (the name only tells the owner's passkeys
     /// apart, so the access token is enough).
-    #[tracing::instrument(name = "rename passkey", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "rename passkey", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn rename_passkey(
         &self,
         principal: &Principal,
@@ -493,7 +493,7 @@ impl AuthService {
         let name = passkey_name(name)?;
         if !self
             .store
-            .rename_passkey(&principal.user_id, credential_id, &name)
+            .rename_passkey(principal.user_id(), credential_id, &name)
             .await?
         {
             return Err(AuthError::NotFound("passkey"));
@@ -510,7 +510,7 @@ impl AuthService {
         self.store
             .passkey_by_credential(credential_id)
             .await?
-            .filter(|record| record.user_id == principal.user_id)
+            .filter(|record| record.user_id == principal.user_id())
             .map(view_of)
             .ok_or(AuthError::NotFound("passkey"))
     }
@@ -519,7 +519,7 @@ impl AuthService {
     /// an account without one, a recent sign-in) and ends every other session of the
     /// user. An account's last way in stays: with no password and no verified address,
     /// its last passkey is not removed (`last_factor`).
-    #[tracing::instrument(name = "remove passkey", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "remove passkey", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn remove_passkey(
         &self,
         principal: &Principal,
@@ -554,7 +554,7 @@ impl AuthService {
         }
         let ended = self
             .store
-            .revoke_user_sessions(&user.id, Some(&principal.session_id), self.now())
+            .revoke_user_sessions(&user.id, Some(principal.session_id()), self.now())
             .await?;
         self.audit("passkey_removed", AuditActor::User(&user), client, None)
             .await;

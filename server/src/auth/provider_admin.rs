@@ -209,7 +209,7 @@ impl AuthService {
     }
 
     /// Adds a provider (audited); every instance offers it within the revocation bound.
-    #[tracing::instrument(name = "add provider", skip_all, fields(by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "add provider", skip_all, fields(by = %admin.principal().user_id()))]
     pub async fn add_provider(
         &self,
         admin: &AdminPrincipal,
@@ -260,7 +260,7 @@ impl AuthService {
     /// Replaces a provider's settings (audited). The client secret left out is kept; an
     /// empty one removes it. Its kind and issuer stay while accounts are linked at it:
     /// the subjects of another issuer would sign in to them.
-    #[tracing::instrument(name = "change provider", skip_all, fields(%id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "change provider", skip_all, fields(%id, by = %admin.principal().user_id()))]
     pub async fn change_provider(
         &self,
         admin: &AdminPrincipal,
@@ -321,7 +321,7 @@ impl AuthService {
 
     /// Turns a provider off (offered nowhere, signing nobody in, its links kept) or on
     /// again (audited).
-    #[tracing::instrument(name = "turn provider off or on", skip_all, fields(%id, disabled, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "turn provider off or on", skip_all, fields(%id, disabled, by = %admin.principal().user_id()))]
     pub async fn set_provider_disabled(
         &self,
         admin: &AdminPrincipal,
@@ -352,7 +352,7 @@ impl AuthService {
 
     /// Removes a provider and the links at it (audited with how many went): a provider
     /// added later under the same id starts with no accounts.
-    #[tracing::instrument(name = "remove provider", skip_all, fields(%id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "remove provider", skip_all, fields(%id, by = %admin.principal().user_id()))]
     pub async fn remove_provider(
         &self,
         admin: &AdminPrincipal,

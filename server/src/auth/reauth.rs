@@ -34,7 +34,7 @@ impl AuthService {
         let now = self.now();
         let authenticated_at = self
             .store
-            .session_authentication(&principal.user_id, &principal.session_id, now)
+            .session_authentication(principal.user_id(), principal.session_id(), now)
             .await?
             .ok_or(AuthError::InvalidToken(TokenProblem::SessionEnded))?
             .at;
@@ -46,7 +46,7 @@ impl AuthService {
 
     /// Re-entering the password on its own ("confirm it is you"): the session counts as
     /// freshly signed in for the re-authentication window.
-    #[tracing::instrument(name = "reauthenticate", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "reauthenticate", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn reauthenticate(
         &self,
         principal: &Principal,
@@ -75,7 +75,7 @@ impl AuthService {
     /// The assertion for that ceremony: counted like a password sign-in (reserved before
     /// the check, so parallel guesses cannot outrun the lockout); on success the session
     /// counts as freshly signed in for the re-authentication window.
-    #[tracing::instrument(name = "reauthenticate with a passkey", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "reauthenticate with a passkey", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn reauthenticate_with_passkey(
         &self,
         principal: &Principal,
@@ -102,7 +102,7 @@ impl AuthService {
         .await?;
         self.attempt_was_right(attempt).await?;
         self.store
-            .mark_session_authenticated(&principal.user_id, &principal.session_id, now)
+            .mark_session_authenticated(principal.user_id(), principal.session_id(), now)
             .await?;
         Ok(())
     }

@@ -316,7 +316,7 @@ impl AuthService {
     }
 
     /// Sends a new verification link to the signed-in user's address.
-    #[tracing::instrument(name = "request verification", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "request verification", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn request_verification(
         self: &Arc<Self>,
         principal: &Principal,
@@ -341,7 +341,7 @@ impl AuthService {
     /// Sets, changes or (with an empty address) removes the signed-in user's address.
     /// Needs the current password (a wrong one counts toward the login lockout); a new
     /// address is unverified and gets a verification link.
-    #[tracing::instrument(name = "change email", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "change email", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn change_email(
         self: &Arc<Self>,
         principal: &Principal,
@@ -501,7 +501,7 @@ impl AuthService {
 
     pub(super) async fn current_user(&self, principal: &Principal) -> AuthResult<UserRecord> {
         self.store
-            .user_by_id(&principal.user_id)
+            .user_by_id(principal.user_id())
             .await?
             .ok_or(AuthError::InvalidToken(TokenProblem::UserInactive))
     }

@@ -113,7 +113,7 @@ impl AuthService {
     }
 
     pub async fn two_step(&self, principal: &Principal) -> AuthResult<TwoStepView> {
-        let factors = self.store.second_factors(&principal.user_id).await?;
+        let factors = self.store.second_factors(principal.user_id()).await?;
         let totp = match &factors.totp {
             None => TotpState::Off,
             Some(TotpRecord {
@@ -130,7 +130,7 @@ impl AuthService {
     /// Starts setting up an authenticator app (again, if an earlier set-up was never
     /// confirmed): a new secret and ten recovery codes, shown until confirmed. Like every
     /// step of the set-up, it needs a recent sign-in or the current password.
-    #[tracing::instrument(name = "begin totp", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "begin totp", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn begin_totp(
         &self,
         principal: &Principal,
@@ -141,10 +141,10 @@ impl AuthService {
             .await?;
         let secret = random_bytes::<TOTP_SECRET_BYTES>()?;
         let codes = new_recovery_codes()?;
-        let user_id = &principal.user_id;
+        let user_id = principal.user_id();
         self.store
             .begin_totp(NewTotp {
-                user_id: user_id.clone(),
+                user_id: user_id.to_owned(),
                 sealed_secret: self.factor_keys.seal(user_id, &secret)?,
                 sealed_recovery_codes: self.seal_codes(user_id, &codes)?,
                 created_at: self.now(),
@@ -167,7 +167,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AuthResult<Option<TotpSetupView>> {
         self.require_recent_sign_in(principal, None, client).await?;
-        let factors = self.store.second_factors(&principal.user_id).await?;
+        let factors = self.store.second_factors(principal.user_id()).await?;
         let Some(TotpRecord {
             sealed_secret,
             sealed_recovery_codes: Some(sealed_codes),
@@ -177,7 +177,7 @@ impl AuthService {
         else {
             return Ok(None);
         };
-        let user_id = &principal.user_id;
+        let user_id = principal.user_id();
         let secret = self.factor_keys.open(user_id, &sealed_secret)?.plaintext;
         let codes = self.open_codes(user_id, &sealed_codes)?;
         setup_view(secret, codes, &principal.username).map(Some)
@@ -186,7 +186,7 @@ impl AuthService {
     /// Turns the factor on with the first code the app shows; from then on every
     /// sign-in asks for a code. The recovery codes shown during set-up become the only
     /// ones, kept as hashes.
-    #[tracing::instrument(name = "confirm totp", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "confirm totp", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn confirm_totp(
         &self,
         principal: &Principal,
@@ -198,7 +198,7 @@ impl AuthService {
         self.require_recent_sign_in(principal, current_password, client)
             .await?;
         let now = self.now();
-        let factors = self.store.second_factors(&principal.user_id).await?;
+        let factors = self.store.second_factors(principal.user_id()).await?;
         let pending = match factors.totp {
             Some(TotpRecord {
                 confirmed_at: Some(_),
@@ -212,7 +212,7 @@ impl AuthService {
             }) => (sealed_secret, sealed_codes),
             _ => return Err(AuthError::NotFound("authenticator set-up in progress")),
         };
-        let user_id = &principal.user_id;
+        let user_id = principal.user_id();
         let secret = self.factor_keys.open(user_id, &pending.0)?.plaintext;
         let attempt = self
             .reserve_attempt(self.login_keys(&principal.username, client), now)
@@ -243,7 +243,7 @@ impl AuthService {
     /// needs a recent sign-in or the current password. With `keep_to_show`, a sealed copy
     /// stays for the page until its owner says they are saved: a form sent without
     /// JavaScript gets a redirect, not the codes. Over REST the answer is the only copy.
-    #[tracing::instrument(name = "regenerate recovery codes", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "regenerate recovery codes", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn regenerate_recovery_codes(
         &self,
         principal: &Principal,
@@ -253,7 +253,7 @@ impl AuthService {
     ) -> AuthResult<Vec<String>> {
         self.require_recent_sign_in(principal, current_password, client)
             .await?;
-        let user_id = &principal.user_id;
+        let user_id = principal.user_id();
         let codes = new_recovery_codes()?;
         let sealed = if keep_to_show {
             Some(self.seal_codes(user_id, &codes)?)
@@ -287,7 +287,7 @@ impl AuthService {
         principal: &Principal,
         client: &ClientInfo,
     ) -> AuthResult<Option<Vec<String>>> {
-        let factors = self.store.second_factors(&principal.user_id).await?;
+        let factors = self.store.second_factors(principal.user_id()).await?;
         let Some(TotpRecord {
             sealed_recovery_codes: Some(sealed_codes),
             confirmed_at: Some(_),
@@ -297,14 +297,15 @@ impl AuthService {
             return Ok(None);
         };
         self.require_recent_sign_in(principal, None, client).await?;
-        self.open_codes(&principal.user_id, &sealed_codes).map(Some)
+        self.open_codes(principal.user_id(), &sealed_codes)
+            .map(Some)
     }
 
     /// The owner saved the new recovery codes: they are not shown again.
     pub async fn forget_shown_recovery_codes(&self, principal: &Principal) -> AuthResult<()> {
         if self
             .store
-            .forget_shown_recovery_codes(&principal.user_id)
+            .forget_shown_recovery_codes(principal.user_id())
             .await?
         {
             Ok(())
@@ -315,7 +316,7 @@ impl AuthService {
 
     /// Turns two-step sign-in off: needs the password (counted like a sign-in), removes
     /// the app and every recovery code, and ends every other session of the user.
-    #[tracing::instrument(name = "remove second factors", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "remove second factors", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn remove_second_factors(
         &self,
         principal: &Principal,
@@ -330,7 +331,7 @@ impl AuthService {
         }
         let ended = self
             .store
-            .revoke_user_sessions(&user.id, Some(&principal.session_id), self.now())
+            .revoke_user_sessions(&user.id, Some(principal.session_id()), self.now())
             .await?;
         self.audit(
             "second_factors_removed",
@@ -354,7 +355,7 @@ impl AuthService {
     /// An admin's reset for a user who lost their app, codes or passkeys: the app, the
     /// recovery codes and every passkey go, and so does every session of that user
     /// (whoever holds one may be the reason for it).
-    #[tracing::instrument(name = "reset second factors", skip_all, fields(%user_id, by = %admin.principal().user_id))]
+    #[tracing::instrument(name = "reset second factors", skip_all, fields(%user_id, by = %admin.principal().user_id()))]
     pub async fn reset_second_factors(
         &self,
         admin: &AdminPrincipal,

@@ -72,7 +72,7 @@ impl AuthService {
     /// is entered does; refuses (`last_factor`) to leave no way the account can use. A
     /// way turned off also ends the caller's other sessions: someone who turns the
     /// password off because it leaked wants the sessions it opened gone.
-    #[tracing::instrument(name = "set sign-in ways", skip_all, fields(user_id = %principal.user_id))]
+    #[tracing::instrument(name = "set sign-in ways", skip_all, fields(user_id = %principal.user_id()))]
     pub async fn set_sign_in_ways(
         &self,
         principal: &Principal,
@@ -96,7 +96,7 @@ impl AuthService {
         let user = self.store.set_ways_off(&user.id, off).await?;
         if newly_off {
             self.store
-                .revoke_user_sessions(&user.id, Some(&principal.session_id), self.now())
+                .revoke_user_sessions(&user.id, Some(principal.session_id()), self.now())
                 .await?;
         }
         let detail = match off.stored() {

@@ -288,7 +288,7 @@ impl AuthBackend for WebBackend {
         let principal = self.principal(access).await?;
         Ok(Viewer {
             user: principal.view(),
-            session_id: principal.session_id,
+            session_id: principal.session_id().to_owned(),
             access_expires_in: principal.token_expires_at - self.auth.now(),
         })
     }

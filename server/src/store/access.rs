@@ -90,6 +90,18 @@ pub trait AccessStore: Send + Sync + 'static {
             .await?
             .map(|facts| facts.status_at(now)))
     }
+    /// The access check's answer from this instance's memory, when it has one it may
+    /// trust; `None` sends the check to `access_status`. Not async: a hit, the hot path
+    /// of every protected request, then costs no boxed future.
+    fn remembered_status(
+        &self,
+        _jti: &str,
+        _session_id: &str,
+        _user_id: &str,
+        _now: i64,
+    ) -> Option<AccessStatus> {
+        None
+    }
     /// The position of the newest entry in the revocation log, 0 before the first. Every
     /// write that can refuse a token accepted before (a revoked session, token or
     /// account, a role change, a detected replay, a reset, a purge) or change the user

@@ -154,10 +154,11 @@ struct AccessMemory {
     local: LocalRevocations,
     seen_in_the_log: AtomicU64,
     /// Bounded (`quick_cache` evicts what is least used): a miss only costs a read.
-    answers: quick_cache::sync::Cache<Box<str>, Remembered>,
+    /// Behind an `Arc`: a lookup clones the value, and the ids beside the facts are only
+    /// compared, never handed out.
+    answers: quick_cache::sync::Cache<Box<str>, Arc<Remembered>>,
 }
 
-#[derive(Clone)]
 struct Remembered {
     generation: u64,
     session_id: Box<str>,
@@ -192,7 +193,7 @@ impl AccessMemory {
             && *remembered.user_id == *user_id
             // An expiry in the past may have been extended by a rotation since: ask again.
             && remembered.facts.session_expires_at > now;
-        still_valid.then_some(remembered.facts)
+        still_valid.then(|| remembered.facts.clone())
     }
 
     /// `generation` must have been read before the lookup that found `facts`: a
@@ -207,12 +208,12 @@ impl AccessMemory {
     ) {
         self.answers.insert(
             jti.into(),
-            Remembered {
+            Arc::new(Remembered {
                 generation,
                 session_id: session_id.into(),
                 user_id: user_id.into(),
                 facts,
-            },
+            }),
         );
     }
 }
@@ -238,12 +239,10 @@ impl AccessStore for RememberedAccess {
         user_id: &str,
         now: i64,
     ) -> StoreResult<Option<AccessStatus>> {
-        let shared = &self.shared;
-        if shared.trust.holds(Instant::now())
-            && let Some(facts) = shared.memory.recall(jti, session_id, user_id, now)
-        {
-            return Ok(Some(facts.status_at(now)));
+        if let Some(status) = self.remembered_status(jti, session_id, user_id, now) {
+            return Ok(Some(status));
         }
+        let shared = &self.shared;
         let generation = shared.memory.current_generation();
         let found = shared
             .backend
@@ -256,6 +255,21 @@ impl AccessStore for RememberedAccess {
                 .remember(jti, session_id, user_id, generation, facts);
         }
         Ok(status)
+    }
+
+    fn remembered_status(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Option<AccessStatus> {
+        let shared = &self.shared;
+        if !shared.trust.holds(Instant::now()) {
+            return None;
+        }
+        let facts = shared.memory.recall(jti, session_id, user_id, now)?;
+        Some(facts.status_at(now))
     }
 
     async fn revocation_position(&self) -> StoreResult<Option<u64>> {
