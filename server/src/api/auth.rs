@@ -13,8 +13,8 @@ use app::model::{AuditEventView, ErrorBody, Role, SessionView, SignInWaysView, U
 
 use super::{
     answers::{
-        ApiResult, Ended, LoginAnswer, LoginResponse, Message, TokenPair, UserSummary, message,
-        no_store,
+        ApiResult, Ended, LoginAnswer, LoginResponse, Message, TokenPair, UserJson, UserSummary,
+        message, no_store,
     },
     extract::{ApiJson, ApiQuery, AuthUser, BearerToken, Client, RequireAdmin},
 };
@@ -182,8 +182,8 @@ pub struct Dashboard {
 
 /// `GET /auth/dashboard` — any signed-in user.
 #[utoipa::path(get, path = "/auth/dashboard", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Dashboard), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
-pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
-    Json(Dashboard {
+pub async fn dashboard(AuthUser(principal): AuthUser) -> UserJson<Dashboard> {
+    UserJson(Dashboard {
         // One exact allocation, where `format!` runs the formatting machinery.
         message: ["Welcome to your dashboard, ", principal.username.as_str()].concat(),
         logged_in_as: principal.username.clone(),
@@ -197,8 +197,8 @@ pub async fn dashboard(AuthUser(principal): AuthUser) -> Json<Dashboard> {
 
 /// `GET /auth/me` — any signed-in user: the full account.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
-pub async fn me(AuthUser(principal): AuthUser) -> Json<UserView> {
-    Json(principal.view())
+pub async fn me(AuthUser(principal): AuthUser) -> UserJson<UserView> {
+    UserJson(principal.view())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -12,7 +12,7 @@ use serde::Serialize;
 use app::model::{ErrorBody, UserView};
 
 use super::{
-    answers::{ApiResult, Message, SecondFactorRequired, TokenPair, no_store},
+    answers::{ApiResult, Message, SecondFactorRequired, TokenPair, UserJson, no_store},
     auth::{LoginBody, SignupBody, SignupResponse},
     extract::{ApiJson, AuthUser, BearerToken, Client},
 };
@@ -116,6 +116,6 @@ pub async fn protected(AuthUser(principal): AuthUser) -> Json<Protected> {
 
 /// `GET /market/api/profile` — any signed-in user.
 #[utoipa::path(get, path = "/market/api/profile", tag = "market", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "Missing, invalid, expired or revoked access token", body = ErrorBody)))]
-pub async fn profile(AuthUser(principal): AuthUser) -> Json<UserView> {
-    Json(principal.view())
+pub async fn profile(AuthUser(principal): AuthUser) -> UserJson<UserView> {
+    UserJson(principal.view())
 }

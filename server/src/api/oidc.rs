@@ -17,7 +17,7 @@ use axum::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 
 use super::{
-    answers::ApiResult,
+    answers::{ApiResult, UserJson},
     extract::{ApiJson, AuthUser, Client, RequireAdmin, bearer_token},
 };
 use crate::{
@@ -142,7 +142,7 @@ pub async fn userinfo_by_post(
 
 async fn answer_userinfo(state: &AppState, token: Option<&str>) -> Response {
     match state.auth.userinfo(token).await {
-        Ok(claims) => (no_store(), Json(claims)).into_response(),
+        Ok(claims) => (no_store(), UserJson(claims)).into_response(),
         Err(error) => oauth_error(error.into(), true),
     }
 }

@@ -46,6 +46,47 @@ async fn the_dashboard_needs_a_bearer_access_token() {
     assert_eq!(error_code(anonymous).await, "missing_token");
 }
 
+/// The routes that answer about the caller write their JSON themselves (sized for it,
+/// not grown by `realloc`): they must still say it is JSON, carry every header the API's
+/// answers carry, and hold the whole answer.
+#[tokio::test]
+async fn a_callers_own_answers_are_whole_json_with_the_apis_headers() {
+    let app = spawn_app().await;
+    let address = format!("{}@example.com", "a".repeat(60));
+    let signup = app
+        .post_json(
+            "/auth/signup",
+            &json!({"username": "ada", "email": address, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let created: Value = signup.json().await.unwrap();
+    let id = created["user"]["id"].as_str().unwrap().to_owned();
+    let tokens = app.login("ada").await;
+
+    for (path, expected) in [
+        (
+            "/auth/dashboard",
+            json!({
+                "message": "Welcome to your dashboard, ada",
+                "logged_in_as": "ada",
+                "user": {"id": id, "username": "ada", "role": "user"},
+            }),
+        ),
+        ("/auth/me", created["user"].clone()),
+        ("/market/api/profile", created["user"].clone()),
+    ] {
+        let response = app.get(path, Some(&tokens.access)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], "application/json", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, expected, "{path}");
+    }
+}
+
 #[tokio::test]
 async fn the_market_paths_answer_as_their_document_says() {
     let app = spawn_app().await;
