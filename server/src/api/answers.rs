@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use app::model::{ErrorCode, Role, UserView};
+use app::model::{Role, UserView};
 
 use super::error::ApiError;
 use crate::{
@@ -23,14 +23,16 @@ pub type ApiResult<T> = Result<T, ApiError>;
 ///
 /// `axum::Json` starts at 128 bytes and grows with `realloc`, and every user's answer is
 /// longer. glibc's `realloc` always takes its arena's lock, which the runtime's workers
-/// share: in `perf`, that one call was a sixth of the futex calls of a protected request,
-/// the part of its extra cost over a bare route that no instruction count shows.
+/// share: in `perf`, that one call was a tenth of the futex calls of a protected request,
+/// a part of its extra cost over a bare route that no instruction count shows.
 pub struct UserJson<T>(pub T);
 
 impl<T: Serialize> IntoResponse for UserJson<T> {
     fn into_response(self) -> Response {
-        /// Above every answer a user's own routes give (the longest, `/auth/me` with a
-        /// long address, is under 400 bytes) and within glibc's per-thread cache.
+        /// Room for these answers as most users have them (`/auth/me` with a 60-character
+        /// address is about 300 bytes), within glibc's per-thread cache. The longest the
+        /// limits allow (a 254-character address) passes it: the buffer then grows once,
+        /// as `Json`'s would.
         const ROOM: usize = 512;
         let mut body = Vec::with_capacity(ROOM);
         match serde_json::to_writer(&mut body, &self.0) {
@@ -44,8 +46,7 @@ impl<T: Serialize> IntoResponse for UserJson<T> {
                 .into_response(),
             Err(error) => {
                 tracing::error!(%error, "an answer could not be written as JSON");
-                ApiError::new(ErrorCode::Internal, "Something went wrong on our side.")
-                    .into_response()
+                ApiError::internal().into_response()
             }
         }
     }

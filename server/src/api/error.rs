@@ -34,6 +34,12 @@ impl ApiError {
         }
     }
 
+    /// What a failure of ours tells the caller: nothing about its cause, which only the
+    /// log gets.
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "Something went wrong on our side.")
+    }
+
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "no such endpoint")
     }
@@ -149,7 +155,7 @@ impl From<AuthError> for ApiError {
                     error = &*cause as &dyn std::error::Error,
                     "unexpected error"
                 );
-                ApiError::new(ErrorCode::Internal, "Something went wrong on our side.")
+                ApiError::internal()
             }
         }
     }

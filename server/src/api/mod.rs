@@ -17,7 +17,6 @@ pub mod providers;
 pub mod recovery;
 pub mod two_step;
 
-use app::model::ErrorCode;
 use axum::{Router, extract::DefaultBodyLimit, response::IntoResponse, routing::get};
 use utoipa::{
     Modify, OpenApi,
@@ -195,8 +194,7 @@ pub fn router() -> Router<AppState> {
                         json,
                     )
                         .into_response(),
-                    None => ApiError::new(ErrorCode::Internal, "Something went wrong on our side.")
-                        .into_response(),
+                    None => ApiError::internal().into_response(),
                 }
             }),
         )

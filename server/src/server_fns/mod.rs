@@ -70,8 +70,7 @@ pub async fn answer_mistakes_with_their_status(request: Request, next: Next) -> 
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY_BYTES).await else {
-        return ApiError::new(ErrorCode::Internal, "Something went wrong on our side.")
-            .into_response();
+        return ApiError::internal().into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes)
         && let Ok(status) = StatusCode::from_u16(error.status())
