@@ -11,7 +11,7 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::model::{ErrorBody, ErrorCode, ErrorDetail, OUR_FAILURE};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "ErrorBody", into = "ErrorBody")]
@@ -71,7 +71,7 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
                 AppError::new(ErrorCode::InvalidInput, detail)
             }
-            _ => AppError::new(ErrorCode::Internal, "Something went wrong on our side."),
+            _ => AppError::new(ErrorCode::Internal, OUR_FAILURE),
         }
     }
 }

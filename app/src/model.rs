@@ -121,6 +121,10 @@ pub struct ErrorDetail {
 pub const REAUTHENTICATION_REQUIRED: &str =
     "Confirm it is you: enter your password (your last sign-in was a while ago).";
 
+/// What a failure of ours tells the caller, on every door: nothing about its cause, which
+/// only the server's log gets.
+pub const OUR_FAILURE: &str = "Something went wrong on our side.";
+
 /// Why an account signs in no more from an unrecognised browser, on every door.
 pub const SIGN_IN_LOCKED: &str = "Too many failed sign-ins for this account. Sign in from a browser you used before, reset your password by email, or ask an admin to unlock it.";
 

@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::model::{ErrorBody, ErrorCode, ErrorDetail};
+use app::model::{ErrorBody, ErrorCode, ErrorDetail, OUR_FAILURE};
 
 use crate::auth::{AuthError, TokenProblem};
 
@@ -34,10 +34,8 @@ impl ApiError {
         }
     }
 
-    /// What a failure of ours tells the caller: nothing about its cause, which only the
-    /// log gets.
     pub fn internal() -> Self {
-        Self::new(ErrorCode::Internal, "Something went wrong on our side.")
+        Self::new(ErrorCode::Internal, OUR_FAILURE)
     }
 
     pub fn not_found() -> Self {
