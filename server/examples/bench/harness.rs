@@ -113,8 +113,19 @@ impl Server {
         store: &[(&str, String)],
         port: u16,
     ) -> Server {
+        Server::start_command(runtime, Command::new(binary), site_root, store, port)
+    }
+
+    /// As `start`, with the binary inside `command` (e.g. under valgrind).
+    pub fn start_command(
+        runtime: &Runtime,
+        mut command: Command,
+        site_root: &Path,
+        store: &[(&str, String)],
+        port: u16,
+    ) -> Server {
         let begun = Instant::now();
-        let child = Command::new(binary)
+        let child = command
             .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
             .envs(store.iter().map(|(name, value)| (*name, value)))
             .env("LEPTOS_SITE_ROOT", site_root)
@@ -137,7 +148,7 @@ impl Server {
                     break;
                 }
                 assert!(
-                    begun.elapsed() < Duration::from_secs(30),
+                    begun.elapsed() < Duration::from_secs(120),
                     "the server did not start"
                 );
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -187,6 +198,14 @@ impl Server {
         // SAFETY: sysconf only reads a constant of the system.
         let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         (user + system) / ticks_per_second
+    }
+
+    /// Stops the server as a service manager would (SIGTERM) and waits for it to exit.
+    pub fn terminate(mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = self.child.wait();
     }
 
     /// Stops the server; returns its peak RSS in KiB.

@@ -14,6 +14,8 @@
 //!   and UserInfo beside the bare route.
 //! - `scripts/bench peer`: Gatehouse's bare and user-info routes beside another auth
 //!   server's, given by URL and token.
+//! - `scripts/bench hot-code`: not a measurement; writes `server/hot-functions.txt`, the
+//!   functions a running server executes, for the linker to keep together.
 //!
 //! Seconds per measurement: `BENCH_SECS` (default 5).
 
@@ -21,6 +23,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod hot_code;
 mod instances;
 mod lean;
 mod oidc;
@@ -54,9 +57,10 @@ fn main() {
         Some("lean") => lean::run(),
         Some("peer") => peer::run(),
         Some("oidc") => oidc::run(),
+        Some("hot-code") => hot_code::run(),
         Some(other) => panic!(
             "unknown benchmark mode `{other}` (expected `instances`, `storm`, `lean`, `oidc`, \
-             `peer` or none)"
+             `peer`, `hot-code` or none)"
         ),
     }
 }
