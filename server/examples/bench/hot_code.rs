@@ -21,10 +21,10 @@ use std::{
     process::Command,
 };
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
-    harness::{PASSWORD, Server, client_runtime, http_client},
+    harness::{PASSWORD, Server, client_runtime, http_client, log_in_as},
     instances::drop_database,
     release_build,
 };
@@ -125,79 +125,44 @@ async fn workload(base: &str) {
     for page in ["/", "/login", "/signup", "/healthz", "/no-such-page"] {
         http.get(url(page)).send().await.unwrap();
     }
+    let credentials =
+        |username: &str, password: &str| json!({"username": username, "password": password});
     for username in ["hot-1", "hot-2"] {
-        let signup = http
-            .post(url("/auth/signup"))
-            .json(&json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert!(signup.status().is_success(), "sign-up: {}", signup.status());
+        let signup = http.post(url("/auth/signup"));
+        expect(signup.json(&credentials(username, PASSWORD)), 201).await;
     }
-    let refused = http
-        .post(url("/auth/login"))
-        .json(&json!({"username": "hot-1", "password": "not the passphrase"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
+    let refused = http.post(url("/auth/login"));
+    expect(
+        refused.json(&credentials("hot-1", "not the passphrase")),
+        401,
+    )
+    .await;
     let malformed = http
         .post(url("/auth/signup"))
         .header("content-type", "application/json")
-        .body("{\"username\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(malformed.status(), 400);
-    let login: Value = http
-        .post(url("/auth/login"))
-        .json(&json!({"username": "hot-1", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap().to_owned();
-    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+        .body("{\"username\": ");
+    expect(malformed, 400).await;
+    let login = log_in_as(&http, base, "hot-1").await;
+    let access = login["access_token"].as_str().unwrap();
+    let refresh = login["refresh_token"].as_str().unwrap();
     for _ in 0..20 {
         for path in ["/auth/me", "/auth/dashboard", "/auth/forward/auth-request"] {
-            let answer = http
+            let request = http
                 .get(url(path))
-                .bearer_auth(&access)
-                .header("x-original-url", "https://wiki.example.org/page")
-                .send()
-                .await
-                .unwrap();
-            assert!(answer.status().is_success(), "{path}: {}", answer.status());
+                .bearer_auth(access)
+                .header("x-original-url", "https://wiki.example.org/page");
+            expect(request, 200).await;
         }
-        http.get(url("/healthz")).send().await.unwrap();
+        expect(http.get(url("/healthz")), 200).await;
     }
-    let rotated = http
-        .post(url("/auth/refresh"))
-        .bearer_auth(&refresh)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        rotated.status().is_success(),
-        "refresh: {}",
-        rotated.status()
-    );
-    let logout = http
-        .post(url("/auth/logout"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    assert!(logout.status().is_success(), "logout: {}", logout.status());
-    let revoked = http
-        .get(url("/auth/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 401);
+    expect(http.post(url("/auth/refresh")).bearer_auth(refresh), 200).await;
+    expect(http.post(url("/auth/logout")).bearer_auth(access), 200).await;
+    expect(http.get(url("/auth/me")).bearer_auth(access), 401).await;
+}
+
+async fn expect(request: reqwest::RequestBuilder, status: u16) {
+    let answer = request.send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), status, "{}", answer.url());
 }
 
 /// The functions of `binary` in a callgrind profile, with the instructions each executed

@@ -42,11 +42,10 @@ pub fn run() {
     let mut store = store;
     store.push(("GATEHOUSE_FORWARD_AUTH_DEFAULT", "signed_in".to_owned()));
 
-    let (first, listed) = hot_functions_first(&binary);
     table.add(
-        "8. functions of server/hot-functions.txt laid out first",
-        format!("{first} of {listed}"),
-        "all (else `scripts/bench hot-code`)",
+        "8. functions of server/hot-functions.txt in the binary, and where",
+        hot_functions_layout(&binary),
+        "all, in one span (else `scripts/bench hot-code`)",
     );
     let server = Server::start(&runtime, &binary, &site_root, &store, PORT);
     std::thread::sleep(Duration::from_millis(300));
@@ -177,45 +176,49 @@ pub fn run() {
     table.print();
 }
 
-/// How many of the functions the linker was asked to keep together lie at the front of
-/// the binary's code, before the first function not on the list: fewer than all when the
-/// list was written before a dependency changed their names, none when the linker did not
-/// read it.
-fn hot_functions_first(binary: &std::path::Path) -> (usize, usize) {
+/// Where the functions the linker was asked to keep together lie: how many of them the
+/// binary has (fewer when the list was written before a dependency changed their names),
+/// and the megabytes of code from the first to the last of them, of all its code (all of
+/// it when the linker did not read the list).
+fn hot_functions_layout(binary: &std::path::Path) -> String {
     let symbols = std::process::Command::new("nm")
-        .args(["--defined-only", "--numeric-sort"])
+        .args(["--defined-only", "--print-size"])
         .arg(binary)
         .output()
         .expect("nm (binutils)");
     let symbols = String::from_utf8(symbols.stdout).unwrap();
-    // "address type name"; t and T are code.
-    let functions: Vec<(u64, &str)> = symbols
+    // "address size type name"; t and T are code.
+    let functions: Vec<(u64, u64, &str)> = symbols
         .lines()
         .filter_map(|line| {
-            let mut fields = line.splitn(3, ' ');
+            let mut fields = line.splitn(4, ' ');
             let address = u64::from_str_radix(fields.next()?, 16).ok()?;
+            let size = u64::from_str_radix(fields.next()?, 16).ok()?;
             let kind = fields.next()?;
             let name = fields.next()?;
-            matches!(kind, "t" | "T").then_some((address, name))
+            matches!(kind, "t" | "T").then_some((address, address + size, name))
         })
         .collect();
     let list = std::fs::read_to_string(crate::hot_code::list_path()).unwrap();
     let listed: std::collections::HashSet<&str> =
         list.lines().filter(|line| !line.starts_with('#')).collect();
-    // A listed function may share its address with an alias that is not listed.
-    let listed_addresses: std::collections::HashSet<u64> = functions
+    let span = |of: &mut dyn Iterator<Item = &(u64, u64, &str)>| {
+        of.fold((u64::MAX, 0), |(start, end), function| {
+            (start.min(function.0), end.max(function.1))
+        })
+    };
+    let found: Vec<&(u64, u64, &str)> = functions
         .iter()
-        .filter(|(_, name)| listed.contains(name))
-        .map(|(address, _)| *address)
+        .filter(|(_, _, name)| listed.contains(name))
         .collect();
-    let first_unlisted = functions
-        .iter()
-        .map(|(address, _)| *address)
-        .find(|address| !listed_addresses.contains(address))
-        .unwrap_or(u64::MAX);
-    let first = functions
-        .iter()
-        .filter(|(address, name)| *address < first_unlisted && listed.contains(name))
-        .count();
-    (first, listed.len())
+    let (hot_start, hot_end) = span(&mut found.iter().copied());
+    let (code_start, code_end) = span(&mut functions.iter());
+    let megabytes = |bytes: u64| bytes as f64 / 1e6;
+    format!(
+        "{} of {}, in {:.1} of {:.1} MB of code",
+        found.len(),
+        listed.len(),
+        megabytes(hot_end.saturating_sub(hot_start)),
+        megabytes(code_end.saturating_sub(code_start))
+    )
 }
