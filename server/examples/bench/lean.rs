@@ -151,7 +151,7 @@ pub fn run() {
     let login_lua = login_script(scratch.path());
     let login_lua = login_lua.to_str().unwrap();
     let login = url("/auth/login");
-    let last_login = login_against_raw(&mut table, &login, login_lua, 2, secs);
+    let last_login = login_against_raw(&mut table, &server, &login, login_lua, 2, secs);
 
     let settled_at = last_login + SETTLE;
     std::thread::sleep(settled_at.saturating_duration_since(Instant::now()));
